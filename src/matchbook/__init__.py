@@ -1,0 +1,1 @@
+"""Matchbook: a price-time priority exchange."""

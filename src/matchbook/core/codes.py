@@ -1,0 +1,130 @@
+"""Result codes: every rejection the core can emit, a stable number and a sentence.
+
+Codes are grouped in numbered families so that a client can tell the kind of failure
+from the number alone:
+
+* ``1xxx`` request: malformed or unknown input (symbol, order, grid, duplicates);
+* ``2xxx`` risk: funds, sizes, notional, price band, limits, halts, suspension;
+* ``3xxx`` matching: the order could not be executed as asked (post-only, FOK, ...);
+* ``4xxx`` wallet: deposits, withdrawals, transfers, addresses.
+
+The API maps codes to HTTP statuses in one table; the numbers never change meaning.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Code(IntEnum):
+    OK = 0
+
+    # request
+    UNKNOWN_SYMBOL = 1001
+    INVALID_QUANTITY = 1002
+    INVALID_PRICE = 1003
+    INVALID_SIDE = 1004
+    INVALID_ORDER_TYPE = 1005
+    INVALID_TIME_IN_FORCE = 1006
+    INVALID_STOP_PRICE = 1007
+    INVALID_DISPLAY_QUANTITY = 1008
+    INVALID_EXPIRY = 1009
+    INVALID_STP_MODE = 1010
+    DUPLICATE_CLIENT_ORDER_ID = 1011
+    UNKNOWN_ORDER = 1012
+    NOT_ORDER_OWNER = 1013
+    ORDER_NOT_AMENDABLE = 1014
+    AMEND_NO_CHANGE = 1015
+    AMEND_BELOW_FILLED = 1016
+    INVALID_CLIENT_ORDER_ID = 1017
+    UNKNOWN_COMMAND = 1018
+    INVALID_USER = 1019
+    INVALID_QUOTE_QUANTITY = 1020
+
+    # risk
+    INSUFFICIENT_FUNDS = 2001
+    QUANTITY_TOO_SMALL = 2002
+    QUANTITY_TOO_LARGE = 2003
+    NOTIONAL_TOO_SMALL = 2004
+    PRICE_OUTSIDE_BAND = 2005
+    TOO_MANY_OPEN_ORDERS = 2006
+    POSITION_LIMIT_EXCEEDED = 2007
+    SYMBOL_HALTED = 2008
+    TRADING_HALTED = 2009
+    USER_SUSPENDED = 2010
+
+    # matching
+    POST_ONLY_WOULD_TAKE = 3001
+    FOK_NOT_FILLABLE = 3002
+    NO_LIQUIDITY = 3003
+    STOP_WOULD_TRIGGER = 3004
+    EXPIRED_ON_ARRIVAL = 3005
+
+    # wallet
+    UNKNOWN_ASSET = 4001
+    INVALID_AMOUNT = 4002
+    UNKNOWN_ADDRESS = 4003
+    TRANSFER_TO_SELF = 4004
+    UNKNOWN_WITHDRAWAL = 4005
+    WITHDRAWAL_NOT_PENDING = 4006
+    ADDRESS_EXISTS = 4007
+    INVALID_REASON = 4008
+
+
+MESSAGES: dict[int, str] = {
+    Code.OK: "Accepted.",
+    Code.UNKNOWN_SYMBOL: "The symbol is not traded here.",
+    Code.INVALID_QUANTITY: "The quantity must be a positive whole number of lots.",
+    Code.INVALID_PRICE: "The price must be a positive whole number of ticks.",
+    Code.INVALID_SIDE: "The side must be buy or sell.",
+    Code.INVALID_ORDER_TYPE: "The order type is not supported, or its fields do not fit it.",
+    Code.INVALID_TIME_IN_FORCE: "The time in force is not valid for this order type.",
+    Code.INVALID_STOP_PRICE: "A stop order needs a positive stop price; other orders none.",
+    Code.INVALID_DISPLAY_QUANTITY: (
+        "The display quantity must be positive and below the order quantity, on a GTC "
+        "or GTD limit order."
+    ),
+    Code.INVALID_EXPIRY: "Only GTD orders take an expiry time, and GTD orders need one.",
+    Code.INVALID_STP_MODE: "The self-trade prevention mode is not known.",
+    Code.DUPLICATE_CLIENT_ORDER_ID: "An open order of yours already has this client order id.",
+    Code.UNKNOWN_ORDER: "No open order has this id.",
+    Code.NOT_ORDER_OWNER: "This order belongs to another user.",
+    Code.ORDER_NOT_AMENDABLE: "Only resting limit orders can be amended.",
+    Code.AMEND_NO_CHANGE: "The amendment changes nothing.",
+    Code.AMEND_BELOW_FILLED: "The new quantity must exceed the quantity already filled.",
+    Code.INVALID_CLIENT_ORDER_ID: "The client order id must be at most 64 printable characters.",
+    Code.UNKNOWN_COMMAND: "The command is not known to the engine.",
+    Code.INVALID_USER: "The user id must be a positive integer.",
+    Code.INVALID_QUOTE_QUANTITY: "A quote quantity is only valid on a market buy, instead of a quantity.",
+    Code.INSUFFICIENT_FUNDS: "Insufficient available balance.",
+    Code.QUANTITY_TOO_SMALL: "The quantity is below the symbol's minimum.",
+    Code.QUANTITY_TOO_LARGE: "The quantity is above the symbol's maximum.",
+    Code.NOTIONAL_TOO_SMALL: "The order's value is below the symbol's minimum notional.",
+    Code.PRICE_OUTSIDE_BAND: "The price is outside the allowed band around the reference price.",
+    Code.TOO_MANY_OPEN_ORDERS: "You have reached the maximum number of open orders.",
+    Code.POSITION_LIMIT_EXCEEDED: "The order would exceed your position limit for this asset.",
+    Code.SYMBOL_HALTED: "Trading in this symbol is halted.",
+    Code.TRADING_HALTED: "Trading is halted.",
+    Code.USER_SUSPENDED: "Your account is suspended.",
+    Code.POST_ONLY_WOULD_TAKE: "A post-only order would have taken liquidity.",
+    Code.FOK_NOT_FILLABLE: "The fill-or-kill order could not be filled in full.",
+    Code.NO_LIQUIDITY: "There is no liquidity within the protection band.",
+    Code.STOP_WOULD_TRIGGER: "The stop price has already been reached by the last trade.",
+    Code.EXPIRED_ON_ARRIVAL: "The expiry time has already passed.",
+    Code.UNKNOWN_ASSET: "The asset is not known.",
+    Code.INVALID_AMOUNT: "The amount must be positive and within the asset's decimals.",
+    Code.UNKNOWN_ADDRESS: "No wallet has this address.",
+    Code.TRANSFER_TO_SELF: "A transfer must go to another user.",
+    Code.UNKNOWN_WITHDRAWAL: "No withdrawal has this id.",
+    Code.WITHDRAWAL_NOT_PENDING: "The withdrawal is no longer pending.",
+    Code.ADDRESS_EXISTS: "This wallet already has an address.",
+    Code.INVALID_REASON: "A reason of at most 200 characters is required.",
+}
+
+
+def message(code: int) -> str:
+    """The sentence for a code (``"Unknown result code N."`` if it has none)."""
+    return MESSAGES.get(code, f"Unknown result code {code}.")
+
+
+assert all(c in MESSAGES for c in Code), "every code needs a sentence"

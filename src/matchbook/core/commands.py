@@ -1,0 +1,255 @@
+"""Commands: immutable requests for a state change, applied by the engine in sequence.
+
+Commands carry integers only (ticks, lots, minor units); converting from decimal
+strings happens at the edges with ``Symbol.price_to_ticks`` and friends. The
+sequencer's sequence number and timestamp are *not* part of a command: they are
+given to ``Engine.apply(seq, ts_ns, command)`` and journaled with it.
+
+All commands are tagged ``msgspec`` structs, so a journal can encode any of them and
+decode the union back without a registry of its own.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import msgspec
+
+# -- enumerations (plain ints on the hot path, IntEnum for names at the edges) --------
+
+
+class Side(IntEnum):
+    BUY = 1
+    SELL = 2
+
+
+class OrderType(IntEnum):
+    LIMIT = 1
+    MARKET = 2
+    STOP_LIMIT = 3
+    STOP_MARKET = 4
+
+
+class TimeInForce(IntEnum):
+    GTC = 1  # good till cancelled
+    IOC = 2  # immediate or cancel: the unfilled rest is cancelled
+    FOK = 3  # fill or kill: filled in full at once or rejected with no change
+    GTD = 4  # good till date: expires at ``expire_ts_ns`` (sequencer time)
+
+
+class SelfTradePrevention(IntEnum):
+    """What happens when an incoming order would trade with its own user's resting order.
+
+    The incoming (taker) order's mode decides.
+    """
+
+    CANCEL_NEWEST = 1  # cancel the incoming order's remainder
+    CANCEL_OLDEST = 2  # cancel the resting order and keep matching
+    CANCEL_BOTH = 3  # cancel both
+    DECREMENT_AND_CANCEL = 4  # reduce both by the smaller quantity; the smaller is cancelled
+
+
+BUY = 1
+SELL = 2
+LIMIT = 1
+MARKET = 2
+STOP_LIMIT = 3
+STOP_MARKET = 4
+GTC = 1
+IOC = 2
+FOK = 3
+GTD = 4
+STP_CANCEL_NEWEST = 1
+STP_CANCEL_OLDEST = 2
+STP_CANCEL_BOTH = 3
+STP_DECREMENT = 4
+
+
+class Command(msgspec.Struct, frozen=True, gc=False, tag=True, array_like=True):
+    """Base class of every command."""
+
+
+# -- trading ---------------------------------------------------------------------------
+
+
+class PlaceOrder(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Place an order.
+
+    * ``LIMIT``: ``price_ticks`` and ``qty_lots``; any time in force; optional
+      ``post_only`` (rejected if it would take) and ``display_lots`` (iceberg peak).
+    * ``MARKET``: ``qty_lots``, or for a buy ``quote_amount_minor`` (spend at most this
+      much quote, fees included); IOC or FOK; sweeps at most ``market_protection_bps``
+      away from the best opposite price, the rest is cancelled.
+    * ``STOP_LIMIT`` / ``STOP_MARKET``: as above plus ``stop_price_ticks``; waits until
+      the last trade price reaches the stop (buy: last >= stop, sell: last <= stop).
+    * ``GTD`` orders need ``expire_ts_ns`` (sequencer time).
+    """
+
+    user_id: int
+    symbol: str
+    side: int
+    order_type: int
+    qty_lots: int = 0
+    price_ticks: int = 0
+    tif: int = GTC
+    post_only: bool = False
+    stop_price_ticks: int = 0
+    display_lots: int = 0
+    client_order_id: str = ""
+    stp: int = STP_CANCEL_NEWEST
+    expire_ts_ns: int = 0
+    quote_amount_minor: int = 0
+
+
+class CancelOrder(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Cancel one open order, by ``order_id`` or (if 0) by ``client_order_id``."""
+
+    user_id: int
+    order_id: int = 0
+    client_order_id: str = ""
+
+
+class AmendOrder(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Change a resting limit order's price and/or total quantity (0 = unchanged).
+
+    A lower quantity at the same price keeps time priority; a price change or a higher
+    quantity moves the order to the back of its (new) level and may trade at once.
+    ``qty_lots`` is the new *total* quantity and must exceed what is already filled.
+    """
+
+    user_id: int
+    order_id: int
+    price_ticks: int = 0
+    qty_lots: int = 0
+
+
+class CancelAll(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Cancel every open order of ``user_id`` (0 = all users, an operator's mass cancel)
+    in ``symbol`` ("" = all symbols), stops included."""
+
+    user_id: int
+    symbol: str = ""
+
+
+class AdvanceTime(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """No-op that lets the sequencer's clock expire GTD orders when nothing else comes."""
+
+
+# -- wallets ---------------------------------------------------------------------------
+
+
+class Deposit(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Credit ``amount_minor`` of ``asset`` from the external account.
+
+    Either to ``user_id`` (an operator's deposit) or, with ``user_id`` 0, to the owner
+    of wallet ``address`` (a deposit seen on chain). ``reference`` names the source
+    (a transaction id) and is recorded in the ledger.
+    """
+
+    asset: str
+    amount_minor: int
+    user_id: int = 0
+    address: str = ""
+    reference: str = ""
+
+
+class CreateAddress(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Create the user's deposit/transfer address for ``asset`` (one per user and asset)."""
+
+    user_id: int
+    asset: str
+
+
+class RequestWithdrawal(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Hold ``amount_minor`` until an operator completes or rejects the withdrawal."""
+
+    user_id: int
+    asset: str
+    amount_minor: int
+    destination: str = ""
+
+
+class CompleteWithdrawal(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Operator: the held amount leaves to the external account."""
+
+    withdrawal_id: int
+
+
+class RejectWithdrawal(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Operator: the held amount returns to the user's available balance."""
+
+    withdrawal_id: int
+    reason: str = ""
+
+
+class Transfer(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Move ``amount_minor`` of ``asset`` to the user who owns wallet address ``to_address``."""
+
+    user_id: int
+    to_address: str
+    asset: str
+    amount_minor: int
+
+
+class AdjustBalance(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Operator correction (signed amount) against the external account, with a reason."""
+
+    user_id: int
+    asset: str
+    amount_minor: int
+    reason: str
+
+
+# -- operations ------------------------------------------------------------------------
+
+
+class HaltTrading(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Halt one symbol, or all trading when ``symbol`` is ""."""
+
+    symbol: str = ""
+
+
+class ResumeTrading(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Resume one symbol, or global trading when ``symbol`` is ""."""
+
+    symbol: str = ""
+
+
+class SuspendUser(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Kill switch: reject the user's new orders and cancel all of their open orders."""
+
+    user_id: int
+
+
+class ReinstateUser(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Lift a suspension."""
+
+    user_id: int
+
+
+class SetFeeTier(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Put the user on a fee tier named in the symbols' ``tiers`` ("" = default rates)."""
+
+    user_id: int
+    tier: str
+
+
+AnyCommand = (
+    PlaceOrder
+    | CancelOrder
+    | AmendOrder
+    | CancelAll
+    | AdvanceTime
+    | Deposit
+    | CreateAddress
+    | RequestWithdrawal
+    | CompleteWithdrawal
+    | RejectWithdrawal
+    | Transfer
+    | AdjustBalance
+    | HaltTrading
+    | ResumeTrading
+    | SuspendUser
+    | ReinstateUser
+    | SetFeeTier
+)

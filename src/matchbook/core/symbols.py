@@ -1,0 +1,294 @@
+"""Assets, symbols and the exact conversions between decimal strings and integers.
+
+Inside the core every price is an integer number of *ticks*, every order quantity an
+integer number of *lots* and every balance an integer number of the asset's *minor
+units* (10**-decimals). Decimal strings exist only at the edges; the functions here
+convert exactly and reject any value that is not on the grid. No float is ever used.
+
+A symbol is only accepted if its grid is representable exactly in minor units:
+
+* ``base_per_lot  = lot_size  * 10**base.decimals``           must be an integer;
+* ``quote_per_tick_lot = tick_size * lot_size * 10**quote.decimals`` must be an integer,
+
+so that the notional of ``qty_lots`` at ``price_ticks`` is the integer
+``price_ticks * qty_lots * quote_per_tick_lot`` minor units of the quote asset.
+
+Configuration comes as a plain mapping (parsed from TOML by the caller: the core does
+no I/O); see ``matchbook/config/markets.toml`` for the shipped default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from typing import Any
+
+PPM = 1_000_000
+"""Fee rates are integers in parts per million of the notional (100 ppm = 1 bp = 0.01%)."""
+
+
+class ConfigError(ValueError):
+    """The market configuration is inconsistent (raised at load time, never on the hot path)."""
+
+
+class GridError(ValueError):
+    """A decimal value is malformed, not positive where required, or off the tick/lot grid."""
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A tradable asset; balances are integers in units of ``10**-decimals``."""
+
+    code: str
+    decimals: int
+
+    @property
+    def unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.decimals)
+
+    def to_minor(self, value: str | Decimal) -> int:
+        """Exact conversion of a decimal amount to minor units.
+
+        Raises ``GridError`` if the value is malformed, not finite, or has more
+        decimals than the asset.
+        """
+        return _to_units(value, self.unit, f"{self.code} amount")
+
+    def from_minor(self, amount_minor: int) -> Decimal:
+        """Decimal amount with exactly ``decimals`` places."""
+        return _from_units(amount_minor, self.unit)
+
+    def format(self, amount_minor: int) -> str:
+        return str(self.from_minor(amount_minor))
+
+
+@dataclass(frozen=True, slots=True)
+class FeeSchedule:
+    """Maker and taker rates in parts per million of the notional.
+
+    A negative maker rate is a rebate. ``taker_ppm + maker_ppm >= 0`` is enforced so
+    that the fee account never pays out more on a trade than it collects.
+    """
+
+    maker_ppm: int
+    taker_ppm: int
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A market: ``base`` priced in ``quote`` on a tick grid, traded in lots.
+
+    All limits are stored as integers (ticks, lots, minor units) so the hot path never
+    converts. ``price_band_bps`` bounds limit prices around the reference price;
+    ``market_protection_bps`` bounds how far a market order may sweep from the best price.
+    """
+
+    name: str
+    base: Asset
+    quote: Asset
+    tick_size: Decimal
+    lot_size: Decimal
+    min_qty_lots: int
+    max_qty_lots: int
+    min_notional_minor: int
+    price_band_bps: int
+    market_protection_bps: int
+    fees: FeeSchedule
+    tier_fees: Mapping[str, FeeSchedule] = field(default_factory=dict)
+    base_per_lot: int = 0
+    quote_per_tick_lot: int = 0
+
+    # -- conversions -------------------------------------------------------------------
+
+    def price_to_ticks(self, price: str | Decimal) -> int:
+        """Exact price -> ticks. Raises ``GridError`` if malformed, <= 0 or off grid."""
+        ticks = _to_units(price, self.tick_size, f"{self.name} price")
+        if ticks <= 0:
+            raise GridError(f"{self.name} price must be positive")
+        return ticks
+
+    def qty_to_lots(self, qty: str | Decimal) -> int:
+        """Exact quantity -> lots. Raises ``GridError`` if malformed, <= 0 or off grid."""
+        lots = _to_units(qty, self.lot_size, f"{self.name} quantity")
+        if lots <= 0:
+            raise GridError(f"{self.name} quantity must be positive")
+        return lots
+
+    def ticks_to_price(self, price_ticks: int) -> Decimal:
+        return _from_units(price_ticks, self.tick_size)
+
+    def lots_to_qty(self, qty_lots: int) -> Decimal:
+        return _from_units(qty_lots, self.lot_size)
+
+    def notional_minor(self, price_ticks: int, qty_lots: int) -> int:
+        """Quote minor units of ``qty_lots`` at ``price_ticks``. O(1), exact."""
+        return price_ticks * qty_lots * self.quote_per_tick_lot
+
+    def fees_for_tier(self, tier: str) -> FeeSchedule:
+        return self.tier_fees.get(tier, self.fees)
+
+
+@dataclass(frozen=True, slots=True)
+class Markets:
+    """The immutable set of assets and symbols the core trades."""
+
+    assets: Mapping[str, Asset]
+    symbols: Mapping[str, Symbol]
+
+    def symbol(self, name: str) -> Symbol:
+        """Look a symbol up by ``BTC-USD`` or ``BTC/USD``. Raises ``KeyError``."""
+        return self.symbols[normalize_symbol(name)]
+
+
+def normalize_symbol(name: str) -> str:
+    """``btc/usd`` and ``BTC_USD`` -> ``BTC-USD`` (the canonical spelling)."""
+    return name.strip().upper().replace("/", "-").replace("_", "-")
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def load_markets(config: Mapping[str, Any]) -> Markets:
+    """Build ``Markets`` from a mapping shaped like ``config/markets.toml``.
+
+    Raises ``ConfigError`` naming the offending entry if anything is inconsistent:
+    unknown asset, non-positive sizes, limits off the grid, or a grid that cannot be
+    expressed exactly in minor units.
+    """
+    assets: dict[str, Asset] = {}
+    for code, spec in dict(config.get("assets", {})).items():
+        decimals = int(spec["decimals"])
+        if not 0 <= decimals <= 18:
+            raise ConfigError(f"asset {code}: decimals must be within 0..18")
+        assets[code.upper()] = Asset(code.upper(), decimals)
+    if not assets:
+        raise ConfigError("no assets configured")
+
+    symbols: dict[str, Symbol] = {}
+    for raw_name, spec in dict(config.get("symbols", {})).items():
+        name = normalize_symbol(raw_name)
+        try:
+            symbols[name] = _load_symbol(name, spec, assets)
+        except (KeyError, InvalidOperation, GridError, TypeError, ValueError) as exc:
+            if isinstance(exc, ConfigError):
+                raise
+            raise ConfigError(f"symbol {name}: {exc}") from exc
+    if not symbols:
+        raise ConfigError("no symbols configured")
+    return Markets(assets=assets, symbols=symbols)
+
+
+def _load_symbol(name: str, spec: Mapping[str, Any], assets: Mapping[str, Asset]) -> Symbol:
+    base_code, quote_code = str(spec["base"]).upper(), str(spec["quote"]).upper()
+    if base_code not in assets or quote_code not in assets:
+        raise ConfigError(f"symbol {name}: unknown asset {base_code} or {quote_code}")
+    if base_code == quote_code:
+        raise ConfigError(f"symbol {name}: base and quote must differ")
+    base, quote = assets[base_code], assets[quote_code]
+    tick = Decimal(str(spec["tick_size"]))
+    lot = Decimal(str(spec["lot_size"]))
+    if tick <= 0 or lot <= 0:
+        raise ConfigError(f"symbol {name}: tick_size and lot_size must be positive")
+    base_per_lot = lot.scaleb(base.decimals)
+    quote_per_tick_lot = (tick * lot).scaleb(quote.decimals)
+    if base_per_lot != base_per_lot.to_integral_value():
+        raise ConfigError(f"symbol {name}: lot_size {lot} is finer than {base.code} decimals")
+    if quote_per_tick_lot != quote_per_tick_lot.to_integral_value():
+        raise ConfigError(
+            f"symbol {name}: tick_size x lot_size is finer than {quote.code} decimals"
+        )
+    fees = _fees(name, spec.get("fees", {}))
+    tiers = {str(t): _fees(f"{name} tier {t}", f) for t, f in dict(spec.get("tiers", {})).items()}
+    sym = Symbol(
+        name=name,
+        base=base,
+        quote=quote,
+        tick_size=tick,
+        lot_size=lot,
+        min_qty_lots=0,
+        max_qty_lots=0,
+        min_notional_minor=0,
+        price_band_bps=int(spec.get("price_band_bps", 1000)),
+        market_protection_bps=int(spec.get("market_protection_bps", 500)),
+        fees=fees,
+        tier_fees=tiers,
+        base_per_lot=int(base_per_lot),
+        quote_per_tick_lot=int(quote_per_tick_lot),
+    )
+    min_qty = _to_units(str(spec.get("min_qty", lot)), lot, f"{name} min_qty")
+    max_qty = _to_units(str(spec["max_qty"]), lot, f"{name} max_qty")
+    min_notional = quote.to_minor(str(spec.get("min_notional", "0")))
+    if not 0 < min_qty <= max_qty:
+        raise ConfigError(f"symbol {name}: need 0 < min_qty <= max_qty")
+    if not 0 < sym.price_band_bps <= 10_000 or not 0 < sym.market_protection_bps < 10_000:
+        raise ConfigError(f"symbol {name}: band and protection must be within (0, 10000) bps")
+    return Symbol(
+        name=name,
+        base=base,
+        quote=quote,
+        tick_size=tick,
+        lot_size=lot,
+        min_qty_lots=min_qty,
+        max_qty_lots=max_qty,
+        min_notional_minor=min_notional,
+        price_band_bps=sym.price_band_bps,
+        market_protection_bps=sym.market_protection_bps,
+        fees=fees,
+        tier_fees=tiers,
+        base_per_lot=sym.base_per_lot,
+        quote_per_tick_lot=sym.quote_per_tick_lot,
+    )
+
+
+def _fees(where: str, spec: Mapping[str, Any]) -> FeeSchedule:
+    maker = _rate_ppm(spec.get("maker", "0"))
+    taker = _rate_ppm(spec.get("taker", "0"))
+    if taker < 0:
+        raise ConfigError(f"{where}: taker fee must not be negative")
+    if maker + taker < 0:
+        raise ConfigError(f"{where}: maker rebate larger than taker fee")
+    if maker >= PPM or taker >= PPM:
+        raise ConfigError(f"{where}: fee rate must be below 100%")
+    return FeeSchedule(maker_ppm=maker, taker_ppm=taker)
+
+
+def _rate_ppm(rate: Any) -> int:
+    """``"0.001"`` (0.1%) -> 1000 ppm; rates finer than 1 ppm are rejected."""
+    ppm = Decimal(str(rate)) * PPM
+    if ppm != ppm.to_integral_value():
+        raise ConfigError(f"fee rate {rate} is finer than one part per million")
+    return int(ppm)
+
+
+# -- exact decimal arithmetic ----------------------------------------------------------
+
+
+def _to_units(value: str | Decimal, unit: Decimal, what: str) -> int:
+    if isinstance(value, Decimal):
+        dec = value
+    else:
+        if not isinstance(value, str):
+            raise GridError(f"{what} must be a decimal string")
+        text = value.strip()
+        if not text or len(text) > 64:
+            raise GridError(f"{what} is empty or too long")
+        try:
+            dec = Decimal(text)
+        except InvalidOperation:
+            raise GridError(f"{what} {value!r} is not a decimal number") from None
+    if not dec.is_finite():
+        raise GridError(f"{what} must be a finite number")
+    with localcontext() as ctx:
+        ctx.prec = 200  # inputs are at most 64 characters: division below is exact
+        ctx.traps[Inexact] = True
+        units = dec / unit
+    if units != units.to_integral_value():
+        raise GridError(f"{what} {dec} is not a multiple of {unit}")
+    return int(units)
+
+
+def _from_units(units: int, unit: Decimal) -> Decimal:
+    exponent = unit.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return (Decimal(units) * unit).quantize(Decimal(1).scaleb(min(exponent, 0)))
