@@ -269,6 +269,8 @@ def test_torn_write_at_every_offset_of_the_last_record(tmp_path: Path, own_segme
             assert report.truncated.bytes_removed == cut
             assert report.truncated.first_lost_seq == 7
             assert report.truncated.reason in {"partial header", "partial payload"}
+            expected_removed = (journal / last_path.name,) if own_segment else ()
+            assert report.removed_empty_segments == expected_removed
         assert report.last_seq == 6
         assert list(iter_records(journal)) == earlier
         assert recover_journal(journal).clean

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import struct
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -96,7 +98,7 @@ def test_write_fsyncs_file_and_directory(tmp_path: Path, monkeypatch: pytest.Mon
     real_fsync = os.fsync
 
     def recording_fsync(fd: int) -> None:
-        synced.append(os.path.isdir(f"/proc/self/fd/{fd}"))
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
@@ -170,9 +172,11 @@ def _corrupt_empty(data: bytes) -> bytes:
     ],
 )
 def test_corrupt_newest_snapshot_falls_back_to_previous(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, corrupt: object, problem: str
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    corrupt: Callable[[bytes], bytes],
+    problem: str,
 ) -> None:
-    assert callable(corrupt)
     store = SnapshotStore(tmp_path, keep=3)
     store.write(10, 100, b"older")
     newest = store.write(20, 200, b"newest state")
@@ -259,7 +263,9 @@ def test_policy_fractional_seconds() -> None:
 
 def test_policy_daily_midnight() -> None:
     before = MIDNIGHT_NS - 1
-    policy = SnapshotPolicy(every_commands=0, every_seconds=0, last_ts_ns=before - 3_600 * SECOND_NS)
+    policy = SnapshotPolicy(
+        every_commands=0, every_seconds=0, last_ts_ns=before - 3_600 * SECOND_NS
+    )
     assert not policy.due(5, before)
     assert policy.due(6, MIDNIGHT_NS)
     assert policy.due(6, MIDNIGHT_NS + 7 * 3_600 * SECOND_NS)  # first command of a quiet night

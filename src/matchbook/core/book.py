@@ -84,10 +84,12 @@ class OrderBook:
     __slots__ = (
         "ask_heap",
         "asks",
+        "base_code",
         "bid_heap",
         "bids",
         "halted",
         "last_price",
+        "quote_code",
         "stops_buy",
         "stops_sell",
         "symbol",
@@ -95,6 +97,8 @@ class OrderBook:
 
     def __init__(self, symbol: Symbol) -> None:
         self.symbol = symbol
+        self.base_code = symbol.base.code  # held by sell orders
+        self.quote_code = symbol.quote.code  # held by buy orders
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_heap: list[int] = []  # negated prices
@@ -173,11 +177,17 @@ class OrderBook:
         if level.count == 0:
             self.drop_level(order.side, order.price)
         elif len(level.orders) > 2 * level.count + 16:
-            queue = level.orders  # compact in place: a running match may hold this deque
-            live = [o for o in queue if o.visible]
-            queue.clear()
-            queue.extend(live)
+            self.compact(level)
         return level
+
+    @staticmethod
+    def compact(level: Level) -> None:
+        """Drop dead entries from a level's queue, in place (a running match may hold
+        this deque). O(n); called when dead entries outnumber live ones two to one."""
+        queue = level.orders
+        live = [o for o in queue if o.visible]
+        queue.clear()
+        queue.extend(live)
 
     def drop_level(self, side: int, price: int) -> None:
         """Forget an empty level and restore the live-top invariant of the heap."""

@@ -30,6 +30,8 @@ from typing import Any
 
 import msgspec
 
+from collections import deque
+
 from matchbook.core.book import Level, Order, OrderBook
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
@@ -97,6 +99,7 @@ MAX_TICKS = 10**15  # no price or quantity beyond this is plausible; bounds int 
 NEVER = 2**63 - 1
 _UNFILLED = int(CancelReason.UNFILLED)
 _SELF_TRADE = int(CancelReason.SELF_TRADE)
+_USER = int(CancelReason.USER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +166,8 @@ class Engine:
         self.last_seq = 0
         self.last_ts = 0
         self._next_expiry = NEVER
+        self._max_open_orders = self.limits.max_open_orders
+        self._position_limits = self.limits.position_limits_minor
         self._tiers = {t for s in markets.symbols.values() for t in s.tier_fees}
         self._handlers: dict[type, Callable[[Any, list[Event]], None]] = {
             PlaceOrder: self._place,
@@ -216,80 +221,101 @@ class Engine:
     def _reject(self, c: PlaceOrder, code: int, out: list[Event]) -> None:
         out.append(OrderRejected(c.user_id, code, message(code), c.client_order_id, 0))
 
+    def _check_shape(self, c: PlaceOrder, sym: Symbol) -> int:
+        """The precise code for an order that is not an everyday limit or market order
+        (or is malformed); ``Code.OK`` if it is valid."""
+        side, otype, qty, price, tif = c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif
+        stop, display = c.stop_price_ticks, c.display_lots
+        if c.user_id <= 0:
+            return Code.INVALID_USER
+        if side != BUY and side != SELL:
+            return Code.INVALID_SIDE
+        if otype == LIMIT or otype == STOP_LIMIT:
+            if not 0 < price < MAX_TICKS:
+                return Code.INVALID_PRICE
+            if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
+                return Code.INVALID_TIME_IN_FORCE
+        elif otype == MARKET or otype == STOP_MARKET:
+            if price != 0:
+                return Code.INVALID_PRICE
+            if tif != GTC and tif != IOC and tif != FOK:
+                return Code.INVALID_TIME_IN_FORCE
+        else:
+            return Code.INVALID_ORDER_TYPE
+        is_stop = otype == STOP_LIMIT or otype == STOP_MARKET
+        if is_stop != (stop > 0) or stop >= MAX_TICKS:
+            return Code.INVALID_STOP_PRICE
+        if c.quote_amount_minor:
+            if otype != MARKET or side != BUY or qty != 0 or c.quote_amount_minor < 0:
+                return Code.INVALID_QUOTE_QUANTITY
+            if c.quote_amount_minor < sym.min_notional_minor:
+                return Code.NOTIONAL_TOO_SMALL
+        elif not 0 < qty < MAX_TICKS:
+            return Code.INVALID_QUANTITY
+        if qty and qty < sym.min_qty_lots:
+            return Code.QUANTITY_TOO_SMALL
+        if qty > sym.max_qty_lots:
+            return Code.QUANTITY_TOO_LARGE
+        if display and (
+            display < 0 or display >= qty or otype != LIMIT and otype != STOP_LIMIT
+            or tif != GTC and tif != GTD
+        ):
+            return Code.INVALID_DISPLAY_QUANTITY
+        if c.post_only and (otype != LIMIT or tif != GTC and tif != GTD):
+            return Code.INVALID_ORDER_TYPE
+        if (tif == GTD) != (c.expire_ts_ns > 0):
+            return Code.INVALID_EXPIRY
+        if tif == GTD and c.expire_ts_ns <= self.last_ts:
+            return Code.EXPIRED_ON_ARRIVAL
+        if not 0 < c.stp <= STP_DECREMENT:
+            return Code.INVALID_STP_MODE
+        coid = c.client_order_id
+        if coid and (len(coid) > 64 or not coid.isprintable()):
+            return Code.INVALID_CLIENT_ORDER_ID
+        return Code.OK
+
     def _place(self, c: PlaceOrder, out: list[Event]) -> None:
         book = self.books.get(c.symbol)
         if book is None:
             return self._reject(c, Code.UNKNOWN_SYMBOL, out)
         sym = book.symbol
-        uid, side, otype, qty, price, tif = c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif
-        stop, display = c.stop_price_ticks, c.display_lots
+        uid, side, otype, qty, price, tif = (
+            c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif)
+        stop, display, coid = c.stop_price_ticks, c.display_lots, c.client_order_id
 
-        # -- shape ------------------------------------------------------------------
-        if uid <= 0:
-            return self._reject(c, Code.INVALID_USER, out)
-        if side != BUY and side != SELL:
-            return self._reject(c, Code.INVALID_SIDE, out)
-        if otype == LIMIT or otype == STOP_LIMIT:
-            if not 0 < price < MAX_TICKS:
-                return self._reject(c, Code.INVALID_PRICE, out)
-            if tif != GTC and tif != IOC and tif != FOK and tif != GTD:
-                return self._reject(c, Code.INVALID_TIME_IN_FORCE, out)
-        elif otype == MARKET or otype == STOP_MARKET:
-            if price != 0:
-                return self._reject(c, Code.INVALID_PRICE, out)
-            if tif == GTC:
-                tif = IOC  # a market order never rests
-            elif tif != IOC and tif != FOK:
-                return self._reject(c, Code.INVALID_TIME_IN_FORCE, out)
-        else:
-            return self._reject(c, Code.INVALID_ORDER_TYPE, out)
-        is_stop = otype == STOP_LIMIT or otype == STOP_MARKET
-        if is_stop != (stop > 0) or stop >= MAX_TICKS:
-            return self._reject(c, Code.INVALID_STOP_PRICE, out)
-        if c.quote_amount_minor:
-            if otype != MARKET or side != BUY or qty != 0 or c.quote_amount_minor < 0:
-                return self._reject(c, Code.INVALID_QUOTE_QUANTITY, out)
-            if c.quote_amount_minor < sym.min_notional_minor:
-                return self._reject(c, Code.NOTIONAL_TOO_SMALL, out)
-        elif not 0 < qty < MAX_TICKS:
-            return self._reject(c, Code.INVALID_QUANTITY, out)
-        if qty and qty < sym.min_qty_lots:
-            return self._reject(c, Code.QUANTITY_TOO_SMALL, out)
-        if qty > sym.max_qty_lots:
-            return self._reject(c, Code.QUANTITY_TOO_LARGE, out)
-        if display and (
-            display < 0 or display >= qty or otype != LIMIT and otype != STOP_LIMIT
-            or tif != GTC and tif != GTD
+        # -- shape: one test for the everyday order, the precise checks otherwise ----
+        if not (
+            uid > 0 and (side == BUY or side == SELL) and (tif == GTC or tif == IOC)
+            and sym.min_qty_lots <= qty <= sym.max_qty_lots and 0 < c.stp <= STP_DECREMENT
+            and (otype == LIMIT and 0 < price < MAX_TICKS or otype == MARKET and price == 0)
+            and not (stop or display or coid or c.post_only or c.expire_ts_ns
+                     or c.quote_amount_minor)
         ):
-            return self._reject(c, Code.INVALID_DISPLAY_QUANTITY, out)
-        if c.post_only and (otype != LIMIT or tif != GTC and tif != GTD):
-            return self._reject(c, Code.INVALID_ORDER_TYPE, out)
-        if (tif == GTD) != (c.expire_ts_ns > 0):
-            return self._reject(c, Code.INVALID_EXPIRY, out)
-        if tif == GTD and c.expire_ts_ns <= self.last_ts:
-            return self._reject(c, Code.EXPIRED_ON_ARRIVAL, out)
-        if not 0 < c.stp <= STP_DECREMENT:
-            return self._reject(c, Code.INVALID_STP_MODE, out)
-        coid = c.client_order_id
-        if coid and (len(coid) > 64 or not coid.isprintable()):
-            return self._reject(c, Code.INVALID_CLIENT_ORDER_ID, out)
+            code = self._check_shape(c, sym)
+            if code:
+                return self._reject(c, code, out)
+        if otype == MARKET and tif == GTC:
+            tif = IOC  # a market order never rests
+        is_stop = stop > 0
 
         # -- risk -------------------------------------------------------------------
         if self.halted:
             return self._reject(c, Code.TRADING_HALTED, out)
         if book.halted:
             return self._reject(c, Code.SYMBOL_HALTED, out)
-        if uid in self.suspended:
+        if self.suspended and uid in self.suspended:
             return self._reject(c, Code.USER_SUSPENDED, out)
         if coid and (uid, coid) in self.client_ids:
             return self._reject(c, Code.DUPLICATE_CLIENT_ORDER_ID, out)
         mine = self.user_orders.get(uid)
-        if mine is not None and len(mine) >= self.limits.max_open_orders:
+        if mine is not None and len(mine) >= self._max_open_orders:
             return self._reject(c, Code.TOO_MANY_OPEN_ORDERS, out)
         if price:
             if price * qty * sym.quote_per_tick_lot < sym.min_notional_minor:
                 return self._reject(c, Code.NOTIONAL_TOO_SMALL, out)
-            ref = book.reference_price()
+            ref = book.last_price
+            if not ref and book.bid_heap and book.ask_heap:
+                ref = (book.ask_heap[0] - book.bid_heap[0]) // 2
             if ref and abs(price - ref) * 10_000 > ref * sym.price_band_bps:
                 return self._reject(c, Code.PRICE_OUTSIDE_BAND, out)
         if is_stop:
@@ -300,7 +326,10 @@ class Engine:
                 # the most a triggered stop-market may pay: the protection band from the stop
                 price = _band_price(stop, side, sym.market_protection_bps)
         elif otype == MARKET:
-            best = book.ask_heap[0] if side == BUY else (-book.bid_heap[0] if book.bid_heap else 0)
+            if side == BUY:
+                best = book.ask_heap[0] if book.ask_heap else 0
+            else:
+                best = -book.bid_heap[0] if book.bid_heap else 0
             if not best:
                 return self._reject(c, Code.NO_LIQUIDITY, out)
             price = _band_price(best, side, sym.market_protection_bps)
@@ -334,7 +363,8 @@ class Engine:
                 hold = c.quote_amount_minor
             elif account is not None:
                 notional = price * qty * sym.quote_per_tick_lot
-                hold = notional + notional * max(fee_maker, fee_taker, 0) // PPM
+                hold = notional + notional * (
+                    fee_taker if fee_taker >= fee_maker else fee_maker) // PPM
         else:
             hold_asset = sym.base.code
             if account is not None:
@@ -343,7 +373,7 @@ class Engine:
             available = account.available.get(hold_asset, 0)
             if hold > available:
                 return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
-            if side == BUY and self.limits.position_limits_minor:
+            if side == BUY and self._position_limits:
                 if not self._within_position_limit(account, uid, sym, qty):
                     return self._reject(c, Code.POSITION_LIMIT_EXCEEDED, out)
             account.available[hold_asset] = available - hold
@@ -365,31 +395,67 @@ class Engine:
             else:
                 heapq.heappush(book.stops_sell, (-stop, oid, order))
             return None
-        last = book.last_price
-        self._execute(book, order, out)
-        if book.last_price != last and (book.stops_buy or book.stops_sell):
-            self._trigger_stops(book, out)
+
+        # -- match, then rest or cancel the remainder ---------------------------------
+        if side == BUY:
+            crosses = book.ask_heap and book.ask_heap[0] <= price
+        else:
+            crosses = book.bid_heap and -book.bid_heap[0] >= price
+        if crosses:
+            last = book.last_price
+            self._match(book, order, out)
+            if order.leaves and order.visible:
+                self._rest_or_close(book, order, out)
+            if book.last_price != last and (book.stops_buy or book.stops_sell):
+                self._trigger_stops(book, out)
+        elif tif == GTC or tif == GTD:
+            # the everyday passive order, inlined: book.rest + _register
+            if side == BUY:
+                levels, heap, key = book.bids, book.bid_heap, -price
+            else:
+                levels, heap, key = book.asks, book.ask_heap, price
+            level = levels.get(price)
+            if level is None:
+                level = levels[price] = Level(price, deque())
+                heapq.heappush(heap, key)
+            level.orders.append(order)
+            level.total += order.visible
+            level.count += 1
+            self.orders[oid] = order
+            if mine is None:
+                mine = self.user_orders[uid] = {}
+            mine[oid] = order
+            if coid:
+                self.client_ids[(uid, coid)] = oid
+            if order.expire_ts:
+                self._push_expiry(order)
+            out.append(BookLevelChanged(sym.name, side, price, level.total, level.count))
+        else:
+            self._close(order, out, _UNFILLED)
         return None
 
     def _execute(self, book: OrderBook, order: Order, out: list[Event]) -> None:
-        """Match an accepted order, then rest its remainder or cancel it."""
-        side = order.side
-        if side == BUY:
+        """Match an accepted order (an amended or a triggered one), then rest its
+        remainder or cancel it."""
+        if order.side == BUY:
             if book.ask_heap and book.ask_heap[0] <= order.price:
                 self._match(book, order, out)
         elif book.bid_heap and -book.bid_heap[0] >= order.price:
             self._match(book, order, out)
-        if order.leaves == 0 or order.visible == 0:
-            return  # filled, or cancelled by self-trade prevention
-        if order.order_type == LIMIT or order.order_type == STOP_LIMIT:
-            if order.tif == GTC or order.tif == GTD:
-                order.visible = min(order.display, order.leaves) if order.display else order.leaves
-                level = book.rest(order)
-                self._register(order)
-                out.append(BookLevelChanged(book.symbol.name, side, order.price, level.total,
-                                            level.count))
-                return
-        self._close(order, out, _UNFILLED)
+        if order.leaves and order.visible:
+            self._rest_or_close(book, order, out)
+
+    def _rest_or_close(self, book: OrderBook, order: Order, out: list[Event]) -> None:
+        """An open remainder rests if the order is a GTC/GTD limit, else is cancelled."""
+        if (order.order_type == LIMIT or order.order_type == STOP_LIMIT) and (
+                order.tif == GTC or order.tif == GTD):
+            order.visible = min(order.display, order.leaves) if order.display else order.leaves
+            level = book.rest(order)
+            self._register(order)
+            out.append(BookLevelChanged(book.symbol.name, order.side, order.price, level.total,
+                                        level.count))
+        else:
+            self._close(order, out, _UNFILLED)
 
     # =================================================================================
     # orders: matching
@@ -657,11 +723,45 @@ class Engine:
         return order, Code.OK
 
     def _cancel(self, c: CancelOrder, out: list[Event]) -> None:
-        order, code = self._find(c.user_id, c.order_id, c.client_order_id)
-        if order is None:
-            out.append(OrderRejected(c.user_id, code, message(code), c.client_order_id, c.order_id))
+        uid = c.user_id
+        oid = c.order_id
+        if oid <= 0 and c.client_order_id:
+            oid = self.client_ids.get((uid, c.client_order_id), 0)
+        order = self.orders.get(oid)
+        if order is None or order.user_id != uid:
+            code = Code.UNKNOWN_ORDER if order is None else Code.NOT_ORDER_OWNER
+            out.append(OrderRejected(uid, code, message(code), c.client_order_id, c.order_id))
             return
-        self._remove_open(order, out, CancelReason.USER)
+        if order.stop_price:
+            self._remove_open(order, out, CancelReason.USER)
+            return
+        # the everyday cancel of a resting order, inlined: book.unlink + _unregister + _close
+        book = self.books[order.symbol]
+        side, price = order.side, order.price
+        level = (book.bids if side == BUY else book.asks)[price]
+        level.total -= order.visible
+        level.count -= 1
+        order.visible = 0
+        if not level.count:
+            book.drop_level(side, price)
+        elif len(level.orders) > 2 * level.count + 16:
+            book.compact(level)
+        del self.orders[oid]
+        mine = self.user_orders[uid]
+        del mine[oid]
+        if not mine:
+            del self.user_orders[uid]
+        if order.client_order_id:
+            del self.client_ids[(uid, order.client_order_id)]
+        out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
+        released = order.hold
+        if released and self.accounts_enabled:
+            asset = book.quote_code if side == BUY else book.base_code
+            account = self.accounts[uid]
+            account.held[asset] -= released
+            account.available[asset] += released
+            order.hold = 0
+        out.append(OrderCancelled(oid, uid, order.symbol, order.leaves, 0, _USER, released))
 
     def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
         symbol = c.symbol
@@ -857,8 +957,8 @@ class Engine:
         return amount
 
     def _release(self, account: Account, order: Order, amount: int) -> None:
-        sym = self.books[order.symbol].symbol
-        asset = sym.quote.code if order.side == BUY else sym.base.code
+        book = self.books[order.symbol]
+        asset = book.quote_code if order.side == BUY else book.base_code
         account.held[asset] -= amount
         account.available[asset] += amount
         order.hold -= amount
@@ -1142,7 +1242,7 @@ class Engine:
 
     def state_hash(self) -> str:
         """BLAKE2b of the canonical snapshot: equal states give equal hashes."""
-        data = msgspec.msgpack.encode(self.snapshot())
+        data = msgspec.json.encode(self.snapshot())  # JSON: balances may exceed 64 bits
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     @classmethod
@@ -1154,7 +1254,7 @@ class Engine:
         accounts: bool = True,
         limits: RiskLimits | None = None,
     ) -> Engine:
-        """Rebuild an engine from ``snapshot()`` output (possibly decoded from msgpack)."""
+        """Rebuild an engine from ``snapshot()`` output (also after a JSON round trip)."""
         engine = cls(markets, accounts=accounts, limits=limits)
         for name, data in state["books"].items():
             book = engine.books[name]

@@ -172,8 +172,8 @@ class SnapshotStore:
 
         Writes a temporary file in the same directory, fsyncs it, renames it over the
         final name (replacing a snapshot of the same ``seq``) and fsyncs the directory.
-        Then deletes all but the newest ``keep`` snapshot files (by seq), never the one
-        just written. Time O(len(payload) + files in directory).
+        Then keeps the file just written and the newest ``keep - 1`` other snapshot
+        files (by seq) and deletes the rest. Time O(len(payload) + files in directory).
 
         Raises ``ValueError`` if ``seq`` or ``ts_ns`` is out of range (u64 / i64) and
         ``OSError`` from the file system (the temporary file is removed, existing
@@ -205,10 +205,9 @@ class SnapshotStore:
         return final
 
     def _prune(self, just_written: Path) -> None:
-        files = self._files()
-        for _, path in files[: max(0, len(files) - self._keep)]:
-            if path != just_written:
-                path.unlink(missing_ok=True)
+        others = [path for _, path in self._files() if path != just_written]
+        for path in others[: max(0, len(others) - (self._keep - 1))]:
+            path.unlink(missing_ok=True)
 
     def list(self) -> list[SnapshotInfo]:
         """All snapshot files sorted by seq, each verified. Time O(total bytes)."""

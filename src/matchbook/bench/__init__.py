@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print throughput and latency percentiles."""

@@ -1,0 +1,261 @@
+"""``matchbook bench engine``: a seeded mixed workload through the core, in one process.
+
+The mix (by command count), on BTC-USD around a mid price that drifts by a random walk:
+
+* 60% new limit orders: 85% passive (1..50 ticks behind the mid on their own side),
+  15% crossing (up to 5 ticks through the mid, so they take liquidity and often rest
+  their remainder);
+* 25% cancels of a random open order;
+* 10% market orders (IOC, 1..5 lots);
+* 5% amends of a random open order: half lower the quantity (keeps priority), half
+  move the price by a few ticks (loses priority).
+
+Orders come from 1,000 users. With accounts on (the default) each user is funded
+first, so every order takes holds, every fill settles both sides and pays fees. The
+command stream is generated first by a separate engine (which is how cancels and amends
+know the ids of open orders); then a fresh engine is timed on the identical stream:
+once for throughput (no per-command timer), once for per-command latency.
+``--resting N`` first loads N passive orders spread over 20,000 price levels.
+
+The cyclic garbage collector is frozen and disabled during timing, as the runtime does:
+the core creates no reference cycles.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from matchbook.config import default_markets
+from matchbook.core import Deposit, Engine, RiskLimits
+from matchbook.core.commands import (
+    BUY,
+    GTC,
+    IOC,
+    LIMIT,
+    MARKET,
+    SELL,
+    AmendOrder,
+    CancelOrder,
+    PlaceOrder,
+)
+from matchbook.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected
+
+SYMBOL = "BTC-USD"
+MID_TICKS = 5_000_000  # 50,000.00
+USERS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    limit: float = 0.60
+    cancel: float = 0.25
+    market: float = 0.10
+    amend: float = 0.05
+    crossing: float = 0.15  # share of limit orders that cross the mid
+
+
+class _LiveSet:
+    """Open order ids with O(1) add, remove and uniform random choice."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.pos: dict[int, int] = {}
+
+    def add(self, oid: int) -> None:
+        self.pos[oid] = len(self.ids)
+        self.ids.append(oid)
+
+    def discard(self, oid: int) -> None:
+        i = self.pos.pop(oid, None)
+        if i is None:
+            return
+        last = self.ids.pop()
+        if last != oid:
+            self.ids[i] = last
+            self.pos[last] = i
+
+    def choice(self, rng: random.Random) -> int:
+        return self.ids[rng.randrange(len(self.ids))]
+
+
+def _engine(accounts: bool) -> Engine:
+    return Engine(default_markets(), accounts=accounts,
+                  limits=RiskLimits(max_open_orders=10**9))
+
+
+def _funding() -> list[Any]:
+    return [c for uid in range(1, USERS + 1)
+            for c in (Deposit("USD", 10**18, user_id=uid), Deposit("BTC", 10**16, user_id=uid))]
+
+
+def _deep_book(n: int, rng: random.Random) -> list[PlaceOrder]:
+    """``n`` passive orders over 10,000 levels per side below/above the mid."""
+    out = []
+    for _ in range(n):
+        side = BUY if rng.random() < 0.5 else SELL
+        offset = rng.randint(51, 10_050)  # behind the mix's own passive range
+        price = MID_TICKS - offset if side == BUY else MID_TICKS + offset
+        out.append(PlaceOrder(rng.randint(1, USERS), SYMBOL, side, LIMIT,
+                              qty_lots=rng.randint(1, 20), price_ticks=price))
+    return out
+
+
+def generate(commands: int, seed: int, mix: Mix, gen: Engine, live: _LiveSet,
+             start_seq: int) -> list[Any]:
+    """The timed stream: drawn against ``gen`` so that cancels and amends name open
+    orders. ``gen`` must already hold the same state the timed engine will start from."""
+    rng = random.Random(seed)
+    rand, randint = rng.random, rng.randint
+    mid = MID_TICKS
+    stream: list[Any] = []
+    seq = start_seq
+    c_limit = mix.limit
+    c_cancel = c_limit + mix.cancel
+    c_market = c_cancel + mix.market
+    for _ in range(commands):
+        mid += randint(-2, 2)
+        r = rand()
+        uid = randint(1, USERS)
+        cmd: Any
+        if r < c_limit or not live.ids:
+            side = BUY if rand() < 0.5 else SELL
+            if rand() < mix.crossing:
+                through = randint(0, 5)
+                price = mid + through if side == BUY else mid - through
+            else:
+                behind = randint(1, 50)
+                price = mid - behind if side == BUY else mid + behind
+            cmd = PlaceOrder(uid, SYMBOL, side, LIMIT, qty_lots=randint(1, 20), price_ticks=price)
+        elif r < c_cancel:
+            oid = live.choice(rng)
+            cmd = CancelOrder(gen.orders[oid].user_id, oid)
+        elif r < c_market:
+            cmd = PlaceOrder(uid, SYMBOL, BUY if rand() < 0.5 else SELL, MARKET,
+                             qty_lots=randint(1, 5), tif=IOC)
+        else:
+            oid = live.choice(rng)
+            order = gen.orders[oid]
+            if order.qty - order.filled > 1 and rand() < 0.5:
+                cmd = AmendOrder(order.user_id, oid, qty_lots=order.qty - 1)
+            else:
+                cmd = AmendOrder(order.user_id, oid, price_ticks=order.price + randint(-3, 3)
+                                 or order.price + 1)
+        seq += 1
+        _track(gen.apply(seq, seq, cmd), live)
+        stream.append(cmd)
+    return stream
+
+
+def _track(events: list[Any], live: _LiveSet) -> None:
+    for ev in events:
+        t = type(ev)
+        if t is OrderAccepted and ev.order_type == LIMIT and ev.tif == GTC:
+            live.add(ev.order_id)
+        elif (t is OrderFilled and ev.leaves_lots == 0) or (
+                t is OrderCancelled and ev.leaves_lots == 0):
+            live.discard(ev.order_id)
+
+
+def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed: int = 7,
+        mix: Mix | None = None, progress: Callable[[str, int, int], None] | None = None,
+        memory_sample: int = 100_000) -> dict[str, Any]:
+    """Run the benchmark and return its figures (see ``matchbook bench engine --json``)."""
+    mix = mix or Mix()
+    rng = random.Random(seed)
+    note = progress or (lambda stage, done, total: None)
+    setup = _funding() + _deep_book(resting, rng)
+
+    # the generator engine walks the same path first
+    gen, live = _engine(accounts), _LiveSet()
+    for seq, cmd in enumerate(setup, 1):
+        _track(gen.apply(seq, seq, cmd), live)
+    note("generate", 0, commands)
+    stream = generate(commands, seed + 1, mix, gen, live, len(setup))
+    note("generate", commands, commands)
+
+    results: dict[str, Any] = {}
+    for phase in ("throughput", "latency"):
+        engine = _engine(accounts)
+        for seq, cmd in enumerate(setup, 1):
+            engine.apply(seq, seq, cmd)
+        base = len(setup)
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        try:
+            apply = engine.apply
+            if phase == "throughput":
+                events = trades = rejects = 0
+                t0 = time.perf_counter_ns()
+                for i, cmd in enumerate(stream, base + 1):
+                    out = apply(i, i, cmd)
+                    events += len(out)
+                elapsed = time.perf_counter_ns() - t0
+                results["ops_per_sec"] = round(commands / (elapsed / 1e9))
+                results["events"] = events
+                results["seconds"] = round(elapsed / 1e9, 3)
+            else:
+                clock = time.perf_counter_ns
+                lat = [0] * commands
+                for i, cmd in enumerate(stream):
+                    s = base + 1 + i
+                    t0 = clock()
+                    out = apply(s, s, cmd)
+                    lat[i] = clock() - t0
+                    for ev in out:
+                        t = type(ev)
+                        if t is OrderRejected:
+                            rejects += 1
+                        elif t is OrderFilled and ev.is_maker:
+                            trades += 1
+                lat.sort()
+                results.update(_percentiles(lat))
+                results["trades"] = trades
+                results["rejects"] = rejects
+                results["resting_after"] = len(engine.orders)
+                assert engine.state_hash() == gen.state_hash(), "timed run diverged"
+        finally:
+            gc.enable()
+            gc.unfreeze()
+        note(phase, commands, commands)
+    results["bytes_per_resting_order"] = _bytes_per_resting_order(
+        min(memory_sample, max(resting, memory_sample)), seed, accounts)
+    results.update(commands=commands, resting=resting, accounts=accounts, seed=seed,
+                   mix={"limit": mix.limit, "cancel": mix.cancel, "market": mix.market,
+                        "amend": mix.amend, "crossing_share_of_limits": mix.crossing})
+    return results
+
+
+def _percentiles(sorted_ns: list[int]) -> dict[str, float]:
+    n = len(sorted_ns)
+
+    def at(q: float) -> float:
+        return round(sorted_ns[min(n - 1, int(q * n))] / 1000, 2)
+
+    return {"p50_us": at(0.50), "p90_us": at(0.90), "p99_us": at(0.99), "p999_us": at(0.999),
+            "max_us": round(sorted_ns[-1] / 1000, 2), "mean_us": round(sum(sorted_ns) / n / 1000, 3)}
+
+
+def _bytes_per_resting_order(n: int, seed: int, accounts: bool) -> int:
+    """Traced allocations of ``n`` resting orders (book, indexes, order objects) / n."""
+    engine = _engine(accounts)
+    setup = _funding()
+    for seq, cmd in enumerate(setup, 1):
+        engine.apply(seq, seq, cmd)
+    rng = random.Random(seed)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    seq = len(setup)
+    for _ in range(n):  # commands are built and dropped inside: what stays is the order's
+        seq += 1
+        engine.apply(seq, seq, _deep_book(1, rng)[0])
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return round((after - before) / max(1, len(engine.orders)))
