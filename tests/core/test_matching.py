@@ -318,6 +318,64 @@ def test_market_fok_beyond_the_band_is_rejected() -> None:
     assert_rejected(m.apply_unchanged(command), Code.FOK_NOT_FILLABLE)
 
 
+def test_market_protection_band_rounds_toward_the_best_price() -> None:
+    """Buy limit: 100.01 x 1.05 = 105.0105 -> 105.01; sell: 100.01 x 0.95 = 95.0095 -> 95.01."""
+    m = funded(1, 2)
+    m.rest(2, SELL, "0.1", "100.01")
+    m.rest(2, SELL, "0.1", "105.01")
+    m.rest(2, SELL, "0.1", "105.02")
+    assert [p for p, _, _ in fills(m.place(1, BUY, "1"))] == [10_001, 10_501]
+    m = funded(1, 2)
+    m.rest(2, BUY, "0.1", "100.01")
+    m.rest(2, BUY, "0.1", "95.01")
+    m.rest(2, BUY, "0.1", "95.00")
+    assert [p for p, _, _ in fills(m.place(1, SELL, "1"))] == [10_001, 9_501]
+
+
+def test_stop_market_sweep_is_capped_by_the_band_from_its_stop_price() -> None:
+    m = funded(1, 2, 3)
+    trade_last(m, "100.00")
+    stop = one(m.place(1, BUY, "0.5", stop="101.00"), OrderAccepted).order_id
+    m.rest(2, SELL, "0.1", "101.00")
+    capped = m.rest(2, SELL, "0.2", "106.05")  # 101 x 1.05
+    m.rest(2, SELL, "1", "106.06")
+    events = m.place(3, BUY, "0.1", "101.00")  # best ask is then 106.05: its band is wider
+    triggered_at = events.index(one(events, OrderTriggered))
+    assert fills(events[triggered_at:]) == [(10_605, 2_000, capped)]
+    cancelled = one(events[triggered_at:], OrderCancelled)
+    assert (cancelled.order_id, cancelled.cancelled_lots) == (stop, 3_000)
+
+
+# --------------------------------------------------------------------------- price band
+
+
+@pytest.mark.parametrize(
+    ("side", "price", "accepted"),
+    [(BUY, "110.00", True), (BUY, "110.01", False), (SELL, "90.00", True),
+     (SELL, "89.99", False)],
+)
+def test_price_band_around_the_last_trade_is_inclusive(
+    side: Side, price: str, accepted: bool
+) -> None:
+    m = funded(1)
+    trade_last(m, "100.00")
+    command = PlaceOrder(1, "BTC-USD", side, 1, lots("0.1"), ticks(price))
+    if accepted:
+        assert one(m.apply(command), OrderAccepted)
+    else:
+        assert_rejected(m.apply_unchanged(command), Code.PRICE_OUTSIDE_BAND)
+
+
+def test_price_band_uses_the_mid_without_a_trade_and_nothing_with_one_side() -> None:
+    m = funded(1, 2)
+    m.rest(2, BUY, "0.1", "100.00")
+    m.rest(2, SELL, "0.1", "300.00")  # one side only so far: no band
+    # mid (100 + 300) // 2 = 200: 10% is 180..220
+    m.rest(1, BUY, "0.1", "180.00")
+    command = PlaceOrder(1, "BTC-USD", BUY, 1, lots("0.1"), ticks("179.99"))
+    assert_rejected(m.apply_unchanged(command), Code.PRICE_OUTSIDE_BAND)
+
+
 # --------------------------------------------------------------------------- self-trade
 
 
@@ -388,6 +446,25 @@ def test_stp_decrement_with_a_smaller_taker_reduces_the_resting_order() -> None:
     assert m.queue(SELL, "100.00") == [own, other]  # the reduced order keeps its place
     assert m.depth(SELL) == [("100.00", "1.6000", 2)]
     assert level_totals(events)[(SELL, 10_000)] == (16_000, 2)
+
+
+def test_stp_decrement_is_not_reported_as_filled_later() -> None:
+    m = funded(1, 3)
+    resting = m.rest(1, SELL, "1", "100.00")
+    m.place(1, BUY, "0.4", "100.00", stp=SelfTradePrevention.DECREMENT_AND_CANCEL)
+    events = m.place(3, BUY, "0.6", "100.00")
+    [fill] = [f for f in events_of_type(events, OrderFilled) if f.order_id == resting]
+    # 0.4 were cancelled by self-trade prevention, only 0.6 ever traded
+    assert (fill.qty_lots, fill.filled_lots, fill.leaves_lots) == (6_000, 6_000, 0)
+
+
+def test_amend_after_stp_decrement_compares_with_what_really_filled() -> None:
+    m = funded(1)
+    resting = m.rest(1, SELL, "1", "100.00")
+    m.place(1, BUY, "0.4", "100.00", stp=SelfTradePrevention.DECREMENT_AND_CANCEL)
+    events = m.apply(AmendOrder(1, resting, qty_lots=lots("0.3")))  # nothing has filled
+    amended = one(events, OrderAmended)
+    assert (amended.qty_lots, amended.leaves_lots) == (3_000, 3_000)
 
 
 def test_stp_only_applies_to_the_same_user() -> None:
@@ -568,6 +645,30 @@ def test_triggered_stop_market_with_an_empty_opposite_side_is_cancelled() -> Non
     assert m.engine.open_orders(1) == []
 
 
+def test_triggered_stop_limit_fok_that_cannot_fill_is_cancelled() -> None:
+    m = funded(1, 2, 3)
+    trade_last(m, "100.00")
+    stop = one(m.place(1, BUY, "1", "101.00", stop="101.00", tif=FOK), OrderAccepted).order_id
+    m.rest(2, SELL, "0.5", "101.00")
+    events = m.place(3, BUY, "0.1", "101.00")  # last 101; only 0.4 left for the stop
+    triggered_at = events.index(one(events, OrderTriggered))
+    cancelled = one(events[triggered_at:], OrderCancelled)
+    assert (cancelled.order_id, cancelled.cancelled_lots, cancelled.reason) == (
+        stop, 10_000, CancelReason.UNFILLED)
+    assert fills(events[triggered_at:]) == []
+    assert m.depth(SELL) == [("101.00", "0.4000", 1)]
+
+
+def test_triggered_stop_limit_rests_at_the_back_of_its_level() -> None:
+    m = funded(1, 2, 3, 4)
+    trade_last(m, "100.00")
+    stop = one(m.place(1, SELL, "0.5", "100.50", stop="99.00"), OrderAccepted).order_id
+    earlier = m.rest(2, SELL, "0.5", "100.50")  # placed after the stop, rests before it
+    m.rest(3, BUY, "0.1", "99.00")
+    m.place(4, SELL, "0.1", "99.00")  # last 99 triggers the stop
+    assert m.queue(SELL, "100.50") == [earlier, stop]
+
+
 # --------------------------------------------------------------------------- expiry
 
 
@@ -734,6 +835,41 @@ def test_amend_of_an_iceberg_caps_its_peak_at_the_new_leaves() -> None:
     assert m.depth(SELL) == [("100.00", "0.3000", 1)]
 
 
+def test_post_only_amended_across_the_spread_is_rejected() -> None:
+    m = funded(1, 2)
+    bid = m.rest(1, BUY, "1", "100.00", post_only=True)
+    m.rest(2, SELL, "1", "101.00")
+    command = AmendOrder(1, bid, price_ticks=ticks("101.00"))
+    assert_rejected(m.apply_unchanged(command), Code.POST_ONLY_WOULD_TAKE)
+
+
+def test_amend_that_trades_triggers_stops() -> None:
+    m = funded(1, 2, 3)
+    trade_last(m, "100.00")
+    stop = one(m.place(3, BUY, "0.1", "103.00", stop="101.00"), OrderAccepted).order_id
+    bid = m.rest(1, BUY, "0.2", "100.50")
+    ask = m.rest(2, SELL, "0.2", "101.00")
+    higher_ask = m.rest(2, SELL, "0.2", "102.00")
+    events = m.apply(AmendOrder(1, bid, price_ticks=ticks("101.00")))  # takes 101: last 101
+    assert one(events, OrderTriggered).order_id == stop
+    assert fills(events) == [(10_100, 2_000, ask), (10_200, 1_000, higher_ask)]
+
+
+def test_amended_gtd_order_keeps_its_expiry() -> None:
+    m = funded(1)
+    expire = m.ts_ns + 100
+    order_id = m.rest(1, BUY, "1", "100.00", tif=GTD, expire_ts_ns=expire)
+    events = m.apply(AmendOrder(1, order_id, price_ticks=ticks("99.00")))
+    assert one(events, OrderAmended).priority_kept is False
+    events = m.apply(AmendOrder(1, order_id, qty_lots=lots("2")))
+    assert one(events, OrderAmended).priority_kept is False
+    assert m.advance(expire - 1) == []
+    events = m.advance(expire)
+    assert one(events, OrderExpired) == OrderExpired(order_id, 1, "BTC-USD", 20_000,
+                                                     99_000_000 * 2 + 99_000)
+    assert m.balance(1, "USD")[1] == 0
+
+
 def test_pending_stop_is_not_amendable() -> None:
     m = funded(1)
     trade_last(m, "100.00")
@@ -859,6 +995,22 @@ def test_order_and_trade_ids_are_sequential_across_symbols_and_skip_rejections()
     events = m.place(1, BUY, "0.5", "100.00")
     assert one(events, TradeExecuted).trade_id == 3
     assert one(events, OrderAccepted).order_id == 5
+
+
+def test_same_commands_give_the_same_events_and_state_hash() -> None:
+    def run() -> tuple[list[list[Event]], str]:
+        m = funded(1, 2, 3)
+        log = [
+            m.place(2, SELL, "0.3", "100.00", display="0.1"),
+            m.place(3, SELL, "0.2", "100.50", client_order_id="c"),
+            m.place(1, BUY, "0.5", stop="100.20"),
+            m.place(1, BUY, "0.35", "100.00"),
+            m.place(3, BUY, "0.1", "100.50", tif=IOC),
+            m.apply(CancelAll(0)),
+        ]
+        return log, m.engine.state_hash()
+
+    assert run() == run()
 
 
 # --------------------------------------------------------------------------- book events, depth

@@ -127,8 +127,8 @@ def _compare_state(engine: Engine, reference: Reference, accounts: bool, seed: i
     return sum(len(rows) for rows in book_reference.values())
 
 
-def run_differential(seed: int, n: int, *, accounts: bool, users: int = 8, markets: Markets = MARKETS,
-                     check_every: int = CHECK_EVERY) -> Coverage:
+def run_differential(seed: int, n: int, *, accounts: bool, users: int = 8,
+                     markets: Markets = MARKETS, check_every: int = CHECK_EVERY) -> Coverage:
     """Apply ``n`` generated commands to a fresh engine and a fresh reference and fail at
     the first difference. Returns what the run covered."""
     engine = Engine(markets, accounts=accounts)

@@ -15,7 +15,8 @@ first, so every order takes holds, every fill settles both sides and pays fees. 
 command stream is generated first by a separate engine (which is how cancels and amends
 know the ids of open orders); then a fresh engine is timed on the identical stream:
 once for throughput (no per-command timer), once for per-command latency.
-``--resting N`` first loads N passive orders spread over 20,000 price levels.
+``--resting N`` first loads N passive orders, about 50 per price level (at most
+10,000 levels a side), behind the price range the mix itself uses.
 
 The cyclic garbage collector is frozen and disabled during timing, as the runtime does:
 the core creates no reference cycles.
@@ -44,7 +45,13 @@ from matchbook.core.commands import (
     CancelOrder,
     PlaceOrder,
 )
-from matchbook.core.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected
+from matchbook.core.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    TradeExecuted,
+)
 
 SYMBOL = "BTC-USD"
 MID_TICKS = 5_000_000  # 50,000.00
@@ -94,16 +101,23 @@ def _funding() -> list[Any]:
             for c in (Deposit("USD", 10**18, user_id=uid), Deposit("BTC", 10**16, user_id=uid))]
 
 
+def _deep_levels(n: int) -> int:
+    """Price levels per side for a deep book of ``n`` orders: about 50 orders a level."""
+    return min(10_000, max(100, n // 100))
+
+
+def _deep_order(rng: random.Random, levels: int) -> PlaceOrder:
+    """A passive order behind the mix's own range (more than 50 ticks from the mid)."""
+    side = BUY if rng.random() < 0.5 else SELL
+    offset = rng.randint(51, 50 + levels)
+    price = MID_TICKS - offset if side == BUY else MID_TICKS + offset
+    return PlaceOrder(rng.randint(1, USERS), SYMBOL, side, LIMIT,
+                      qty_lots=rng.randint(1, 20), price_ticks=price)
+
+
 def _deep_book(n: int, rng: random.Random) -> list[PlaceOrder]:
-    """``n`` passive orders over 10,000 levels per side below/above the mid."""
-    out = []
-    for _ in range(n):
-        side = BUY if rng.random() < 0.5 else SELL
-        offset = rng.randint(51, 10_050)  # behind the mix's own passive range
-        price = MID_TICKS - offset if side == BUY else MID_TICKS + offset
-        out.append(PlaceOrder(rng.randint(1, USERS), SYMBOL, side, LIMIT,
-                              qty_lots=rng.randint(1, 20), price_ticks=price))
-    return out
+    levels = _deep_levels(n)
+    return [_deep_order(rng, levels) for _ in range(n)]
 
 
 def generate(commands: int, seed: int, mix: Mix, gen: Engine, live: _LiveSet,
@@ -164,8 +178,13 @@ def _track(events: list[Any], live: _LiveSet) -> None:
 
 def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed: int = 7,
         mix: Mix | None = None, progress: Callable[[str, int, int], None] | None = None,
-        memory_sample: int = 100_000) -> dict[str, Any]:
-    """Run the benchmark and return its figures (see ``matchbook bench engine --json``)."""
+        repeat: int = 1, memory_sample: int = 200_000) -> dict[str, Any]:
+    """Run the benchmark and return its figures (see ``matchbook bench engine --json``).
+
+    Throughput is the best of ``repeat`` passes (this machine is a shared VM: the
+    best pass is the one least disturbed); latency percentiles are those of the pass
+    with the lowest median. Every pass must end in the generating run's state hash.
+    """
     mix = mix or Mix()
     rng = random.Random(seed)
     note = progress or (lambda stage, done, total: None)
@@ -179,57 +198,72 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
     stream = generate(commands, seed + 1, mix, gen, live, len(setup))
     note("generate", commands, commands)
 
-    results: dict[str, Any] = {}
-    for phase in ("throughput", "latency"):
-        engine = _engine(accounts)
-        for seq, cmd in enumerate(setup, 1):
-            engine.apply(seq, seq, cmd)
-        base = len(setup)
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        try:
-            apply = engine.apply
+    results: dict[str, Any] = {"ops_per_sec_passes": []}
+    best_latency: dict[str, Any] | None = None
+    for round_ in range(repeat):
+        for phase in ("throughput", "latency"):
+            measured = _timed(phase, stream, setup, accounts)
             if phase == "throughput":
-                events = trades = rejects = 0
-                t0 = time.perf_counter_ns()
-                for i, cmd in enumerate(stream, base + 1):
-                    out = apply(i, i, cmd)
-                    events += len(out)
-                elapsed = time.perf_counter_ns() - t0
-                results["ops_per_sec"] = round(commands / (elapsed / 1e9))
-                results["events"] = events
-                results["seconds"] = round(elapsed / 1e9, 3)
-            else:
-                clock = time.perf_counter_ns
-                lat = [0] * commands
-                for i, cmd in enumerate(stream):
-                    s = base + 1 + i
-                    t0 = clock()
-                    out = apply(s, s, cmd)
-                    lat[i] = clock() - t0
-                    for ev in out:
-                        t = type(ev)
-                        if t is OrderRejected:
-                            rejects += 1
-                        elif t is OrderFilled and ev.is_maker:
-                            trades += 1
-                lat.sort()
-                results.update(_percentiles(lat))
-                results["trades"] = trades
-                results["rejects"] = rejects
-                results["resting_after"] = len(engine.orders)
-                assert engine.state_hash() == gen.state_hash(), "timed run diverged"
-        finally:
-            gc.enable()
-            gc.unfreeze()
-        note(phase, commands, commands)
+                results["ops_per_sec_passes"].append(measured["ops_per_sec"])
+                if measured["ops_per_sec"] >= max(results["ops_per_sec_passes"]):
+                    results.update(measured)
+            elif best_latency is None or measured["p50_us"] < best_latency["p50_us"]:
+                best_latency = measured
+            if measured.pop("state_hash") != gen.state_hash():
+                raise AssertionError("the timed run diverged from the generating run")
+            note(phase, round_ + 1, repeat)
+    assert best_latency is not None
+    results.update(best_latency)
     results["bytes_per_resting_order"] = _bytes_per_resting_order(
-        min(memory_sample, max(resting, memory_sample)), seed, accounts)
+        max(resting, memory_sample), seed, accounts)
     results.update(commands=commands, resting=resting, accounts=accounts, seed=seed,
                    mix={"limit": mix.limit, "cancel": mix.cancel, "market": mix.market,
                         "amend": mix.amend, "crossing_share_of_limits": mix.crossing})
     return results
+
+
+def _timed(phase: str, stream: list[Any], setup: list[Any], accounts: bool) -> dict[str, Any]:
+    engine = _engine(accounts)
+    for seq, cmd in enumerate(setup, 1):
+        engine.apply(seq, seq, cmd)
+    base = len(setup)
+    commands = len(stream)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        apply = engine.apply
+        if phase == "throughput":
+            events = 0
+            t0 = time.perf_counter_ns()
+            for i, cmd in enumerate(stream, base + 1):
+                events += len(apply(i, i, cmd))
+            elapsed = time.perf_counter_ns() - t0
+            result: dict[str, Any] = {"ops_per_sec": round(commands / (elapsed / 1e9)),
+                                      "events": events, "seconds": round(elapsed / 1e9, 3)}
+        else:
+            clock = time.perf_counter_ns
+            lat = [0] * commands
+            trades = rejects = 0
+            for i, cmd in enumerate(stream):
+                s = base + 1 + i
+                t0 = clock()
+                out = apply(s, s, cmd)
+                lat[i] = clock() - t0
+                for ev in out:
+                    t = type(ev)
+                    if t is OrderRejected:
+                        rejects += 1
+                    elif t is TradeExecuted:
+                        trades += 1
+            lat.sort()
+            result = _percentiles(lat)
+            result.update(trades=trades, rejects=rejects, resting_after=len(engine.orders))
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    result["state_hash"] = engine.state_hash()
+    return result
 
 
 def _percentiles(sorted_ns: list[int]) -> dict[str, float]:
@@ -239,7 +273,8 @@ def _percentiles(sorted_ns: list[int]) -> dict[str, float]:
         return round(sorted_ns[min(n - 1, int(q * n))] / 1000, 2)
 
     return {"p50_us": at(0.50), "p90_us": at(0.90), "p99_us": at(0.99), "p999_us": at(0.999),
-            "max_us": round(sorted_ns[-1] / 1000, 2), "mean_us": round(sum(sorted_ns) / n / 1000, 3)}
+            "max_us": round(sorted_ns[-1] / 1000, 2),
+            "mean_us": round(sum(sorted_ns) / n / 1000, 3)}
 
 
 def _bytes_per_resting_order(n: int, seed: int, accounts: bool) -> int:
@@ -253,9 +288,10 @@ def _bytes_per_resting_order(n: int, seed: int, accounts: bool) -> int:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     seq = len(setup)
+    levels = _deep_levels(n)
     for _ in range(n):  # commands are built and dropped inside: what stays is the order's
         seq += 1
-        engine.apply(seq, seq, _deep_book(1, rng)[0])
+        engine.apply(seq, seq, _deep_order(rng, levels))
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
     return round((after - before) / max(1, len(engine.orders)))

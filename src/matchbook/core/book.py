@@ -207,7 +207,8 @@ class OrderBook:
 
     def _check(self) -> None:
         """Assert every structural invariant of the book (tests call this after each step)."""
-        for side, levels, heap in ((BUY, self.bids, self.bid_heap), (SELL, self.asks, self.ask_heap)):
+        sides = ((BUY, self.bids, self.bid_heap), (SELL, self.asks, self.ask_heap))
+        for side, levels, heap in sides:
             live_keys = {-p if side == BUY else p for p in levels}
             assert set(heap) >= live_keys, "every live level is in the heap"
             if heap:
@@ -222,7 +223,7 @@ class OrderBook:
                 for o in live:
                     assert o.side == side and o.price == price and o.symbol == self.symbol.name
                     assert 0 < o.visible <= o.leaves <= o.qty
-                    assert o.display == 0 and o.visible == o.leaves or (
+                    assert (o.display == 0 and o.visible == o.leaves) or (
                         o.display > 0 and o.visible <= o.display
                     )
                     assert o.stop_price == 0

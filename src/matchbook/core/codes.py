@@ -95,7 +95,9 @@ MESSAGES: dict[int, str] = {
     Code.INVALID_CLIENT_ORDER_ID: "The client order id must be at most 64 printable characters.",
     Code.UNKNOWN_COMMAND: "The command is not known to the engine.",
     Code.INVALID_USER: "The user id must be a positive integer.",
-    Code.INVALID_QUOTE_QUANTITY: "A quote quantity is only valid on a market buy, instead of a quantity.",
+    Code.INVALID_QUOTE_QUANTITY: (
+        "A quote quantity is only valid on a market buy, instead of a quantity."
+    ),
     Code.INSUFFICIENT_FUNDS: "Insufficient available balance.",
     Code.QUANTITY_TOO_SMALL: "The quantity is below the symbol's minimum.",
     Code.QUANTITY_TOO_LARGE: "The quantity is above the symbol's maximum.",

@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-
-from collections import deque
 
 from matchbook.core.book import Level, Order, OrderBook
 from matchbook.core.codes import Code, message
@@ -147,7 +146,8 @@ class Engine:
         self.markets = markets
         self.accounts_enabled = accounts
         self.limits = limits or RiskLimits()
-        self.books: dict[str, OrderBook] = {name: OrderBook(s) for name, s in markets.symbols.items()}
+        self.books: dict[str, OrderBook] = {
+            name: OrderBook(s) for name, s in markets.symbols.items()}
         self.orders: dict[int, Order] = {}
         self.user_orders: dict[int, dict[int, Order]] = {}
         self.client_ids: dict[tuple[int, str], int] = {}
@@ -257,11 +257,11 @@ class Engine:
         if qty > sym.max_qty_lots:
             return Code.QUANTITY_TOO_LARGE
         if display and (
-            display < 0 or display >= qty or otype != LIMIT and otype != STOP_LIMIT
-            or tif != GTC and tif != GTD
+            display < 0 or display >= qty or (otype != LIMIT and otype != STOP_LIMIT)
+            or (tif != GTC and tif != GTD)
         ):
             return Code.INVALID_DISPLAY_QUANTITY
-        if c.post_only and (otype != LIMIT or tif != GTC and tif != GTD):
+        if c.post_only and (otype != LIMIT or (tif != GTC and tif != GTD)):
             return Code.INVALID_ORDER_TYPE
         if (tif == GTD) != (c.expire_ts_ns > 0):
             return Code.INVALID_EXPIRY
@@ -287,7 +287,7 @@ class Engine:
         if not (
             uid > 0 and (side == BUY or side == SELL) and (tif == GTC or tif == IOC)
             and sym.min_qty_lots <= qty <= sym.max_qty_lots and 0 < c.stp <= STP_DECREMENT
-            and (otype == LIMIT and 0 < price < MAX_TICKS or otype == MARKET and price == 0)
+            and ((otype == LIMIT and 0 < price < MAX_TICKS) or (otype == MARKET and price == 0))
             and not (stop or display or coid or c.post_only or c.expire_ts_ns
                      or c.quote_amount_minor)
         ):
@@ -468,15 +468,16 @@ class Engine:
         sym = book.symbol
         name = sym.name
         if taker.side == BUY:
-            levels, heap, maker_side, limit_key, sign = book.asks, book.ask_heap, SELL, taker.price, 1
+            levels, heap, maker_side = book.asks, book.ask_heap, SELL
+            limit_key, sign = taker.price, 1
         else:
-            levels, heap, maker_side, limit_key, sign = book.bids, book.bid_heap, BUY, -taker.price, -1
+            levels, heap, maker_side = book.bids, book.bid_heap, BUY
+            limit_key, sign = -taker.price, -1
         append = out.append
         uid = taker.user_id
         tid = taker.order_id
         rem = taker.leaves
         filled = taker.qty - rem
-        stp = taker.stp
         next_trade = self.next_trade_id
         accounts = self.accounts if self.accounts_enabled else None
         if accounts is not None:
@@ -614,7 +615,9 @@ class Engine:
         self._close(taker, out, _SELF_TRADE)
         return 0, True
 
-    def _fillable(self, book: OrderBook, uid: int, side: int, limit: int, qty: int, stp: int) -> bool:
+    def _fillable(
+        self, book: OrderBook, uid: int, side: int, limit: int, qty: int, stp: int
+    ) -> bool:
         """Would ``qty`` fill in full up to ``limit``? Mirrors ``_match`` without changing
         anything: own orders are skipped under cancel-oldest, otherwise they stop the
         walk (the taker would be cancelled or decremented there). O(orders walked)."""
@@ -701,7 +704,10 @@ class Engine:
                     self._close(order, out, _UNFILLED)
                     continue
                 band = _band_price(best, order.side, book.symbol.market_protection_bps)
-                order.price = min(band, order.price) if order.side == BUY else max(band, order.price)
+                if order.side == BUY:
+                    order.price = min(band, order.price)
+                else:
+                    order.price = max(band, order.price)
             if order.tif == FOK and not self._fillable(book, order.user_id, order.side,
                                                        order.price, order.leaves, order.stp):
                 self._close(order, out, _UNFILLED)
@@ -820,7 +826,8 @@ class Engine:
                                          message(Code.INSUFFICIENT_FUNDS), "", c.order_id))
                 return
             if delta and order.side == BUY and self.limits.position_limits_minor and (
-                    not self._within_position_limit(account, c.user_id, sym, leaves - order.leaves)):
+                    not self._within_position_limit(
+                        account, c.user_id, sym, leaves - order.leaves)):
                 out.append(OrderRejected(c.user_id, Code.POSITION_LIMIT_EXCEEDED,
                                          message(Code.POSITION_LIMIT_EXCEEDED), "", c.order_id))
                 return
@@ -855,7 +862,7 @@ class Engine:
     def _check_amend(self, order: Order, c: AmendOrder) -> int:
         book = self.books[order.symbol]
         sym = book.symbol
-        if order.stop_price or order.order_type != LIMIT and order.order_type != STOP_LIMIT:
+        if order.stop_price or (order.order_type != LIMIT and order.order_type != STOP_LIMIT):
             return Code.ORDER_NOT_AMENDABLE
         if self.halted:
             return Code.TRADING_HALTED
@@ -1232,7 +1239,8 @@ class Engine:
             },
             "fees": sorted(self.fee_balances.items()),
             "external": sorted(self.external_balances.items()),
-            "withdrawals": [msgspec.structs.astuple(w) for _, w in sorted(self.withdrawals.items())],
+            "withdrawals": [msgspec.structs.astuple(w)
+                            for _, w in sorted(self.withdrawals.items())],
             "addresses": sorted((a, u, s) for a, (u, s) in self.addresses.items()),
             "suspended": sorted(self.suspended),
             "halted": self.halted,
@@ -1289,7 +1297,7 @@ class Engine:
     def _check(self) -> None:
         """Assert every invariant of the whole state (tests call it after each command)."""
         live = 0
-        for name, book in self.books.items():
+        for book in self.books.values():
             book._check()
             for side in (BUY, SELL):
                 for order in book.iter_orders(side):

@@ -1,0 +1,45 @@
+# One command per job. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run demo test check bench bench-engine bench-deep setup clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## the main job (until the server lands: the seeded demo market)
+run: $(STAMP)
+	$(BIN)/matchbook demo
+
+demo: run
+
+## the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2
+
+## lint and type-check (mypy strict on the core)
+check: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy
+
+bench: bench-engine
+
+bench-engine: $(STAMP)
+	$(BIN)/matchbook bench engine
+	$(BIN)/matchbook bench engine --no-accounts
+
+bench-deep: $(STAMP)
+	$(BIN)/matchbook bench engine --resting 1000000 --commands 1000000
+
+bench-journal: $(STAMP)
+	$(BIN)/matchbook bench journal
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

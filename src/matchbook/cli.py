@@ -1,0 +1,104 @@
+"""The ``matchbook`` command line."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+@app.command()
+def demo(
+    commands: Annotated[int, typer.Option(help="Orders to send through the engine.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the order stream.")] = 42,
+) -> None:
+    """Run a seeded stream of orders through the engine and print the book and trades."""
+    from matchbook.demo import print_demo, run_demo
+
+    print_demo(run_demo(commands=commands, seed=seed), console)
+
+
+@bench_app.command("engine")
+def bench_engine(
+    commands: Annotated[int, typer.Option(help="Commands in the timed mix.")] = 1_000_000,
+    resting: Annotated[int, typer.Option(help="Resting orders loaded before the mix.")] = 0,
+    accounts: Annotated[bool, typer.Option(help="Holds, settlement and fees on.")] = True,
+    seed: Annotated[int, typer.Option()] = 7,
+    repeat: Annotated[int, typer.Option(help="Timed passes; the best is reported.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """A seeded mixed workload through the core in one process (see bench/README.md)."""
+    from matchbook.bench.engine import run
+
+    quiet = as_json or not console.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet) as progress:
+        tasks: dict[str, Any] = {}
+
+        def note(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done)
+
+        result = run(commands=commands, resting=resting, accounts=accounts, seed=seed,
+                     repeat=repeat, progress=note)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"bench engine: {commands:,} commands"
+                  f"{f' on {resting:,} resting orders' if resting else ''}, accounts "
+                  f"{'on' if accounts else 'off'}, best of {repeat}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key in ("ops_per_sec", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "trades",
+                "events", "rejects", "resting_after", "bytes_per_resting_order"):
+        value = result[key]
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+@bench_app.command("journal")
+def bench_journal(
+    records: Annotated[int, typer.Option(help="Records per run.")] = 200_000,
+    directory: Annotated[Path | None, typer.Option(help="Where to write (default: temp).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Journal appends per second in each durability mode, batch of 1 and of 256."""
+    from matchbook.journal.bench import bench_journal_append
+
+    rows = []
+    for mode in ("fsync", "os", "none"):
+        for batch in (1, 256):
+            n = min(records, 5_000) if (mode == "fsync" and batch == 1) else records
+            with tempfile.TemporaryDirectory(dir=directory) as tmp:
+                rows.append(bench_journal_append(Path(tmp), mode, batch, n))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table(title="bench journal (64-byte payloads)")
+    for col in ("mode", "batch", "records", "appends/s", "batch p50 us", "batch p99 us", "fsyncs"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(str(r["mode"]), str(r["batch_size"]), f"{r['records']:,}",
+                      f"{r['appends_per_sec']:,.0f}", f"{r['batch_latency_us_p50']:.1f}",
+                      f"{r['batch_latency_us_p99']:.1f}", f"{r['fsyncs']:,}")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
