@@ -33,6 +33,7 @@ from matchbook.core.codes import message
 from matchbook.core.events import (
     BookLevelChanged,
     CommandRejected,
+    Deposited,
     Event,
     OrderAccepted,
     OrderRejected,
@@ -154,6 +155,7 @@ class Market:
         return events
 
     def advance(self, ts_ns: int) -> list[Event]:
+        """Let the clock reach ``ts_ns`` with an ``AdvanceTime``."""
         return self.apply(AdvanceTime(), ts_ns=ts_ns)
 
     # -- wallets --------------------------------------------------------------------
@@ -162,7 +164,7 @@ class Market:
         """Credit ``amount`` (a decimal string) of ``asset`` to ``user_id``."""
         amount_minor = self.markets.assets[asset].to_minor(amount)
         [event] = self.apply(Deposit(asset, amount_minor, user_id=user_id))
-        assert type(event).__name__ == "Deposited", event
+        assert isinstance(event, Deposited), event
 
     def fund(self, *user_ids: int, usd: str = "1000000", btc: str = "1000") -> None:
         """Give each user plenty of USD and BTC."""
@@ -236,6 +238,7 @@ class Market:
         return [o.order_id for o in book.orders_at(side, book.symbol.price_to_ticks(price))]
 
     def last_price(self, symbol: str = "BTC-USD") -> Decimal:
+        """The symbol's last trade price as a decimal (0.00 before any trade)."""
         book = self.engine.books[symbol]
         return book.symbol.ticks_to_price(book.last_price)
 

@@ -32,15 +32,15 @@ from matchbook.core import (
     TimeInForce,
     Transfer,
 )
-from matchbook.core.events import CommandRejected, OrderRejected
+from matchbook.core.engine import MAX_TICKS
+from matchbook.core.events import AddressCreated, CommandRejected, OrderRejected
 
 BUY, SELL = Side.BUY, Side.SELL
 LIMIT, MARKET = OrderType.LIMIT, OrderType.MARKET
 STOP_LIMIT, STOP_MARKET = OrderType.STOP_LIMIT, OrderType.STOP_MARKET
-GTC, IOC, FOK, GTD = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
+IOC, FOK, GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
 MINE, THEIRS = 1, 2
-OWN_ADDRESS = "user 1's USD address"  # replaced by the real one in ``scenario``
-MAX_TICKS = 10**15
+OWN_ADDRESS = "<user 1's USD address>"  # a placeholder: ``with_address`` puts in the real one
 
 
 def scenario() -> tuple[Market, str]:
@@ -49,7 +49,8 @@ def scenario() -> tuple[Market, str]:
     assert m.rest(1, BUY, "1", "100.00", client_order_id="mine") == MINE
     assert m.rest(2, SELL, "1", "101.00") == THEIRS
     [created] = m.apply(CreateAddress(1, "USD"))
-    return m, created.address  # type: ignore[attr-defined]
+    assert isinstance(created, AddressCreated)
+    return m, created.address
 
 
 def buy(**fields: Any) -> PlaceOrder:
@@ -200,6 +201,7 @@ BAD_WALLET_COMMANDS: list[tuple[str, Any, Code]] = [
 
 
 def with_address(command: Any, address: str) -> Any:
+    """The command with the placeholder address replaced by user 1's real one."""
     if isinstance(command, Transfer) and command.to_address == OWN_ADDRESS:
         return Transfer(command.user_id, address, command.asset, command.amount_minor)
     return command

@@ -43,7 +43,7 @@ from matchbook.core.events import (
 )
 
 BUY, SELL = Side.BUY, Side.SELL
-GTC, IOC, FOK, GTD = TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
+IOC, FOK, GTD = TimeInForce.IOC, TimeInForce.FOK, TimeInForce.GTD
 STP_MODES = list(SelfTradePrevention)
 
 

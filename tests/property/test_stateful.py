@@ -37,7 +37,6 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     initialize,
     invariant,
-    precondition,
     rule,
 )
 
@@ -341,67 +340,55 @@ class EngineMachine(RuleBasedStateMachine):
                 events = self.apply(Deposit(asset, amount, user_id=user, reference="opening"))
                 assert isinstance(events[0], Deposited)
 
-    @rule(user=st.sampled_from(USERS), asset=st.sampled_from(ASSETS),
-          amount=st.integers(1, 10**9), by_address=st.booleans())
-    def deposit(self, user: int, asset: str, amount: int, by_address: bool) -> None:
-        address = self.addresses.get((user, asset))
-        if by_address and address is not None:
-            events = self.apply(Deposit(asset, amount, address=address, reference="tx"))
-        else:
-            events = self.apply(Deposit(asset, amount, user_id=user, reference="wire"))
-        assert isinstance(events[-1], Deposited) and events[-1].user_id == user
-
-    @rule(user=st.sampled_from(USERS), asset=st.sampled_from(ASSETS))
-    def create_address(self, user: int, asset: str) -> None:
-        existed = (user, asset) in self.addresses
-        events = self.apply(CreateAddress(user, asset))
-        if existed:
-            assert isinstance(events[-1], CommandRejected) and events[-1].code == 4007
-        else:
-            assert isinstance(events[-1], AddressCreated)
-
-    @rule(user=st.sampled_from(USERS), asset=st.sampled_from(ASSETS),
-          share=st.sampled_from(("all", "half", "more", "zero")))
-    def request_withdrawal(self, user: int, asset: str, share: str) -> None:
+    @rule(op=st.sampled_from(("deposit", "address", "withdraw", "settle", "transfer",
+                              "adjust")),
+          user=st.sampled_from(USERS), other=st.sampled_from(USERS),
+          asset=st.sampled_from(ASSETS), amount=st.integers(1, 10**9),
+          share=st.sampled_from(("all", "some", "more", "zero")), flag=st.booleans(),
+          index=st.integers(0, 100))
+    def wallet(self, op: str, user: int, other: int, asset: str, amount: int, share: str,
+               flag: bool, index: int) -> None:
+        """One wallet operation; ``flag`` picks a variant (by address, complete, ...)."""
         available = self._available(user, asset)
-        amount = {"all": available, "half": available // 2, "more": available + 1,
-                  "zero": 0}[share]
-        events = self.apply(RequestWithdrawal(user, asset, amount, destination="ext"))
-        if share == "more" or amount == 0:
-            assert isinstance(events[-1], CommandRejected)
+        part = {"all": available, "some": available // 3 + 1, "more": available + 1,
+                "zero": 0}[share]
+        if op == "deposit":
+            address = self.addresses.get((user, asset))
+            if flag and address is not None:
+                events = self.apply(Deposit(asset, amount, address=address, reference="tx"))
+            else:
+                events = self.apply(Deposit(asset, amount, user_id=user, reference="wire"))
+            assert isinstance(events[-1], Deposited) and events[-1].user_id == user
+        elif op == "address":
+            existed = (user, asset) in self.addresses
+            events = self.apply(CreateAddress(user, asset))
+            if existed:
+                assert isinstance(events[-1], CommandRejected) and events[-1].code == 4007
+            else:
+                assert isinstance(events[-1], AddressCreated)
+        elif op == "withdraw":
+            events = self.apply(RequestWithdrawal(user, asset, part, destination="ext"))
+            if 0 < part <= available:
+                assert isinstance(events[-1], WithdrawalRequested)
+                assert self._available(user, asset) == available - part
+            else:
+                assert isinstance(events[-1], CommandRejected)
+        elif op == "settle":
+            known = bool(self.withdrawals) and share != "zero"
+            wid = self.withdrawals[index % len(self.withdrawals)] if known else 10**9
+            events = self.apply(CompleteWithdrawal(wid) if flag else RejectWithdrawal(wid, "no"))
+            if known:
+                expected = WithdrawalCompleted if flag else WithdrawalRejected
+                assert isinstance(events[-1], expected), events
+            else:
+                assert isinstance(events[-1], CommandRejected) and events[-1].code == 4005
+        elif op == "transfer":
+            address = self.addresses.get((other, asset), "mb1nowhere")
+            events = self.apply(Transfer(user, address, asset, part))
+            ok = (other, asset) in self.addresses and other != user and 0 < part <= available
+            assert isinstance(events[-1], Transferred if ok else CommandRejected), events
         else:
-            assert isinstance(events[-1], WithdrawalRequested)
-            assert self._available(user, asset) == available - amount
-
-    @precondition(lambda self: self.withdrawals)
-    @rule(index=st.integers(0, 100), complete=st.booleans())
-    def settle_withdrawal(self, index: int, complete: bool) -> None:
-        wid = self.withdrawals[index % len(self.withdrawals)]
-        command = CompleteWithdrawal(wid) if complete else RejectWithdrawal(wid, "checks")
-        events = self.apply(command)
-        expected = WithdrawalCompleted if complete else WithdrawalRejected
-        assert isinstance(events[-1], expected), events
-
-    @rule(complete=st.booleans())
-    def settle_unknown_withdrawal(self, complete: bool) -> None:
-        wid = 10**9
-        events = self.apply(CompleteWithdrawal(wid) if complete else RejectWithdrawal(wid))
-        assert isinstance(events[-1], CommandRejected) and events[-1].code == 4005
-
-    @rule(user=st.sampled_from(USERS), to=st.sampled_from(USERS), asset=st.sampled_from(ASSETS),
-          share=st.sampled_from(("all", "some", "more")))
-    def transfer(self, user: int, to: int, asset: str, share: str) -> None:
-        available = self._available(user, asset)
-        amount = {"all": available, "some": available // 3 + 1, "more": available + 1}[share]
-        address = self.addresses.get((to, asset), "mb1nowhere")
-        events = self.apply(Transfer(user, address, asset, amount))
-        ok = (to, asset) in self.addresses and to != user and 0 < amount <= available
-        assert isinstance(events[-1], Transferred if ok else CommandRejected), events
-
-    @rule(user=st.sampled_from(USERS), asset=st.sampled_from(ASSETS),
-          amount=st.integers(-10**6, 10**6).filter(bool))
-    def adjust(self, user: int, asset: str, amount: int) -> None:
-        self.apply(AdjustBalance(user, asset, amount, "correction"))
+            self.apply(AdjustBalance(user, asset, part if flag else -part, "correction"))
 
     # ------------------------------------------------------------------ orders
 
@@ -527,10 +514,11 @@ class EngineMachine(RuleBasedStateMachine):
 
 TestEngineMachine = EngineMachine.TestCase
 TestEngineMachine.settings = settings(
-    max_examples=60,
-    stateful_step_count=50,
+    max_examples=100,
+    stateful_step_count=80,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    report_multiple_bugs=False,
 )
 
 

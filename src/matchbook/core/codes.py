@@ -69,6 +69,7 @@ class Code(IntEnum):
     WITHDRAWAL_NOT_PENDING = 4006
     ADDRESS_EXISTS = 4007
     INVALID_REASON = 4008
+    UNKNOWN_FEE_TIER = 4009
 
 
 MESSAGES: dict[int, str] = {
@@ -121,6 +122,7 @@ MESSAGES: dict[int, str] = {
     Code.WITHDRAWAL_NOT_PENDING: "The withdrawal is no longer pending.",
     Code.ADDRESS_EXISTS: "This wallet already has an address.",
     Code.INVALID_REASON: "A reason of at most 200 characters is required.",
+    Code.UNKNOWN_FEE_TIER: "No symbol has a fee tier of this name.",
 }
 
 

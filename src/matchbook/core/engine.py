@@ -151,11 +151,13 @@ class Engine:
         self.orders: dict[int, Order] = {}
         self.user_orders: dict[int, dict[int, Order]] = {}
         self.client_ids: dict[tuple[int, str], int] = {}
-        self.expiries: list[tuple[int, int, Order]] = []
+        self.expiries: list[tuple[int, int, int, Order]] = []  # (ts, order id, serial, order)
+        self._expiry_serial = 0
         self.accounts: dict[int, Account] = {}
         self.fee_balances: dict[str, int] = dict.fromkeys(markets.assets, 0)
         self.external_balances: dict[str, int] = dict.fromkeys(markets.assets, 0)
-        self.withdrawals: dict[int, Withdrawal] = {}
+        self.withdrawals: dict[int, Withdrawal] = {}  # pending
+        self.settled_withdrawals: set[int] = set()
         self.addresses: dict[str, tuple[int, str]] = {}
         self.user_addresses: dict[tuple[int, str], str] = {}
         self.suspended: set[int] = set()
@@ -263,7 +265,7 @@ class Engine:
             return Code.INVALID_DISPLAY_QUANTITY
         if c.post_only and (otype != LIMIT or (tif != GTC and tif != GTD)):
             return Code.INVALID_ORDER_TYPE
-        if (tif == GTD) != (c.expire_ts_ns > 0):
+        if (tif == GTD) != (c.expire_ts_ns > 0) or c.expire_ts_ns < 0:
             return Code.INVALID_EXPIRY
         if tif == GTD and c.expire_ts_ns <= self.last_ts:
             return Code.EXPIRED_ON_ARRIVAL
@@ -342,11 +344,11 @@ class Engine:
 
         account = None
         fee_maker = fee_taker = 0
-        if self.accounts_enabled:
+        accounts = self.accounts_enabled
+        if accounts:
             account = self.accounts.get(uid)
-            if account is None:
-                return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
-            fees = sym.tier_fees.get(account.tier, sym.fees) if account.tier else sym.fees
+            fees = sym.tier_fees.get(account.tier, sym.fees) if account and account.tier else (
+                sym.fees)
             fee_maker, fee_taker = fees.maker_ppm, fees.taker_ppm
         if c.quote_amount_minor:
             qty = self._lots_for_budget(book, uid, c.stp, price, c.quote_amount_minor, fee_taker)
@@ -361,15 +363,17 @@ class Engine:
             hold_asset = sym.quote.code
             if c.quote_amount_minor:
                 hold = c.quote_amount_minor
-            elif account is not None:
+            elif accounts:
                 notional = price * qty * sym.quote_per_tick_lot
                 hold = notional + notional * (
                     fee_taker if fee_taker >= fee_maker else fee_maker) // PPM
         else:
             hold_asset = sym.base.code
-            if account is not None:
+            if accounts:
                 hold = qty * sym.base_per_lot
-        if account is not None:
+        if accounts:
+            if account is None:
+                return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
             available = account.available.get(hold_asset, 0)
             if hold > available:
                 return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
@@ -485,12 +489,12 @@ class Engine:
             quote, base = sym.quote.code, sym.base.code
             tacct = accounts[uid]
             fee_total = 0
-        price = 0
+        traded = 0  # price of the last fill
         while rem and heap and heap[0] <= limit_key:
             price = heap[0] * sign
             level = levels[price]
             queue = level.orders
-            stopped = dropped = False
+            stopped = dropped = touched = False
             while True:
                 maker = queue[0]
                 vis = maker.visible
@@ -499,11 +503,14 @@ class Engine:
                     continue
                 if maker.user_id == uid:
                     rem, stopped = self._self_trade(book, level, taker, maker, rem, out)
+                    touched = touched or taker.stp == STP_DECREMENT
                     dropped = not level.count  # the level went with the cancelled order
                     if stopped or dropped or not rem:
                         break
                     continue
                 fill = rem if rem < vis else vis
+                traded = price
+                touched = True
                 rem -= fill
                 filled += fill
                 maker.visible = vis - fill
@@ -559,8 +566,8 @@ class Engine:
                             break
                 if not rem:
                     break
-            if dropped:
-                pass  # reported when the self-trade cancel removed the level
+            if dropped or not touched:
+                pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
                 append(BookLevelChanged(name, maker_side, price, level.total, level.count))
             else:
@@ -570,7 +577,7 @@ class Engine:
                 break
         if next_trade != self.next_trade_id:
             self.next_trade_id = next_trade
-            book.last_price = price
+            book.last_price = traded
             if accounts is not None:
                 self.fee_balances[quote] += fee_total
         taker.leaves = rem
@@ -600,6 +607,7 @@ class Engine:
             self._remove_resting(book, maker, out, _SELF_TRADE)
         else:
             maker.leaves -= dec
+            maker.qty -= dec  # a decrement is not a fill: the order itself shrinks
             if maker.visible > maker.leaves:
                 level.total -= maker.visible - maker.leaves
                 maker.visible = maker.leaves
@@ -607,11 +615,13 @@ class Engine:
                                       maker.leaves, _SELF_TRADE, 0))
         rem -= dec
         taker.leaves = rem
+        taker.qty -= dec
         if rem:
             out.append(OrderCancelled(taker.order_id, taker.user_id, taker.symbol, dec, rem,
                                       _SELF_TRADE, 0))
             return rem, False
         taker.leaves = dec
+        taker.qty += dec  # closed: the cancelled quantity is reported as cancelled
         self._close(taker, out, _SELF_TRADE)
         return 0, True
 
@@ -901,7 +911,7 @@ class Engine:
         """Expire every GTD order with ``expire_ts <= ts_ns``, earliest first."""
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
-            _, oid, order = heapq.heappop(heap)
+            _, oid, _, order = heapq.heappop(heap)
             if self.orders.get(oid) is not order:
                 continue  # gone already, or replaced by an amendment
             if order.stop_price:
@@ -933,7 +943,8 @@ class Engine:
             self._push_expiry(order)
 
     def _push_expiry(self, order: Order) -> None:
-        heapq.heappush(self.expiries, (order.expire_ts, order.order_id, order))
+        self._expiry_serial += 1  # an amended order is pushed again under the same id
+        heapq.heappush(self.expiries, (order.expire_ts, order.order_id, self._expiry_serial, order))
         if order.expire_ts < self._next_expiry:
             self._next_expiry = order.expire_ts
 
@@ -1070,8 +1081,11 @@ class Engine:
     def _settle_withdrawal(self, wid: int, command: object, out: list[Event]) -> Withdrawal | None:
         pending = self.withdrawals.pop(wid, None)
         if pending is None:
-            self._wallet_reject(0, Code.UNKNOWN_WITHDRAWAL, command, out)
+            code = (Code.WITHDRAWAL_NOT_PENDING if wid in self.settled_withdrawals
+                    else Code.UNKNOWN_WITHDRAWAL)
+            self._wallet_reject(0, code, command, out)
             return None
+        self.settled_withdrawals.add(wid)
         self.accounts[pending.user_id].held[pending.asset] -= pending.amount_minor
         return pending
 
@@ -1172,7 +1186,7 @@ class Engine:
         if c.user_id <= 0:
             return self._wallet_reject(c.user_id, Code.INVALID_USER, c, out)
         if c.tier and c.tier not in self._tiers:
-            return self._wallet_reject(c.user_id, Code.INVALID_REASON, c, out)
+            return self._wallet_reject(c.user_id, Code.UNKNOWN_FEE_TIER, c, out)
         self._account(c.user_id).tier = c.tier
         out.append(FeeTierSet(c.user_id, c.tier))
         return None
@@ -1241,6 +1255,7 @@ class Engine:
             "external": sorted(self.external_balances.items()),
             "withdrawals": [msgspec.structs.astuple(w)
                             for _, w in sorted(self.withdrawals.items())],
+            "settled_withdrawals": sorted(self.settled_withdrawals),
             "addresses": sorted((a, u, s) for a, (u, s) in self.addresses.items()),
             "suspended": sorted(self.suspended),
             "halted": self.halted,
@@ -1250,7 +1265,9 @@ class Engine:
 
     def state_hash(self) -> str:
         """BLAKE2b of the canonical snapshot: equal states give equal hashes."""
-        data = msgspec.json.encode(self.snapshot())  # JSON: balances may exceed 64 bits
+        state = self.snapshot()
+        del state["last"]  # the stamp of the last command is not state: a rejection keeps the hash
+        data = msgspec.json.encode(state)  # JSON: balances may exceed 64 bits
         return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     @classmethod
@@ -1285,6 +1302,7 @@ class Engine:
         for row in state["withdrawals"]:
             w = Withdrawal(*row)
             engine.withdrawals[w.withdrawal_id] = w
+        engine.settled_withdrawals = set(state["settled_withdrawals"])
         for address, uid, asset in state["addresses"]:
             engine.addresses[address] = (uid, asset)
             engine.user_addresses[(uid, asset)] = address
@@ -1322,7 +1340,7 @@ class Engine:
             assert order.order_id < self.next_order_id
             if order.expire_ts:
                 assert order.expire_ts > self.last_ts, "an expired order is still open"
-                assert any(e[2] is order for e in self.expiries), "a GTD order is scheduled"
+                assert any(e[3] is order for e in self.expiries), "a GTD order is scheduled"
         if not self.accounts_enabled:
             return
         for asset, total in self.asset_totals().items():

@@ -60,7 +60,8 @@ class Asset:
         return _from_units(amount_minor, self.unit)
 
     def format(self, amount_minor: int) -> str:
-        return str(self.from_minor(amount_minor))
+        """Plain decimal string with exactly ``decimals`` places (never exponent form)."""
+        return f"{self.from_minor(amount_minor):f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +121,14 @@ class Symbol:
 
     def lots_to_qty(self, qty_lots: int) -> Decimal:
         return _from_units(qty_lots, self.lot_size)
+
+    def format_price(self, price_ticks: int) -> str:
+        """``"50000.00"``: plain decimal with the tick's places."""
+        return f"{self.ticks_to_price(price_ticks):f}"
+
+    def format_qty(self, qty_lots: int) -> str:
+        """``"0.5000"``: plain decimal with the lot's places."""
+        return f"{self.lots_to_qty(qty_lots):f}"
 
     def notional_minor(self, price_ticks: int, qty_lots: int) -> int:
         """Quote minor units of ``qty_lots`` at ``price_ticks``. O(1), exact."""
@@ -264,9 +273,15 @@ def _rate_ppm(rate: Any) -> int:
 # -- exact decimal arithmetic ----------------------------------------------------------
 
 
+MAX_UNITS = 10**18
+"""No price, quantity or amount may reach this many units (ticks, lots, minor units)."""
+
+
 def _to_units(value: str | Decimal, unit: Decimal, what: str) -> int:
     if isinstance(value, Decimal):
         dec = value
+        if len(str(dec)) > 64:
+            raise GridError(f"{what} has too many digits")
     else:
         if not isinstance(value, str):
             raise GridError(f"{what} must be a decimal string")
@@ -279,12 +294,19 @@ def _to_units(value: str | Decimal, unit: Decimal, what: str) -> int:
             raise GridError(f"{what} {value!r} is not a decimal number") from None
     if not dec.is_finite():
         raise GridError(f"{what} must be a finite number")
-    with localcontext() as ctx:
-        ctx.prec = 200  # inputs are at most 64 characters: division below is exact
-        ctx.traps[Inexact] = True
-        units = dec / unit
+    if dec.adjusted() > 30:
+        raise GridError(f"{what} is too large")
+    try:
+        with localcontext() as ctx:
+            ctx.prec = 200  # inputs are at most 64 characters: division below is exact
+            ctx.traps[Inexact] = True
+            units = dec / unit
+    except ArithmeticError:  # Inexact, Overflow, DivisionByZero, InvalidOperation
+        raise GridError(f"{what} {value!r} cannot be represented exactly") from None
     if units != units.to_integral_value():
         raise GridError(f"{what} {dec} is not a multiple of {unit}")
+    if abs(units) >= MAX_UNITS:
+        raise GridError(f"{what} is too large")
     return int(units)
 
 
