@@ -682,7 +682,7 @@ def test_gtd_order_expires_at_exactly_its_expiry_time_and_not_one_ns_before() ->
     assert m.queue(BUY, "100.00") == [order_id]
     events = m.advance(expire)
     assert names(events) == ["BookLevelChanged", "OrderExpired"]
-    assert one(events, OrderExpired) == OrderExpired(order_id, 1, "BTC-USD", 10_000, held)
+    assert one(events, OrderExpired) == OrderExpired(order_id, 1, "BTC-USD", BUY, 10_000, held)
     assert one(events, BookLevelChanged) == BookLevelChanged("BTC-USD", BUY, 10_000, 0, 0)
     assert m.depth(BUY) == [] and m.engine.open_orders(1) == []
     assert m.balance(1, "USD")[1] == 0
@@ -865,7 +865,7 @@ def test_amended_gtd_order_keeps_its_expiry() -> None:
     assert one(events, OrderAmended).priority_kept is False
     assert m.advance(expire - 1) == []
     events = m.advance(expire)
-    assert one(events, OrderExpired) == OrderExpired(order_id, 1, "BTC-USD", 20_000,
+    assert one(events, OrderExpired) == OrderExpired(order_id, 1, "BTC-USD", BUY, 20_000,
                                                      99_000_000 * 2 + 99_000)
     assert m.balance(1, "USD")[1] == 0
 

@@ -194,8 +194,8 @@ class EngineMachine(RuleBasedStateMachine):
                 model.fills += e.qty_lots
                 model.leaves = e.leaves_lots
                 assert e.qty_lots > 0 and model.fills <= model.qty, "filled more than ordered"
-                assert e.filled_lots + e.leaves_lots == model.qty, e
-                assert model.fills <= e.filled_lots <= model.qty
+                assert model.fills <= e.filled_lots <= model.qty, e
+                assert model.fills + e.leaves_lots <= model.qty, e
                 if e.is_maker:
                     maker_fills[oid] += e.qty_lots
                 model.closed = e.leaves_lots == 0

@@ -92,7 +92,7 @@ from matchbook.core.events import (
     WithdrawalRejected,
     WithdrawalRequested,
 )
-from matchbook.core.symbols import PPM, Markets, Symbol
+from matchbook.core.symbols import MAX_UNITS, PPM, Markets, Symbol
 
 MAX_TICKS = 10**15  # no price or quantity beyond this is plausible; bounds int growth
 NEVER = 2**63 - 1
@@ -548,10 +548,10 @@ class Engine:
                         self._release(tacct, taker, trel)
                 append(TradeExecuted(next_trade, name, price, fill, taker.side, maker.order_id, tid,
                                      maker.user_id, uid, notional, base_amt, mfee, tfee))
-                append(OrderFilled(maker.order_id, maker.user_id, name, next_trade, price, fill,
-                                   maker.qty - mleaves, mleaves, True, mfee, mrel))
-                append(OrderFilled(tid, uid, name, next_trade, price, fill, filled, rem, False,
-                                   tfee, trel))
+                append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
+                                   price, fill, maker.qty - mleaves, mleaves, True, mfee, mrel))
+                append(OrderFilled(tid, uid, name, taker.side, next_trade, price, fill, filled,
+                                   rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
                     queue.popleft()
@@ -611,14 +611,14 @@ class Engine:
             if maker.visible > maker.leaves:
                 level.total -= maker.visible - maker.leaves
                 maker.visible = maker.leaves
-            out.append(OrderCancelled(maker.order_id, maker.user_id, maker.symbol, dec,
+            out.append(OrderCancelled(maker.order_id, maker.user_id, maker.symbol, maker.side, dec,
                                       maker.leaves, _SELF_TRADE, 0))
         rem -= dec
         taker.leaves = rem
         taker.qty -= dec
         if rem:
-            out.append(OrderCancelled(taker.order_id, taker.user_id, taker.symbol, dec, rem,
-                                      _SELF_TRADE, 0))
+            out.append(OrderCancelled(taker.order_id, taker.user_id, taker.symbol, taker.side, dec,
+                                      rem, _SELF_TRADE, 0))
             return rem, False
         taker.leaves = dec
         taker.qty += dec  # closed: the cancelled quantity is reported as cancelled
@@ -777,7 +777,7 @@ class Engine:
             account.held[asset] -= released
             account.available[asset] += released
             order.hold = 0
-        out.append(OrderCancelled(oid, uid, order.symbol, order.leaves, 0, _USER, released))
+        out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
 
     def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
         symbol = c.symbol
@@ -849,8 +849,8 @@ class Engine:
             visible = min(order.visible, leaves)
             level.total -= order.visible - visible
             order.visible, order.leaves, order.qty, order.hold = visible, leaves, qty, hold
-            out.append(OrderAmended(order.order_id, order.user_id, order.symbol, price, qty, leaves,
-                                    True, delta))
+            out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+                                    price, qty, leaves, True, delta))
             out.append(BookLevelChanged(order.symbol, order.side, price, level.total, level.count))
             return
         # loses priority: leave the old queue entry dead, enter a fresh one
@@ -862,8 +862,8 @@ class Engine:
                       price, qty, leaves, leaves, order.display, order.tif, order.stp,
                       order.post_only, 0, order.expire_ts, order.client_order_id, hold,
                       order.fee_maker, order.fee_taker)
-        out.append(OrderAmended(order.order_id, order.user_id, order.symbol, price, qty, leaves,
-                                False, delta))
+        out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+                                price, qty, leaves, False, delta))
         last = book.last_price
         self._execute(book, fresh, out)
         if book.last_price != last and (book.stops_buy or book.stops_sell):
@@ -923,7 +923,8 @@ class Engine:
                 out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
                                             level.count))
             released = self._release_all(order)
-            out.append(OrderExpired(oid, order.user_id, order.symbol, order.leaves, released))
+            out.append(OrderExpired(oid, order.user_id, order.symbol, order.side, order.leaves,
+                                     released))
         self._next_expiry = heap[0][0] if heap else NEVER
 
     # =================================================================================
@@ -964,7 +965,8 @@ class Engine:
     def _close(self, order: Order, out: list[Event], reason: int) -> None:
         """The order's open quantity is cancelled; release its hold and report it."""
         released = self._release_all(order)
-        out.append(OrderCancelled(order.order_id, order.user_id, order.symbol, order.leaves, 0,
+        out.append(OrderCancelled(order.order_id, order.user_id, order.symbol, order.side,
+                                  order.leaves, 0,
                                   reason, released))
         order.visible = 0
 
@@ -1010,7 +1012,7 @@ class Engine:
     def _amount_ok(self, asset: str, amount: int) -> int:
         if asset not in self.markets.assets:
             return Code.UNKNOWN_ASSET
-        if not 0 < amount < 10**30:
+        if not 0 < amount < MAX_UNITS:
             return Code.INVALID_AMOUNT
         return Code.OK
 

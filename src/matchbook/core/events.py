@@ -115,6 +115,7 @@ class OrderFilled(Event, frozen=True, gc=False, tag=True, array_like=True):
     order_id: int
     user_id: int
     symbol: str
+    side: int
     trade_id: int
     price_ticks: int
     qty_lots: int
@@ -135,6 +136,7 @@ class OrderCancelled(Event, frozen=True, gc=False, tag=True, array_like=True):
     order_id: int
     user_id: int
     symbol: str
+    side: int
     cancelled_lots: int
     leaves_lots: int
     reason: int
@@ -147,6 +149,7 @@ class OrderExpired(Event, frozen=True, gc=False, tag=True, array_like=True):
     order_id: int
     user_id: int
     symbol: str
+    side: int
     leaves_lots: int
     released_minor: int
 
@@ -171,6 +174,7 @@ class OrderAmended(Event, frozen=True, gc=False, tag=True, array_like=True):
     order_id: int
     user_id: int
     symbol: str
+    side: int
     price_ticks: int
     qty_lots: int
     leaves_lots: int

@@ -1,0 +1,250 @@
+"""The engine behind its journal: write ahead, apply, snapshot; recover on open.
+
+``DurableEngine`` is what a sequencer drives::
+
+    engine = DurableEngine.open(data_dir, markets, mode="fsync")
+    results = engine.submit([(cmd1, ts1), (cmd2, ts2)])   # one write + one fsync
+    for seq, ts_ns, command, events in results: ...
+
+``submit`` assigns the next sequence numbers, appends the whole batch to the journal
+(group commit), and only then applies the commands, so every result handed back is
+durable in mode ``fsync``. Snapshots are written every N commands or T seconds of
+sequencer time, and at 00:00 UTC of every day (the state as of the last command
+stamped before midnight); the last K are kept.
+
+On open: a torn or corrupt journal tail is truncated (and reported), the newest valid
+snapshot is loaded (falling back to older ones), and the journal after it is replayed.
+A gap in sequence numbers stops start-up with ``JournalGapError``: recovery never
+guesses.
+
+Layout of ``data_dir``: ``journal/`` (segments) and ``snapshots/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+
+from matchbook.core import Engine, Markets, RiskLimits
+from matchbook.core.commands import AnyCommand
+from matchbook.core.events import Event
+from matchbook.journal.codec import (
+    SnapshotMismatchError,
+    decode_command,
+    decode_snapshot,
+    encode_command,
+    encode_snapshot,
+)
+from matchbook.journal.segments import (
+    DEFAULT_SEGMENT_BYTES,
+    DurabilityMode,
+    JournalGapError,
+    JournalWriter,
+    Truncation,
+    iter_records,
+    recover_journal,
+)
+from matchbook.journal.snapshot import SnapshotPolicy, SnapshotStore, next_midnight_utc_ns
+
+logger = logging.getLogger(__name__)
+
+Applied = tuple[int, int, AnyCommand, list[Event]]
+"""``(seq, ts_ns, command, events)`` of one applied command."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecoveryInfo:
+    snapshot_seq: int  # 0 = started from an empty state
+    replayed: int
+    last_seq: int
+    truncated: Truncation | None
+    skipped_snapshots: tuple[str, ...]
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class DurabilityConfig:
+    mode: DurabilityMode = "fsync"
+    snapshot_every_commands: int = 1_000_000
+    snapshot_every_seconds: float = 3600.0
+    snapshot_daily: bool = True
+    snapshots_kept: int = 3
+    segment_bytes: int = DEFAULT_SEGMENT_BYTES
+
+
+class DurableEngine:
+    """An ``Engine`` whose every command is journaled before it is applied."""
+
+    def __init__(self, data_dir: Path, markets: Markets, engine: Engine, recovery: RecoveryInfo,
+                 config: DurabilityConfig) -> None:
+        self.data_dir = data_dir
+        self.markets = markets
+        self.engine = engine
+        self.recovery = recovery
+        self.config = config
+        self.writer = JournalWriter(data_dir / "journal", config.mode, config.segment_bytes)
+        self.snapshots = SnapshotStore(data_dir / "snapshots", keep=config.snapshots_kept)
+        self.policy = SnapshotPolicy(config.snapshot_every_commands,
+                                     config.snapshot_every_seconds, daily_midnight_utc=False,
+                                     last_seq=engine.last_seq,
+                                     last_ts_ns=engine.last_ts or None)
+        self._next_midnight = next_midnight_utc_ns(engine.last_ts) if engine.last_ts else 0
+        self.last_snapshot_seq = recovery.snapshot_seq
+        self.snapshot_seconds = 0.0
+
+    # -- opening and recovery ----------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: str | Path, markets: Markets, *,
+             config: DurabilityConfig | None = None, accounts: bool = True,
+             limits: RiskLimits | None = None,
+             progress: Callable[[int], None] | None = None) -> DurableEngine:
+        """Recover the state in ``data_dir`` (creating it if empty) and open the journal.
+
+        Raises ``JournalGapError``/``JournalCorruptError`` when the journal cannot be
+        trusted, and ``SnapshotMismatchError`` when no usable snapshot matches and the
+        journal does not reach back to sequence 1.
+        """
+        config = config or DurabilityConfig()
+        data_dir = Path(data_dir)
+        (data_dir / "journal").mkdir(parents=True, exist_ok=True)
+        engine, info = recover(data_dir, markets, accounts=accounts, limits=limits,
+                               progress=progress)
+        return cls(data_dir, markets, engine, info, config)
+
+    # -- the write path ----------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self.engine.last_seq
+
+    def submit(self, batch: Sequence[tuple[AnyCommand, int]]) -> list[Applied]:
+        """Journal then apply ``(command, ts_ns)`` pairs; returns what each produced.
+
+        Timestamps must not go backwards (they are clamped to the previous one, so a
+        stepping clock cannot reorder time inside the core). Raises ``OverflowError``
+        for a command that cannot be encoded, before anything is written.
+        """
+        engine = self.engine
+        seq = engine.last_seq
+        last_ts = engine.last_ts
+        stamped: list[tuple[int, int, AnyCommand]] = []
+        records: list[tuple[int, int, bytes]] = []
+        for command, ts_ns in batch:
+            seq += 1
+            last_ts = ts_ns if ts_ns > last_ts else last_ts
+            records.append((seq, last_ts, encode_command(command)))
+            stamped.append((seq, last_ts, command))
+        if not records:
+            return []
+        self.writer.append_batch(records)
+        results: list[Applied] = []
+        apply = engine.apply
+        for seq, ts_ns, command in stamped:
+            if self.config.snapshot_daily and ts_ns >= self._next_midnight:
+                if engine.last_seq and self._next_midnight:
+                    self.snapshot()  # the state as of the last command before midnight
+                self._next_midnight = next_midnight_utc_ns(ts_ns)
+            results.append((seq, ts_ns, command, apply(seq, ts_ns, command)))
+        if self.policy.due(engine.last_seq, engine.last_ts):
+            self.snapshot()
+        return results
+
+    def snapshot(self) -> Path:
+        """Write a snapshot of the current state now (atomic; prunes old ones)."""
+        started = time.perf_counter()
+        engine = self.engine
+        path = self.snapshots.write(engine.last_seq, engine.last_ts, encode_snapshot(engine))
+        self.policy.taken(engine.last_seq, engine.last_ts)
+        self.last_snapshot_seq = engine.last_seq
+        self.snapshot_seconds = time.perf_counter() - started
+        logger.info("snapshot at seq %d written in %.3f s", engine.last_seq,
+                    self.snapshot_seconds)
+        return path
+
+    def close(self) -> None:
+        self.writer.close()
+
+    def __enter__(self) -> DurableEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
+            limits: RiskLimits | None = None, to_seq: int | None = None,
+            progress: Callable[[int], None] | None = None,
+            truncate: bool = True) -> tuple[Engine, RecoveryInfo]:
+    """Newest usable snapshot (at or before ``to_seq``) + replay of the journal after it.
+
+    With ``truncate`` a torn journal tail is cut first; without it (read-only tools)
+    the journal is only read up to its last intact record.
+    """
+    started = time.perf_counter()
+    journal = data_dir / "journal"
+    report = recover_journal(journal, dry_run=not truncate)
+    if report.truncated is not None:
+        logger.warning("journal tail cut at %s offset %d (%d bytes): %s",
+                       report.truncated.path, report.truncated.offset,
+                       report.truncated.bytes_removed, report.truncated.reason)
+    last_journal_seq = report.last_seq or 0
+    store = SnapshotStore(data_dir / "snapshots")
+    skipped: list[str] = []
+    engine: Engine | None = None
+    snapshot_seq = 0
+    limit = to_seq
+    while True:
+        snap = store.load_latest(max_seq=limit)
+        if snap is None:
+            break
+        try:
+            engine = decode_snapshot(snap.payload, markets, accounts=accounts, limits=limits)
+            snapshot_seq = snap.seq
+            break
+        except (SnapshotMismatchError, msgspec.DecodeError, KeyError, TypeError,
+                ValueError) as exc:
+            skipped.append(f"snapshot {snap.seq}: {exc}")
+            logger.warning("skipping snapshot at seq %d: %s", snap.seq, exc)
+            limit = snap.seq - 1
+    if engine is None:
+        engine = Engine(markets, accounts=accounts, limits=limits)
+    replayed = 0
+    end = last_journal_seq if to_seq is None else min(to_seq, last_journal_seq)
+    if snapshot_seq > last_journal_seq and last_journal_seq:
+        raise JournalGapError(
+            f"snapshot {snapshot_seq} is newer than the journal's last record "
+            f"{last_journal_seq}: the journal lost acknowledged commands",
+            path=journal, offset=None, expected_seq=snapshot_seq, found_seq=last_journal_seq)
+    if end > snapshot_seq:
+        expected = snapshot_seq + 1
+        apply = engine.apply
+        for seq, ts_ns, payload in _records(journal, expected, end):
+            if seq != expected:
+                raise JournalGapError(
+                    f"journal continues at seq {seq} but the state is at {expected - 1}",
+                    path=journal, offset=None, expected_seq=expected, found_seq=seq)
+            apply(seq, ts_ns, decode_command(payload))
+            expected += 1
+            replayed += 1
+            if progress is not None and replayed % 65_536 == 0:
+                progress(replayed)
+    info = RecoveryInfo(snapshot_seq, replayed, engine.last_seq, report.truncated,
+                        tuple(skipped), time.perf_counter() - started)
+    logger.info("recovered to seq %d from snapshot %d + %d journal records in %.3f s",
+                info.last_seq, snapshot_seq, replayed, info.seconds)
+    return engine, info
+
+
+def _records(journal: Path, first: int, last: int) -> Iterable[tuple[int, int, bytes]]:
+    """Records ``first..last``, never reading past ``last`` (a read-only recovery may
+    leave a torn tail behind it)."""
+    for seq, ts_ns, payload in iter_records(journal, from_seq=first):
+        yield seq, ts_ns, payload
+        if seq >= last:
+            return
