@@ -530,8 +530,11 @@ class Reference:
                     self._close(book, maker)
                     taker_cancelled = True
                     break
+                # both orders shrink by d: their quantities, not their fills
                 d = min(taker.leaves, maker.leaves)
+                taker.qty -= d
                 taker.leaves -= d
+                maker.qty -= d
                 maker.leaves -= d
                 maker.visible = min(maker.visible, maker.leaves)
                 if maker.leaves == 0:

@@ -92,6 +92,19 @@ BUY, SELL = 1, 2
 LIMIT, MARKET, STOP_LIMIT, STOP_MARKET = 1, 2, 3, 4
 
 
+LIMIT_ORDERS = st.tuples(
+    st.sampled_from(USERS), st.sampled_from(SYMBOLS), st.sampled_from((BUY, SELL)),
+    st.integers(-4, 6),  # price: steps on the passive side of the last price
+    st.integers(1, 40),  # lots
+    st.sampled_from((1, 1, 2, 3, 4)),  # time in force
+    st.integers(0, 8),  # display
+    st.booleans(),  # post-only
+    st.integers(1, 4),  # self-trade prevention
+    st.integers(1, 40),  # GTD expiry, ms ahead
+    st.sampled_from(("", "", "a", "b")),  # client order id
+)
+
+
 @dataclass
 class OrderModel:
     """An order as the events describe it."""
@@ -194,8 +207,8 @@ class EngineMachine(RuleBasedStateMachine):
                 model.fills += e.qty_lots
                 model.leaves = e.leaves_lots
                 assert e.qty_lots > 0 and model.fills <= model.qty, "filled more than ordered"
-                assert model.fills <= e.filled_lots <= model.qty, e
-                assert model.fills + e.leaves_lots <= model.qty, e
+                assert e.filled_lots == model.fills, e
+                assert e.filled_lots + e.leaves_lots == model.qty, e
                 if e.is_maker:
                     maker_fills[oid] += e.qty_lots
                 model.closed = e.leaves_lots == 0
@@ -203,6 +216,8 @@ class EngineMachine(RuleBasedStateMachine):
                 assert e.cancelled_lots > 0 and e.cancelled_lots + e.leaves_lots == model.leaves, e
                 model.leaves = e.leaves_lots
                 model.closed = e.leaves_lots == 0
+                if not model.closed:  # self-trade decrement: the order itself shrinks
+                    model.qty -= e.cancelled_lots
             elif isinstance(e, OrderExpired):
                 assert e.leaves_lots == model.leaves > 0, e
                 model.closed = True
@@ -392,21 +407,19 @@ class EngineMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------------ orders
 
-    @rule(user=st.sampled_from(USERS), symbol=st.sampled_from(SYMBOLS),
-          side=st.sampled_from((BUY, SELL)), offset=st.integers(-4, 6),
-          qty=st.integers(1, 40), tif=st.sampled_from((1, 1, 2, 3, 4)),
-          display=st.integers(0, 8), post_only=st.booleans(), stp=st.integers(1, 4),
-          expire_ms=st.integers(1, 40), client=st.sampled_from(("", "", "a", "b")))
-    def place_limit(self, user: int, symbol: str, side: int, offset: int, qty: int, tif: int,
-                    display: int, post_only: bool, stp: int, expire_ms: int,
-                    client: str) -> None:
-        resting_tif = tif in (1, 4)
-        self.apply(PlaceOrder(
-            user, symbol, side, LIMIT, qty_lots=qty, price_ticks=self._price(symbol, side, offset),
-            tif=tif, display_lots=display if resting_tif and display < qty else 0,
-            post_only=post_only and resting_tif, stp=stp, client_order_id=client,
-            expire_ts_ns=self.ts_ns + expire_ms * MS_NS if tif == 4 else 0,
-        ))
+    @rule(orders=st.lists(LIMIT_ORDERS, min_size=1, max_size=5))
+    def place_limits(self, orders: list[tuple[Any, ...]]) -> None:
+        """A few limit orders in a row, so that books build up queues."""
+        for user, symbol, side, offset, qty, tif, display, post_only, stp, expire_ms, client in (
+                orders):
+            rests = tif in (1, 4)
+            self.apply(PlaceOrder(
+                user, symbol, side, LIMIT, qty_lots=qty,
+                price_ticks=self._price(symbol, side, offset), tif=tif,
+                display_lots=display if rests and display < qty else 0,
+                post_only=post_only and rests, stp=stp, client_order_id=client,
+                expire_ts_ns=self.ts_ns + expire_ms * MS_NS if tif == 4 else 0,
+            ))
 
     @rule(user=st.sampled_from(USERS), symbol=st.sampled_from(SYMBOLS),
           side=st.sampled_from((BUY, SELL)), qty=st.integers(1, 60),
@@ -437,27 +450,32 @@ class EngineMachine(RuleBasedStateMachine):
                               tif=tif, stop_price_ticks=stop, stp=stp,
                               expire_ts_ns=self.ts_ns + 20 * MS_NS if tif == 4 else 0))
 
-    @rule(index=st.integers(0, 10**6), by_client_id=st.booleans(), as_other=st.booleans())
-    def cancel(self, index: int, by_client_id: bool, as_other: bool) -> None:
+    @rule(index=st.integers(0, 10**6),
+          how=st.sampled_from(("id", "id", "id", "client id", "as other user", "all of user",
+                               "all of user in symbol", "all users in symbol")))
+    def cancel(self, index: int, how: str) -> None:
         oid, user = self._pick(index)
         order = self.engine.orders.get(oid)
-        if as_other:
-            user = USERS[(USERS.index(user) + 1) % len(USERS)] if user in USERS else USERS[0]
-        if by_client_id and order is not None and order.client_order_id:
+        if how.startswith("all"):
+            symbol = order.symbol if order is not None and how.endswith("symbol") else ""
+            user = 0 if how.startswith("all users") else user
+            self.apply(CancelAll(user, symbol))
+            assert not [o for o in self.engine.orders.values()
+                        if (user == 0 or o.user_id == user) and (not symbol or o.symbol == symbol)]
+            return
+        if how == "as other user":
+            user = USERS[(USERS.index(user) + 1) % len(USERS)]
+        if how == "client id" and order is not None and order.client_order_id:
             events = self.apply(CancelOrder(user, 0, order.client_order_id))
         else:
             events = self.apply(CancelOrder(user, oid))
         if order is None:
             assert isinstance(events[-1], OrderRejected) and events[-1].code == 1012
-        elif as_other and not (by_client_id and order.client_order_id):
+        elif how == "as other user":
             assert isinstance(events[-1], OrderRejected) and events[-1].code == 1013
             assert oid in self.engine.orders
-
-    @rule(user=st.sampled_from((0, *USERS)), symbol=st.sampled_from(("", *SYMBOLS)))
-    def cancel_all(self, user: int, symbol: str) -> None:
-        self.apply(CancelAll(user, symbol))
-        assert not [o for o in self.engine.orders.values()
-                    if (user == 0 or o.user_id == user) and (not symbol or o.symbol == symbol)]
+        else:
+            assert isinstance(events[-1], OrderCancelled) and oid not in self.engine.orders
 
     @rule(index=st.integers(0, 10**6), offset=st.one_of(st.none(), st.integers(-4, 6)),
           qty_change=st.integers(-20, 20))

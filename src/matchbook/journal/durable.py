@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import msgspec
 
@@ -55,6 +56,13 @@ logger = logging.getLogger(__name__)
 
 Applied = tuple[int, int, AnyCommand, list[Event]]
 """``(seq, ts_ns, command, events)`` of one applied command."""
+
+
+class Stamped(NamedTuple):
+    """A batch with its sequence numbers and timestamps, encoded for the journal."""
+
+    commands: list[tuple[int, int, AnyCommand]]
+    records: list[tuple[int, int, bytes]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +103,7 @@ class DurableEngine:
                                      last_ts_ns=engine.last_ts or None)
         self._next_midnight = next_midnight_utc_ns(engine.last_ts) if engine.last_ts else 0
         self.last_snapshot_seq = recovery.snapshot_seq
+        self._stamped_seq, self._stamped_ts = engine.last_seq, engine.last_ts
         self.snapshot_seconds = 0.0
 
     # -- opening and recovery ----------------------------------------------------------
@@ -126,32 +135,51 @@ class DurableEngine:
     def submit(self, batch: Sequence[tuple[AnyCommand, int]]) -> list[Applied]:
         """Journal then apply ``(command, ts_ns)`` pairs; returns what each produced.
 
+        The three steps are also available one by one (``stamp``, ``write``, ``apply``)
+        for a sequencer that fsyncs off its event loop.
+        """
+        stamped = self.stamp(batch)
+        self.write(stamped)
+        return self.apply(stamped)
+
+    def stamp(self, batch: Sequence[tuple[AnyCommand, int]]) -> Stamped:
+        """Assign the next sequence numbers and encode the batch (nothing is written).
+
         Timestamps must not go backwards (they are clamped to the previous one, so a
         stepping clock cannot reorder time inside the core). Raises ``OverflowError``
-        for a command that cannot be encoded, before anything is written.
+        for a command that cannot be encoded. Call ``write`` and ``apply`` next, in
+        order, before stamping another batch.
         """
-        engine = self.engine
-        seq = engine.last_seq
-        last_ts = engine.last_ts
-        stamped: list[tuple[int, int, AnyCommand]] = []
+        seq = self._stamped_seq
+        last_ts = self._stamped_ts
+        commands: list[tuple[int, int, AnyCommand]] = []
         records: list[tuple[int, int, bytes]] = []
         for command, ts_ns in batch:
-            seq += 1
             last_ts = ts_ns if ts_ns > last_ts else last_ts
-            records.append((seq, last_ts, encode_command(command)))
-            stamped.append((seq, last_ts, command))
-        if not records:
-            return []
-        self.writer.append_batch(records)
+            payload = encode_command(command)
+            seq += 1
+            records.append((seq, last_ts, payload))
+            commands.append((seq, last_ts, command))
+        self._stamped_seq, self._stamped_ts = seq, last_ts
+        return Stamped(commands, records)
+
+    def write(self, stamped: Stamped) -> None:
+        """Append the batch to the journal: one write and, in mode fsync, one fsync."""
+        if stamped.records:
+            self.writer.append_batch(stamped.records)
+
+    def apply(self, stamped: Stamped) -> list[Applied]:
+        """Apply a written batch to the engine; snapshots when one is due."""
+        engine = self.engine
         results: list[Applied] = []
         apply = engine.apply
-        for seq, ts_ns, command in stamped:
+        for seq, ts_ns, command in stamped.commands:
             if self.config.snapshot_daily and ts_ns >= self._next_midnight:
                 if engine.last_seq and self._next_midnight:
                     self.snapshot()  # the state as of the last command before midnight
                 self._next_midnight = next_midnight_utc_ns(ts_ns)
             results.append((seq, ts_ns, command, apply(seq, ts_ns, command)))
-        if self.policy.due(engine.last_seq, engine.last_ts):
+        if results and self.policy.due(engine.last_seq, engine.last_ts):
             self.snapshot()
         return results
 

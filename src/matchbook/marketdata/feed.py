@@ -1,0 +1,203 @@
+"""Public market data built from the event stream: L2 books with sequenced deltas,
+trades, 24-hour tickers and OHLCV candles.
+
+Update ids: each symbol has its own counter; every command that changes the symbol's
+visible book increments it by one and produces one delta carrying all the level changes
+of that command (``first_update_id == last_update_id``). Deltas published together may
+be merged (``first..last``). A client holding a snapshot at ``update_id = U`` applies
+deltas with ``first_update_id == U + 1`` and so on: any other number is a gap.
+
+The last ``window`` deltas per symbol are kept, so a client that resubscribes with
+``since=U`` gets every delta after ``U`` if ``U`` is still in the window, else a fresh
+snapshot.
+
+Everything here is in integers (ticks, lots, ns); formatting to decimal strings is the
+API's business.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from matchbook.core import Engine, Markets
+from matchbook.core.commands import BUY, SELL
+from matchbook.core.events import BookLevelChanged, TradeExecuted
+from matchbook.journal.durable import Applied
+
+MINUTE_NS = 60 * 10**9
+INTERVALS_NS = {"1m": MINUTE_NS, "5m": 5 * MINUTE_NS, "15m": 15 * MINUTE_NS,
+                "1h": 60 * MINUTE_NS, "4h": 240 * MINUTE_NS, "1d": 1440 * MINUTE_NS}
+DAY_NS = 1440 * MINUTE_NS
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    symbol: str
+    first_update_id: int
+    last_update_id: int
+    bids: tuple[tuple[int, int], ...]  # (price_ticks, qty_lots), qty 0 = level removed
+    asks: tuple[tuple[int, int], ...]
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    trade_id: int
+    symbol: str
+    price_ticks: int
+    qty_lots: int
+    aggressor_side: int
+    ts_ns: int
+    seq: int
+
+
+@dataclass(slots=True)
+class Candle:
+    start_ns: int
+    open: int
+    high: int
+    low: int
+    close: int
+    volume_lots: int
+    trades: int
+
+    def add(self, price: int, qty: int) -> None:
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.close = price
+        self.volume_lots += qty
+        self.trades += 1
+
+
+@dataclass(slots=True)
+class SymbolFeed:
+    """Everything public about one symbol."""
+
+    symbol: str
+    update_id: int = 0
+    bids: dict[int, int] = field(default_factory=dict)
+    asks: dict[int, int] = field(default_factory=dict)
+    deltas: deque[Delta] = field(default_factory=lambda: deque(maxlen=4096))
+    trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=1000))
+    minutes: deque[Candle] = field(default_factory=lambda: deque(maxlen=1440))
+    candles: dict[str, deque[Candle]] = field(default_factory=dict)
+
+    def depth(self, limit: int = 0) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
+        """``(update_id, bids best first, asks best first)``, at most ``limit`` levels."""
+        bids = sorted(self.bids.items(), reverse=True)
+        asks = sorted(self.asks.items())
+        if limit:
+            bids, asks = bids[:limit], asks[:limit]
+        return self.update_id, bids, asks
+
+    def deltas_since(self, update_id: int) -> list[Delta] | None:
+        """Every delta after ``update_id``, or ``None`` if they are no longer all kept."""
+        if update_id == self.update_id:
+            return []
+        if not self.deltas or update_id < self.deltas[0].first_update_id - 1 or (
+                update_id > self.update_id):
+            return None
+        ids = [d.first_update_id for d in self.deltas]
+        return list(self.deltas)[bisect.bisect_left(ids, update_id + 1):]
+
+    def ticker(self, now_ns: int) -> dict[str, int]:
+        """Rolling 24 hours from one-minute candles: open, high, low, last, volume."""
+        since = now_ns - DAY_NS
+        window = [c for c in self.minutes if c.start_ns + MINUTE_NS > since]
+        last = self.trades[-1].price_ticks if self.trades else 0
+        if not window:
+            return {"open": last, "high": last, "low": last, "last": last, "volume_lots": 0,
+                    "trades": 0}
+        return {"open": window[0].open, "high": max(c.high for c in window),
+                "low": min(c.low for c in window), "last": window[-1].close,
+                "volume_lots": sum(c.volume_lots for c in window),
+                "trades": sum(c.trades for c in window)}
+
+
+class MarketData:
+    """The public feed of every symbol, kept from the sequencer's batches.
+
+    ``listeners`` are called with ``(kind, symbol, item)`` for every delta and trade
+    (kind ``"book"``/``"trade"``); they must not block.
+    """
+
+    def __init__(self, markets: Markets, engine: Engine | None = None) -> None:
+        self.markets = markets
+        self.feeds = {name: SymbolFeed(name) for name in markets.symbols}
+        for feed in self.feeds.values():
+            feed.candles = {name: deque(maxlen=1000) for name in INTERVALS_NS}
+        self.listeners: list[object] = []
+        if engine is not None:
+            self.load(engine)
+
+    def load(self, engine: Engine) -> None:
+        """Start from the engine's current book (after recovery)."""
+        for name, book in engine.books.items():
+            feed = self.feeds[name]
+            feed.bids = {p: q for p, q, _ in book.depth(BUY)}
+            feed.asks = {p: q for p, q, _ in book.depth(SELL)}
+
+    def on_batch(self, batch: Sequence[Applied]) -> list[tuple[str, str, Delta | Trade]]:
+        """Fold one applied batch in; returns the published items in order."""
+        published: list[tuple[str, str, Delta | Trade]] = []
+        for seq, ts_ns, _, events in batch:
+            changes: dict[str, list[BookLevelChanged]] = {}
+            for ev in events:
+                t = type(ev)
+                if t is BookLevelChanged:
+                    assert isinstance(ev, BookLevelChanged)
+                    changes.setdefault(ev.symbol, []).append(ev)
+                elif t is TradeExecuted:
+                    assert isinstance(ev, TradeExecuted)
+                    trade = Trade(ev.trade_id, ev.symbol, ev.price_ticks, ev.qty_lots,
+                                  ev.aggressor_side, ts_ns, seq)
+                    self._add_trade(trade)
+                    published.append(("trade", ev.symbol, trade))
+            for symbol, levels in changes.items():
+                published.append(("book", symbol, self._apply_levels(symbol, levels, ts_ns)))
+        return published
+
+    def _apply_levels(self, symbol: str, levels: Iterable[BookLevelChanged],
+                      ts_ns: int) -> Delta:
+        feed = self.feeds[symbol]
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
+        for ev in levels:  # the last change of a level in a command wins
+            book, changed = (feed.bids, bids) if ev.side == BUY else (feed.asks, asks)
+            if ev.qty_lots:
+                book[ev.price_ticks] = ev.qty_lots
+            else:
+                book.pop(ev.price_ticks, None)
+            changed[ev.price_ticks] = ev.qty_lots
+        feed.update_id += 1
+        delta = Delta(symbol, feed.update_id, feed.update_id, tuple(sorted(bids.items())),
+                      tuple(sorted(asks.items())), ts_ns)
+        feed.deltas.append(delta)
+        return delta
+
+    def _add_trade(self, trade: Trade) -> None:
+        feed = self.feeds[trade.symbol]
+        feed.trades.append(trade)
+        minute = trade.ts_ns - trade.ts_ns % MINUTE_NS
+        if feed.minutes and feed.minutes[-1].start_ns == minute:
+            feed.minutes[-1].add(trade.price_ticks, trade.qty_lots)
+        else:
+            feed.minutes.append(Candle(minute, trade.price_ticks, trade.price_ticks,
+                                       trade.price_ticks, trade.price_ticks, trade.qty_lots, 1))
+        for name, width in INTERVALS_NS.items():
+            series = feed.candles[name]
+            start = trade.ts_ns - trade.ts_ns % width
+            if series and series[-1].start_ns == start:
+                series[-1].add(trade.price_ticks, trade.qty_lots)
+            else:
+                series.append(Candle(start, trade.price_ticks, trade.price_ticks,
+                                     trade.price_ticks, trade.price_ticks, trade.qty_lots, 1))
+
+    def candles(self, symbol: str, interval: str, start_ns: int = 0,
+                end_ns: int = 2**63) -> list[Candle]:
+        """Kept candles of ``interval`` starting in ``[start_ns, end_ns)``."""
+        return [c for c in self.feeds[symbol].candles[interval]
+                if start_ns <= c.start_ns < end_ns]
