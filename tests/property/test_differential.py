@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from matchbook.config import default_markets
 from matchbook.core import Engine, Markets
-from matchbook.core.commands import AmendOrder, PlaceOrder
+from matchbook.core.commands import AdvanceTime, AmendOrder, CancelOrder, Deposit, PlaceOrder
 from matchbook.core.events import (
     CommandRejected,
     Event,
@@ -218,3 +219,177 @@ def test_engine_matches_reference_without_accounts(seed: int) -> None:
 def test_engine_matches_reference_with_accounts(seed: int) -> None:
     coverage = run_differential(seed, COMMANDS_PER_SEED, accounts=True)
     _assert_rich(coverage, accounts=True)
+
+
+# -- scripted cases: the contract spelled out, each checked against both engines ------------
+
+P = 5_000_000  # BTC-USD, 50,000.00
+START_TS_NS = 1_700_000_000_000_000_000
+LIMIT, MARKET, STOP_LIMIT, STOP_MARKET = 1, 2, 3, 4
+BUY, SELL = 1, 2
+GTC, IOC, FOK, GTD = 1, 2, 3, 4
+
+
+class Pair:
+    """The engine and the reference side by side; every command must agree."""
+
+    def __init__(self, *, accounts: bool = False) -> None:
+        self.engine = Engine(MARKETS, accounts=accounts)
+        self.reference = Reference(MARKETS, accounts=accounts)
+        self.accounts = accounts
+        self.seq = 0
+        self.ts_ns = START_TS_NS
+        self.events: list[Event] = []
+
+    def apply(self, command: object, advance_ns: int = 1_000) -> tuple[list[Trade], int]:
+        self.seq += 1
+        self.ts_ns += advance_ns
+        expected = self.reference.apply(self.seq, self.ts_ns, command)
+        self.events = self.engine.apply(self.seq, self.ts_ns, command)
+        actual = engine_result(self.events)
+        assert actual == expected, f"{command!r}\nreference: {expected}\nengine:    {actual}"
+        self.engine._check()
+        return expected
+
+    def book(self, side: int, symbol: str = "BTC-USD") -> list[BookRow]:
+        expected = self.reference.book_view()[(symbol, side)]
+        assert engine_book_view(self.engine)[(symbol, side)] == expected
+        return expected
+
+    def balances(self) -> dict[tuple[int, str], tuple[int, int]]:
+        expected = self.reference.balances()
+        assert engine_balances(self.engine) == expected
+        return expected
+
+
+def limit(user: int, side: int, qty: int, price: int = P, **fields: Any) -> PlaceOrder:
+    return PlaceOrder(user, "BTC-USD", side, LIMIT, qty_lots=qty, price_ticks=price, **fields)
+
+
+def test_iceberg_refill_goes_to_the_back_of_its_level() -> None:
+    pair = Pair()
+    pair.apply(limit(1, SELL, 10, display_lots=3))  # order 1: peak 3
+    pair.apply(limit(2, SELL, 2))  # order 2
+    trades, code = pair.apply(limit(3, BUY, 7, tif=IOC))  # order 3
+    assert code == 0
+    assert trades == [(1, "BTC-USD", P, 3, 1, 3, BUY),  # the peak
+                      (2, "BTC-USD", P, 2, 2, 3, BUY),  # order 2, now ahead of the refill
+                      (3, "BTC-USD", P, 2, 1, 3, BUY)]  # the refilled peak
+    assert pair.book(SELL) == [(1, 1, P, 5, 1)]
+
+
+def test_decrement_and_cancel_shrinks_both_orders() -> None:
+    pair = Pair()
+    pair.apply(limit(1, SELL, 5))  # order 1
+    assert pair.apply(limit(1, BUY, 3, stp=4)) == ([], 0)  # order 2: decremented to nothing
+    assert pair.book(SELL) == [(1, 1, P, 2, 2)] and pair.book(BUY) == []
+    # order 1 is now an order for 2 lots, none filled: 3 lots is an increase
+    assert pair.apply(AmendOrder(1, 1, qty_lots=3)) == ([], 0)
+    assert pair.book(SELL) == [(1, 1, P, 3, 3)]
+
+
+def test_fok_counts_only_what_is_ahead_of_an_own_order() -> None:
+    pair = Pair()
+    pair.apply(limit(2, SELL, 2))  # order 1
+    pair.apply(limit(1, SELL, 2))  # order 2, own
+    pair.apply(limit(3, SELL, 5))  # order 3
+    assert pair.apply(limit(1, BUY, 4, tif=FOK)) == ([], 3002)
+    trades, code = pair.apply(limit(1, BUY, 4, tif=FOK, stp=2))  # order 4: cancel-oldest
+    assert (trades, code) == ([(1, "BTC-USD", P, 2, 1, 4, BUY), (2, "BTC-USD", P, 2, 3, 4, BUY)], 0)
+    assert pair.book(SELL) == [(3, 3, P, 3, 3)]
+
+
+def test_fees_are_truncated_and_paid_in_the_quote_asset() -> None:
+    pair = Pair(accounts=True)
+    pair.apply(Deposit("USD", 10**9, user_id=1))
+    pair.apply(Deposit("BTC", 10**8, user_id=2))
+    pair.apply(limit(2, SELL, 3, price=P + 1))  # maker, 2 bp
+    trades, code = pair.apply(limit(1, BUY, 3, price=P + 1))  # taker, 5 bp
+    assert code == 0 and len(trades) == 1
+    notional = (P + 1) * 3  # 15,000,003 micro-USD
+    maker_fee, taker_fee = notional * 200 // 10**6, notional * 500 // 10**6  # 3000, 7500
+    assert pair.balances() == {
+        (1, "USD"): (10**9 - notional - taker_fee, 0),
+        (1, "BTC"): (3 * 10**4, 0),
+        (2, "BTC"): (10**8 - 3 * 10**4, 0),
+        (2, "USD"): (notional - maker_fee, 0),
+        (0, "USD"): (maker_fee + taker_fee, 0),
+    }
+
+
+def test_a_market_buy_on_an_empty_book_is_rejected_for_liquidity() -> None:
+    pair = Pair()
+    assert pair.apply(PlaceOrder(1, "BTC-USD", BUY, MARKET, qty_lots=5)) == ([], 3003)
+    assert pair.apply(PlaceOrder(1, "BTC-USD", SELL, MARKET, qty_lots=5)) == ([], 3003)
+
+
+def test_amending_a_gtd_order_keeps_its_expiry() -> None:
+    pair = Pair()
+    expiry = pair.ts_ns + 10**9
+    pair.apply(limit(1, BUY, 5, tif=GTD, expire_ts_ns=expiry))  # order 1
+    assert pair.apply(AmendOrder(1, 1, qty_lots=6)) == ([], 0)  # loses priority
+    assert pair.apply(AmendOrder(1, 1, price_ticks=P - 1)) == ([], 0)
+    assert pair.book(BUY) == [(1, 1, P - 1, 6, 6)]
+    pair.apply(AdvanceTime(), advance_ns=10**9)
+    assert pair.book(BUY) == []
+    assert any(isinstance(e, OrderExpired) and e.order_id == 1 for e in pair.events)
+
+
+def test_last_price_is_the_last_fill_not_the_last_level_visited() -> None:
+    pair = Pair()
+    pair.apply(limit(2, SELL, 1))  # order 1
+    pair.apply(limit(1, SELL, 1, price=P + 1))  # order 2, own
+    pair.apply(PlaceOrder(3, "BTC-USD", BUY, STOP_MARKET, qty_lots=1,
+                          stop_price_ticks=P + 1))  # order 3: waits for a trade at P + 1
+    # trades at P, then meets its own order at P + 1 and is cancelled there
+    trades, code = pair.apply(limit(1, BUY, 2, price=P + 1, tif=IOC))
+    assert (trades, code) == ([(1, "BTC-USD", P, 1, 1, 4, BUY)], 0)
+    assert not any(isinstance(e, OrderTriggered) for e in pair.events)
+    assert pair.engine.books["BTC-USD"].last_price == P
+    assert pair.reference.stops_view() == engine_stops_view(pair.engine) == [
+        (3, 3, "BTC-USD", BUY, P + 1, 1)]
+
+
+def test_only_gtd_orders_take_an_expiry_and_a_negative_one_is_rejected() -> None:
+    pair = Pair()
+    assert pair.apply(limit(1, BUY, 5, expire_ts_ns=pair.ts_ns + 10**9)) == ([], 1009)
+    assert pair.apply(limit(1, BUY, 5, expire_ts_ns=-1)) == ([], 1009)
+    assert pair.apply(limit(1, BUY, 5, tif=IOC, expire_ts_ns=-1)) == ([], 1009)
+    assert pair.book(BUY) == []
+
+
+def test_a_cancel_uses_the_client_order_id_only_when_the_order_id_is_zero() -> None:
+    pair = Pair()
+    pair.apply(limit(1, BUY, 5, client_order_id="a"))  # order 1
+    assert pair.apply(CancelOrder(1, -1, "a")) == ([], 1012)
+    assert pair.book(BUY) == [(1, 1, P, 5, 5)]
+    assert pair.apply(CancelOrder(1, 0, "a")) == ([], 0)
+    assert pair.book(BUY) == []
+
+
+def test_fill_or_kill_is_checked_before_funds() -> None:
+    """Docs, placing an order: FOK (step 11) comes before funds (step 12), also for a
+    user who never deposited anything."""
+    pair = Pair(accounts=True)
+    pair.apply(Deposit("BTC", 10**8, user_id=2))
+    pair.apply(limit(2, SELL, 3))  # order 1
+    assert pair.apply(limit(1, BUY, 5, tif=FOK)) == ([], 3002)  # user 1 has no account
+    assert pair.apply(limit(1, BUY, 3, tif=FOK)) == ([], 2001)
+    pair.apply(Deposit("USD", 10**6, user_id=3))  # user 3 has an account, too little in it
+    assert pair.apply(limit(3, BUY, 5, tif=FOK)) == ([], 3002)
+    assert pair.apply(limit(3, BUY, 3, tif=FOK)) == ([], 2001)
+
+
+def test_an_amend_is_band_checked_as_a_new_order_even_at_its_own_price() -> None:
+    """Docs, amend: "band, size, notional and post-only checks as for a new order"; a
+    new order at a price the reference has moved 10%+ away from is rejected (2005)."""
+    pair = Pair()
+    far = P * 109 // 100
+    pair.apply(limit(1, SELL, 5, price=far))  # order 1, within 10% of nothing yet
+    pair.apply(limit(2, SELL, 1))  # order 2
+    pair.apply(limit(3, BUY, 1, tif=IOC))  # last price P: order 1 is 9% away, in band
+    pair.apply(limit(2, SELL, 1, price=P - P // 50))  # order 4
+    pair.apply(limit(3, BUY, 1, tif=IOC))  # last price P - 2%: order 1 is 11% away
+    assert pair.apply(AmendOrder(1, 1, qty_lots=4)) == ([], 2005)
+    assert pair.apply(AmendOrder(1, 1, qty_lots=6)) == ([], 2005)
+    assert pair.book(SELL) == [(1, 1, far, 5, 5)]

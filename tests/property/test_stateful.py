@@ -349,11 +349,20 @@ class EngineMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ wallets
 
     @initialize()
-    def fund(self) -> None:
+    def fund_and_quote(self) -> None:
+        """Every user is funded; the last one quotes a ladder on both sides of each book."""
         for user in USERS:
             for asset, amount in OPENING.items():
                 events = self.apply(Deposit(asset, amount, user_id=user, reference="opening"))
                 assert isinstance(events[0], Deposited)
+        maker = USERS[-1]
+        for symbol in SYMBOLS:
+            for level in range(1, 6):
+                for side in (BUY, SELL):
+                    events = self.apply(PlaceOrder(
+                        maker, symbol, side, LIMIT, qty_lots=8,
+                        price_ticks=self._price(symbol, side, 2 * level)))
+                    assert isinstance(events[0], OrderAccepted), events
 
     @rule(op=st.sampled_from(("deposit", "address", "withdraw", "settle", "transfer",
                               "adjust")),
@@ -398,9 +407,11 @@ class EngineMachine(RuleBasedStateMachine):
             else:
                 assert isinstance(events[-1], CommandRejected) and events[-1].code == 4005
         elif op == "transfer":
-            address = self.addresses.get((other, asset), "mb1nowhere")
+            if flag and (other, asset) not in self.addresses:
+                self.apply(CreateAddress(other, asset))
+            address = self.addresses[(other, asset)] if flag else "mb1nowhere"
             events = self.apply(Transfer(user, address, asset, part))
-            ok = (other, asset) in self.addresses and other != user and 0 < part <= available
+            ok = flag and other != user and 0 < part <= available
             assert isinstance(events[-1], Transferred if ok else CommandRejected), events
         else:
             self.apply(AdjustBalance(user, asset, part if flag else -part, "correction"))

@@ -1,0 +1,88 @@
+"""The FastAPI application: REST under ``/api/v1``, WebSocket under ``/ws``, ``/metrics``.
+
+``create_app(settings)`` builds the app; its lifespan recovers the exchange from the
+data directory, migrates the SQL store, starts the sequencer and the projector, and on
+shutdown drains the queue, writes a snapshot and closes everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
+
+from matchbook.api import errors, metrics
+from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
+from matchbook.api.deps import ApiState
+from matchbook.api.routes import admin, auth, orders, public, simple, wallet
+from matchbook.api.users import UserStore
+from matchbook.api.ws import router as ws_router
+from matchbook.runtime.exchange import Exchange
+from matchbook.settings import Settings
+from matchbook.store.db import create_engine, database_url
+from matchbook.store.migrate import upgrade_async
+from matchbook.store.projector import ProjectorTask
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.load()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.database_url or database_url(settings.data_dir)
+        await upgrade_async(url)
+        db = create_engine(url)
+        exchange = await Exchange.start(settings)
+        projector = ProjectorTask(url, exchange.markets)
+        await projector.start()
+        await projector.catch_up(settings.data_dir)
+        exchange.listen(projector.offer)
+        state = ApiState(settings, exchange, db, UserStore(db),
+                         Tokens(settings.secret(), settings.access_token_seconds),
+                         RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+                         LoginThrottle(settings.login_max_failures,
+                                       settings.login_lockout_seconds))
+        app.state.api = state
+        metrics.bind(state, projector)
+        bots: list[asyncio.Task[None]] = []
+        if settings.demo:
+            from matchbook.api.demo import start_demo
+
+            bots = await start_demo(state)
+        logger.info("matchbook ready on seq %d", exchange.engine.last_seq)
+        try:
+            yield
+        finally:
+            for bot in bots:
+                bot.cancel()
+            await asyncio.gather(*bots, return_exceptions=True)
+            await exchange.stop()
+            await projector.stop()
+            await db.dispose()
+            logger.info("matchbook stopped at seq %d", exchange.engine.last_seq)
+
+    app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan,
+                  description="A price-time priority exchange. Decimals are strings; "
+                              "errors are {\"code\": int, \"message\": str}.")
+    errors.install(app)
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
+    app.middleware("http")(metrics.http_middleware)
+    for module in (public, auth, orders, wallet, admin):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(simple.router)
+    app.include_router(ws_router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    return app

@@ -1,0 +1,121 @@
+"""Access tokens, rate limits and login throttling.
+
+Access tokens are short-lived HS256 JWTs (``sub`` = user id, ``role``, ``exp``,
+``iat``, ``jti``); the signing secret is the server's (see ``Settings.secret``).
+Refresh tokens are opaque and rotating (``matchbook.api.users``).
+
+Rate limits are token buckets per user and per API key: ``rate`` requests per second
+with a ``burst``; an exhausted bucket answers 429 with ``Retry-After``. Logins are
+throttled per email and per client address after repeated failures.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from dataclasses import dataclass
+
+import jwt
+
+from matchbook.api.errors import ApiCode, ApiError
+
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user by token, or a user through one of their API keys."""
+
+    user_id: int
+    role: str
+    scopes: tuple[str, ...]  # a token carries every scope; a key only its own
+    key_id: int = 0
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class Tokens:
+    def __init__(self, secret: str, access_seconds: int) -> None:
+        self.secret = secret
+        self.access_seconds = access_seconds
+
+    def issue(self, user_id: int, role: str, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        claims = {"sub": str(user_id), "role": role, "iat": int(now),
+                  "exp": int(now) + self.access_seconds, "jti": secrets.token_hex(8)}
+        return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
+
+    def verify(self, token: str) -> Principal:
+        """Raises ``ApiError`` 401 for an expired, tampered or malformed token."""
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
+                                options={"require": ["sub", "exp", "iat"]})
+        except jwt.ExpiredSignatureError:
+            raise ApiError(ApiCode.TOKEN_EXPIRED, "The access token has expired.") from None
+        except jwt.PyJWTError:
+            raise ApiError(ApiCode.TOKEN_INVALID, "The access token is not valid.") from None
+        try:
+            user_id = int(claims["sub"])
+        except (TypeError, ValueError):
+            raise ApiError(ApiCode.TOKEN_INVALID, "The access token is not valid.") from None
+        role = claims.get("role") if claims.get("role") in ("user", "admin") else "user"
+        return Principal(user_id, str(role), ("read", "trade", "withdraw"))
+
+
+class RateLimiter:
+    """Token buckets keyed by any hashable; O(1) per check."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[object, tuple[float, float]] = {}
+        self.rejected = 0
+
+    def check(self, key: object, now: float | None = None) -> None:
+        """Spend one token or raise ``ApiError`` 429 with ``Retry-After``."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            self.rejected += 1
+            wait = max(1, math.ceil((1.0 - tokens) / self.rate))
+            raise ApiError(ApiCode.RATE_LIMITED, "Too many requests; slow down.",
+                           headers={"Retry-After": str(wait)})
+        self._buckets[key] = (tokens - 1.0, now)
+        if len(self._buckets) > 100_000:  # forget idle buckets (they are full anyway)
+            horizon = now - self.burst / self.rate
+            self._buckets = {k: v for k, v in self._buckets.items() if v[1] > horizon}
+
+
+class LoginThrottle:
+    """After ``max_failures`` failed logins for an email (or from an address) within the
+    lockout window, further attempts are refused until the window has passed."""
+
+    def __init__(self, max_failures: int, lockout_seconds: int) -> None:
+        self.max_failures = max_failures
+        self.lockout = lockout_seconds
+        self._failures: dict[str, list[float]] = {}
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.lockout]
+            self._failures[key] = recent
+            if len(recent) >= self.max_failures:
+                wait = int(self.lockout - (now - recent[0])) + 1
+                raise ApiError(ApiCode.LOGIN_THROTTLED,
+                               "Too many failed sign-in attempts; try again later.",
+                               headers={"Retry-After": str(wait)})
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._failures.setdefault(key, []).append(now)
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)

@@ -1,0 +1,90 @@
+"""Sign-up, sign-in, token refresh, the caller, API keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from matchbook.api.deps import CurrentUser, State
+from matchbook.api.errors import ApiCode, ApiError
+from matchbook.api.schemas import Login, NewApiKey, Refresh, SignUp
+from matchbook.api.users import EmailTaken
+
+router = APIRouter(tags=["accounts"])
+
+
+def _token_pair(state: State, user_id: int, role: str, refresh: str) -> dict[str, Any]:
+    return {"access_token": state.tokens.issue(user_id, role), "refresh_token": refresh,
+            "token_type": "bearer", "expires_in": state.settings.access_token_seconds,
+            "user_id": user_id, "role": role}
+
+
+@router.post("/auth/signup", status_code=201)
+async def signup(body: SignUp, state: State) -> dict[str, Any]:
+    try:
+        user = await state.users.create_user(body.email, body.password)
+    except EmailTaken:
+        raise ApiError(ApiCode.EMAIL_TAKEN, "An account with this email exists.") from None
+    return {"user_id": user.user_id, "email": user.email, "role": user.role}
+
+
+@router.post("/auth/login")
+async def login(body: Login, state: State, request: Request) -> dict[str, Any]:
+    email = body.email.strip().lower()
+    client = request.client.host if request.client else "unknown"
+    keys = (f"email:{email}", f"addr:{client}")
+    state.logins.check(*keys)
+    user = await state.users.authenticate(email, body.password)
+    if user is None:
+        state.logins.failed(*keys)
+        raise ApiError(ApiCode.INVALID_CREDENTIALS, "Wrong email or password.")
+    state.logins.succeeded(*keys)
+    refresh = await state.users.issue_refresh(user.user_id, state.settings.refresh_token_seconds)
+    return _token_pair(state, user.user_id, user.role, refresh)
+
+
+@router.post("/auth/refresh")
+async def refresh(body: Refresh, state: State) -> dict[str, Any]:
+    rotated = await state.users.rotate_refresh(body.refresh_token,
+                                               state.settings.refresh_token_seconds)
+    if rotated is None:
+        raise ApiError(ApiCode.TOKEN_INVALID, "The refresh token is not valid.")
+    user = await state.users.get(rotated[0])
+    if user is None:
+        raise ApiError(ApiCode.TOKEN_INVALID, "The refresh token is not valid.")
+    return _token_pair(state, user.user_id, user.role, rotated[1])
+
+
+@router.get("/me")
+async def me(principal: CurrentUser, state: State) -> dict[str, Any]:
+    user = await state.users.get(principal.user_id)
+    if user is None:
+        raise ApiError(ApiCode.UNAUTHENTICATED, "The account no longer exists.")
+    return {"user_id": user.user_id, "email": user.email, "role": user.role,
+            "suspended": user.user_id in state.exchange.engine.suspended,
+            "scopes": list(principal.scopes), "api_key_id": principal.key_id or None}
+
+
+@router.post("/api-keys", status_code=201)
+async def create_api_key(body: NewApiKey, principal: CurrentUser, state: State) -> dict[str, Any]:
+    if principal.key_id:
+        raise ApiError(ApiCode.FORBIDDEN, "API keys are created from a signed-in session.")
+    key, secret = await state.users.create_api_key(principal.user_id,
+                                                   tuple(dict.fromkeys(body.scopes)), body.label)
+    return {"api_key_id": key.key_id, "api_key": secret, "scopes": list(key.scopes),
+            "label": key.label}
+
+
+@router.get("/api-keys")
+async def list_api_keys(principal: CurrentUser, state: State) -> list[dict[str, Any]]:
+    return [{"api_key_id": k.key_id, "scopes": list(k.scopes), "label": k.label,
+             "created_ns": k.created_ns} for k in await state.users.list_api_keys(
+                 principal.user_id)]
+
+
+@router.delete("/api-keys/{key_id}")
+async def delete_api_key(key_id: int, principal: CurrentUser, state: State) -> dict[str, Any]:
+    if not await state.users.revoke_api_key(principal.user_id, key_id):
+        raise ApiError(ApiCode.NOT_FOUND, "No such API key.")
+    return {"api_key_id": key_id, "revoked": True}

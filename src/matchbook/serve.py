@@ -1,0 +1,97 @@
+"""``matchbook serve`` and ``matchbook admin``: run the exchange, manage users."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import structlog
+import typer
+
+from matchbook.settings import Settings
+
+admin_app = typer.Typer(help="Operator commands (work whether or not the server runs).")
+
+
+def configure_logging(json_logs: bool) -> None:
+    """Structured logs: JSON lines in production, readable in a terminal."""
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if json_logs
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    shared: list[structlog.typing.Processor] = [
+        structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    formatter = structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=shared)
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    structlog.configure(processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+                        logger_factory=structlog.stdlib.LoggerFactory())
+
+
+def serve(
+    data_dir: Annotated[Path | None, typer.Option(help="Journal, snapshots, SQLite.")] = None,
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    demo: Annotated[bool, typer.Option(help="Demo users and a market-making bot.")] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+    journal_mode: Annotated[str | None, typer.Option(help="fsync, os or none.")] = None,
+    json_logs: Annotated[bool | None, typer.Option("--json-logs/--text-logs")] = None,
+) -> None:
+    """Run the exchange: REST /api/v1, WebSocket /ws, /docs, /metrics."""
+    import uvicorn
+
+    from matchbook.api.app import create_app
+
+    settings = Settings.load(config, data_dir=data_dir, host=host, port=port,
+                             demo=demo or None, journal_mode=journal_mode, log_json=json_logs)
+    configure_logging(settings.log_json)
+    app = create_app(settings)
+    typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "
+               f"data: {settings.data_dir}{', demo market' if settings.demo else ''})")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                ws_max_size=1 << 20, timeout_graceful_shutdown=10)
+
+
+@admin_app.command("create-user")
+def create_user(
+    email: Annotated[str, typer.Option()],
+    password: Annotated[str, typer.Option()],
+    admin: Annotated[bool, typer.Option("--admin/--user")] = False,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Create a user (``--admin`` for an administrator); promotes an existing one."""
+    from matchbook.api.users import EmailTaken, UserStore
+    from matchbook.store.db import create_engine, database_url
+    from matchbook.store.migrate import upgrade_async
+
+    settings = Settings.load(config, data_dir=data_dir)
+    url = settings.database_url or database_url(settings.data_dir)
+    role = "admin" if admin else "user"
+
+    async def run() -> str:
+        await upgrade_async(url)
+        db = create_engine(url)
+        try:
+            users = UserStore(db)
+            try:
+                user = await users.create_user(email, password, role)
+                return f"created {role} {user.email} with user_id {user.user_id}"
+            except EmailTaken:
+                existing = await users.authenticate(email, password)
+                if existing is None:
+                    raise typer.BadParameter("that email exists with another password") from None
+                await users.set_role(existing.user_id, role)
+                return f"{existing.email} (user_id {existing.user_id}) is now {role}"
+        finally:
+            await db.dispose()
+
+    typer.echo(asyncio.run(run()))

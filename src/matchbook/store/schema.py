@@ -1,0 +1,279 @@
+"""The SQL read model: tables derived from the engine's event stream (SQLAlchemy Core).
+
+The database is a projection, never the source of truth: every row can be rebuilt from
+the journal. Conventions:
+
+* ids, prices (ticks), quantities (lots), sequence numbers and timestamps (ns since the
+  Unix epoch) are ``BigInteger``;
+* money is in minor units of its asset and uses :class:`Amount`: ``NUMERIC(38, 0)`` on
+  PostgreSQL (sums may exceed 64 bits), ``INTEGER`` on SQLite (64-bit, exact; a value
+  beyond it raises ``OverflowError`` instead of being rounded). Python sees ``int``;
+* enumerations are lower-case words (``buy``, ``limit``, ``gtc``, ``partially_filled``)
+  so that rows read well in SQL and map to the API without a table of numbers;
+* every row carries the sequence number of the command that wrote it, which makes the
+  projection idempotent (see :mod:`matchbook.store.projector`).
+
+The Alembic revisions in ``migrations/`` create exactly these tables; a test compares
+them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+ORDER_STATUSES = (
+    "new",
+    "partially_filled",
+    "filled",
+    "cancelled",
+    "expired",
+    "rejected",
+    "pending_trigger",
+)
+OPEN_STATUSES = ("new", "partially_filled", "pending_trigger")
+CLOSED_STATUSES = ("filled", "cancelled", "expired", "rejected")
+WITHDRAWAL_STATUSES = ("pending", "completed", "rejected")
+
+SIDES = {1: "buy", 2: "sell"}
+ORDER_TYPES = {1: "limit", 2: "market", 3: "stop_limit", 4: "stop_market"}
+TIME_IN_FORCE = {1: "gtc", 2: "ioc", 3: "fok", 4: "gtd"}
+CANCEL_REASONS = {1: "user", 2: "unfilled", 3: "self_trade", 4: "cancel_all", 5: "suspended",
+                  6: "no_funds"}
+
+
+class Amount(TypeDecorator[int]):
+    """An integer amount in minor units: ``NUMERIC(38, 0)`` on PostgreSQL, ``INTEGER``
+    elsewhere; always bound and returned as a Python ``int``."""
+
+    impl = Numeric(38, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(38, 0))
+        return dialect.type_descriptor(BigInteger())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return Decimal(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> int | None:
+        return None if value is None else int(value)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("symbol", String(32), nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("price_ticks", BigInteger, nullable=False),  # 0 for market and stop-market
+    Column("qty_lots", BigInteger, nullable=False),  # total: amended, shrunk by STP decrement
+    Column("filled_lots", BigInteger, nullable=False),
+    Column("leaves_lots", BigInteger, nullable=False),  # open quantity (0 once closed)
+    Column("status", String(16), nullable=False),
+    Column("time_in_force", String(3), nullable=False),
+    Column("client_order_id", String(64), nullable=True),
+    Column("stop_price_ticks", BigInteger, nullable=False),  # 0: not a stop order
+    Column("display_lots", BigInteger, nullable=False),  # 0: not an iceberg
+    Column("post_only", Boolean, nullable=False),
+    Column("expire_ts_ns", BigInteger, nullable=False),  # 0: not GTD
+    Column("quote_amount_minor", Amount, nullable=False),  # market buy by quote amount
+    Column("filled_notional_minor", Amount, nullable=False),  # sum of fills' notional
+    Column("fee_minor", Amount, nullable=False),  # fees paid (negative: rebates)
+    Column("created_seq", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Column("created_ts_ns", BigInteger, nullable=False),
+    Column("updated_ts_ns", BigInteger, nullable=False),
+    Column("cancel_reason", String(16), nullable=True),
+    CheckConstraint(_in("status", ORDER_STATUSES), name="ck_orders_status"),
+    Index("ix_orders_user_status", "user_id", "status", "order_id"),
+    Index("ix_orders_user_symbol", "user_id", "symbol", "order_id"),
+    Index("ix_orders_symbol_status", "symbol", "status"),
+)
+
+order_events = Table(
+    "order_events",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("event_index", Integer, nullable=False),  # position in the command's events
+    Column("order_id", BigInteger, nullable=False),
+    Column("event_type", String(16), nullable=False),  # accepted, filled, cancelled, ...
+    Column("status", String(16), nullable=False),  # the order's status after the event
+    Column("qty_lots", BigInteger, nullable=False),  # filled / cancelled / amended lots
+    Column("price_ticks", BigInteger, nullable=False),  # fill or amended price, else 0
+    Column("filled_lots", BigInteger, nullable=False),
+    Column("leaves_lots", BigInteger, nullable=False),
+    Column("trade_id", BigInteger, nullable=True),
+    Column("ts_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq", "event_index", name="pk_order_events"),
+    Index("ix_order_events_order", "order_id", "seq"),
+)
+
+trades = Table(
+    "trades",
+    metadata,
+    Column("trade_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("symbol", String(32), nullable=False),
+    Column("price_ticks", BigInteger, nullable=False),
+    Column("qty_lots", BigInteger, nullable=False),
+    Column("aggressor_side", String(4), nullable=False),
+    Column("maker_order_id", BigInteger, nullable=False),
+    Column("taker_order_id", BigInteger, nullable=False),
+    Column("maker_user_id", BigInteger, nullable=False),
+    Column("taker_user_id", BigInteger, nullable=False),
+    Column("notional_minor", Amount, nullable=False),
+    Column("base_minor", Amount, nullable=False),
+    Column("maker_fee_minor", Amount, nullable=False),
+    Column("taker_fee_minor", Amount, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Index("ix_trades_symbol_ts", "symbol", "ts_ns"),
+    Index("ix_trades_symbol_id", "symbol", "trade_id"),
+    Index("ix_trades_maker_user", "maker_user_id", "trade_id"),
+    Index("ix_trades_taker_user", "taker_user_id", "trade_id"),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("index", Integer, nullable=False),
+    Column("debit", String(64), nullable=False),
+    Column("credit", String(64), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount_minor", Amount, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("reference", String(64), nullable=False),
+    # the users behind ``debit``/``credit`` (NULL for fees and external), to page a
+    # user's ledger through an index
+    Column("debit_user_id", BigInteger, nullable=True),
+    Column("credit_user_id", BigInteger, nullable=True),
+    Column("ts_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq", "index", name="pk_ledger_entries"),
+    Index("ix_ledger_debit_user", "debit_user_id", "seq"),
+    Index("ix_ledger_credit_user", "credit_user_id", "seq"),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("available_minor", Amount, nullable=False),
+    Column("held_minor", Amount, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_id", "asset", name="pk_balances"),
+)
+
+system_balances = Table(
+    "system_balances",
+    metadata,
+    Column("account", String(16), nullable=False),  # fees, external
+    Column("asset", String(16), nullable=False),
+    Column("balance_minor", Amount, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account", "asset", name="pk_system_balances"),
+)
+
+wallet_addresses = Table(
+    "wallet_addresses",
+    metadata,
+    Column("address", String(128), primary_key=True),
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_ts_ns", BigInteger, nullable=False),
+    UniqueConstraint("user_id", "asset", name="uq_wallet_addresses_user_asset"),
+)
+
+withdrawals = Table(
+    "withdrawals",
+    metadata,
+    Column("withdrawal_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("amount_minor", Amount, nullable=False),
+    Column("destination", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(200), nullable=True),  # why it was rejected
+    Column("requested_seq", BigInteger, nullable=False),
+    Column("requested_ts_ns", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Column("updated_ts_ns", BigInteger, nullable=False),
+    CheckConstraint(_in("status", WITHDRAWAL_STATUSES), name="ck_withdrawals_status"),
+    Index("ix_withdrawals_user", "user_id", "withdrawal_id"),
+    Index("ix_withdrawals_status", "status"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=True),
+    Column("command_type", String(32), nullable=False),
+    Column("command", Text, nullable=False),  # JSON object: {"type": ..., fields...}
+    Column("result_code", Integer, nullable=False),  # 0 or the rejection code
+    Column("event_count", Integer, nullable=False),
+    Index("ix_audit_log_user", "user_id", "seq"),
+)
+
+projection_state = Table(
+    "projection_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_ts_ns", BigInteger, nullable=False),
+)
+
+__all__ = [
+    "CANCEL_REASONS",
+    "CLOSED_STATUSES",
+    "OPEN_STATUSES",
+    "ORDER_STATUSES",
+    "ORDER_TYPES",
+    "SIDES",
+    "TIME_IN_FORCE",
+    "WITHDRAWAL_STATUSES",
+    "Amount",
+    "audit_log",
+    "balances",
+    "ledger_entries",
+    "metadata",
+    "order_events",
+    "orders",
+    "projection_state",
+    "system_balances",
+    "trades",
+    "wallet_addresses",
+    "withdrawals",
+]
