@@ -43,3 +43,9 @@ bench-journal: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## kill -9 a journaling engine (mode fsync) at random moments; every recovery must keep
+## what was acknowledged and match a clean replay
+.PHONY: crash-test
+crash-test: $(STAMP)
+	$(BIN)/python -m matchbook.journal.crash run --trials 50

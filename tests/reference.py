@@ -89,10 +89,11 @@ UNKNOWN_ASSET = 4001
 INVALID_AMOUNT = 4002
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class RefOrder:
     """An open order. ``limit`` is the worst price it may trade at (for a market order,
-    its protection band); ``arrival`` orders it within its price level."""
+    its protection band); ``arrival`` orders it within its price level. Orders compare
+    by identity."""
 
     order_id: int
     user_id: int
@@ -308,7 +309,8 @@ class Reference:
     # ------------------------------------------------------------------ expiry
 
     def _expire_due(self) -> None:
-        due = [o for o in self.open_orders() if o.expire_ts_ns and o.expire_ts_ns <= self.now_ns]
+        now = self.now_ns
+        due = [o for o in self.open_orders() if 0 < o.expire_ts_ns <= now]
         for order in sorted(due, key=lambda o: (o.expire_ts_ns, o.order_id)):
             self._close(self.books[order.symbol], order)
 

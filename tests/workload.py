@@ -7,10 +7,10 @@ GTD orders with advancing time, amends, cancels (mostly valid, some unknown or s
 else's), cancel-all, every self-trade prevention mode, and now and then a bad value
 (zero or negative quantity, price 0, unknown symbol, duplicate client id, ...).
 
-The generator needs to know which orders are open to aim cancels and amends: callers
-pass ``open_orders``, a function returning ``OpenOrderRow``s (``engine_open_orders`` and
-``reference_open_orders`` build one); it is only called when a command needs it. The
-same seed and the same answers give the same commands.
+Like a trader, the generator looks at the market: which orders are open (to aim cancels
+and amends) and the last trade price (its mid drifts, but not away from where the market
+trades). Callers pass a ``MarketView``; ``engine_view`` and ``reference_view`` build one.
+The same seed and the same market give the same commands.
 """
 
 from __future__ import annotations
@@ -69,29 +69,35 @@ class OpenOrderRow:
     pending: bool  # a stop waiting for its trigger
 
 
-OpenOrders = Callable[[], Sequence[OpenOrderRow]]
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """What the generator may look at: the open orders (only fetched when a command
+    needs them) and a symbol's last trade price (0 before the first trade)."""
+
+    open_orders: Callable[[], Sequence[OpenOrderRow]]
+    last_price: Callable[[str], int]
 
 
-def engine_open_orders(engine: Engine) -> OpenOrders:
-    """``open_orders`` for a real engine: every resting order and pending stop."""
+def engine_view(engine: Engine) -> MarketView:
+    """The market as a real engine sees it."""
 
     def rows() -> list[OpenOrderRow]:
         return [OpenOrderRow(o.order_id, o.user_id, o.symbol, o.side, o.price, o.qty, o.leaves,
                              o.client_order_id, bool(o.stop_price))
-                for o in sorted(engine.orders.values(), key=lambda o: o.order_id)]
+                for o in engine.orders.values()]
 
-    return rows
+    return MarketView(rows, lambda symbol: engine.books[symbol].last_price)
 
 
-def reference_open_orders(reference: Reference) -> OpenOrders:
-    """``open_orders`` for the reference engine."""
+def reference_view(reference: Reference) -> MarketView:
+    """The market as the reference engine sees it."""
 
     def rows() -> list[OpenOrderRow]:
         return [OpenOrderRow(o.order_id, o.user_id, o.symbol, o.side, o.limit, o.qty, o.leaves,
                              o.client_order_id, bool(o.stop))
-                for o in sorted(reference.open_orders(), key=lambda o: o.order_id)]
+                for o in reference.open_orders()]
 
-    return rows
+    return MarketView(rows, reference.last_price)
 
 
 class Workload:
@@ -122,6 +128,7 @@ class Workload:
         self.ts_ns = start_ts_ns
         self.client_serial = 0
         self.unfunded_user = users + 1
+        self.market = MarketView(list, lambda symbol: 0)  # replaced by each next_command
 
     # ------------------------------------------------------------------ stream
 
@@ -148,12 +155,14 @@ class Workload:
                 out.append(self._stamp(Deposit(asset, amount, user_id=user, reference="open")))
         return out
 
-    def commands(self, n: int, open_orders: OpenOrders) -> Iterator[Sequenced]:
+    def commands(self, n: int, market: MarketView) -> Iterator[Sequenced]:
         for _ in range(n):
-            yield self.next_command(open_orders)
+            yield self.next_command(market)
 
-    def next_command(self, open_orders: OpenOrders) -> Sequenced:
+    def next_command(self, market: MarketView) -> Sequenced:
         rng = self.rng
+        self.market = market
+        open_orders = market.open_orders
         roll = rng.random()
         if roll < 0.44:
             return self._stamp(self._limit())
@@ -178,15 +187,20 @@ class Workload:
     # ------------------------------------------------------------------ pieces
 
     def _symbol(self) -> str:
-        """A symbol to trade; its mid drifts a step now and then, and rarely jumps."""
+        """A symbol to trade; its mid drifts a step now and then and rarely jumps, but
+        is pulled back when it strays more than 3% from the last trade price."""
         symbol = self.rng.choice(self.symbols)
         step = PRICE_STEP_TICKS[symbol]
         roll = self.rng.random()
+        mid = self.mid[symbol]
         if roll < 0.002:
-            self.mid[symbol] += self.rng.choice((-40, 40)) * step  # sweeps and stops
+            mid += self.rng.choice((-40, 40)) * step  # sweeps and stops
         elif roll < 0.5:
-            self.mid[symbol] += self.rng.choice((-1, 1)) * step
-        self.mid[symbol] = max(self.mid[symbol], 1000)
+            mid += self.rng.choice((-1, 1)) * step
+        last = self.market.last_price(symbol)
+        if last and abs(mid - last) * 100 > 3 * last:
+            mid = (mid + last) // 2
+        self.mid[symbol] = max(mid, 1000)
         return symbol
 
     def _near(self, symbol: str, side: int, low: int, high: int) -> int:
@@ -353,7 +367,7 @@ class Workload:
             amount //= 100
         return Deposit(asset.code, amount, user_id=self.rng.choice(self.users), reference="top")
 
-    def _bad_order(self, open_orders: OpenOrders) -> PlaceOrder:
+    def _bad_order(self, open_orders: Callable[[], Sequence[OpenOrderRow]]) -> PlaceOrder:
         """A place that some check rejects (or, for a few, that is only unusual)."""
         rng = self.rng
         symbol, side = self._symbol(), rng.choice((BUY, SELL))

@@ -12,11 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matchbook.journal.cli import journal_app, snapshot_app
 from matchbook.serve import admin_app, serve
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
 app.add_typer(bench_app, name="bench")
+app.add_typer(journal_app, name="journal")
+app.add_typer(snapshot_app, name="snapshot")
 app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 console = Console()

@@ -76,7 +76,7 @@ from matchbook.core.events import (
     WithdrawalRejected,
     WithdrawalRequested,
 )
-from workload import Sequenced, Workload, engine_open_orders
+from workload import Sequenced, Workload, engine_view
 
 MARKETS = default_markets()
 SYMBOLS = ("BTC-USD", "ETH-BTC")
@@ -543,8 +543,8 @@ class EngineMachine(RuleBasedStateMachine):
 
 TestEngineMachine = EngineMachine.TestCase
 TestEngineMachine.settings = settings(
-    max_examples=100,
-    stateful_step_count=80,
+    max_examples=150,
+    stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     report_multiple_bugs=False,
@@ -555,15 +555,15 @@ TestEngineMachine.settings = settings(
 
 
 def seeded_stream(seed: int, n: int) -> list[Sequenced]:
-    """Funding plus ``n`` generated commands, aimed using a scratch engine's open orders."""
+    """Funding plus ``n`` generated commands, aimed at the market of a scratch engine."""
     scratch = Engine(MARKETS, accounts=True)
     workload = Workload(seed, MARKETS, accounts=True, users=5)
     stream = workload.funding()
     for seq, ts_ns, command in stream:
         scratch.apply(seq, ts_ns, command)
-    open_orders = engine_open_orders(scratch)
+    market = engine_view(scratch)
     for _ in range(n):
-        seq, ts_ns, command = workload.next_command(open_orders)
+        seq, ts_ns, command = workload.next_command(market)
         scratch.apply(seq, ts_ns, command)
         stream.append((seq, ts_ns, command))
     return stream
@@ -627,4 +627,34 @@ def test_restore_keeps_every_open_order_usable(msgpack: bool) -> None:
             assert restored.apply(seq, ts_ns, cancel) == original.apply(seq, ts_ns, cancel)
     assert restored.state_hash() == original.state_hash()
     assert not restored.orders
+    restored._check()
+
+
+@pytest.mark.parametrize("msgpack", [False, True])
+def test_restored_engine_settles_holds_that_were_all_a_user_had(msgpack: bool) -> None:
+    """A user whose whole balance of an asset is held (an order, a withdrawal) has
+    nothing available; after a restore, releasing the hold works as before it."""
+    original = Engine(MARKETS, accounts=True)
+    setup = [
+        Deposit("BTC", 10**6, user_id=1),
+        PlaceOrder(1, "BTC-USD", SELL, LIMIT, qty_lots=100, price_ticks=MID_TICKS["BTC-USD"]),
+        Deposit("USD", 10**6, user_id=2),
+        RequestWithdrawal(2, "USD", 10**6),
+    ]
+    ts_ns = START_TS_NS
+    for seq, command in enumerate(setup, 1):
+        events = original.apply(seq, ts_ns, command)
+        assert not [e for e in events if isinstance(e, OrderRejected | CommandRejected)]
+    assert original.balance(1, "BTC") == (0, 10**6) and original.balance(2, "USD") == (0, 10**6)
+    [order_id] = original.orders
+    [withdrawal_id] = original.withdrawals
+    state = original.snapshot()
+    if msgpack:
+        state = msgspec.msgpack.decode(msgspec.msgpack.encode(state))
+    restored = Engine.restore(MARKETS, state, accounts=True)
+    for seq, command in enumerate([CancelOrder(1, order_id), RejectWithdrawal(withdrawal_id)],
+                                  len(setup) + 1):
+        assert restored.apply(seq, ts_ns, command) == original.apply(seq, ts_ns, command)
+    assert restored.balance(1, "BTC") == (10**6, 0) and restored.balance(2, "USD") == (10**6, 0)
+    assert restored.state_hash() == original.state_hash()
     restored._check()

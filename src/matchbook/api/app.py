@@ -21,6 +21,7 @@ from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.routes import admin, auth, orders, public, simple, wallet
 from matchbook.api.users import UserStore
+from matchbook.api.ws import Hub
 from matchbook.api.ws import router as ws_router
 from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                          RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
                          LoginThrottle(settings.login_max_failures,
                                        settings.login_lockout_seconds))
+        hub = state.ws_hub = Hub(state)
+        hub.start()
         app.state.api = state
         metrics.bind(state, projector)
         bots: list[asyncio.Task[None]] = []
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for bot in bots:
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)
+            await hub.stop()
             await exchange.stop()
             await projector.stop()
             await db.dispose()

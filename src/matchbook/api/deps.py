@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +15,9 @@ from matchbook.api.users import UserStore
 from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
 
+if TYPE_CHECKING:
+    from matchbook.api.ws import Hub
+
 
 @dataclass
 class ApiState:
@@ -25,6 +28,12 @@ class ApiState:
     tokens: Tokens
     limiter: RateLimiter
     logins: LoginThrottle
+    ws_hub: Hub | None = None
+
+    @property
+    def ws_clients(self) -> int:
+        """Connected WebSocket clients (0 before the hub starts)."""
+        return self.ws_hub.client_count if self.ws_hub is not None else 0
 
 
 def get_state(request: Request) -> ApiState:

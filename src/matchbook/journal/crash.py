@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import random
 import shutil
 import signal
@@ -110,7 +109,7 @@ CHILD_CONFIG = DurabilityConfig(
 """How the child journals: fsync per batch, small segments, frequent snapshots."""
 
 
-def markets_and_limits(path: str | os.PathLike[str] | None = None) -> tuple[Markets, RiskLimits]:
+def markets_and_limits(path: str | Path | None = None) -> tuple[Markets, RiskLimits]:
     """The markets and risk limits of the configuration file (default: the shipped one).
 
     Replaying a journal needs the very configuration it was written under.
@@ -168,10 +167,9 @@ class CommandStream:
         """Learn new order and withdrawal ids from what ``submit`` returned."""
         for _, _, _, events in applied:
             for event in events:
-                kind = type(event)
-                if kind is OrderAccepted:
+                if isinstance(event, OrderAccepted):
                     self._open.append(event.order_id)
-                elif kind is WithdrawalRequested:
+                elif isinstance(event, WithdrawalRequested):
                     self._withdrawals.append(event.withdrawal_id)
 
     def _pick(self, ids: list[int], live: dict[int, Any]) -> int:
@@ -455,6 +453,7 @@ class TrialResult:
     unacknowledged_kept: int  # records journaled but not yet acknowledged at the kill
     truncated_bytes: int  # torn tail cut on recovery
     torn: str  # how the in-flight batch was damaged after the kill ("": not at all)
+    in_snapshot: bool  # killed while writing a snapshot (its temporary file was left)
     snapshot_seq: int  # snapshot recovery started from (0: none)
     snapshots: int
     recovery_seconds: float
@@ -568,12 +567,22 @@ def run_trial(data_dir: Path, seed: int, *, timeout: float = 60.0,
     last_ack = max(acks, default=0)
     markets, limits = markets_and_limits()
     snapshots = SnapshotStore(data_dir / "snapshots").list()
+    in_snapshot = any((data_dir / "snapshots").glob(".snapshot-*.tmp"))
     torn = ""
     if rng.random() < tear:  # only what no ack and no snapshot covers may be torn
         torn = _tear_unacknowledged(data_dir, max([last_ack, *(s.seq for s in snapshots)]),
                                     rng)
 
-    engine, info = recover(data_dir, markets, limits=limits)
+    try:
+        engine, info = recover(data_dir, markets, limits=limits)
+    except Exception as exc:  # every failure is a finding of the trial
+        problems.append(f"recovery failed: {type(exc).__name__}: {exc}")
+        return TrialResult(
+            seed=seed, data_dir=data_dir, acks=len(acks), last_ack=last_ack, recovered_seq=0,
+            unacknowledged_kept=0, truncated_bytes=0, torn=torn, in_snapshot=in_snapshot,
+            snapshot_seq=0,
+            snapshots=len(snapshots), recovery_seconds=0.0,
+            seconds=time.perf_counter() - started, problems=tuple(problems))
     if info.last_seq < last_ack:
         problems.append(f"acknowledged seq {last_ack} lost: recovered only to {info.last_seq}")
     try:
@@ -620,7 +629,8 @@ def run_trial(data_dir: Path, seed: int, *, timeout: float = 60.0,
     return TrialResult(
         seed=seed, data_dir=data_dir, acks=len(acks), last_ack=last_ack,
         recovered_seq=info.last_seq, unacknowledged_kept=info.last_seq - last_ack,
-        truncated_bytes=truncated, torn=torn, snapshot_seq=info.snapshot_seq,
+        truncated_bytes=truncated, torn=torn, in_snapshot=in_snapshot,
+        snapshot_seq=info.snapshot_seq,
         snapshots=len(snapshots), recovery_seconds=info.seconds,
         seconds=time.perf_counter() - started,
         problems=tuple(problems))
@@ -664,6 +674,7 @@ def _print_summary(results: list[TrialResult], seconds: float) -> None:
         ("acknowledged commands (sum of last acks)", f"{sum(r.last_ack for r in results):,}"),
         ("acknowledged commands lost", "0" if not any(
             r.recovered_seq < r.last_ack for r in results) else "[red]some"),
+        ("killed while writing a snapshot", str(sum(1 for r in results if r.in_snapshot))),
         ("in-flight batches torn after the kill", str(sum(1 for r in results if r.torn))),
         ("torn tails cut on recovery", str(sum(1 for r in results if r.truncated_bytes))),
         ("unacknowledged records kept (in-flight batch on disk)",

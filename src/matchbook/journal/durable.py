@@ -176,12 +176,23 @@ class DurableEngine:
         for seq, ts_ns, command in stamped.commands:
             if self.config.snapshot_daily and ts_ns >= self._next_midnight:
                 if engine.last_seq and self._next_midnight:
-                    self.snapshot()  # the state as of the last command before midnight
+                    self._try_snapshot()  # the state as of the last command before midnight
                 self._next_midnight = next_midnight_utc_ns(ts_ns)
             results.append((seq, ts_ns, command, apply(seq, ts_ns, command)))
         if results and self.policy.due(engine.last_seq, engine.last_ts):
-            self.snapshot()
+            self._try_snapshot()
         return results
+
+    def _try_snapshot(self) -> None:
+        """A snapshot on the write path: a failure is logged, never raised. The batch is
+        already journaled, so it must be applied in full whatever happens to a snapshot
+        (the journal stays the truth); a periodic snapshot is retried after the next
+        batch, a missed daily one is not."""
+        try:
+            self.snapshot()
+        except (OSError, ValueError):
+            logger.exception("snapshot at seq %d failed; continuing without it",
+                             self.engine.last_seq)
 
     def snapshot(self) -> Path:
         """Write a snapshot of the current state now (atomic; prunes old ones)."""
@@ -218,7 +229,8 @@ def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
     journal = data_dir / "journal"
     report = recover_journal(journal, dry_run=not truncate)
     if report.truncated is not None:
-        logger.warning("journal tail cut at %s offset %d (%d bytes): %s",
+        logger.warning("journal tail %s at %s offset %d (%d bytes): %s",
+                       "cut" if truncate else "ignored (read-only recovery)",
                        report.truncated.path, report.truncated.offset,
                        report.truncated.bytes_removed, report.truncated.reason)
     last_journal_seq = report.last_seq or 0

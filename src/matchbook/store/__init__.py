@@ -1,0 +1,44 @@
+"""The SQL read model: schema, migrations, the projector fed by the event stream, and
+read helpers.
+
+* :mod:`~matchbook.store.schema` — the tables (SQLAlchemy Core);
+* :mod:`~matchbook.store.migrate` — Alembic migrations, configured in code;
+* :mod:`~matchbook.store.db` — ``database_url(data_dir)`` (SQLite file by default,
+  ``MATCHBOOK_DATABASE_URL`` for PostgreSQL) and ``create_engine(url)``;
+* :mod:`~matchbook.store.projector` — ``Projector`` (batches of records, one transaction
+  each, idempotent by sequence number), ``ProjectorTask`` (bounded queue, never blocks
+  the producer), ``rebuild`` and catch-up from the journal;
+* :mod:`~matchbook.store.queries` — what the API reads;
+* :mod:`~matchbook.store.bench` — projector throughput.
+
+The database is a projection: it may lag the engine and can always be rebuilt from the
+journal. It is never read back by the core.
+"""
+
+from matchbook.store.db import create_engine, database_url
+from matchbook.store.migrate import upgrade, upgrade_async
+from matchbook.store.projector import (
+    JournalNotFromStartError,
+    ProjectionError,
+    ProjectionGapError,
+    Projector,
+    ProjectorStats,
+    ProjectorTask,
+    Record,
+    rebuild,
+)
+
+__all__ = [
+    "JournalNotFromStartError",
+    "ProjectionError",
+    "ProjectionGapError",
+    "Projector",
+    "ProjectorStats",
+    "ProjectorTask",
+    "Record",
+    "create_engine",
+    "database_url",
+    "rebuild",
+    "upgrade",
+    "upgrade_async",
+]

@@ -40,6 +40,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+DEFAULT_PROJECTION = "sql"
+"""The ``projection_state`` name of the SQL projector."""
+
 ORDER_STATUSES = (
     "new",
     "partially_filled",
@@ -258,6 +261,7 @@ projection_state = Table(
 __all__ = [
     "CANCEL_REASONS",
     "CLOSED_STATUSES",
+    "DEFAULT_PROJECTION",
     "OPEN_STATUSES",
     "ORDER_STATUSES",
     "ORDER_TYPES",

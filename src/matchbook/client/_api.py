@@ -1,0 +1,362 @@
+"""Every REST route once, as a description of the request and the type of its answer.
+
+``Client`` (blocking) and ``AsyncClient`` turn each builder here into a method, so the
+two clients cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+from matchbook.client.models import (
+    Address,
+    ApiKeyInfo,
+    AssetInfo,
+    Balance,
+    Cancelled,
+    CancelledAll,
+    Candle,
+    DepositResult,
+    Depth,
+    Fill,
+    Health,
+    LedgerEntry,
+    Me,
+    NewApiKey,
+    Order,
+    Revoked,
+    Session,
+    SimpleOrderResult,
+    SymbolInfo,
+    Ticker,
+    Trade,
+    TransferResult,
+    User,
+    UserInfo,
+    Withdrawal,
+)
+
+T = TypeVar("T")
+Num = Decimal | str | int
+Side = Literal["buy", "sell"]
+OrderType = Literal["limit", "market", "stop_limit", "stop_market"]
+TimeInForce = Literal["gtc", "ioc", "fok", "gtd"]
+SelfTradePrevention = Literal["cancel_newest", "cancel_oldest", "cancel_both",
+                              "decrement_and_cancel"]
+Scope = Literal["read", "trade", "withdraw"]
+V1 = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One request: method, path, query, JSON body, and what the answer decodes to."""
+
+    method: str
+    path: str
+    result: Any
+    params: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    auth: bool = True
+    keeps_session: bool = False  # the answer is a Session the client should use
+
+
+def decimal_text(value: Num | None, name: str) -> str | None:
+    """``Decimal``/``str``/``int`` as the API's decimal string; floats are refused."""
+    if value is None:
+        return None
+    if isinstance(value, bool | float):
+        raise TypeError(f"{name}: give a Decimal or a str, not {type(value).__name__}")
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{name}: {value} is not a finite number")
+        return f"{value:f}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{name}: give a Decimal or a str, not {type(value).__name__}")
+
+
+def _query(**values: Any) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+def signup(email: str, password: str) -> Call[User]:
+    """Create an account (``POST /auth/signup``); sign in with :meth:`login` after."""
+    return Call("POST", f"{V1}/auth/signup", User,
+                body={"email": email, "password": password}, auth=False)
+
+
+def login(email: str, password: str) -> Call[Session]:
+    """Sign in; the client then uses (and refreshes) the returned tokens."""
+    return Call("POST", f"{V1}/auth/login", Session,
+                body={"email": email, "password": password}, auth=False, keeps_session=True)
+
+
+def refresh(refresh_token: str) -> Call[Session]:
+    return Call("POST", f"{V1}/auth/refresh", Session, body={"refresh_token": refresh_token},
+                auth=False, keeps_session=True)
+
+
+def me() -> Call[Me]:
+    """Who the credentials belong to, their scopes and suspension."""
+    return Call("GET", f"{V1}/me", Me)
+
+
+def create_api_key(scopes: list[Scope] | tuple[Scope, ...] = ("read", "trade"),
+                   label: str = "") -> Call[NewApiKey]:
+    """A new API key for bots (needs a signed-in session); the secret is shown once."""
+    return Call("POST", f"{V1}/api-keys", NewApiKey,
+                body={"scopes": list(scopes), "label": label})
+
+
+def list_api_keys() -> Call[list[ApiKeyInfo]]:
+    return Call("GET", f"{V1}/api-keys", list[ApiKeyInfo])
+
+
+def delete_api_key(api_key_id: int) -> Call[Revoked]:
+    return Call("DELETE", f"{V1}/api-keys/{int(api_key_id)}", Revoked)
+
+
+# -- trading ---------------------------------------------------------------------------
+
+
+def order_body(symbol: str, side: Side, quantity: Num | None = None, price: Num | None = None,
+               *, type: OrderType | None = None, time_in_force: TimeInForce = "gtc",
+               post_only: bool = False, stop_price: Num | None = None,
+               display_quantity: Num | None = None, quote_quantity: Num | None = None,
+               expire_time_ns: int | None = None, client_order_id: str | None = None,
+               self_trade_prevention: SelfTradePrevention = "cancel_newest"
+               ) -> dict[str, Any]:
+    """The JSON of a new order (REST body and WebSocket ``place`` alike).
+
+    ``type`` defaults to ``limit`` with a price and ``market`` without one.
+    """
+    if type is None:
+        type = "limit" if price is not None else "market"
+    body: dict[str, Any] = {
+        "symbol": symbol, "side": side, "type": type, "time_in_force": time_in_force,
+        "post_only": post_only, "self_trade_prevention": self_trade_prevention,
+        "price": decimal_text(price, "price"), "quantity": decimal_text(quantity, "quantity"),
+        "stop_price": decimal_text(stop_price, "stop_price"),
+        "display_quantity": decimal_text(display_quantity, "display_quantity"),
+        "quote_quantity": decimal_text(quote_quantity, "quote_quantity"),
+        "expire_time_ns": expire_time_ns, "client_order_id": client_order_id,
+    }
+    return body  # absent values as explicit nulls: the server accepts both
+
+
+def place_order(symbol: str, side: Side, quantity: Num | None = None, price: Num | None = None,
+                *, type: OrderType | None = None, time_in_force: TimeInForce = "gtc",
+                post_only: bool = False, stop_price: Num | None = None,
+                display_quantity: Num | None = None, quote_quantity: Num | None = None,
+                expire_time_ns: int | None = None, client_order_id: str | None = None,
+                self_trade_prevention: SelfTradePrevention = "cancel_newest") -> Call[Order]:
+    """Place an order; returns it as it stands after matching, with its fills.
+
+    ``type`` defaults to ``limit`` with a price and ``market`` without one. A market buy
+    may give ``quote_quantity`` (spend this much quote) instead of ``quantity``.
+    """
+    return Call("POST", f"{V1}/orders", Order, body=order_body(
+        symbol, side, quantity, price, type=type, time_in_force=time_in_force,
+        post_only=post_only, stop_price=stop_price, display_quantity=display_quantity,
+        quote_quantity=quote_quantity, expire_time_ns=expire_time_ns,
+        client_order_id=client_order_id, self_trade_prevention=self_trade_prevention))
+
+
+def list_orders(status: Literal["open", "closed"] = "open", symbol: str | None = None,
+                limit: int = 100) -> Call[list[Order]]:
+    """Your open orders (from the engine) or closed ones (from history)."""
+    return Call("GET", f"{V1}/orders", list[Order],
+                params=_query(status=status, symbol=symbol, limit=limit))
+
+
+def get_order(order_id: str | int) -> Call[Order]:
+    return Call("GET", f"{V1}/orders/{int(order_id)}", Order)
+
+
+def amend_order(order_id: str | int, *, price: Num | None = None,
+                quantity: Num | None = None) -> Call[Order]:
+    """New price and/or total quantity; ``priority_kept`` tells whether it kept its place."""
+    body = {"price": decimal_text(price, "price"),
+            "quantity": decimal_text(quantity, "quantity")}
+    return Call("PATCH", f"{V1}/orders/{int(order_id)}", Order, body=body)
+
+
+def cancel_order(order_id: str | int) -> Call[Cancelled]:
+    return Call("DELETE", f"{V1}/orders/{int(order_id)}", Cancelled)
+
+
+def cancel_all(symbol: str | None = None) -> Call[CancelledAll]:
+    """Cancel all your open orders (on one symbol, or everywhere)."""
+    return Call("DELETE", f"{V1}/orders", CancelledAll, params=_query(symbol=symbol))
+
+
+def fills(symbol: str | None = None, limit: int = 100) -> Call[list[Fill]]:
+    """Your recent fills, newest first."""
+    return Call("GET", f"{V1}/fills", list[Fill], params=_query(symbol=symbol, limit=limit))
+
+
+# -- wallet ----------------------------------------------------------------------------
+
+
+def balances() -> Call[list[Balance]]:
+    """Every asset's available, held and total balance."""
+    return Call("GET", f"{V1}/balances", list[Balance])
+
+
+def ledger(asset: str | None = None, limit: int = 100,
+           before_seq: int | None = None) -> Call[list[LedgerEntry]]:
+    """Your ledger entries, newest first; page with ``before_seq``."""
+    return Call("GET", f"{V1}/ledger", list[LedgerEntry],
+                params=_query(asset=asset, limit=limit, before_seq=before_seq))
+
+
+def create_address(asset: str) -> Call[Address]:
+    """Your deposit address for ``asset`` (created once)."""
+    return Call("POST", f"{V1}/wallets/{asset}/address", Address)
+
+
+def withdraw(asset: str, amount: Num, destination: str = "") -> Call[Withdrawal]:
+    """Request a withdrawal (held until an operator approves or rejects it)."""
+    return Call("POST", f"{V1}/withdrawals", Withdrawal,
+                body={"asset": asset, "amount": decimal_text(amount, "amount"),
+                      "destination": destination})
+
+
+def transfer(to_address: str, asset: str, amount: Num) -> Call[TransferResult]:
+    """Move funds to another user's wallet address."""
+    return Call("POST", f"{V1}/transfers", TransferResult,
+                body={"to_address": to_address, "asset": asset,
+                      "amount": decimal_text(amount, "amount")})
+
+
+# -- market data -----------------------------------------------------------------------
+
+
+def health() -> Call[Health]:
+    return Call("GET", f"{V1}/health", Health, auth=False)
+
+
+def symbols() -> Call[list[SymbolInfo]]:
+    return Call("GET", f"{V1}/symbols", list[SymbolInfo], auth=False)
+
+
+def assets() -> Call[list[AssetInfo]]:
+    return Call("GET", f"{V1}/assets", list[AssetInfo], auth=False)
+
+
+def depth(symbol: str = "BTC-USD", limit: int = 50) -> Call[Depth]:
+    """The order book's best ``limit`` levels per side, with its update id."""
+    return Call("GET", f"{V1}/depth", Depth, params={"symbol": symbol, "limit": limit},
+                auth=False)
+
+
+def trades(symbol: str = "BTC-USD", limit: int = 100) -> Call[list[Trade]]:
+    """Recent public trades, newest first."""
+    return Call("GET", f"{V1}/trades", list[Trade], params={"symbol": symbol, "limit": limit},
+                auth=False)
+
+
+def ticker(symbol: str = "BTC-USD") -> Call[Ticker]:
+    return Call("GET", f"{V1}/ticker", Ticker, params={"symbol": symbol}, auth=False)
+
+
+def candles(symbol: str = "BTC-USD", interval: str = "1m", start_ns: int = 0,
+            end_ns: int | None = None) -> Call[list[Candle]]:
+    """OHLCV candles starting in ``[start_ns, end_ns)``."""
+    return Call("GET", f"{V1}/candles", list[Candle],
+                params=_query(symbol=symbol, interval=interval, start=start_ns, end=end_ns),
+                auth=False)
+
+
+def simple_orderbook(depth: int = 20) -> Call[dict[str, Any]]:
+    """``GET /api/orderbook``: the BTC/USD book in the simple shape."""
+    return Call("GET", "/api/orderbook", dict[str, Any], params={"depth": depth}, auth=False)
+
+
+def simple_order(side: Side, price: Num, quantity: Num) -> Call[SimpleOrderResult]:
+    """``POST /api/orders``: a GTC limit order on BTC/USD in the simple shape."""
+    return Call("POST", "/api/orders", SimpleOrderResult,
+                body={"side": side, "price": decimal_text(price, "price"),
+                      "quantity": decimal_text(quantity, "quantity")})
+
+
+# -- administration (a signed-in admin session) -----------------------------------------
+
+
+def admin_deposit(user_id: int, asset: str, amount: Num,
+                  reference: str = "") -> Call[DepositResult]:
+    """Credit a user (an off-chain deposit)."""
+    return Call("POST", f"{V1}/admin/deposits", DepositResult,
+                body={"user_id": user_id, "asset": asset,
+                      "amount": decimal_text(amount, "amount"), "reference": reference})
+
+
+def admin_chain_deposit(address: str, asset: str, amount: Num,
+                        reference: str = "") -> Call[DepositResult]:
+    """A deposit observed on chain to a wallet address."""
+    return Call("POST", f"{V1}/admin/deposits/chain", DepositResult,
+                body={"address": address, "asset": asset,
+                      "amount": decimal_text(amount, "amount"), "reference": reference})
+
+
+def admin_withdrawals() -> Call[list[Withdrawal]]:
+    """Withdrawals waiting for a decision."""
+    return Call("GET", f"{V1}/admin/withdrawals", list[Withdrawal])
+
+
+def admin_approve_withdrawal(withdrawal_id: int) -> Call[dict[str, Any]]:
+    return Call("POST", f"{V1}/admin/withdrawals/{int(withdrawal_id)}/approve",
+                dict[str, Any])
+
+
+def admin_reject_withdrawal(withdrawal_id: int, reason: str = "") -> Call[dict[str, Any]]:
+    return Call("POST", f"{V1}/admin/withdrawals/{int(withdrawal_id)}/reject",
+                dict[str, Any], body={"reason": reason})
+
+
+def admin_adjust(user_id: int, asset: str, amount: Num, reason: str) -> Call[dict[str, Any]]:
+    """Correct a balance by ``amount`` (negative to debit), with a reason for the audit."""
+    return Call("POST", f"{V1}/admin/adjustments", dict[str, Any],
+                body={"user_id": user_id, "asset": asset,
+                      "amount": decimal_text(amount, "amount"), "reason": reason})
+
+
+def admin_halt(symbol: str = "all") -> Call[dict[str, Any]]:
+    """Halt trading on a symbol, or everywhere with ``"all"``."""
+    return Call("POST", f"{V1}/admin/symbols/{symbol}/halt", dict[str, Any])
+
+
+def admin_resume(symbol: str = "all") -> Call[dict[str, Any]]:
+    return Call("POST", f"{V1}/admin/symbols/{symbol}/resume", dict[str, Any])
+
+
+def admin_suspend(user_id: int) -> Call[dict[str, Any]]:
+    """Suspend a user (their open orders are cancelled)."""
+    return Call("POST", f"{V1}/admin/users/{int(user_id)}/suspend", dict[str, Any])
+
+
+def admin_reinstate(user_id: int) -> Call[dict[str, Any]]:
+    return Call("POST", f"{V1}/admin/users/{int(user_id)}/reinstate", dict[str, Any])
+
+
+def admin_users(limit: int = 100, offset: int = 0) -> Call[list[UserInfo]]:
+    return Call("GET", f"{V1}/admin/users", list[UserInfo],
+                params={"limit": limit, "offset": offset})
+
+
+def admin_audit(limit: int = 100, before_seq: int | None = None) -> Call[list[dict[str, Any]]]:
+    """The audit log (every command with its result), newest first."""
+    return Call("GET", f"{V1}/admin/audit", list[dict[str, Any]],
+                params=_query(limit=limit, before_seq=before_seq))
+
+
+def admin_stats() -> Call[dict[str, Any]]:
+    """Sequencer, journal, projection and connection statistics."""
+    return Call("GET", f"{V1}/admin/stats", dict[str, Any])

@@ -1,0 +1,270 @@
+"""Typed results of the REST API and the WebSocket stream.
+
+Decimals arrive as strings and are parsed to ``Decimal``; ids are strings where the API
+sends strings (order and trade ids) and integers elsewhere. Unknown fields are ignored,
+so a newer server does not break an older client.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+Level = tuple[Decimal, Decimal]  # (price, quantity)
+
+
+class Model(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every result: immutable, keyword-only, comparable."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)  # type: ignore[no-any-return]
+
+
+# -- accounts --------------------------------------------------------------------------
+
+
+class Session(Model, frozen=True, kw_only=True):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    user_id: int
+    role: str
+
+
+class User(Model, frozen=True, kw_only=True):
+    user_id: int
+    email: str
+    role: str
+
+
+class Me(Model, frozen=True, kw_only=True):
+    user_id: int
+    email: str
+    role: str
+    suspended: bool = False
+    scopes: list[str] = []
+    api_key_id: int | None = None
+
+
+class NewApiKey(Model, frozen=True, kw_only=True):
+    api_key_id: int
+    api_key: str  # shown once
+    scopes: list[str]
+    label: str = ""
+
+
+class ApiKeyInfo(Model, frozen=True, kw_only=True):
+    api_key_id: int
+    scopes: list[str]
+    label: str = ""
+    created_ns: int = 0
+
+
+class Revoked(Model, frozen=True, kw_only=True):
+    api_key_id: int
+    revoked: bool
+
+
+# -- trading ---------------------------------------------------------------------------
+
+
+class Fill(Model, frozen=True, kw_only=True):
+    """One fill of one of your orders (``GET /fills`` adds order id, side, symbol, time)."""
+
+    trade_id: str
+    price: Decimal
+    quantity: Decimal
+    is_maker: bool
+    fee: Decimal
+    fee_asset: str
+    order_id: str | None = None
+    symbol: str | None = None
+    side: str | None = None
+    timestamp_ns: int | None = None
+
+
+class Order(Model, frozen=True, kw_only=True):
+    """An order as the API shows it; ``fills`` are those of the request that placed it."""
+
+    order_id: str
+    client_order_id: str | None = None
+    symbol: str
+    side: str
+    type: str
+    price: Decimal | None = None
+    quantity: Decimal
+    filled_quantity: Decimal
+    remaining_quantity: Decimal
+    status: str  # new, partially_filled, pending_trigger, filled, cancelled, expired
+    time_in_force: str = "gtc"
+    post_only: bool = False
+    stop_price: Decimal | None = None
+    display_quantity: Decimal | None = None
+    expire_time_ns: int | None = None
+    cancel_reason: str | None = None
+    fills: list[Fill] = []
+    priority_kept: bool | None = None  # after an amend
+    created_ns: int | None = None
+    updated_ns: int | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("new", "partially_filled", "pending_trigger")
+
+
+class Cancelled(Model, frozen=True, kw_only=True):
+    order_id: str
+    status: str
+    cancelled_quantity: Decimal
+
+
+class CancelledAll(Model, frozen=True, kw_only=True):
+    cancelled: list[str]
+    count: int
+
+
+class SimpleOrderResult(Model, frozen=True, kw_only=True):
+    success: bool
+    order_id: str | None = None
+    message: str = ""
+    status: str | None = None
+    code: int | None = None
+
+
+# -- wallet ----------------------------------------------------------------------------
+
+
+class Balance(Model, frozen=True, kw_only=True):
+    asset: str
+    available: Decimal
+    held: Decimal
+    total: Decimal
+    address: str | None = None
+
+
+class LedgerEntry(Model, frozen=True, kw_only=True):
+    seq: int
+    index: int
+    asset: str
+    amount: Decimal
+    direction: str  # credit, debit or internal
+    debit: str
+    credit: str
+    reason: str
+    reference: str | None = None
+    timestamp_ns: int
+
+
+class Address(Model, frozen=True, kw_only=True):
+    asset: str
+    address: str
+
+
+class Withdrawal(Model, frozen=True, kw_only=True):
+    withdrawal_id: int
+    asset: str
+    amount: Decimal
+    status: str = "pending"
+    destination: str = ""
+    user_id: int | None = None
+
+
+class TransferResult(Model, frozen=True, kw_only=True):
+    transfer_id: int
+    asset: str
+    to_address: str
+    amount: Decimal
+
+
+class DepositResult(Model, frozen=True, kw_only=True):
+    deposit_id: int
+    user_id: int
+    asset: str
+    amount: Decimal
+
+
+# -- market data -----------------------------------------------------------------------
+
+
+class Health(Model, frozen=True, kw_only=True):
+    status: str
+    service: str = "matchbook"
+    seq: int = 0
+    queue_depth: int = 0
+
+
+class SymbolInfo(Model, frozen=True, kw_only=True):
+    symbol: str
+    base: str
+    quote: str
+    tick_size: Decimal
+    lot_size: Decimal
+    min_quantity: Decimal
+    max_quantity: Decimal
+    min_notional: Decimal
+    price_band_bps: int = 0
+    market_protection_bps: int = 0
+    maker_fee: Decimal = Decimal(0)
+    taker_fee: Decimal = Decimal(0)
+    halted: bool = False
+
+
+class AssetInfo(Model, frozen=True, kw_only=True):
+    asset: str
+    decimals: int
+
+
+class Depth(Model, frozen=True, kw_only=True):
+    symbol: str
+    last_update_id: int
+    bids: list[Level]  # best first
+    asks: list[Level]
+
+
+class Trade(Model, frozen=True, kw_only=True, tag_field="type", tag="trade"):
+    """A public trade; ``side`` is the aggressor's. ``symbol`` is set on the stream."""
+
+    trade_id: str
+    price: Decimal
+    quantity: Decimal
+    side: str
+    timestamp_ns: int
+    symbol: str | None = None
+
+
+class Ticker(Model, frozen=True, kw_only=True, tag_field="type", tag="ticker"):
+    """Rolling 24 hours."""
+
+    symbol: str
+    open: Decimal | None = None
+    high: Decimal | None = None
+    low: Decimal | None = None
+    last: Decimal | None = None
+    volume: Decimal = Decimal(0)
+    trades: int = 0
+    change: Decimal | None = None
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+
+
+class Candle(Model, frozen=True, kw_only=True, tag_field="type", tag="candle"):
+    start_ns: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    trades: int
+    symbol: str | None = None  # set on the stream
+    interval: str | None = None
+
+
+class UserInfo(Model, frozen=True, kw_only=True):
+    user_id: int
+    email: str
+    role: str
+    suspended: bool = False
+    open_orders: int = 0

@@ -1,0 +1,69 @@
+"""Alembic migrations create exactly the schema of ``matchbook.store.schema`` on SQLite
+and PostgreSQL, and undo it; where the read model lives by default."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from matchbook.store import migrate, schema
+from matchbook.store.db import create_engine, database_url
+
+
+async def _inspect(url: str, fn: Any) -> Any:
+    db = create_engine(url)
+    try:
+        async with db.connect() as conn:
+            return await conn.run_sync(fn)
+    finally:
+        await db.dispose()
+
+
+def _diff(conn: Any) -> list[Any]:
+    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    return list(compare_metadata(context, schema.metadata))
+
+
+def _tables(conn: Any) -> set[str]:
+    return set(inspect(conn).get_table_names())
+
+
+def test_migrations_build_the_schema_and_undo_it(db_url: str) -> None:
+    async def main() -> None:
+        assert await migrate.current_revision(db_url) is None
+        await migrate.upgrade_async(db_url)
+        assert await migrate.current_revision(db_url) == migrate.head_revision()
+        assert await _inspect(db_url, _diff) == []
+        assert await _inspect(db_url, _tables) == set(schema.metadata.tables) | {
+            "alembic_version"}
+        await migrate.upgrade_async(db_url)  # at head already: nothing to do
+        await migrate.downgrade_async(db_url)
+        assert await migrate.current_revision(db_url) is None
+        assert await _inspect(db_url, _tables) <= {"alembic_version"}
+        await migrate.upgrade_async(db_url)
+        assert await _inspect(db_url, _diff) == []
+
+    asyncio.run(main())
+
+
+def test_blocking_upgrade_outside_an_event_loop(sqlite_url: str) -> None:
+    migrate.upgrade(sqlite_url)
+    assert asyncio.run(migrate.current_revision(sqlite_url)) == migrate.head_revision()
+    migrate.downgrade(sqlite_url)
+    assert asyncio.run(migrate.current_revision(sqlite_url)) is None
+
+
+def test_database_url_is_sqlite_in_the_data_dir_unless_configured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MATCHBOOK_DATABASE_URL", raising=False)
+    assert database_url(tmp_path) == f"sqlite+aiosqlite:///{tmp_path / 'matchbook.db'}"
+    url = "postgresql+asyncpg://mb:secret@db.internal:5432/matchbook"
+    monkeypatch.setenv("MATCHBOOK_DATABASE_URL", url)
+    assert database_url(tmp_path) == url
