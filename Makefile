@@ -14,11 +14,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## the main job (until the server lands: the seeded demo market)
+## the main job: the exchange with the embedded defaults (SQLite, local journal) and a
+## demo market, on http://127.0.0.1:8000 (API docs at /docs)
 run: $(STAMP)
-	$(BIN)/matchbook demo
+	$(BIN)/matchbook serve --demo --data-dir data
 
-demo: run
+## the engine alone: a seeded stream of orders, then the book and the trades
+demo: $(STAMP)
+	$(BIN)/matchbook demo
 
 ## the whole test suite
 test: $(STAMP)

@@ -66,13 +66,16 @@ def expected_from(records: Sequence[tuple[int, int, Any, Sequence[Any]]]) -> Exp
             if t is OrderAccepted:
                 stop = ev.order_type in (STOP_LIMIT, STOP_MARKET)
                 x.orders[ev.order_id] = {"status": "pending_trigger" if stop else "new",
-                                         "filled_lots": 0, "fills": 0,
-                                         "leaves_lots": ev.qty_lots}
+                                         "filled_lots": 0, "fills": 0, "fee": 0,
+                                         "notional": 0, "leaves_lots": ev.qty_lots}
             elif t is OrderFilled:
                 o = x.orders[ev.order_id]
                 o["filled_lots"] = ev.filled_lots
                 o["leaves_lots"] = ev.leaves_lots
                 o["fills"] += ev.qty_lots
+                o["fee"] += ev.fee_minor
+                o["notional"] += ev.price_ticks * ev.qty_lots * MARKETS.symbols[
+                    ev.symbol].quote_per_tick_lot
                 o["status"] = "filled" if ev.leaves_lots == 0 else "partially_filled"
             elif t is OrderCancelled:
                 o = x.orders[ev.order_id]
@@ -184,6 +187,7 @@ async def _check_orders(rows: Any, x: Expected, engine: Engine) -> None:
         row = got[oid]
         assert (row.status, row.filled_lots) == (want["status"], want["filled_lots"]), oid
         assert row.filled_lots == want["fills"], oid
+        assert (row.fee_minor, row.filled_notional_minor) == (want["fee"], want["notional"])
         if row.status in schema.CLOSED_STATUSES:
             assert row.leaves_lots == 0, oid
         if row.status == "filled":

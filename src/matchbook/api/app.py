@@ -27,7 +27,7 @@ from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
 from matchbook.store.db import create_engine, database_url
 from matchbook.store.migrate import upgrade_async
-from matchbook.store.projector import ProjectorTask
+from matchbook.store.projector import Projector, ProjectorTask
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await upgrade_async(url)
         db = create_engine(url)
         exchange = await Exchange.start(settings)
-        projector = ProjectorTask(url, exchange.markets)
+        projection = Projector(url, exchange.markets)
+        await projection.start()
+        projector = ProjectorTask(projection, data_dir=settings.data_dir,
+                                  limits=exchange.limits)
+        await projector.catch_up()  # whatever the journal holds beyond the read model
         await projector.start()
-        await projector.catch_up(settings.data_dir)
         exchange.listen(projector.offer)
         state = ApiState(settings, exchange, db, UserStore(db),
                          Tokens(settings.secret(), settings.access_token_seconds),
@@ -69,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await hub.stop()
             await exchange.stop()
             await projector.stop()
+            await projection.stop()
             await db.dispose()
             logger.info("matchbook stopped at seq %d", exchange.engine.last_seq)
 

@@ -76,7 +76,7 @@ async def market_maker(state: ApiState, uid: int, symbol: str, levels: int = 8,
             mid = max(step * 10, (mid + last) // 2 + rng.randint(-3, 3) * step)
             await exchange.submit(CancelAll(uid, symbol))
             for i in range(1, levels + 1):
-                qty = max(sym.min_qty_lots, sym.min_qty_lots * rng.randint(1, 40))
+                qty = sym.min_qty_lots * rng.randint(10, 400)
                 for side, price in ((BUY, mid - i * step), (SELL, mid + i * step)):
                     await exchange.submit(PlaceOrder(uid, symbol, side, LIMIT, qty_lots=qty,
                                                      price_ticks=price))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from matchbook.config import read_config, risk_limits
-from matchbook.core import Engine, Markets, load_markets
+from matchbook.core import Engine, Markets, RiskLimits, load_markets
 from matchbook.core.commands import AnyCommand
 from matchbook.journal.durable import Applied, DurabilityConfig, DurableEngine
 from matchbook.marketdata.feed import MarketData
@@ -27,9 +27,11 @@ logger = logging.getLogger(__name__)
 class Exchange:
     """Owns every running component; create with ``await Exchange.start(settings)``."""
 
-    def __init__(self, settings: Settings, markets: Markets, durable: DurableEngine) -> None:
+    def __init__(self, settings: Settings, markets: Markets, durable: DurableEngine,
+                 limits: RiskLimits | None = None) -> None:
         self.settings = settings
         self.markets = markets
+        self.limits = limits
         self.durable = durable
         self.sequencer = Sequencer(durable, queue_size=settings.queue_size,
                                    max_batch=settings.max_batch)
@@ -59,7 +61,7 @@ class Exchange:
         info = durable.recovery
         logger.info("recovered: snapshot %d + %d journal records -> seq %d in %.3f s",
                     info.snapshot_seq, info.replayed, info.last_seq, info.seconds)
-        exchange = cls(settings, markets, durable)
+        exchange = cls(settings, markets, durable, limits)
         exchange.sequencer.start()
         return exchange
 

@@ -445,7 +445,7 @@ class Projector:
                     row = current(ev.order_id)
                     row["price_ticks"] = ev.price_ticks
                     row["qty_lots"] = ev.qty_lots
-                    pass
+                    row["leaves_lots"] = ev.leaves_lots
                     row["updated_seq"], row["updated_ts_ns"] = seq, ts
                     order_events.append({
                         "seq": seq, "event_index": i, "order_id": ev.order_id,
