@@ -20,6 +20,7 @@ HTTP. Keyword arguments are ``Settings`` fields; unknown names go to
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import threading
 import time
@@ -77,18 +78,40 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
     def make_user(self, email: str | None = None, password: str = PASSWORD,
-                  role: str = "user") -> Account:
-        """Create a user in the user store (as ``matchbook admin create-user`` does) and
-        sign in over HTTP."""
+                  role: str = "user", *, login: bool = False) -> Account:
+        """Create a user and give it tokens.
+
+        By default the user row is written with a password hash computed once per test
+        run and the tokens are issued directly (a password hash costs about half a
+        second); ``login=True`` goes through ``UserStore.create_user`` (as ``matchbook
+        admin create-user`` does) and ``POST /api/v1/auth/login`` instead.
+        """
         self._users += 1
         email = email or f"user{self._users}-{time.time_ns()}@test.local"
-        user = self.call(lambda: self.state.users.create_user(email, password, role))
-        response = httpx.post(f"{self.base_url}/api/v1/auth/login",
-                              json={"email": email, "password": password}, timeout=30)
-        response.raise_for_status()
-        body = response.json()
-        return Account(user.user_id, email, password, body["access_token"],
-                       body["refresh_token"])
+        state = self.state
+        if login:
+            user = self.call(lambda: state.users.create_user(email, password, role))
+            response = httpx.post(f"{self.base_url}/api/v1/auth/login",
+                                  json={"email": email, "password": password}, timeout=30)
+            response.raise_for_status()
+            body = response.json()
+            return Account(user.user_id, email, password, body["access_token"],
+                           body["refresh_token"])
+
+        async def create() -> tuple[int, str]:
+            from matchbook.store.users_schema import users
+
+            async with state.db.begin() as conn:
+                result = await conn.execute(users.insert().values(
+                    email=email, password_hash=password_hash(password), role=role,
+                    created_ns=time.time_ns()))
+                user_id = int(result.inserted_primary_key[0])
+            refresh = await state.users.issue_refresh(user_id,
+                                                      self.settings.refresh_token_seconds)
+            return user_id, refresh
+
+        user_id, refresh = self.call(create)
+        return Account(user_id, email, password, state.tokens.issue(user_id, role), refresh)
 
     def make_admin(self, email: str | None = None, password: str = PASSWORD) -> Account:
         return self.make_user(email or f"admin{self._users + 1}-{time.time_ns()}@test.local",
@@ -124,6 +147,13 @@ class RunningServer:
             return [await submit(c) for c in commands]
 
         return self.call(run)
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    from matchbook.api.users import hash_password
+
+    return hash_password(password)
 
 
 def make_settings(data_dir: Path, port: int, **overrides: Any) -> Settings:

@@ -410,7 +410,7 @@ def test_slow_consumers_are_resynced_or_dropped_without_stalling_others(
         slow_private.close()
 
 
-def read_all(ws: WS, timeout: float = 1.0) -> list[dict[str, Any]]:
+def read_all(ws: WS, timeout: float = 0.5) -> list[dict[str, Any]]:
     """What arrives until nothing came for ``timeout`` seconds or the server closed."""
     seen = []
     try:

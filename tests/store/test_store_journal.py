@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from store_checks import assert_read_model
+from sqlalchemy import text
+from store_checks import assert_read_model, fetch
 from store_stream import MARKETS, Stream
 
 from matchbook.core import Engine
@@ -60,12 +61,16 @@ def test_rebuild_projects_the_whole_journal(db_url: str, journaled: Journaled) -
         async with Projector(db_url, MARKETS) as projector:  # an older read model
             for batch in journaled.batches()[:7]:
                 await projector.project(batch)
+            async with projector.db.begin() as conn:  # and a table that is not its own
+                await conn.execute(text("CREATE TABLE keep_me (note VARCHAR(20))"))
+                await conn.execute(text("INSERT INTO keep_me VALUES ('still here')"))
         seen: list[int] = []
         stats = await rebuild(journaled.data_dir, MARKETS, db_url, batch_size=700,
                               progress=seen.append)
         assert stats.last_seq == len(journaled.results) == stats.commands
         assert seen[-1] == stats.last_seq and len(seen) == -(-stats.commands // 700)
         await assert_read_model(db_url, journaled.results, journaled.engine)
+        assert await fetch(db_url, text("SELECT note FROM keep_me")) == [("still here",)]
 
     asyncio.run(main())
 

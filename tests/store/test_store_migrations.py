@@ -25,8 +25,17 @@ async def _inspect(url: str, fn: Any) -> Any:
         await db.dispose()
 
 
+def _read_model_only(obj: Any, name: str | None, kind: str, reflected: bool,
+                     compare_to: Any) -> bool:
+    """Compare the read model's tables; other tables in the database (the API's users
+    and keys, created by later revisions) are not ``schema.metadata``'s business."""
+    table = obj if kind == "table" else getattr(obj, "table", None)
+    return table is None or table.name in schema.metadata.tables
+
+
 def _diff(conn: Any) -> list[Any]:
-    context = MigrationContext.configure(conn, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        conn, opts={"compare_type": True, "include_object": _read_model_only})
     return list(compare_metadata(context, schema.metadata))
 
 
@@ -40,7 +49,7 @@ def test_migrations_build_the_schema_and_undo_it(db_url: str) -> None:
         await migrate.upgrade_async(db_url)
         assert await migrate.current_revision(db_url) == migrate.head_revision()
         assert await _inspect(db_url, _diff) == []
-        assert await _inspect(db_url, _tables) == set(schema.metadata.tables) | {
+        assert await _inspect(db_url, _tables) >= set(schema.metadata.tables) | {
             "alembic_version"}
         await migrate.upgrade_async(db_url)  # at head already: nothing to do
         await migrate.downgrade_async(db_url)

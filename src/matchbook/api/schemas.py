@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Decimal = Field(pattern=r"^\s*[0-9]{0,30}(\.[0-9]{0,30})?\s*$", min_length=1, max_length=64)
+DECIMAL_PATTERN = r"^\s*([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})\s*$"
+
+
+def decimal(default: Any = ...) -> Any:
+    """A decimal string field: required unless ``default`` is given (``None`` = optional)."""
+    return Field(default, pattern=DECIMAL_PATTERN, min_length=1, max_length=64)
+
 
 
 class Body(BaseModel):
@@ -37,14 +43,14 @@ class NewOrder(Body):
     symbol: str = Field(default="BTC-USD", min_length=3, max_length=20)
     side: Literal["buy", "sell"]
     type: Literal["limit", "market", "stop_limit", "stop_market"] = "limit"
-    price: str | None = Decimal
-    quantity: str | None = Decimal
-    quote_quantity: str | None = Decimal
+    price: str | None = decimal(None)
+    quantity: str | None = decimal(None)
+    quote_quantity: str | None = decimal(None)
     time_in_force: Literal["gtc", "ioc", "fok", "gtd"] = "gtc"
     expire_time_ns: int | None = Field(default=None, gt=0, lt=2**63)
     post_only: bool = False
-    stop_price: str | None = Decimal
-    display_quantity: str | None = Decimal
+    stop_price: str | None = decimal(None)
+    display_quantity: str | None = decimal(None)
     client_order_id: str | None = Field(default=None, min_length=1, max_length=64,
                                         pattern=r"^[\x20-\x7e]+$")
     self_trade_prevention: Literal["cancel_newest", "cancel_oldest", "cancel_both",
@@ -52,8 +58,8 @@ class NewOrder(Body):
 
 
 class AmendOrderBody(Body):
-    price: str | None = Decimal
-    quantity: str | None = Decimal
+    price: str | None = decimal(None)
+    quantity: str | None = decimal(None)
 
 
 class SimpleOrder(BaseModel):
@@ -61,33 +67,33 @@ class SimpleOrder(BaseModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
     side: Literal["buy", "sell"]
-    price: str = Decimal
-    quantity: str = Decimal
+    price: str = decimal()
+    quantity: str = decimal()
 
 
 class WithdrawalBody(Body):
     asset: str = Field(min_length=1, max_length=10)
-    amount: str = Decimal
+    amount: str = decimal()
     destination: str = Field(default="", max_length=200)
 
 
 class TransferBody(Body):
     to_address: str = Field(min_length=1, max_length=100)
     asset: str = Field(min_length=1, max_length=10)
-    amount: str = Decimal
+    amount: str = decimal()
 
 
 class AdminDeposit(Body):
     user_id: int = Field(gt=0, lt=2**31)
     asset: str = Field(min_length=1, max_length=10)
-    amount: str = Decimal
+    amount: str = decimal()
     reference: str = Field(default="", max_length=200)
 
 
 class ChainDeposit(Body):
     address: str = Field(min_length=1, max_length=100)
     asset: str = Field(min_length=1, max_length=10)
-    amount: str = Decimal
+    amount: str = decimal()
     reference: str = Field(default="", max_length=200)
 
 

@@ -430,9 +430,12 @@ class Stream:
         else:
             self._emit(message)
         if self._waiters:
-            for predicate, future in list(self._waiters):
-                if not future.done() and predicate():
-                    future.set_result(None)
+            self._check_waiters()
+
+    def _check_waiters(self) -> None:
+        for predicate, future in list(self._waiters):
+            if not future.done() and predicate():
+                future.set_result(None)
 
     def _on_delta(self, delta: BookDelta) -> None:
         book = self.books.get(delta.symbol)
@@ -467,6 +470,8 @@ class Stream:
             self._resyncing.discard(symbol)
 
     def _emit(self, message: Message | dict[str, Any]) -> None:
+        if type(message) is StreamStatus and self._waiters:
+            self._check_waiters()
         if not self.events:
             return
         queue = self._queue

@@ -729,7 +729,7 @@ class Engine:
     # =================================================================================
 
     def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
-        if order_id <= 0:
+        if order_id == 0:
             order_id = self.client_ids.get((uid, coid), 0) if coid else 0
         order = self.orders.get(order_id)
         if order is None:
@@ -741,7 +741,7 @@ class Engine:
     def _cancel(self, c: CancelOrder, out: list[Event]) -> None:
         uid = c.user_id
         oid = c.order_id
-        if oid <= 0 and c.client_order_id:
+        if oid == 0 and c.client_order_id:
             oid = self.client_ids.get((uid, c.client_order_id), 0)
         order = self.orders.get(oid)
         if order is None or order.user_id != uid:

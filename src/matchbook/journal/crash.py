@@ -9,7 +9,11 @@ which opens a :class:`~matchbook.journal.durable.DurableEngine` in mode ``fsync`
 its users, then submits a seeded stream of random commands in batches and, each time
 ``submit`` returns, writes the last acknowledged sequence number to stdout (one line,
 flushed). The parent reads those acknowledgements, sends ``SIGKILL`` at a random
-moment (sometimes before the first acknowledgement), and then checks that:
+moment (sometimes before the first acknowledgement). A SIGKILL never tears a
+``write`` in half, so in about half the trials the parent then damages what a power
+loss could have damaged: the records after the last acknowledgement and the newest
+snapshot (the batch in flight) are cut short, zero-filled or overwritten with garbage
+from a random byte on. Then it recovers and checks that:
 
 * every acknowledged sequence number survived (``ack <= recovered last seq``);
 * the recovered state (newest valid snapshot + journal tail, after cutting a torn

@@ -76,7 +76,7 @@ from matchbook.journal.durable import recover
 from matchbook.journal.segments import iter_records, list_segments, recover_journal
 from matchbook.store import schema
 from matchbook.store.db import create_engine
-from matchbook.store.migrate import downgrade_async, upgrade_async
+from matchbook.store.migrate import upgrade_async
 
 logger = logging.getLogger(__name__)
 
@@ -772,11 +772,15 @@ async def rebuild(data_dir: str | Path, markets: Markets, url: str, *,
                   limits: RiskLimits | None = None, accounts: bool = True,
                   name: str = DEFAULT_NAME, batch_size: int = 2000,
                   progress: Callable[[int], None] | None = None) -> ProjectorStats:
-    """Drop the read model at ``url``, recreate it and project the whole journal of
-    ``data_dir`` from sequence number 1 (replayed through a fresh engine).
+    """Drop the read model's tables at ``url``, create them again and project the whole
+    journal of ``data_dir`` from sequence number 1 (replayed through a fresh engine).
 
-    Raises :class:`JournalNotFromStartError` when the journal's first segment does not
-    start at seq 1 (older segments were removed: a rebuild needs all of them).
+    Only the tables of :data:`matchbook.store.schema.metadata` are dropped; other tables
+    in the same database (the API's users and keys) are left alone. Stop every projector
+    writing to ``url`` first. ``limits`` and ``accounts`` must be those of the engine
+    that wrote the journal. Raises :class:`JournalNotFromStartError` when the journal's
+    first segment does not start at seq 1 (older segments were removed: a rebuild needs
+    all of them).
     """
     journal = Path(data_dir) / "journal"
     segments = [s for s in list_segments(journal) if s.path.stat().st_size > 0]
@@ -784,9 +788,9 @@ async def rebuild(data_dir: str | Path, markets: Markets, url: str, *,
         raise JournalNotFromStartError(
             f"cannot rebuild the read model: the journal in {journal} starts at seq "
             f"{segments[0].first_seq} ({segments[0].path.name}), not 1")
-    await downgrade_async(url, "base")
-    await _drop_leftovers(url)
-    projector = Projector(url, markets, name=name)
+    await upgrade_async(url)
+    await _recreate_tables(url)
+    projector = Projector(url, markets, name=name, migrate=False)
     await projector.start()
     try:
         replay = _Replay(Path(data_dir), markets, 0, limits, accounts)
@@ -802,12 +806,14 @@ async def rebuild(data_dir: str | Path, markets: Markets, url: str, *,
         await projector.stop()
 
 
-async def _drop_leftovers(url: str) -> None:
-    """Drop read-model tables that no migration owns (created outside Alembic)."""
+async def _recreate_tables(url: str) -> None:
+    """Drop and create the read model's tables in one transaction (they are what the
+    migrations at head create: a test compares them)."""
     db = create_engine(url)
     try:
         async with db.begin() as conn:
-            await conn.run_sync(schema.metadata.drop_all, checkfirst=True)
+            await conn.run_sync(schema.metadata.drop_all)
+            await conn.run_sync(schema.metadata.create_all)
     finally:
         await db.dispose()
 

@@ -1,0 +1,220 @@
+"""The SDK's WebSocket stream against a real server: local books, gaps, reconnects, orders."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from server import Account, RunningServer, running_server
+
+from matchbook.client import (
+    AsyncClient,
+    BookDelta,
+    MatchbookError,
+    OrderUpdate,
+    Stream,
+    StreamStatus,
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("stream")) as running:
+        yield running
+
+
+def funded(server: RunningServer) -> Account:
+    account = server.make_user()
+    for asset, amount in (("USD", "10000000"), ("BTC", "100"), ("ETH", "1000")):
+        server.deposit(account.user_id, asset, amount)
+    return account
+
+
+async def book_matches_depth(client: AsyncClient, stream: Stream, symbol: str) -> None:
+    """Wait until the local book reached the REST depth's update id, then compare."""
+    for _ in range(200):
+        depth = await client.depth(symbol, limit=1000)
+        book = stream.book(symbol)
+        if book.update_id == depth.last_update_id:
+            assert book.bids() == depth.bids
+            assert book.asks() == depth.asks
+            return
+        if book.update_id > depth.last_update_id:
+            continue
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"local book at {stream.book(symbol).update_id}, depth at "
+                         f"{depth.last_update_id}")
+
+
+async def burst(client: AsyncClient, symbol: str, count: int, seed: int,
+                mid: int = 3000) -> None:
+    """Random crossing limit orders and cancels, sent concurrently."""
+    rng = random.Random(seed)
+    orders = await asyncio.gather(*(
+        client.place_order(symbol, rng.choice(("buy", "sell")),
+                           f"{rng.randint(1, 30) / 10:.1f}", f"{mid + rng.randint(-20, 20)}.00")
+        for _ in range(count)))
+    open_ids = [o.order_id for o in orders if o.is_open]
+    await asyncio.gather(*(client.cancel_order(i) for i in open_ids[: len(open_ids) // 2]),
+                         return_exceptions=True)
+
+
+def test_local_book_rebuilt_from_the_socket_equals_rest_depth(server: RunningServer) -> None:
+    maker, taker = funded(server), funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as a, \
+                AsyncClient(server.base_url, token=taker.token) as b, a.stream() as stream:
+            assert stream.user_id == maker.user_id
+            ack = await stream.subscribe("book", "ETH-USD")
+            assert ack is not None and ack.resumed is False
+            await stream.subscribe("orders")
+            await asyncio.gather(burst(a, "ETH-USD", 120, seed=1), burst(b, "ETH-USD", 120,
+                                                                          seed=2))
+            await book_matches_depth(a, stream, "ETH-USD")
+            assert stream.book("ETH-USD").gaps == 0 and stream.resubscribes == 0
+            fills = []
+            while not stream._queue.empty():
+                message = await stream.__anext__()
+                if isinstance(message, OrderUpdate) and message.event == "filled":
+                    fills.append(message)
+            assert fills and all(f.order and f.fill for f in fills)
+            await a.cancel_all("ETH-USD")
+            await b.cancel_all("ETH-USD")
+
+    asyncio.run(scenario())
+
+
+class GappyStream(Stream):
+    """Loses the first book delta after it has a book: a gap."""
+
+    lost = 0
+
+    def _dispatch(self, frame: str | bytes) -> None:
+        if not self.lost and '"book_delta"' in str(frame) and self.book("ETH-USD").ready:
+            self.lost += 1
+            return
+        super()._dispatch(frame)
+
+
+def test_a_gap_makes_the_stream_resubscribe_with_since(server: RunningServer) -> None:
+    maker = funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as client:
+            stream = GappyStream(client)
+            async with stream:
+                await stream.subscribe("book", "ETH-USD")
+                await stream.wait_for(lambda: stream.book("ETH-USD").ready)
+                for price in ("2950", "2951", "2952"):
+                    await client.place_order("ETH-USD", "buy", "1", price)
+                await book_matches_depth(client, stream, "ETH-USD")
+                assert stream.lost == 1 and stream.resubscribes == 1
+                assert stream.book("ETH-USD").gaps == 1
+            await client.cancel_all("ETH-USD")
+
+    asyncio.run(scenario())
+
+
+def test_the_stream_reconnects_reauthenticates_and_resubscribes(
+        server: RunningServer) -> None:
+    maker = funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as client, \
+                client.stream(backoff_initial=0.05) as stream:
+            await stream.subscribe("book", "ETH-USD")
+            await stream.subscribe("orders")
+            await stream.wait_for(lambda: stream.book("ETH-USD").ready)
+            before = stream.book("ETH-USD").update_id
+            hub = server.state.ws_hub
+            closed = server.call(lambda: _close_all(hub))
+            assert closed >= 1
+            await client.place_order("ETH-USD", "sell", "2", "3100")  # while disconnected
+            await stream.wait_for(lambda: stream.connects == 2)
+            await book_matches_depth(client, stream, "ETH-USD")
+            assert stream.book("ETH-USD").update_id > before
+            placed = await client.place_order("ETH-USD", "sell", "1", "3101")
+            statuses = []
+            async for message in stream:
+                if isinstance(message, StreamStatus):
+                    statuses.append(message.status)
+                if isinstance(message, OrderUpdate) and message.order and (
+                        message.order.order_id == placed.order_id):
+                    break
+            assert statuses == ["connected", "disconnected", "reconnected"]
+            await client.cancel_all("ETH-USD")
+
+    asyncio.run(scenario())
+
+
+async def _close_all(hub: Any) -> int:
+    return int(hub.close_all())
+
+
+def test_orders_over_the_stream(server: RunningServer) -> None:
+    maker = funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as client, \
+                client.stream() as stream:
+            assert await stream.ping() < 1.0
+            order = await stream.place_order("ETH-USD", "buy", "0.5", "2800",
+                                             client_order_id="s-1")
+            assert order.status == "new" and order.price == Decimal("2800")
+            assert order.client_order_id == "s-1"
+            amended = await stream.amend_order(order.order_id, price="2801")
+            assert amended.price == Decimal("2801") and amended.priority_kept is False
+            cancelled = await stream.cancel_order(order.order_id)
+            assert cancelled.cancelled_quantity == Decimal("0.5")
+            with pytest.raises(MatchbookError) as info:
+                await stream.cancel_order(order.order_id)
+            assert info.value.code == 1012
+            with pytest.raises(MatchbookError) as info:
+                await stream.subscribe("book", "NOPE-USD")
+            assert info.value.code == 1001
+            nothing = await stream.cancel_all("ETH-USD")
+            assert nothing.count == 0
+
+    asyncio.run(scenario())
+
+
+def test_public_stream_without_credentials(server: RunningServer) -> None:
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url) as client, client.stream() as stream:
+            assert stream.user_id is None
+            await stream.subscribe("trades", "ETH-USD")
+            with pytest.raises(MatchbookError) as info:
+                await stream.subscribe("orders")
+            assert info.value.code == 5001
+            assert ("orders",) not in stream._subscriptions
+
+    asyncio.run(scenario())
+
+
+def test_book_deltas_are_yielded_in_order(server: RunningServer) -> None:
+    maker = funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as client, \
+                client.stream() as stream:
+            await stream.subscribe("book", "ETH-USD")
+            await stream.wait_for(lambda: stream.book("ETH-USD").ready)
+            start = stream.book("ETH-USD").update_id
+            for price in ("2700", "2701"):
+                await client.place_order("ETH-USD", "buy", "1", price)
+            ids = []
+            async for message in stream:
+                if isinstance(message, BookDelta):
+                    ids.append((message.first_update_id, message.last_update_id))
+                    if message.last_update_id >= start + 2:
+                        break
+            assert ids[0][0] == start + 1
+            assert all(b[0] == a[1] + 1 for a, b in zip(ids, ids[1:], strict=False))
+            await client.cancel_all("ETH-USD")
+
+    asyncio.run(scenario())
