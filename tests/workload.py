@@ -124,6 +124,7 @@ class Workload:
         self.users = list(range(1, users + 1))
         self.accounts = accounts
         self.mid = {s: START_MID_TICKS[s] for s in self.symbols}
+        self.trend = dict.fromkeys(self.symbols, 0)
         self.seq = 0
         self.ts_ns = start_ts_ns
         self.client_serial = 0
@@ -187,16 +188,22 @@ class Workload:
     # ------------------------------------------------------------------ pieces
 
     def _symbol(self) -> str:
-        """A symbol to trade; its mid drifts a step now and then and rarely jumps, but
-        is pulled back when it strays more than 3% from the last trade price."""
-        symbol = self.rng.choice(self.symbols)
+        """A symbol to trade. Its mid drifts a step now and then, rarely jumps, now and
+        then trends for a while (resting orders fall out of the price band), and is pulled
+        back when it strays more than 3% from the last trade price."""
+        rng = self.rng
+        symbol = rng.choice(self.symbols)
         step = PRICE_STEP_TICKS[symbol]
-        roll = self.rng.random()
+        roll = rng.random()
         mid = self.mid[symbol]
         if roll < 0.002:
-            mid += self.rng.choice((-40, 40)) * step  # sweeps and stops
+            mid += rng.choice((-40, 40)) * step  # sweeps and stops
         elif roll < 0.5:
-            mid += self.rng.choice((-1, 1)) * step
+            mid += rng.choice((-1, 1)) * step
+        if rng.random() < 0.0005:
+            self.trend[symbol] = rng.choice((-1, 0, 0, 1))
+        if rng.random() < 0.05:
+            mid += self.trend[symbol] * step
         last = self.market.last_price(symbol)
         if last and abs(mid - last) * 100 > 3 * last:
             mid = (mid + last) // 2

@@ -12,12 +12,12 @@ from typing import Any
 
 import httpx
 import pytest
-from server import Account, RunningServer, running_server
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from matchbook.core import CancelAll, PlaceOrder
 from matchbook.core.commands import BUY, LIMIT, SELL
+from server import Account, RunningServer, running_server
 
 
 class WS:

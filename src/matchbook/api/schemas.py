@@ -1,10 +1,31 @@
-"""Request bodies. Decimals are strings; unknown fields are refused."""
+"""Request bodies and bounded path and query numbers.
+
+Decimals are strings; unknown fields are refused; text never carries control characters
+(they would reach the journal and the SQL read model, where PostgreSQL refuses NUL).
+Ids are bounded to what the journal (64-bit) and the SQL keys (32-bit user and API key
+ids) can hold, so an absurd number is a 422, never a failure further in.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+MAX_ID = 2**63 - 1  # order, withdrawal and sequence numbers (64-bit in the journal)
+MAX_ROW_ID = 2**31 - 1  # user and API key ids (32-bit keys in the SQL store)
+
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID, description="An order id.")]
+WithdrawalId = Annotated[int, Path(ge=1, le=MAX_ID, description="A withdrawal id.")]
+UserId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A user id.")]
+ApiKeyId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="An API key id.")]
+BeforeSeq = Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                        description="Only entries before this sequence number.")]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 DECIMAL_PATTERN = r"^\s*([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})\s*$"
 
@@ -14,9 +35,15 @@ def decimal(default: Any = ...) -> Any:
     return Field(default, pattern=DECIMAL_PATTERN, min_length=1, max_length=64)
 
 
-
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name != "password" and _CONTROL.search(value):
+            raise ValueError("control characters are not allowed")
+        return value
 
 
 class SignUp(Body):

@@ -70,7 +70,7 @@ async def user_fills(state: ApiState, user_id: int, symbol: str,
     out = []
     for r in rows:
         sym = state.exchange.markets.symbols[r.symbol]
-        maker = r.maker_user_id == user_id and not (r.taker_user_id == user_id)
+        maker = r.maker_user_id == user_id and r.taker_user_id != user_id
         aggressor_buys = r.aggressor_side == "buy"
         side = ("sell" if aggressor_buys else "buy") if maker else r.aggressor_side
         fee = int(r.maker_fee_minor if maker else r.taker_fee_minor)

@@ -648,7 +648,8 @@ class Hub:
                     last_heartbeat_check = now
                     beat = _text({"type": "heartbeat"})
                     for conn in list(self.connections):
-                        if now - conn.last_offered >= self.heartbeat_seconds:
+                        if not conn.simple and now - conn.last_offered >= (
+                                self.heartbeat_seconds):
                             conn.offer(beat)
             except asyncio.CancelledError:
                 raise
@@ -927,9 +928,12 @@ def _order_id(value: Any) -> int:
 
 
 def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0] if exc.errors() else {}
-    field = ".".join(str(p) for p in first.get("loc", ())) or "request"
-    return f"{field}: {first.get('msg', 'invalid value')}"
+    """``field: what is wrong`` of the first error, as the REST API words it."""
+    errors = exc.errors()
+    if not errors:
+        return "request: invalid value"
+    field = ".".join(str(p) for p in errors[0]["loc"]) or "request"
+    return f"{field}: {errors[0]['msg']}"
 
 
 # -- endpoints -------------------------------------------------------------------------------

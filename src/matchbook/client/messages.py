@@ -143,14 +143,15 @@ class StreamStatus(Message, frozen=True, kw_only=True, tag="status"):
 AnyMessage = (BookSnapshot | BookDelta | Trade | Ticker | Candle | OrdersSnapshot | OrderUpdate
               | Balances | Subscribed | Unsubscribed | Authenticated | Result | Pong | Heartbeat
               | Resync | ErrorMessage | StreamStatus)
-_decoder = msgspec.json.Decoder(AnyMessage)  # type: ignore[arg-type]
+_decoder = msgspec.json.Decoder(AnyMessage)
 
 
 def decode_message(frame: str | bytes) -> AnyMessage | dict[str, Any]:
     """The typed message of one frame; a message type this SDK does not know yet comes
     back as a plain dict. Raises ``msgspec.DecodeError`` for a frame that is not JSON."""
     try:
-        return _decoder.decode(frame)
+        message: AnyMessage = _decoder.decode(frame)
+        return message
     except msgspec.ValidationError:
         value = msgspec.json.decode(frame)
         if not isinstance(value, dict):

@@ -40,7 +40,6 @@ from matchbook.client.messages import (
     BookSnapshot,
     ErrorMessage,
     Heartbeat,
-    Message,
     Pong,
     Result,
     Resync,
@@ -84,7 +83,8 @@ class Stream:
                  reconnect: bool = True, url: str | None = None, events: bool = True,
                  queue_size: int = 10_000, request_timeout: float = 10.0,
                  idle_timeout: float = 30.0, backoff_initial: float = 0.1,
-                 backoff_max: float = 5.0, connect_timeout: float = 10.0) -> None:
+                 backoff_max: float = 5.0, connect_timeout: float = 10.0,
+                 max_in_flight: int = 32) -> None:
         self.client = client
         self.url = url or client.ws_url
         self.authenticate = authenticate
@@ -101,6 +101,7 @@ class Stream:
         self.resubscribes = 0  # book resubscriptions after a gap or a resync
         self.dropped = 0  # messages dropped because nobody read them
         self.last_error: BaseException | None = None
+        self._order_slots = asyncio.Semaphore(max_in_flight)  # the server allows 64
         self._subscriptions: dict[tuple[str, ...], dict[str, Any]] = {}
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._ids = itertools.count(1)
@@ -210,8 +211,9 @@ class Stream:
         connected right now (it is sent on the next connection).
         """
         key, message = self._subscription(channel, symbol, interval)
-        if channel == "book":
+        if channel == "book":  # deltas before the new snapshot are not gaps
             self.book(key[1]).clear()
+            self._resyncing.add(key[1])
         self._subscriptions[key] = message
         if not self.connected:
             return None
@@ -275,7 +277,8 @@ class Stream:
         :class:`MatchbookError` (``ConnectionLost`` if the answer cannot come)."""
         for attempt in range(2):
             try:
-                answer = await self._request({"op": op, **fields})
+                async with self._order_slots:
+                    answer = await self._request({"op": op, **fields})
                 return answer.data
             except MatchbookError as exc:
                 if attempt or exc.code != TOKEN_EXPIRED or not self.client.refresh_token:
@@ -469,7 +472,7 @@ class Stream:
             logger.debug("resubscribing %s failed: %s", symbol, exc)
             self._resyncing.discard(symbol)
 
-    def _emit(self, message: Message | dict[str, Any]) -> None:
+    def _emit(self, message: AnyMessage | dict[str, Any]) -> None:
         if type(message) is StreamStatus and self._waiters:
             self._check_waiters()
         if not self.events:

@@ -132,7 +132,6 @@ class _Batch:
     withdrawals: dict[int, dict[str, Any]] = field(default_factory=dict)
     withdrawal_updates: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
-    first_seq: int = 0
     last_seq: int = 0
     last_ts_ns: int = 0
     commands: int = 0
@@ -503,7 +502,6 @@ class Projector:
             b.audit.append(_audit_row(seq, ts, command, events, code))
         if missing:
             raise _MissingOrders(missing)
-        b.first_seq = records[0][0]
         b.last_seq, b.last_ts_ns = records[-1][0], records[-1][1]
         b.commands = len(records)
         return b
@@ -854,7 +852,8 @@ class ProjectorTask:
 
     def offer(self, batch: Sequence[Record]) -> bool:
         """Queue ``batch`` for projection; never blocks. Returns False (and marks the
-        projection behind) when the queue is full and the batch was dropped."""
+        projection behind) when the queue is full and the batch was dropped. Call it on
+        the event loop's thread (``asyncio.Queue`` is not thread-safe)."""
         if not batch:
             return True
         last = batch[-1][0]
@@ -951,6 +950,8 @@ class ProjectorTask:
             if self.behind and self.data_dir is not None:
                 await self.catch_up()
             await projector.project(records)
+            if self.behind and projector.last_seq >= self.last_offered_seq:
+                self.behind = False  # whatever was dropped has been written since
             return
         except ProjectionGapError:
             self.behind = True

@@ -10,7 +10,16 @@ from fastapi import APIRouter, Query
 from matchbook.api import convert
 from matchbook.api.deps import AdminUser, State
 from matchbook.api.errors import ApiError
-from matchbook.api.schemas import AdjustBody, AdminDeposit, ChainDeposit, RejectBody
+from matchbook.api.schemas import (
+    AdjustBody,
+    AdminDeposit,
+    BeforeSeq,
+    ChainDeposit,
+    Offset,
+    RejectBody,
+    UserId,
+    WithdrawalId,
+)
 from matchbook.api.store_reads import audit_page, projection_lag
 from matchbook.core import (
     AdjustBalance,
@@ -66,13 +75,13 @@ async def chain_deposit(body: ChainDeposit, admin: AdminUser, state: State) -> d
 
 
 @router.post("/withdrawals/{withdrawal_id}/approve")
-async def approve(withdrawal_id: int, admin: AdminUser, state: State) -> dict[str, Any]:
+async def approve(withdrawal_id: WithdrawalId, admin: AdminUser, state: State) -> dict[str, Any]:
     _ok(await state.exchange.submit(CompleteWithdrawal(withdrawal_id)))
     return {"withdrawal_id": withdrawal_id, "status": "completed"}
 
 
 @router.post("/withdrawals/{withdrawal_id}/reject")
-async def reject(withdrawal_id: int, admin: AdminUser, state: State,
+async def reject(withdrawal_id: WithdrawalId, admin: AdminUser, state: State,
                  body: RejectBody | None = None) -> dict[str, Any]:
     _ok(await state.exchange.submit(RejectWithdrawal(withdrawal_id,
                                                      body.reason if body else "")))
@@ -116,7 +125,7 @@ async def resume(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
 
 
 @router.post("/users/{user_id}/suspend")
-async def suspend(user_id: int, admin: AdminUser, state: State) -> dict[str, Any]:
+async def suspend(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
     if await state.users.get(user_id) is None:
         raise ApiError(Code.INVALID_USER, "No user has this id.")
     result = _ok(await state.exchange.submit(SuspendUser(user_id)))
@@ -125,7 +134,7 @@ async def suspend(user_id: int, admin: AdminUser, state: State) -> dict[str, Any
 
 
 @router.post("/users/{user_id}/reinstate")
-async def reinstate(user_id: int, admin: AdminUser, state: State) -> dict[str, Any]:
+async def reinstate(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
     _ok(await state.exchange.submit(ReinstateUser(user_id)))
     return {"user_id": user_id, "suspended": False}
 
@@ -133,7 +142,7 @@ async def reinstate(user_id: int, admin: AdminUser, state: State) -> dict[str, A
 @router.get("/users")
 async def users(admin: AdminUser, state: State,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Annotated[int, Query(ge=0)] = 0) -> list[dict[str, Any]]:
+                offset: Offset = 0) -> list[dict[str, Any]]:
     engine = state.exchange.engine
     return [{"user_id": u.user_id, "email": u.email, "role": u.role,
              "suspended": u.user_id in engine.suspended,
@@ -144,7 +153,7 @@ async def users(admin: AdminUser, state: State,
 @router.get("/audit")
 async def audit(admin: AdminUser, state: State,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                before_seq: Annotated[int | None, Query(ge=1)] = None) -> list[dict[str, Any]]:
+                before_seq: BeforeSeq = None) -> list[dict[str, Any]]:
     return await audit_page(state, limit, before_seq)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from matchbook.api.deps import CurrentUser, State
 from matchbook.api.errors import ApiCode, ApiError
-from matchbook.api.schemas import Login, NewApiKey, Refresh, SignUp
+from matchbook.api.schemas import ApiKeyId, Login, NewApiKey, Refresh, SignUp
 from matchbook.api.users import EmailTaken
 
 router = APIRouter(tags=["accounts"])
@@ -84,7 +84,7 @@ async def list_api_keys(principal: CurrentUser, state: State) -> list[dict[str, 
 
 
 @router.delete("/api-keys/{key_id}")
-async def delete_api_key(key_id: int, principal: CurrentUser, state: State) -> dict[str, Any]:
+async def delete_api_key(key_id: ApiKeyId, principal: CurrentUser, state: State) -> dict[str, Any]:
     if not await state.users.revoke_api_key(principal.user_id, key_id):
         raise ApiError(ApiCode.NOT_FOUND, "No such API key.")
     return {"api_key_id": key_id, "revoked": True}

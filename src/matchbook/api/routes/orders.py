@@ -10,7 +10,7 @@ from matchbook.api import convert
 from matchbook.api.convert import TIFS, TYPES, lots, symbol_of, ticks
 from matchbook.api.deps import Reader, State, Trader
 from matchbook.api.errors import ApiCode, ApiError
-from matchbook.api.schemas import AmendOrderBody, NewOrder
+from matchbook.api.schemas import AmendOrderBody, NewOrder, OrderId
 from matchbook.api.store_reads import closed_orders, find_order, user_fills
 from matchbook.core import AmendOrder, CancelAll, CancelOrder, Code, PlaceOrder
 from matchbook.core.events import OrderAmended, OrderCancelled
@@ -68,7 +68,7 @@ async def list_orders(principal: Reader, state: State,
 
 
 @router.get("/orders/{order_id}")
-async def get_order(order_id: int, principal: Reader, state: State) -> dict[str, Any]:
+async def get_order(order_id: OrderId, principal: Reader, state: State) -> dict[str, Any]:
     exchange = state.exchange
     live = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
     if live is not None:
@@ -80,7 +80,7 @@ async def get_order(order_id: int, principal: Reader, state: State) -> dict[str,
 
 
 @router.patch("/orders/{order_id}")
-async def amend_order(order_id: int, body: AmendOrderBody, principal: Trader,
+async def amend_order(order_id: OrderId, body: AmendOrderBody, principal: Trader,
                       state: State) -> dict[str, Any]:
     exchange = state.exchange
     live = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
@@ -105,7 +105,7 @@ async def amend_order(order_id: int, body: AmendOrderBody, principal: Trader,
 
 
 @router.delete("/orders/{order_id}")
-async def cancel_order(order_id: int, principal: Trader, state: State) -> dict[str, Any]:
+async def cancel_order(order_id: OrderId, principal: Trader, state: State) -> dict[str, Any]:
     result = await state.exchange.submit(CancelOrder(principal.user_id, order_id))
     error = convert.rejection(result.events)
     if error is not None:

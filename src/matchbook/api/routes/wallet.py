@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from matchbook.api import convert
 from matchbook.api.deps import Reader, State, Trader, Withdrawer
 from matchbook.api.errors import ApiError
-from matchbook.api.schemas import TransferBody, WithdrawalBody
+from matchbook.api.schemas import BeforeSeq, TransferBody, WithdrawalBody
 from matchbook.api.store_reads import user_ledger
 from matchbook.core import Code, CreateAddress, RequestWithdrawal, Transfer
 from matchbook.core.events import AddressCreated, Transferred, WithdrawalRequested
@@ -32,9 +32,11 @@ async def balances(principal: Reader, state: State) -> list[dict[str, Any]]:
 @router.get("/ledger")
 async def ledger(principal: Reader, state: State, asset: str | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                 before_seq: Annotated[int | None, Query(ge=1)] = None) -> list[dict[str, Any]]:
-    return await user_ledger(state, principal.user_id, asset.upper() if asset else None, limit,
-                             before_seq)
+                 before_seq: BeforeSeq = None) -> list[dict[str, Any]]:
+    code = asset.upper() if asset else None
+    if code is not None and code not in state.exchange.markets.assets:
+        raise ApiError(Code.UNKNOWN_ASSET, f"Unknown asset {asset!r}.")
+    return await user_ledger(state, principal.user_id, code, limit, before_seq)
 
 
 @router.post("/wallets/{asset}/address", status_code=201)

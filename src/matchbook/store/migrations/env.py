@@ -15,9 +15,10 @@ from sqlalchemy.engine import Connection
 
 from matchbook.store.db import create_engine
 from matchbook.store.schema import metadata
+from matchbook.store.users_schema import users_metadata
 
 config = context.config
-target_metadata = metadata
+target_metadata = [metadata, users_metadata]  # the read model and the API's own tables
 
 
 def run_migrations_offline() -> None:
