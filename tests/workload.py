@@ -202,7 +202,7 @@ class Workload:
             mid += rng.choice((-1, 1)) * step
         if rng.random() < 0.0005:
             self.trend[symbol] = rng.choice((-1, 0, 0, 1))
-        if rng.random() < 0.05:
+        if rng.random() < 0.25:
             mid += self.trend[symbol] * step
         last = self.market.last_price(symbol)
         if last and abs(mid - last) * 100 > 3 * last:

@@ -331,6 +331,20 @@ def test_order_entry_echoes_request_ids_and_errors(server: RunningServer) -> Non
         assert ws.until(lambda m: m["type"] == "error")["code"] == 6001
 
 
+def test_an_expired_access_token_cannot_trade(server: RunningServer) -> None:
+    alice = funded(server)
+    expires = int(time.time()) + 2  # exp has a one-second resolution: at least 1 s left
+    token = server.state.tokens.issue(alice.user_id, "user",
+                                      now=expires - server.settings.access_token_seconds)
+    with WS(server.ws_url) as ws:
+        assert ws.request(op="auth", token=token)["type"] == "authenticated"
+        time.sleep(max(0.0, expires - time.time()) + 0.05)
+        late = ws.request(op="cancel_all")
+        assert late["type"] == "error" and late["code"] == 5002
+        assert ws.request(op="auth", token=alice.token)["type"] == "authenticated"
+        assert ws.request(op="cancel_all")["type"] == "result"
+
+
 def test_heartbeat_when_idle_and_pong_on_ping(server: RunningServer) -> None:
     with WS(server.ws_url) as ws:
         pong = ws.request(op="ping")
@@ -338,14 +352,22 @@ def test_heartbeat_when_idle_and_pong_on_ping(server: RunningServer) -> None:
         started = time.monotonic()
         assert ws.recv(timeout=3.0) == {"type": "heartbeat"}
         assert 0.5 < time.monotonic() - started < 3.0
+        metrics = httpx.get(f"{server.base_url}/metrics").text
+        assert "matchbook_websocket_clients" in metrics
 
 
-def test_messages_are_rate_limited_per_connection(tmp_path: Any) -> None:
-    with running_server(tmp_path, ws_messages_per_second=5, ws_message_burst=5) as srv, \
-            WS(srv.ws_url) as ws:
+def test_messages_are_rate_limited_per_connection(server: RunningServer) -> None:
+    hub = server.state.ws_hub
+    rate, burst = hub.rate, hub.burst
+    hub.rate, hub.burst = 5.0, 5  # for connections opened from now on
+    try:
+        ws = WS(server.ws_url)
+    finally:
+        hub.rate, hub.burst = rate, burst
+    with ws:
         for i in range(12):
             ws.send(op="ping", request_id=i)
-        answers = [ws.recv() for _ in range(12)]
+        answers = [ws.until(lambda m: m["type"] != "heartbeat") for _ in range(12)]
         limited = [m for m in answers if m["type"] == "error"]
         assert len(limited) >= 6 and all(m["code"] == 5005 for m in limited)
         assert len([m for m in answers if m["type"] == "pong"]) <= 6

@@ -28,6 +28,11 @@ last_update_id``; a level with quantity ``"0"`` is removed), ``trade``, ``ticker
 window if it still holds them (and the ``epoch`` matches: update ids restart with the
 server), else a fresh snapshot.
 
+Authentication lasts for the connection; order entry needs the ``trade`` scope and,
+with an access token, a token that has not expired (send ``auth`` again with a fresh
+one). Incoming messages are rate limited per connection (token bucket); order requests
+also spend the user's (or API key's) REST budget, and at most 64 may be in flight.
+
 Publishing never waits: each connection has a bounded outbox filled with
 ``put``-without-wait from the sequencer's listeners and drained by its own writer task.
 A connection whose outbox overflows is, if it only follows public channels and it has

@@ -97,8 +97,10 @@ def _engine(accounts: bool) -> Engine:
 
 
 def _funding() -> list[Any]:
+    """Every user gets 100 billion USD and 100 million BTC: enough that no bench order is
+    ever short of funds, and each amount below the core's largest accepted amount."""
     return [c for uid in range(1, USERS + 1)
-            for c in (Deposit("USD", 10**18, user_id=uid), Deposit("BTC", 10**16, user_id=uid))]
+            for c in (Deposit("USD", 10**17, user_id=uid), Deposit("BTC", 10**16, user_id=uid))]
 
 
 def _deep_levels(n: int) -> int:
@@ -193,7 +195,11 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
     # the generator engine walks the same path first
     gen, live = _engine(accounts), _LiveSet()
     for seq, cmd in enumerate(setup, 1):
-        _track(gen.apply(seq, seq, cmd), live)
+        events = gen.apply(seq, seq, cmd)
+        if any(type(e) is OrderRejected or type(e).__name__ == "CommandRejected"
+               for e in events):
+            raise RuntimeError(f"bench setup command {seq} was rejected: {events}")
+        _track(events, live)
     note("generate", 0, commands)
     stream = generate(commands, seed + 1, mix, gen, live, len(setup))
     note("generate", commands, commands)

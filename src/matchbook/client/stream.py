@@ -311,8 +311,10 @@ class Stream:
             while not self._closing:
                 reason = ""
                 try:
+                    # no per-message compression: small JSON frames gain little and the
+                    # server would compress every frame once per subscriber
                     async with connect(self.url, open_timeout=self.connect_timeout,
-                                       max_size=1 << 24, close_timeout=2,
+                                       max_size=1 << 24, close_timeout=2, compression=None,
                                        ping_interval=20, ping_timeout=20) as ws:
                         self._ws = ws
                         reader = asyncio.get_running_loop().create_task(self._read(ws))
