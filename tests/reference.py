@@ -677,7 +677,7 @@ class Reference:
             return INVALID_DISPLAY_QUANTITY
         if price * qty * sym.quote_per_tick_lot < sym.min_notional_minor:
             return NOTIONAL_TOO_SMALL
-        if self._outside_band(book, price):  # as for a new order: also at an unchanged price
+        if price != order.limit and self._outside_band(book, price):  # only a new price
             return PRICE_OUTSIDE_BAND
         if order.post_only:
             best = self._best_price(book, SELL if order.side == BUY else BUY)

@@ -387,9 +387,9 @@ def test_fill_or_kill_is_checked_before_funds() -> None:
     assert pair.apply(limit(3, BUY, 3, tif=FOK)) == ([], 2001)
 
 
-def test_an_amend_is_band_checked_as_a_new_order_even_at_its_own_price() -> None:
-    """Docs, amend: "band, size, notional and post-only checks as for a new order"; a
-    new order at a price the reference has moved 10%+ away from is rejected (2005)."""
+def test_an_amend_is_band_checked_only_when_its_price_changes() -> None:
+    """Docs, amend: the band (2005) applies "only when the price changes": a resting
+    order the market moved away from may still shrink or grow at its own price."""
     pair = Pair()
     far = P * 109 // 100
     pair.apply(limit(1, SELL, 5, price=far))  # order 1, within 10% of nothing yet
@@ -397,6 +397,7 @@ def test_an_amend_is_band_checked_as_a_new_order_even_at_its_own_price() -> None
     pair.apply(limit(3, BUY, 1, tif=IOC))  # last price P: order 1 is 9% away, in band
     pair.apply(limit(2, SELL, 1, price=P - P // 50))  # order 4
     pair.apply(limit(3, BUY, 1, tif=IOC))  # last price P - 2%: order 1 is 11% away
-    assert pair.apply(AmendOrder(1, 1, qty_lots=4)) == ([], 2005)
-    assert pair.apply(AmendOrder(1, 1, qty_lots=6)) == ([], 2005)
+    assert pair.apply(AmendOrder(1, 1, price_ticks=far + 1)) == ([], 2005)
     assert pair.book(SELL) == [(1, 1, far, 5, 5)]
+    assert pair.apply(AmendOrder(1, 1, qty_lots=4)) == ([], 0)
+    assert pair.book(SELL) == [(1, 1, far, 4, 4)]

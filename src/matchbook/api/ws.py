@@ -883,8 +883,6 @@ class _Session:
         conn, state = self.conn, self.state
         op = message["op"]
         fields = {k: v for k, v in message.items() if k not in ("op", "request_id")}
-        for name in _OPTIONAL_DECIMALS[op]:  # absent means null (the schemas require a key)
-            fields.setdefault(name, None)
         try:
             if op == "place":
                 data = await order_routes.new_order(NewOrder.model_validate(fields),
@@ -915,11 +913,6 @@ class _Session:
             conn.error(ApiCode.INTERNAL, "Internal error.", request_id)
         finally:
             conn.in_flight -= 1
-
-
-_OPTIONAL_DECIMALS: dict[str, tuple[str, ...]] = {
-    "place": ("price", "quantity", "quote_quantity", "stop_price", "display_quantity"),
-    "amend": ("price", "quantity"), "cancel": (), "cancel_all": ()}
 
 
 def _order_id(value: Any) -> int:
@@ -992,8 +985,8 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     if hub is None:
         await websocket.close(CLOSE_TRY_LATER, "not ready")
         return
-    await websocket.accept()
     conn = Connection(hub, websocket, hub.queue_size, hub.rate, hub.burst)
+    await websocket.accept()
     session = _Session(hub, conn)
     try:
         await _serve(websocket, conn, session.handle)
@@ -1010,8 +1003,8 @@ async def ws_market(websocket: WebSocket) -> None:
     if hub is None:
         await websocket.close(CLOSE_TRY_LATER, "not ready")
         return
-    await websocket.accept()
     conn = Connection(hub, websocket, hub.queue_size, hub.rate, hub.burst, simple=True)
+    await websocket.accept()
     conn.send(hub.simple_book())
 
     def on_message(text: str) -> None:

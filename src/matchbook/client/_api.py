@@ -148,7 +148,7 @@ def order_body(symbol: str, side: Side, quantity: Num | None = None, price: Num 
         "quote_quantity": decimal_text(quote_quantity, "quote_quantity"),
         "expire_time_ns": expire_time_ns, "client_order_id": client_order_id,
     }
-    return body  # absent values as explicit nulls: the server accepts both
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def place_order(symbol: str, side: Side, quantity: Num | None = None, price: Num | None = None,
@@ -183,8 +183,8 @@ def get_order(order_id: str | int) -> Call[Order]:
 def amend_order(order_id: str | int, *, price: Num | None = None,
                 quantity: Num | None = None) -> Call[Order]:
     """New price and/or total quantity; ``priority_kept`` tells whether it kept its place."""
-    body = {"price": decimal_text(price, "price"),
-            "quantity": decimal_text(quantity, "quantity")}
+    body = _query(price=decimal_text(price, "price"),
+                  quantity=decimal_text(quantity, "quantity"))
     return Call("PATCH", f"{V1}/orders/{int(order_id)}", Order, body=body)
 
 

@@ -259,9 +259,10 @@ class Stream:
 
     async def amend_order(self, order_id: str | int, *, price: _api.Num | None = None,
                           quantity: _api.Num | None = None) -> Order:
-        data = await self.order_request("amend", {
-            "order_id": str(order_id), "price": _api.decimal_text(price, "price"),
-            "quantity": _api.decimal_text(quantity, "quantity")})
+        fields = {"order_id": str(order_id), "price": _api.decimal_text(price, "price"),
+                  "quantity": _api.decimal_text(quantity, "quantity")}
+        data = await self.order_request("amend", {k: v for k, v in fields.items()
+                                                  if v is not None})
         return msgspec.convert(data, Order, strict=False)
 
     async def cancel_order(self, order_id: str | int) -> Cancelled:
@@ -300,6 +301,8 @@ class Stream:
             return await asyncio.wait_for(future, self.request_timeout)
         except WebSocketException as exc:
             raise ConnectionLost(f"The connection closed: {exc}") from exc
+        except TimeoutError:
+            raise ConnectionLost(f"No answer within {self.request_timeout} s.") from None
         finally:
             self._pending.pop(request_id, None)
 

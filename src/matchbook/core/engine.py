@@ -775,7 +775,7 @@ class Engine:
             asset = book.quote_code if side == BUY else book.base_code
             account = self.accounts[uid]
             account.held[asset] -= released
-            account.available[asset] += released
+            account.available[asset] = account.available.get(asset, 0) + released
             order.hold = 0
         out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
 
@@ -841,8 +841,8 @@ class Engine:
                 out.append(OrderRejected(c.user_id, Code.POSITION_LIMIT_EXCEEDED,
                                          message(Code.POSITION_LIMIT_EXCEEDED), "", c.order_id))
                 return
-            account.available[asset] -= delta
-            account.held[asset] += delta
+            account.available[asset] = account.available.get(asset, 0) - delta
+            account.held[asset] = account.held.get(asset, 0) + delta
         delta = hold - order.hold
         if price == order.price and qty < order.qty:  # keeps its place in the queue
             level = (book.bids if order.side == BUY else book.asks)[price]
@@ -980,7 +980,7 @@ class Engine:
         book = self.books[order.symbol]
         asset = book.quote_code if order.side == BUY else book.base_code
         account.held[asset] -= amount
-        account.available[asset] += amount
+        account.available[asset] = account.available.get(asset, 0) + amount
         order.hold -= amount
 
     def _within_position_limit(self, account: Account, uid: int, sym: Symbol, qty: int) -> bool:
@@ -1100,7 +1100,8 @@ class Engine:
     def _reject_withdrawal(self, c: RejectWithdrawal, out: list[Event]) -> None:
         w = self._settle_withdrawal(c.withdrawal_id, c, out)
         if w is not None:
-            self.accounts[w.user_id].available[w.asset] += w.amount_minor
+            available = self.accounts[w.user_id].available
+            available[w.asset] = available.get(w.asset, 0) + w.amount_minor
             out.append(WithdrawalRejected(w.withdrawal_id, w.user_id, w.asset, w.amount_minor,
                                           c.reason[:200]))
 
