@@ -66,7 +66,6 @@ INVALID_EXPIRY = 1009
 INVALID_STP_MODE = 1010
 DUPLICATE_CLIENT_ORDER_ID = 1011
 UNKNOWN_ORDER = 1012
-NOT_ORDER_OWNER = 1013
 ORDER_NOT_AMENDABLE = 1014
 AMEND_NO_CHANGE = 1015
 AMEND_BELOW_FILLED = 1016
@@ -632,7 +631,7 @@ class Reference:
         if order is None:
             return UNKNOWN_ORDER
         if order.user_id != c.user_id:
-            return NOT_ORDER_OWNER
+            return UNKNOWN_ORDER  # found through the owner: another's order is unknown
         self._close(self.books[order.symbol], order)
         return 0
 
@@ -653,7 +652,7 @@ class Reference:
         if order is None:
             return UNKNOWN_ORDER
         if order.user_id != c.user_id:
-            return NOT_ORDER_OWNER
+            return UNKNOWN_ORDER
         if order.stop:
             return ORDER_NOT_AMENDABLE
         if c.price_ticks < 0:

@@ -97,7 +97,7 @@ def print_demo(result: DemoResult, console: Console | None = None, depth: int = 
     sym = book.symbol
     console.rule(f"[bold]Matchbook demo: {sym.name}")
     console.print(f"{len(result.events):,} events, {len(result.trades):,} trades, "
-                  f"{result.rejected:,} rejected orders, {len(engine.orders):,} open orders; "
+                  f"{result.rejected:,} rejected orders, {engine.open_order_count:,} open orders; "
                   f"last price {_price(sym, book.last_price)}; state hash {engine.state_hash()}")
     ladder = Table(title="Order book (top levels)", show_lines=False)
     for col in ("bid orders", "bid qty", "bid", "ask", "ask qty", "ask orders"):

@@ -32,8 +32,9 @@ def configure_logging(json_logs: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    structlog.configure(processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-                        logger_factory=structlog.stdlib.LoggerFactory())
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory())
 
 
 def serve(
@@ -57,7 +58,8 @@ def serve(
     typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "
                f"data: {settings.data_dir}{', demo market' if settings.demo else ''})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                ws_max_size=1 << 20, timeout_graceful_shutdown=10)
+                ws_max_size=1 << 20, ws_per_message_deflate=False,  # one frame, many readers
+                timeout_graceful_shutdown=10)
 
 
 @admin_app.command("create-user")

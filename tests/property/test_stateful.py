@@ -479,7 +479,7 @@ class EngineMachine(RuleBasedStateMachine):
         if order is None:
             assert isinstance(events[-1], OrderRejected) and events[-1].code == 1012
         elif how == "as other user":
-            assert isinstance(events[-1], OrderRejected) and events[-1].code == 1013
+            assert isinstance(events[-1], OrderRejected) and events[-1].code == 1012
             assert oid in self.engine.orders
         else:
             assert isinstance(events[-1], OrderCancelled) and oid not in self.engine.orders

@@ -58,7 +58,6 @@ STATUS: dict[int, int] = {
     # engine codes
     Code.UNKNOWN_SYMBOL: 404,
     Code.UNKNOWN_ORDER: 404,
-    Code.NOT_ORDER_OWNER: 404,  # another user's order is indistinguishable from none
     Code.UNKNOWN_ASSET: 404,
     Code.UNKNOWN_ADDRESS: 404,
     Code.UNKNOWN_WITHDRAWAL: 404,

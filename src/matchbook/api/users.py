@@ -11,6 +11,7 @@ The core knows only user ids; this module owns everything else about a user.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -72,7 +73,8 @@ class UserStore:
     async def create_user(self, email: str, password: str, role: str = "user") -> User:
         email = email.strip().lower()
         now = time.time_ns()
-        password_hash = hash_password(password)
+        # argon2 costs a good part of a second: off the event loop, which runs the exchange
+        password_hash = await asyncio.to_thread(hash_password, password)
         async with self.db.begin() as conn:
             exists = await conn.scalar(sa.select(users.c.user_id).where(users.c.email == email))
             if exists is not None:
@@ -86,7 +88,8 @@ class UserStore:
         async with self.db.connect() as conn:
             row = (await conn.execute(sa.select(users).where(
                 users.c.email == email.strip().lower()))).first()
-        if not verify_password(row.password_hash if row else None, password) or row is None:
+        ok = await asyncio.to_thread(verify_password, row.password_hash if row else None, password)
+        if not ok or row is None:
             return None
         return User(row.user_id, row.email, row.role, row.created_ns)
 

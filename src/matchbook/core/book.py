@@ -32,7 +32,13 @@ from collections.abc import Iterator
 import msgspec
 
 from matchbook.core.commands import BUY, SELL
-from matchbook.core.symbols import Symbol
+from matchbook.core.symbols import FeeSchedule, Symbol
+
+
+def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
+    """Order type, time in force, self-trade mode and post-only in 7 bits: always one of
+    CPython's cached small ints, so a resting order spends no memory on them."""
+    return (order_type - 1) | (tif - 1) << 2 | (stp - 1) << 4 | int(post_only) << 6
 
 
 class Order(msgspec.Struct, gc=False):
@@ -41,32 +47,54 @@ class Order(msgspec.Struct, gc=False):
     ``leaves`` is the open quantity (visible + hidden); ``visible`` the quantity shown in
     the book (the iceberg peak, else ``leaves``); ``visible == 0`` marks a dead entry in
     a level's queue. ``hold`` is what is still held for the order in minor units of the
-    quote asset (buys) or the base asset (sells).
+    quote asset (buys) or the base asset (sells). ``fees`` are the rates of the user's
+    tier when the order was placed (a shared object). Fifteen fields, no GC header: 136
+    bytes; the engine's share of a resting order is under 300 bytes in all.
     """
 
     order_id: int
     user_id: int
     symbol: str
     side: int
-    order_type: int
     price: int  # limit price in ticks (for a market order: its protection limit)
     qty: int  # total ordered lots
     leaves: int
     visible: int
     display: int  # iceberg peak size, 0 = not an iceberg
-    tif: int
-    stp: int
-    post_only: bool
+    hold: int
+    flags: int  # see pack_flags
     stop_price: int  # > 0 while a stop waits for its trigger
     expire_ts: int  # GTD expiry (sequencer ns), 0 = none
     client_order_id: str
-    hold: int
-    fee_maker: int  # rates (ppm) of the user's tier when the order was placed
-    fee_taker: int
+    fees: FeeSchedule
 
     @property
     def filled(self) -> int:
         return self.qty - self.leaves
+
+    @property
+    def order_type(self) -> int:
+        return (self.flags & 3) + 1
+
+    @property
+    def tif(self) -> int:
+        return (self.flags >> 2 & 3) + 1
+
+    @property
+    def stp(self) -> int:
+        return (self.flags >> 4 & 3) + 1
+
+    @property
+    def post_only(self) -> bool:
+        return bool(self.flags >> 6 & 1)
+
+    @property
+    def fee_maker(self) -> int:
+        return self.fees.maker_ppm
+
+    @property
+    def fee_taker(self) -> int:
+        return self.fees.taker_ppm
 
 
 class Level(msgspec.Struct, gc=False):

@@ -32,7 +32,8 @@ class Code(IntEnum):
     INVALID_STP_MODE = 1010
     DUPLICATE_CLIENT_ORDER_ID = 1011
     UNKNOWN_ORDER = 1012
-    NOT_ORDER_OWNER = 1013
+    # 1013 is retired: orders are found through their owner, so another user's order
+    # is reported as unknown (1012) and nobody learns which ids are someone else's
     ORDER_NOT_AMENDABLE = 1014
     AMEND_NO_CHANGE = 1015
     AMEND_BELOW_FILLED = 1016
@@ -89,7 +90,6 @@ MESSAGES: dict[int, str] = {
     Code.INVALID_STP_MODE: "The self-trade prevention mode is not known.",
     Code.DUPLICATE_CLIENT_ORDER_ID: "An open order of yours already has this client order id.",
     Code.UNKNOWN_ORDER: "No open order has this id.",
-    Code.NOT_ORDER_OWNER: "This order belongs to another user.",
     Code.ORDER_NOT_AMENDABLE: "Only resting limit orders can be amended.",
     Code.AMEND_NO_CHANGE: "The amendment changes nothing.",
     Code.AMEND_BELOW_FILLED: "The new quantity must exceed the quantity already filled.",

@@ -31,7 +31,7 @@ from typing import Any
 
 import msgspec
 
-from matchbook.core.book import Level, Order, OrderBook
+from matchbook.core.book import Level, Order, OrderBook, pack_flags
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
     BUY,
@@ -92,8 +92,9 @@ from matchbook.core.events import (
     WithdrawalRejected,
     WithdrawalRequested,
 )
-from matchbook.core.symbols import MAX_UNITS, PPM, Markets, Symbol
+from matchbook.core.symbols import MAX_UNITS, PPM, FeeSchedule, Markets, Symbol
 
+NO_FEES = FeeSchedule(0, 0)  # the rates of every order when accounts are off
 MAX_TICKS = 10**15  # no price or quantity beyond this is plausible; bounds int growth
 NEVER = 2**63 - 1
 _UNFILLED = int(CancelReason.UNFILLED)
@@ -148,7 +149,6 @@ class Engine:
         self.limits = limits or RiskLimits()
         self.books: dict[str, OrderBook] = {
             name: OrderBook(s) for name, s in markets.symbols.items()}
-        self.orders: dict[int, Order] = {}
         self.user_orders: dict[int, dict[int, Order]] = {}
         self.client_ids: dict[tuple[int, str], int] = {}
         self.expiries: list[tuple[int, int, int, Order]] = []  # (ts, order id, serial, order)
@@ -343,13 +343,13 @@ class Engine:
                 return self._reject(c, Code.POST_ONLY_WOULD_TAKE, out)
 
         account = None
-        fee_maker = fee_taker = 0
+        fees = NO_FEES
         accounts = self.accounts_enabled
         if accounts:
             account = self.accounts.get(uid)
             fees = sym.tier_fees.get(account.tier, sym.fees) if account and account.tier else (
                 sym.fees)
-            fee_maker, fee_taker = fees.maker_ppm, fees.taker_ppm
+        fee_maker, fee_taker = fees.maker_ppm, fees.taker_ppm
         if c.quote_amount_minor:
             qty = self._lots_for_budget(book, uid, c.stp, price, c.quote_amount_minor, fee_taker)
             if not qty:
@@ -386,9 +386,9 @@ class Engine:
         # -- accept -----------------------------------------------------------------
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = Order(oid, uid, sym.name, side, otype, price, qty, qty, display or qty, display,
-                      tif, c.stp, c.post_only, stop, c.expire_ts_ns, coid, hold,
-                      fee_maker, fee_taker)
+        order = Order(oid, uid, sym.name, side, price, qty, qty, display or qty, display, hold,
+                      (otype - 1) | (tif - 1) << 2 | (c.stp - 1) << 4 | c.post_only << 6,
+                      stop, c.expire_ts_ns, coid, fees)
         out.append(OrderAccepted(oid, uid, sym.name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, c.post_only, c.expire_ts_ns,
                                  c.quote_amount_minor, hold_asset, hold))
@@ -422,10 +422,11 @@ class Engine:
             if level is None:
                 level = levels[price] = Level(price, deque())
                 heapq.heappush(heap, key)
+            else:
+                order.price = level.price  # share the level's int: 32 bytes less per order
             level.orders.append(order)
             level.total += order.visible
             level.count += 1
-            self.orders[oid] = order
             if mine is None:
                 mine = self.user_orders[uid] = {}
             mine[oid] = order
@@ -521,9 +522,9 @@ class Engine:
                 if accounts is not None:
                     notional = price * fill * qptl
                     base_amt = fill * bpl
-                    rate = maker.fee_maker
+                    rate = maker.fees.maker_ppm
                     mfee = notional * rate // PPM if rate >= 0 else -(notional * -rate // PPM)
-                    tfee = notional * taker.fee_taker // PPM
+                    tfee = notional * taker.fees.taker_ppm // PPM
                     fee_total += mfee + tfee
                     macct = accounts[maker.user_id]
                     if maker_side == SELL:  # taker buys
@@ -686,13 +687,12 @@ class Engine:
 
         Order: on each side the stop the price crossed first (buys: lowest stop; sells:
         highest), then the earlier order; between the two sides, the earlier order."""
-        orders = self.orders
+        is_open = self._is_open
         buys, sells = book.stops_buy, book.stops_sell
         while True:
-            while buys and (orders.get(buys[0][1]) is not buys[0][2] or not buys[0][2].stop_price):
+            while buys and not (buys[0][2].stop_price and is_open(buys[0][2])):
                 heapq.heappop(buys)
-            while sells and (orders.get(sells[0][1]) is not sells[0][2]
-                             or not sells[0][2].stop_price):
+            while sells and not (sells[0][2].stop_price and is_open(sells[0][2])):
                 heapq.heappop(sells)
             last = book.last_price
             buy = buys[0] if buys and buys[0][0] <= last else None
@@ -729,13 +729,14 @@ class Engine:
     # =================================================================================
 
     def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
+        """The user's open order by id (or client id when the id is 0). Orders are found
+        through their owner, so another user's order is simply unknown (1012)."""
         if order_id == 0:
             order_id = self.client_ids.get((uid, coid), 0) if coid else 0
-        order = self.orders.get(order_id)
+        mine = self.user_orders.get(uid)
+        order = mine.get(order_id) if mine is not None else None
         if order is None:
             return None, Code.UNKNOWN_ORDER
-        if order.user_id != uid:
-            return None, Code.NOT_ORDER_OWNER
         return order, Code.OK
 
     def _cancel(self, c: CancelOrder, out: list[Event]) -> None:
@@ -743,10 +744,11 @@ class Engine:
         oid = c.order_id
         if oid == 0 and c.client_order_id:
             oid = self.client_ids.get((uid, c.client_order_id), 0)
-        order = self.orders.get(oid)
-        if order is None or order.user_id != uid:
-            code = Code.UNKNOWN_ORDER if order is None else Code.NOT_ORDER_OWNER
-            out.append(OrderRejected(uid, code, message(code), c.client_order_id, c.order_id))
+        mine = self.user_orders.get(uid)
+        order = mine.get(oid) if mine is not None else None
+        if mine is None or order is None:
+            out.append(OrderRejected(uid, Code.UNKNOWN_ORDER, message(Code.UNKNOWN_ORDER),
+                                     c.client_order_id, c.order_id))
             return
         if order.stop_price:
             self._remove_open(order, out, CancelReason.USER)
@@ -762,8 +764,6 @@ class Engine:
             book.drop_level(side, price)
         elif len(level.orders) > 2 * level.count + 16:
             book.compact(level)
-        del self.orders[oid]
-        mine = self.user_orders[uid]
         del mine[oid]
         if not mine:
             del self.user_orders[uid]
@@ -788,7 +788,7 @@ class Engine:
         if c.user_id:
             pool: Iterable[Order] = self.user_orders.get(c.user_id, {}).values()
         else:
-            pool = self.orders.values()
+            pool = [o for mine in self.user_orders.values() for o in mine.values()]
         victims = sorted((o for o in pool if not symbol or o.symbol == symbol),
                          key=lambda o: o.order_id)
         for order in victims:
@@ -858,10 +858,9 @@ class Engine:
         self._unregister(order)
         out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
                                     level.count))
-        fresh = Order(order.order_id, order.user_id, order.symbol, order.side, order.order_type,
-                      price, qty, leaves, leaves, order.display, order.tif, order.stp,
-                      order.post_only, 0, order.expire_ts, order.client_order_id, hold,
-                      order.fee_maker, order.fee_taker)
+        fresh = Order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
+                      leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
+                      order.client_order_id, order.fees)
         out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
                                 price, qty, leaves, False, delta))
         last = book.last_price
@@ -912,7 +911,7 @@ class Engine:
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
             _, oid, _, order = heapq.heappop(heap)
-            if self.orders.get(oid) is not order:
+            if not self._is_open(order):
                 continue  # gone already, or replaced by an amendment
             if order.stop_price:
                 self._unregister(order)
@@ -933,7 +932,6 @@ class Engine:
 
     def _register(self, order: Order) -> None:
         """Index an order that stays open (resting or pending stop). O(1)."""
-        self.orders[order.order_id] = order
         mine = self.user_orders.get(order.user_id)
         if mine is None:
             mine = self.user_orders[order.user_id] = {}
@@ -952,7 +950,6 @@ class Engine:
     def _unregister(self, order: Order) -> None:
         """Drop an order from the indexes (not from the book). O(1)."""
         uid = order.user_id
-        del self.orders[order.order_id]
         mine = self.user_orders[uid]
         del mine[order.order_id]
         if not mine:
@@ -961,6 +958,11 @@ class Engine:
             del self.client_ids[(uid, order.client_order_id)]
 
     _forget = _unregister
+
+    def _is_open(self, order: Order) -> bool:
+        """Is this very object still the open order under its id? O(1)."""
+        mine = self.user_orders.get(order.user_id)
+        return mine is not None and mine.get(order.order_id) is order
 
     def _close(self, order: Order, out: list[Event], reason: int) -> None:
         """The order's open quantity is cancelled; release its hold and report it."""
@@ -1205,6 +1207,17 @@ class Engine:
             return 0, 0
         return account.available.get(asset, 0), account.held.get(asset, 0)
 
+    @property
+    def orders(self) -> dict[int, Order]:
+        """Every open order by id: a new dict, O(open orders). Orders are indexed per user
+        only (one index less per resting order); use ``user_orders`` on hot paths."""
+        return {oid: o for mine in self.user_orders.values() for oid, o in mine.items()}
+
+    @property
+    def open_order_count(self) -> int:
+        """O(users)."""
+        return sum(len(mine) for mine in self.user_orders.values())
+
     def open_orders(self, uid: int, symbol: str = "") -> list[Order]:
         """The user's open orders (resting and pending stops), oldest first."""
         mine = self.user_orders.get(uid, {}).values()
@@ -1235,10 +1248,12 @@ class Engine:
                     o.leaves, o.visible, o.display, o.tif, o.stp, o.post_only, o.stop_price,
                     o.expire_ts, o.client_order_id, o.hold, o.fee_maker, o.fee_taker]
 
+
+        orders = self.orders
         books = {}
         for name in sorted(self.books):
             book = self.books[name]
-            stops = sorted((o for o in self.orders.values() if o.symbol == name and o.stop_price),
+            stops = sorted((o for o in orders.values() if o.symbol == name and o.stop_price),
                            key=lambda o: o.order_id)
             books[name] = {
                 "bids": [order_row(o) for o in book.iter_orders(BUY)],
@@ -1284,16 +1299,17 @@ class Engine:
     ) -> Engine:
         """Rebuild an engine from ``snapshot()`` output (also after a JSON round trip)."""
         engine = cls(markets, accounts=accounts, limits=limits)
+        fee_schedules: dict[tuple[int, int], FeeSchedule] = {}  # shared, as when placed
         for name, data in state["books"].items():
             book = engine.books[name]
             book.last_price = data["last_price"]
             book.halted = data["halted"]
             for row in [*data["bids"], *data["asks"]]:
-                order = Order(*row)
+                order = _order_from_row(row, fee_schedules)
                 book.rest(order)
                 engine._register(order)
             for row in data["stops"]:
-                order = Order(*row)
+                order = _order_from_row(row, fee_schedules)
                 engine._register(order)
                 heap = book.stops_buy if order.side == BUY else book.stops_sell
                 key = order.stop_price if order.side == BUY else -order.stop_price
@@ -1317,29 +1333,30 @@ class Engine:
 
     def _check(self) -> None:
         """Assert every invariant of the whole state (tests call it after each command)."""
+        orders = self.orders
         live = 0
         for book in self.books.values():
             book._check()
             for side in (BUY, SELL):
                 for order in book.iter_orders(side):
-                    assert self.orders.get(order.order_id) is order, "resting order is indexed"
+                    assert orders.get(order.order_id) is order, "resting order is indexed"
                     live += 1
-        stops = [o for o in self.orders.values() if o.stop_price]
-        assert live + len(stops) == len(self.orders), "every indexed order is live"
+        stops = [o for o in orders.values() if o.stop_price]
+        assert live + len(stops) == len(orders), "every indexed order is live"
         for order in stops:
             book = self.books[order.symbol]
             heap = book.stops_buy if order.side == BUY else book.stops_sell
             assert any(entry[2] is order for entry in heap), "pending stop is in its heap"
-        assert sum(len(m) for m in self.user_orders.values()) == len(self.orders)
+        assert sum(len(m) for m in self.user_orders.values()) == len(orders)
         for uid, mine in self.user_orders.items():
             assert mine, "no empty user index is kept"
             for oid, order in mine.items():
-                assert order.user_id == uid and self.orders[oid] is order
-        assert len(self.client_ids) == sum(1 for o in self.orders.values() if o.client_order_id)
+                assert order.user_id == uid and orders[oid] is order
+        assert len(self.client_ids) == sum(1 for o in orders.values() if o.client_order_id)
         for (uid, coid), oid in self.client_ids.items():
-            order = self.orders[oid]
+            order = orders[oid]
             assert order.user_id == uid and order.client_order_id == coid
-        for order in self.orders.values():
+        for order in orders.values():
             assert order.order_id < self.next_order_id
             if order.expire_ts:
                 assert order.expire_ts > self.last_ts, "an expired order is still open"
@@ -1349,7 +1366,7 @@ class Engine:
         for asset, total in self.asset_totals().items():
             assert total == 0, f"{asset} is not conserved: {total}"
         held_expected: dict[tuple[int, str], int] = {}
-        for order in self.orders.values():
+        for order in orders.values():
             sym = self.books[order.symbol].symbol
             asset = sym.quote.code if order.side == BUY else sym.base.code
             key = (order.user_id, asset)
@@ -1364,6 +1381,14 @@ class Engine:
             for asset, amount in account.held.items():
                 assert amount == held_expected.get((uid, asset), 0), (
                     f"user {uid} {asset} held {amount} != holds of open orders and withdrawals")
+
+
+def _order_from_row(row: list[Any], schedules: dict[tuple[int, int], FeeSchedule]) -> Order:
+    (oid, uid, symbol, side, otype, price, qty, leaves, visible, display, tif, stp, post_only,
+     stop, expire, coid, hold, maker_ppm, taker_ppm) = row
+    fees = schedules.setdefault((maker_ppm, taker_ppm), FeeSchedule(maker_ppm, taker_ppm))
+    return Order(oid, uid, symbol, side, price, qty, leaves, visible, display, hold,
+                 pack_flags(otype, tif, stp, post_only), stop, expire, coid, fees)
 
 
 def _band_price(price: int, side: int, bps: int) -> int:

@@ -174,7 +174,7 @@ async def stats(admin: AdminUser, state: State) -> dict[str, Any]:
                     "lag": exchange.engine.last_seq - (writer.last_seq or 0)},
         "snapshot_seq": durable.last_snapshot_seq,
         "projector_lag": await projection_lag(state),
-        "open_orders": len(exchange.engine.orders),
+        "open_orders": exchange.engine.open_order_count,
         "websocket_clients": getattr(state, "ws_clients", 0),
         "uptime_seconds": round(uptime, 1),
     }

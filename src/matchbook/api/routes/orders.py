@@ -109,8 +109,6 @@ async def cancel_order(order_id: OrderId, principal: Trader, state: State) -> di
     result = await state.exchange.submit(CancelOrder(principal.user_id, order_id))
     error = convert.rejection(result.events)
     if error is not None:
-        if error.code == Code.NOT_ORDER_OWNER:  # do not tell others' orders from unknown ones
-            raise ApiError(Code.UNKNOWN_ORDER, "No open order of yours has this id.")
         raise error
     cancelled = next(e for e in result.events if type(e) is OrderCancelled)
     assert isinstance(cancelled, OrderCancelled)
