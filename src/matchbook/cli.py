@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from matchbook.journal.cli import journal_app, snapshot_app
-from matchbook.serve import admin_app, serve
+from matchbook.serve import admin_app, db_app, serve
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
@@ -22,6 +22,7 @@ app.add_typer(journal_app, name="journal")
 app.add_typer(snapshot_app, name="snapshot")
 app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
+app.add_typer(db_app, name="db")
 console = Console()
 
 
@@ -72,6 +73,32 @@ def bench_engine(
                 "events", "rejects", "resting_after", "bytes_per_resting_order"):
         value = result[key]
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
+@bench_app.command("projector")
+def bench_projector_command(
+    commands: Annotated[int, typer.Option(help="Commands to project.")] = 20_000,
+    batch: Annotated[int, typer.Option(help="Commands per transaction.")] = 1000,
+    url: Annotated[str, typer.Option(help="Database URL (default: a temporary SQLite).")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """SQL projection throughput (commands/s and rows/s) into SQLite or PostgreSQL."""
+    import asyncio
+
+    from matchbook.store.bench import bench_projector
+
+    with tempfile.TemporaryDirectory() as tmp:
+        target = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        result = asyncio.run(bench_projector(target, commands, batch_size=batch))
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+        return
+    table = Table(title=f"bench projector: {commands:,} commands, batches of {batch:,}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,.0f}" if isinstance(value, float) else str(value))
     console.print(table)
 
 

@@ -97,3 +97,49 @@ def create_user(
             await db.dispose()
 
     typer.echo(asyncio.run(run()))
+
+
+db_app = typer.Typer(help="The SQL read model (SQLite by default, PostgreSQL by URL).")
+
+
+@db_app.command("migrate")
+def db_migrate(
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Bring the database schema to the newest migration."""
+    from matchbook.store.db import database_url
+    from matchbook.store.migrate import upgrade
+
+    settings = Settings.load(config, data_dir=data_dir)
+    url = settings.database_url or database_url(settings.data_dir)
+    upgrade(url)
+    typer.echo(f"migrated {url.split('@')[-1]}")
+
+
+@db_app.command("rebuild")
+def db_rebuild(
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    config: Annotated[Path | None, typer.Option()] = None,
+) -> None:
+    """Drop and rebuild the read model (orders, trades, ledger, balances, audit) from the
+    journal. Users and API keys are kept. Stop the server first."""
+    from rich.progress import Progress
+
+    from matchbook.config import read_config, risk_limits
+    from matchbook.core import load_markets
+    from matchbook.store.db import database_url
+    from matchbook.store.projector import rebuild
+
+    settings = Settings.load(config, data_dir=data_dir)
+    url = settings.database_url or database_url(settings.data_dir)
+    markets_config = read_config(settings.markets_file or None)
+    markets = load_markets(markets_config)
+    with Progress() as progress:
+        task = progress.add_task("projecting the journal", total=None)
+        stats = asyncio.run(rebuild(settings.data_dir, markets, url,
+                                    limits=risk_limits(markets, markets_config),
+                                    progress=lambda n: progress.update(task, completed=n)))
+    typer.echo(f"rebuilt to seq {stats.last_seq}: {stats.commands:,} commands, "
+               f"{stats.rows:,} rows in {stats.busy_seconds:.1f} s "
+               f"({stats.rows_per_second:,.0f} rows/s)")

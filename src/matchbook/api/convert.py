@@ -33,6 +33,7 @@ from matchbook.core.events import (
     OrderExpired,
     OrderFilled,
     OrderRejected,
+    OrderTriggered,
 )
 from matchbook.core.symbols import normalize_symbol
 
@@ -120,42 +121,63 @@ def order_view(sym: Symbol, o: Order) -> dict[str, Any]:
     }
 
 
-def placed_view(sym: Symbol, events: list[Event], open_order: Order | None) -> dict[str, Any]:
-    """The order as it stands after the command that placed it, with its fills."""
+def placed_view(sym: Symbol, events: list[Event],
+                open_order: Order | None = None) -> dict[str, Any]:
+    """The order as it stood right after the command that placed it, with its fills.
+
+    Built from that command's events alone: the sequencer applies a whole batch before
+    any caller resumes, so the live order (``open_order``, kept for callers that have
+    it) may already show later commands' fills, or be gone because one of them filled
+    it. The acknowledgement must describe this command's outcome, which those events
+    hold: a resting order is ``new`` or ``partially_filled`` (``pending_trigger`` for a
+    stop), a closed one ``filled``, ``cancelled`` or ``expired``.
+    """
     accepted = next(e for e in events if type(e) is OrderAccepted)
     assert isinstance(accepted, OrderAccepted)
     oid = accepted.order_id
     fills = [e for e in events if type(e) is OrderFilled and e.order_id == oid]
     filled = sum(f.qty_lots for f in fills)  # type: ignore[attr-defined]
-    status = "new"
+    leaves = fills[-1].leaves_lots if fills else accepted.qty_lots  # type: ignore[attr-defined]
+    quantity = accepted.qty_lots
+    status = ""
     reason = None
+    triggered = False
     for e in events:
-        if isinstance(e, OrderCancelled | OrderExpired) and e.order_id == oid and (
-                e.leaves_lots == 0 if isinstance(e, OrderCancelled) else True):
-            status = "cancelled" if isinstance(e, OrderCancelled) else "expired"
-            reason = REASONS.get(e.reason) if isinstance(e, OrderCancelled) else "expired"
-    if open_order is not None:
-        view = order_view(sym, open_order)
-    else:
-        if status == "new":
+        if type(e) is OrderTriggered and e.order_id == oid:
+            triggered = True
+        elif isinstance(e, OrderCancelled) and e.order_id == oid:
+            quantity -= e.cancelled_lots if e.leaves_lots else 0  # a decrement shrinks it
+            leaves = e.leaves_lots
+            if not leaves:
+                status, reason = "cancelled", REASONS.get(e.reason)
+        elif isinstance(e, OrderExpired) and e.order_id == oid:
+            leaves, status, reason = 0, "expired", "expired"
+    if not status:
+        if leaves == 0:
             status = "filled" if filled else "cancelled"
-        view = {
-            "order_id": str(oid), "client_order_id": accepted.client_order_id or None,
-            "symbol": sym.name, "side": SIDE_NAMES[accepted.side],
-            "type": TYPE_NAMES[accepted.order_type],
-            "price": sym.format_price(accepted.price_ticks) if accepted.price_ticks else None,
-            "quantity": sym.format_qty(accepted.qty_lots),
-            "filled_quantity": sym.format_qty(filled),
-            "remaining_quantity": sym.format_qty(0), "status": status,
-            "time_in_force": TIF_NAMES[accepted.tif], "post_only": accepted.post_only,
-            "stop_price": sym.format_price(accepted.stop_price_ticks)
-            if accepted.stop_price_ticks else None,
-            "display_quantity": sym.format_qty(accepted.display_lots)
-            if accepted.display_lots else None,
-            "expire_time_ns": accepted.expire_ts_ns or None,
-        }
-    view["cancel_reason"] = reason
-    view["fills"] = [fill_view(sym, f) for f in fills]  # type: ignore[arg-type]
+        elif accepted.stop_price_ticks and not triggered:
+            status = "pending_trigger"
+        else:
+            status = "partially_filled" if filled else "new"
+    has_price = accepted.order_type != MARKET and accepted.order_type != STOP_MARKET
+    view = {
+        "order_id": str(oid), "client_order_id": accepted.client_order_id or None,
+        "symbol": sym.name, "side": SIDE_NAMES[accepted.side],
+        "type": TYPE_NAMES[accepted.order_type],
+        "price": sym.format_price(accepted.price_ticks)
+        if has_price and accepted.price_ticks else None,
+        "quantity": sym.format_qty(max(quantity, filled)),
+        "filled_quantity": sym.format_qty(filled),
+        "remaining_quantity": sym.format_qty(leaves), "status": status,
+        "time_in_force": TIF_NAMES[accepted.tif], "post_only": accepted.post_only,
+        "stop_price": sym.format_price(accepted.stop_price_ticks)
+        if accepted.stop_price_ticks else None,
+        "display_quantity": sym.format_qty(accepted.display_lots)
+        if accepted.display_lots else None,
+        "expire_time_ns": accepted.expire_ts_ns or None,
+        "cancel_reason": reason,
+        "fills": [fill_view(sym, f) for f in fills],  # type: ignore[arg-type]
+    }
     return view
 
 

@@ -36,7 +36,8 @@ class ApiState:
         return self.ws_hub.client_count if self.ws_hub is not None else 0
 
 
-def get_state(request: Request) -> ApiState:
+async def get_state(request: Request) -> ApiState:
+    """The running server's state (async: a sync dependency costs a thread hop)."""
     state: ApiState = request.app.state.api
     return state
 

@@ -102,3 +102,4 @@ async def http_middleware(request: Request,
     response = await call_next(request)
     HTTP.labels(request.method, str(response.status_code)).observe(time.perf_counter() - started)
     return response
+

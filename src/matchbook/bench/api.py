@@ -261,12 +261,16 @@ class _Cpu:
         self.load_start = time.process_time()
         self.wall_start = time.perf_counter()
 
-    def figures(self) -> dict[str, float]:
+    def figures(self, operations: int = 0) -> dict[str, float]:
+        """CPU shares (1.0 = one core busy all along) and server CPU per operation."""
         wall = time.perf_counter() - self.wall_start
         server = self.server.cpu_seconds() - self.server_start
         load = time.process_time() - self.load_start
-        return {"server_cpu_share": round(server / wall, 2) if wall else 0.0,
-                "load_cpu_share": round(load / wall, 2) if wall else 0.0}
+        out = {"server_cpu_share": round(server / wall, 2) if wall else 0.0,
+               "load_cpu_share": round(load / wall, 2) if wall else 0.0}
+        if operations:
+            out["server_cpu_ms_per_order"] = round(server * 1000 / operations, 3)
+        return out
 
 
 # -- phases --------------------------------------------------------------------------------
@@ -317,7 +321,8 @@ async def _rest_phase(server: ServerProcess, tokens: dict[str, str],
     return {"clients": config.clients, "orders": len(latencies),
             "seconds": round(elapsed, 3),
             "orders_per_sec": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-            "ack": _latency(latencies), "statuses": dict(statuses), **cpu.figures()}
+            "ack": _latency(latencies), "statuses": dict(statuses),
+            **cpu.figures(len(latencies))}
 
 
 async def _ws_phase(server: ServerProcess, tokens: dict[str, str],
@@ -394,7 +399,8 @@ async def _ws_phase(server: ServerProcess, tokens: dict[str, str],
     return {"connections": config.ws_connections, "window": config.ws_window,
             "orders": len(latencies), "seconds": round(elapsed, 3),
             "orders_per_sec": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-            "ack": _latency(latencies), "outcomes": dict(outcomes), **cpu.figures()}
+            "ack": _latency(latencies), "outcomes": dict(outcomes),
+            **cpu.figures(len(latencies))}
 
 
 async def _fanout_phase(server: ServerProcess, tokens: dict[str, str],
