@@ -130,6 +130,80 @@ def bench_journal(
     console.print(table)
 
 
+@bench_app.command("api")
+def bench_api(
+    clients: Annotated[int, typer.Option(help="Concurrent REST keep-alive clients.")] = 32,
+    rest_orders: Annotated[int, typer.Option(help="Most REST orders to send.")] = 20_000,
+    ws_connections: Annotated[int, typer.Option(help="WebSocket order-entry connections.")] = 8,
+    ws_window: Annotated[int, typer.Option(help="Requests in flight per connection.")] = 16,
+    ws_orders: Annotated[int, typer.Option(help="Most WebSocket orders to send.")] = 60_000,
+    subscribers: Annotated[int, typer.Option(help="WebSocket book subscribers.")] = 500,
+    fanout_orders: Annotated[int, typer.Option(help="Book deltas to time.")] = 200,
+    fanout_interval: Annotated[float, typer.Option(help="Seconds between them.")] = 0.02,
+    seconds: Annotated[float, typer.Option(help="The most any phase runs.")] = 15.0,
+    journal_mode: Annotated[str, typer.Option(help="fsync, os or none.")] = "fsync",
+    phase: Annotated[list[str] | None, typer.Option(
+        help="rest, ws, fanout (repeat the option; default all three).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The server end to end over loopback: REST and WebSocket order entry, book fan-out."""
+    from matchbook.bench.api import BenchConfig, run
+
+    phases = tuple(phase or ("rest", "ws", "fanout"))
+    unknown = set(phases) - {"rest", "ws", "fanout"}
+    if unknown:
+        raise typer.BadParameter(f"unknown phase {', '.join(sorted(unknown))}")
+    config = BenchConfig(clients=clients, rest_orders=rest_orders,
+                         ws_connections=ws_connections, ws_window=ws_window,
+                         ws_orders=ws_orders, subscribers=subscribers,
+                         fanout_orders=fanout_orders, fanout_interval=fanout_interval,
+                         seconds=seconds, journal_mode=journal_mode)
+    quiet = as_json or not console.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet) as progress:
+        tasks: dict[str, Any] = {}
+
+        def note(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        result = run(config, phases, progress=note)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    targets = result["targets"]
+    table = Table(title=f"bench api: journal {journal_mode}, loopback, {result['cpus']} CPUs")
+    for col in ("path", "orders/s", "p50 ms", "p99 ms", "max ms", "target", "CPU srv/load"):
+        table.add_column(col, justify="left" if col == "path" else "right")
+    notes = []
+
+    def row(name: str, data: dict[str, Any], figures: dict[str, float], target: str) -> None:
+        rate = f"{data['orders_per_sec']:,.0f}" if "orders_per_sec" in data else "-"
+        table.add_row(name, rate, f"{figures['p50_ms']:.1f}", f"{figures['p99_ms']:.1f}",
+                      f"{figures['max_ms']:.1f}", target,
+                      f"{data['server_cpu_share']:.2f}/{data['load_cpu_share']:.2f}")
+
+    if "rest" in result:
+        rest = result["rest"]
+        row("REST ack", rest, rest["ack"], f"{targets['rest_orders_per_sec']:,}/s")
+        notes.append(f"REST: {rest['clients']} keep-alive clients, {rest['orders']:,} orders")
+    if "ws" in result:
+        ws = result["ws"]
+        row("WebSocket ack", ws, ws["ack"],
+            f"{targets['ws_orders_per_sec']:,}/s, p99<{targets['ws_ack_p99_ms']:g}")
+        notes.append(f"WebSocket: {ws['connections']} connections x {ws['window']} in flight, "
+                     f"{ws['orders']:,} orders")
+    if "fanout" in result:
+        fan = result["fanout"]
+        row("book delta fan-out", fan, fan["delivery"], f"p99<{targets['fanout_p99_ms']:g}")
+        notes.append(f"fan-out: {fan['subscribers']} subscribers, {fan['levels']} deltas every "
+                     f"{fan['interval_ms']:g} ms, {fan['deliveries']:,} deliveries, "
+                     f"{fan['missing']} missed")
+    table.caption = "; ".join(notes)
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

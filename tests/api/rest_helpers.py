@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 import pytest
+
 from server import Account, RunningServer, running_server
 
 T = TypeVar("T")

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 from rest_helpers import BACKENDS, Api, assert_error, caught_up, database, funded
-from server import Account, RunningServer, running_server
 
 from matchbook.api.errors import ApiCode
+from server import Account, RunningServer, running_server
 
 PER_ACCOUNT = 30
 

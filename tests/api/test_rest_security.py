@@ -16,10 +16,10 @@ import httpx
 import jwt
 import pytest
 from rest_helpers import BACKENDS, Api, assert_error, caught_up, funded, rest_server
-from server import PASSWORD, RunningServer
 
 from matchbook.api.errors import ApiCode
 from matchbook.core.codes import Code
+from server import PASSWORD, RunningServer
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -8,6 +8,7 @@ Each test that trades gets a fresh server, so no other test's orders rest in its
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from rest_helpers import BACKENDS, Api, assert_error, caught_up, eventually, funded, rest_server
-from server import RunningServer
 
 from matchbook.api.errors import ApiCode
 from matchbook.core.codes import Code
+from server import RunningServer
 
 
 @pytest.fixture(params=BACKENDS)
@@ -423,3 +424,35 @@ def test_simple_endpoints(server: RunningServer) -> None:
     invalid = root.post("/orders", json={"side": "up", "price": "1", "quantity": "1"},
                         headers=trader.headers)
     assert_error(invalid, 422, ApiCode.VALIDATION)
+
+
+def test_an_acknowledgement_describes_its_own_command(server: RunningServer,
+                                                      admin: Api) -> None:
+    """Two orders in one sequencer batch: the resting one, filled by the next command of
+    the same batch, is acknowledged as it stood after its own command (``new``), not as
+    the engine holds it by the time its caller resumes (gone, which once read
+    ``cancelled``)."""
+    from matchbook.api.routes.orders import build_order, place
+    from matchbook.api.schemas import NewOrder
+
+    buyer = funded(server, USD="10000")
+    seller = funded(server, BTC="1")
+    exchange = server.state.exchange
+
+    async def same_batch() -> list[dict[str, Any]]:
+        buy = build_order(exchange, buyer.user_id,
+                          NewOrder(side="buy", price="50000", quantity="0.1"))
+        sell = build_order(exchange, seller.user_id,
+                           NewOrder(side="sell", price="50000", quantity="0.1"))
+        batches = exchange.sequencer.stats.batches
+        answers = await asyncio.gather(place(exchange, buy), place(exchange, sell))
+        assert exchange.sequencer.stats.batches == batches + 1  # one batch
+        return list(answers)
+
+    rested, took = server.call(same_batch)
+    assert (rested["status"], rested["filled_quantity"], rested["remaining_quantity"]) == (
+        "new", "0.0000", "0.1000")
+    assert rested["fills"] == [] and rested["cancel_reason"] is None
+    assert (took["status"], took["filled_quantity"]) == ("filled", "0.1000")
+    caught_up(server, admin)
+    assert Api(server, buyer).ok("GET", f"/orders/{rested['order_id']}")["status"] == "filled"

@@ -23,6 +23,11 @@ Three phases, each bounded by a count and by ``seconds``:
   timestamped; each subscriber timestamps the ``book_delta`` frame that first shows the
   level. Latency is the difference, for every (subscriber, level) pair.
 
+Each phase starts once the server's SQL projector caught up with the one before (the
+time it took is reported), so that no phase pays for its predecessor's backlog. Server
+figures per phase (commands, batches, fsyncs, projector lag) come from
+``GET /api/v1/admin/stats``.
+
 All timestamps are ``time.perf_counter()`` in this one process. The load process is
 itself Python on the same two cores as the server, so a figure is a floor for what
 the server can do only when the server, not the load, is the busy one: the report
@@ -69,7 +74,7 @@ class BenchConfig:
     clients: int = 32
     rest_orders: int = 20_000
     ws_connections: int = 8
-    ws_window: int = 32  # requests in flight per connection (the server allows 64)
+    ws_window: int = 16  # requests in flight per connection (the server allows 64)
     ws_orders: int = 60_000
     subscribers: int = 500
     fanout_orders: int = 200
@@ -378,8 +383,10 @@ async def _ws_phase(server: ServerProcess, tokens: dict[str, str],
 
             reader = asyncio.create_task(read())
             request_id = i * 10_000_000
-            while remaining > 0 and time.monotonic() < deadline:
+            while True:
                 await window.acquire()
+                if remaining <= 0 or time.monotonic() >= deadline:
+                    break
                 remaining -= 1
                 request_id += 1
                 sent[request_id] = clock()
@@ -541,6 +548,15 @@ async def _stats(admin: _Http) -> dict[str, Any]:
     return stats
 
 
+async def _settle(admin: _Http, stats: dict[str, Any], limit: float = 120.0) -> float:
+    """Seconds until the projector lag is 0 (at most ``limit``)."""
+    started = time.perf_counter()
+    while stats["projector_lag"] > 0 and time.perf_counter() - started < limit:
+        await asyncio.sleep(0.2)
+        stats = await _stats(admin)
+    return round(time.perf_counter() - started, 2)
+
+
 def _server_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     commands = after["commands"] - before["commands"]
     batches = after["batches"] - before["batches"]
@@ -563,7 +579,10 @@ async def _run(server: ServerProcess, phases: tuple[str, ...], note: Progress) -
             gc.freeze()
             before = await _stats(admin)
             results[phase] = await runners[phase](server, tokens, note)
-            results[phase]["server"] = _server_delta(before, await _stats(admin))
+            after = await _stats(admin)
+            results[phase]["server"] = _server_delta(before, after)
+            # the next phase starts once the SQL read model caught up with this one
+            results[phase]["server"]["projector_catch_up_seconds"] = await _settle(admin, after)
             gc.unfreeze()
     finally:
         await admin.close()
