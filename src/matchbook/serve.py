@@ -58,6 +58,7 @@ def serve(
     typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "
                f"data: {settings.data_dir}{', demo market' if settings.demo else ''})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                access_log=False,  # requests are counted in /metrics; errors are logged
                 ws_max_size=1 << 20, ws_per_message_deflate=False,  # one frame, many readers
                 timeout_graceful_shutdown=10)
 

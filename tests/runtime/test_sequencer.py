@@ -121,3 +121,22 @@ def test_market_data_deltas_are_contiguous_and_rebuild_the_book(tmp_path: Path) 
         await seq.stop(snapshot=False)
 
     asyncio.run(main())
+
+
+def test_an_unrecordable_command_is_refused_alone(tmp_path: Path) -> None:
+    from matchbook.runtime.sequencer import Unencodable
+
+    async def main() -> None:
+        seq = Sequencer(_durable(tmp_path, "os"))
+        seq.start()
+        good = asyncio.ensure_future(seq.submit(Deposit("USD", 5, user_id=1)))
+        bad = asyncio.ensure_future(seq.submit(Deposit("USD", 2**70, user_id=1)))
+        after = asyncio.ensure_future(seq.submit(Deposit("USD", 7, user_id=1)))
+        assert (await good).seq == 1
+        with pytest.raises(Unencodable):
+            await bad
+        assert (await after).seq == 2  # the sequencer goes on; no number was spent
+        assert (await seq.submit(Deposit("USD", 1, user_id=2))).seq == 3
+        await seq.stop(snapshot=False)
+
+    asyncio.run(main())

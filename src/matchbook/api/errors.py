@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matchbook.core.codes import Code
-from matchbook.runtime.sequencer import Busy, Stopped
+from matchbook.runtime.sequencer import Busy, Stopped, Unencodable
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +124,10 @@ def install(app: FastAPI) -> None:
     async def _busy(request: Request, exc: Busy) -> JSONResponse:
         return JSONResponse(error_body(ApiCode.BUSY, "The exchange is busy; retry shortly."),
                             status_code=503, headers={"Retry-After": "1"})
+
+    @app.exception_handler(Unencodable)
+    async def _unencodable(request: Request, exc: Unencodable) -> JSONResponse:
+        return JSONResponse(error_body(ApiCode.VALIDATION, str(exc)), status_code=422)
 
     @app.exception_handler(Stopped)
     async def _stopped(request: Request, exc: Stopped) -> JSONResponse:

@@ -193,6 +193,8 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
     with the lowest median. Every pass must end in the generating run's state hash.
     """
     mix = mix or Mix()
+    # memory first, in a process that has not yet freed memory it could reuse
+    bytes_per_order = _bytes_per_resting_order(max(resting, memory_sample), seed, accounts)
     rng = random.Random(seed)
     note = progress or (lambda stage, done, total: None)
     setup = _funding() + _deep_book(resting, rng)
@@ -225,8 +227,7 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
             note(phase, round_ + 1, repeat)
     assert best_latency is not None
     results.update(best_latency)
-    results["bytes_per_resting_order"] = _bytes_per_resting_order(
-        max(resting, memory_sample), seed, accounts)
+    results["bytes_per_resting_order"] = bytes_per_order
     results.update(commands=commands, resting=resting, accounts=accounts, seed=seed,
                    mix={"limit": mix.limit, "cancel": mix.cancel, "market": mix.market,
                         "amend": mix.amend, "crossing_share_of_limits": mix.crossing})

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from matchbook.core.commands import AnyCommand
 from matchbook.core.events import Event
+from matchbook.journal.codec import encode_command
 from matchbook.journal.durable import Applied, DurableEngine
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,11 @@ class Busy(Exception):
 
 class Stopped(Exception):
     """The sequencer is stopping or stopped."""
+
+
+class Unencodable(ValueError):
+    """The command holds a value the journal cannot record (e.g. an int beyond 64 bits);
+    it was refused before anything was written."""
 
 
 @dataclass(slots=True)
@@ -150,6 +156,9 @@ class Sequencer:
     async def _process(self, durable: DurableEngine,
                        items: list[tuple[AnyCommand, asyncio.Future[Result], int]]) -> None:
         now = self.clock()
+        items = self._encodable(items)
+        if not items:
+            return
         stamped = durable.stamp([(command, now) for command, _, _ in items])
         started = time.perf_counter()
         if durable.config.mode == "none":
@@ -177,6 +186,22 @@ class Sequencer:
                 subscriber(applied)
             except Exception:  # a broken consumer must not stop the exchange
                 logger.exception("event subscriber failed")
+
+    @staticmethod
+    def _encodable(items: list[tuple[AnyCommand, asyncio.Future[Result], int]]
+                   ) -> list[tuple[AnyCommand, asyncio.Future[Result], int]]:
+        """Refuse, one by one, commands the journal could not record, so that one bad
+        command never fails its batch (nor stops the sequencer)."""
+        kept = []
+        for item in items:
+            try:
+                encode_command(item[0])
+            except (OverflowError, TypeError, ValueError) as exc:
+                if not item[1].done():
+                    item[1].set_exception(Unencodable(f"the command cannot be recorded: {exc}"))
+                continue
+            kept.append(item)
+        return kept
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
