@@ -449,6 +449,9 @@ class Stream:
         book = self.books.get(delta.symbol)
         if book is None or ("book", delta.symbol) not in self._subscriptions:
             return
+        if delta.symbol in self._resyncing and book.ready and (
+                delta.first_update_id > book.update_id + 1):
+            return  # the resubscription will fill the hole: not a new gap
         try:
             if book.apply(delta):
                 self._emit(delta)
