@@ -76,6 +76,30 @@ def bench_engine(
     console.print(table)
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    commands: Annotated[int, typer.Option(help="Commands in the mix.")] = 100_000,
+    journal: Annotated[str, typer.Option(help="Journal mode: fsync, os or none.")] = "fsync",
+    batch: Annotated[int, typer.Option(help="Commands per group commit.")] = 256,
+    url: Annotated[str, typer.Option(help="Database URL (default: a temporary SQLite).")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The engine mix with the journal on and the SQL projector following: throughput
+    and projector lag."""
+    from matchbook.bench.pipeline import run as run_pipeline
+
+    result = run_pipeline(commands, journal, batch, url)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"bench pipeline: {result['commands']:,} commands, journal {journal}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
+    console.print(table)
+
+
 @bench_app.command("projector")
 def bench_projector_command(
     commands: Annotated[int, typer.Option(help="Commands to project.")] = 20_000,
