@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from matchbook.api.errors import ApiCode, ApiError
-from matchbook.core import Code, GridError, Markets, Symbol, message
+from matchbook.api.errors import ApiError
+from matchbook.core import Code, GridError, Markets, Symbol
 from matchbook.core.book import Order
 from matchbook.core.commands import (
     BUY,
@@ -35,7 +35,6 @@ from matchbook.core.events import (
     OrderRejected,
     OrderTriggered,
 )
-from matchbook.core.symbols import normalize_symbol
 
 SIDES = {"buy": BUY, "sell": SELL}
 SIDE_NAMES = {BUY: "buy", SELL: "sell"}
@@ -185,15 +184,3 @@ def fill_view(sym: Symbol, f: OrderFilled) -> dict[str, Any]:
     return {"trade_id": str(f.trade_id), "price": sym.format_price(f.price_ticks),
             "quantity": sym.format_qty(f.qty_lots), "is_maker": f.is_maker,
             "fee": sym.quote.format(f.fee_minor), "fee_asset": sym.quote.code}
-
-
-def code_message(code: int) -> str:
-    return message(code)
-
-
-def symbol_name(name: str) -> str:
-    return normalize_symbol(name)
-
-
-def bad_request(text: str) -> ApiError:
-    return ApiError(ApiCode.VALIDATION, text)

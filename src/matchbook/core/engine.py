@@ -387,6 +387,7 @@ class Engine:
         oid = self.next_order_id
         self.next_order_id = oid + 1
         order = Order(oid, uid, sym.name, side, price, qty, qty, display or qty, display, hold,
+                      # pack_flags, inlined on the hot path (a call costs ~70 ns here)
                       (otype - 1) | (tif - 1) << 2 | (c.stp - 1) << 4 | c.post_only << 6,
                       stop, c.expire_ts_ns, coid, fees)
         out.append(OrderAccepted(oid, uid, sym.name, side, otype, c.price_ticks, qty, tif, coid,
@@ -562,7 +563,7 @@ class Engine:
                         queue.append(maker)
                     else:
                         level.count -= 1
-                        self._forget(maker)
+                        self._unregister(maker)
                         if not level.count:
                             break
                 if not rem:
@@ -956,8 +957,6 @@ class Engine:
             del self.user_orders[uid]
         if order.client_order_id:
             del self.client_ids[(uid, order.client_order_id)]
-
-    _forget = _unregister
 
     def _is_open(self, order: Order) -> bool:
         """Is this very object still the open order under its id? O(1)."""

@@ -66,6 +66,7 @@ class Stamped(NamedTuple):
 
     commands: list[tuple[int, int, AnyCommand]]
     records: list[tuple[int, int, bytes]]
+    refused: list[tuple[int, Exception]]  # (index in the batch, why) when refusing
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,26 +155,36 @@ class DurableEngine:
         self.write(stamped)
         return self.apply(stamped)
 
-    def stamp(self, batch: Sequence[tuple[AnyCommand, int]]) -> Stamped:
+    def stamp(self, batch: Sequence[tuple[AnyCommand, int]], *,
+              refuse_unencodable: bool = False) -> Stamped:
         """Assign the next sequence numbers and encode the batch (nothing is written).
 
         Timestamps must not go backwards (they are clamped to the previous one, so a
-        stepping clock cannot reorder time inside the core). Raises ``OverflowError``
-        for a command that cannot be encoded. Call ``write`` and ``apply`` next, in
-        order, before stamping another batch.
+        stepping clock cannot reorder time inside the core). A command that cannot be
+        encoded raises ``OverflowError`` (nothing is stamped), or with
+        ``refuse_unencodable`` is left out, gets no sequence number and is listed in
+        ``refused``. Call ``write`` and ``apply`` next, in order, before stamping
+        another batch.
         """
         seq = self._stamped_seq
         last_ts = self._stamped_ts
         commands: list[tuple[int, int, AnyCommand]] = []
         records: list[tuple[int, int, bytes]] = []
-        for command, ts_ns in batch:
+        refused: list[tuple[int, Exception]] = []
+        for index, (command, ts_ns) in enumerate(batch):
             last_ts = ts_ns if ts_ns > last_ts else last_ts
-            payload = encode_command(command)
+            try:
+                payload = encode_command(command)
+            except (OverflowError, TypeError, ValueError) as exc:
+                if not refuse_unencodable:
+                    raise
+                refused.append((index, exc))
+                continue
             seq += 1
             records.append((seq, last_ts, payload))
             commands.append((seq, last_ts, command))
         self._stamped_seq, self._stamped_ts = seq, last_ts
-        return Stamped(commands, records)
+        return Stamped(commands, records, refused)
 
     def write(self, stamped: Stamped) -> None:
         """Append the batch to the journal: one write and, in mode fsync, one fsync."""

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from matchbook.core.commands import AnyCommand
 from matchbook.core.events import Event
-from matchbook.journal.codec import encode_command
 from matchbook.journal.durable import Applied, DurableEngine
 
 logger = logging.getLogger(__name__)
@@ -156,10 +155,17 @@ class Sequencer:
     async def _process(self, durable: DurableEngine,
                        items: list[tuple[AnyCommand, asyncio.Future[Result], int]]) -> None:
         now = self.clock()
-        items = self._encodable(items)
-        if not items:
-            return
-        stamped = durable.stamp([(command, now) for command, _, _ in items])
+        stamped = durable.stamp([(command, now) for command, _, _ in items],
+                                refuse_unencodable=True)
+        if stamped.refused:  # refused one by one: a bad command never fails its batch
+            for index, exc in stamped.refused:
+                future = items[index][1]
+                if not future.done():
+                    future.set_exception(Unencodable(f"the command cannot be recorded: {exc}"))
+            bad = {index for index, _ in stamped.refused}
+            items = [item for index, item in enumerate(items) if index not in bad]
+            if not items:
+                return
         started = time.perf_counter()
         if durable.config.mode == "none":
             durable.write(stamped)
@@ -186,22 +192,6 @@ class Sequencer:
                 subscriber(applied)
             except Exception:  # a broken consumer must not stop the exchange
                 logger.exception("event subscriber failed")
-
-    @staticmethod
-    def _encodable(items: list[tuple[AnyCommand, asyncio.Future[Result], int]]
-                   ) -> list[tuple[AnyCommand, asyncio.Future[Result], int]]:
-        """Refuse, one by one, commands the journal could not record, so that one bad
-        command never fails its batch (nor stops the sequencer)."""
-        kept = []
-        for item in items:
-            try:
-                encode_command(item[0])
-            except (OverflowError, TypeError, ValueError) as exc:
-                if not item[1].done():
-                    item[1].set_exception(Unencodable(f"the command cannot be recorded: {exc}"))
-                continue
-            kept.append(item)
-        return kept
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from matchbook.api.convert import SIDE_NAMES, symbol_of
+from matchbook.api.convert import SIDE_NAMES, plain, symbol_of
 from matchbook.api.deps import State
 from matchbook.api.errors import ApiCode, ApiError
 from matchbook.marketdata.feed import INTERVALS_NS
@@ -34,8 +35,8 @@ async def symbols(state: State) -> list[dict[str, Any]]:
             "max_quantity": s.format_qty(s.max_qty_lots),
             "min_notional": s.quote.format(s.min_notional_minor),
             "price_band_bps": s.price_band_bps, "market_protection_bps": s.market_protection_bps,
-            "maker_fee": f"{s.fees.maker_ppm / 1_000_000:f}".rstrip("0").rstrip("."),
-            "taker_fee": f"{s.fees.taker_ppm / 1_000_000:f}".rstrip("0").rstrip("."),
+            "maker_fee": plain(Decimal(s.fees.maker_ppm).scaleb(-6)),  # exact: no float
+            "taker_fee": plain(Decimal(s.fees.taker_ppm).scaleb(-6)),
             "halted": book.halted or state.exchange.engine.halted,
         })
     return out
