@@ -120,15 +120,13 @@ def order_view(sym: Symbol, o: Order) -> dict[str, Any]:
     }
 
 
-def placed_view(sym: Symbol, events: list[Event],
-                open_order: Order | None = None) -> dict[str, Any]:
+def placed_view(sym: Symbol, events: list[Event]) -> dict[str, Any]:
     """The order as it stood right after the command that placed it, with its fills.
 
     Built from that command's events alone: the sequencer applies a whole batch before
-    any caller resumes, so the live order (``open_order``, kept for callers that have
-    it) may already show later commands' fills, or be gone because one of them filled
-    it. The acknowledgement must describe this command's outcome, which those events
-    hold: a resting order is ``new`` or ``partially_filled`` (``pending_trigger`` for a
+    any caller resumes, so the live order may already show later commands' fills, or be
+    gone because one of them filled it. The acknowledgement must describe this
+    command's outcome, which those events hold: a resting order is ``new`` or ``partially_filled`` (``pending_trigger`` for a
     stop), a closed one ``filled``, ``cancelled`` or ``expired``.
     """
     accepted = next(e for e in events if type(e) is OrderAccepted)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from matchbook.core import Engine, Markets
@@ -120,8 +120,9 @@ class SymbolFeed:
 class MarketData:
     """The public feed of every symbol, kept from the sequencer's batches.
 
-    ``listeners`` are called with ``(kind, symbol, item)`` for every delta and trade
-    (kind ``"book"``/``"trade"``); they must not block.
+    ``listeners`` are called once per applied batch with the list of published
+    ``(kind, symbol, item)`` (kind ``"book"`` with a ``Delta``, ``"trade"`` with a
+    ``Trade``), in order; they must not block.
     """
 
     def __init__(self, markets: Markets, engine: Engine | None = None) -> None:
@@ -129,7 +130,7 @@ class MarketData:
         self.feeds = {name: SymbolFeed(name) for name in markets.symbols}
         for feed in self.feeds.values():
             feed.candles = {name: deque(maxlen=1000) for name in INTERVALS_NS}
-        self.listeners: list[object] = []
+        self.listeners: list[Callable[[list[tuple[str, str, Delta | Trade]]], None]] = []
         if engine is not None:
             self.load(engine)
 

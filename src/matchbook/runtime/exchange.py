@@ -85,6 +85,6 @@ class Exchange:
                 logger.exception("batch listener failed")
         for fanout in self.marketdata.listeners:
             try:
-                fanout(published)  # type: ignore[operator]
+                fanout(published)
             except Exception:
                 logger.exception("market data listener failed")

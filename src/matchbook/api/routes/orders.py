@@ -43,11 +43,7 @@ async def place(exchange: Exchange, command: PlaceOrder) -> dict[str, Any]:
     error = convert.rejection(result.events)
     if error is not None:
         raise error
-    sym = exchange.markets.symbols[command.symbol]
-    accepted_id = next(e.order_id for e in result.events  # type: ignore[attr-defined]
-                       if type(e).__name__ == "OrderAccepted")
-    mine = exchange.engine.user_orders.get(command.user_id, {})
-    return convert.placed_view(sym, result.events, mine.get(accepted_id))
+    return convert.placed_view(exchange.markets.symbols[command.symbol], result.events)
 
 
 @router.post("/orders", status_code=201)
