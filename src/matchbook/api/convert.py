@@ -126,8 +126,9 @@ def placed_view(sym: Symbol, events: list[Event]) -> dict[str, Any]:
     Built from that command's events alone: the sequencer applies a whole batch before
     any caller resumes, so the live order may already show later commands' fills, or be
     gone because one of them filled it. The acknowledgement must describe this
-    command's outcome, which those events hold: a resting order is ``new`` or ``partially_filled`` (``pending_trigger`` for a
-    stop), a closed one ``filled``, ``cancelled`` or ``expired``.
+    command's outcome, which those events hold: a resting order is ``new`` or
+    ``partially_filled`` (``pending_trigger`` for a stop), a closed one ``filled``,
+    ``cancelled`` or ``expired``.
     """
     accepted = next(e for e in events if type(e) is OrderAccepted)
     assert isinstance(accepted, OrderAccepted)
