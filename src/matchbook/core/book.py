@@ -28,10 +28,11 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterator
+from operator import attrgetter
 
 import msgspec
 
-from matchbook.core.commands import BUY, SELL
+from matchbook.core.commands import BUY, GTC, GTD, LIMIT, SELL, STOP_LIMIT
 from matchbook.core.symbols import FeeSchedule, Symbol
 
 
@@ -39,6 +40,14 @@ def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
     """Order type, time in force, self-trade mode and post-only in 7 bits: always one of
     CPython's cached small ints, so a resting order spends no memory on them."""
     return (order_type - 1) | (tif - 1) << 2 | (stp - 1) << 4 | int(post_only) << 6
+
+
+# by ``flags & 15`` (order type and time in force): does an open remainder rest? Limit
+# and stop-limit orders that are GTC or GTD do; a table look-up costs less than the
+# properties' calls on the matching path
+RESTS: tuple[bool, ...] = tuple(
+    (flags & 3) + 1 in (LIMIT, STOP_LIMIT) and (flags >> 2 & 3) + 1 in (GTC, GTD)
+    for flags in range(16))
 
 
 class Order(msgspec.Struct, gc=False):
@@ -95,6 +104,9 @@ class Order(msgspec.Struct, gc=False):
     @property
     def fee_taker(self) -> int:
         return self.fees.taker_ppm
+
+
+_visible = attrgetter("visible")
 
 
 class Level(msgspec.Struct, gc=False):
@@ -213,7 +225,7 @@ class OrderBook:
         """Drop dead entries from a level's queue, in place (a running match may hold
         this deque). O(n); called when dead entries outnumber live ones two to one."""
         queue = level.orders
-        live = [o for o in queue if o.visible]
+        live = list(filter(_visible, queue))  # C-level walk: compaction is a latency tail
         queue.clear()
         queue.extend(live)
 
