@@ -103,6 +103,8 @@ BAD_ORDERS: list[tuple[str, Any, Code]] = [
     ("stop limit without a stop", buy(order_type=STOP_LIMIT), Code.INVALID_STOP_PRICE),
     ("stop market with negative stop",
      market(order_type=STOP_MARKET, stop_price_ticks=-5), Code.INVALID_STOP_PRICE),
+    ("negative stop price on a limit", buy(stop_price_ticks=-5), Code.INVALID_STOP_PRICE),
+    ("negative stop price on a market", market(stop_price_ticks=-5), Code.INVALID_STOP_PRICE),
     # icebergs and post-only
     ("display equal to quantity", buy(display_lots=lots("0.5")), Code.INVALID_DISPLAY_QUANTITY),
     ("display above quantity", buy(display_lots=lots("0.6")), Code.INVALID_DISPLAY_QUANTITY),

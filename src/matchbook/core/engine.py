@@ -259,7 +259,7 @@ class Engine:
         else:
             return Code.INVALID_ORDER_TYPE
         is_stop = otype == STOP_LIMIT or otype == STOP_MARKET
-        if is_stop != (stop > 0) or stop >= MAX_TICKS:
+        if is_stop != (stop > 0) or not 0 <= stop < MAX_TICKS:
             return Code.INVALID_STOP_PRICE
         if c.quote_amount_minor:
             if otype != MARKET or side != BUY or qty != 0 or c.quote_amount_minor < 0:
@@ -295,26 +295,26 @@ class Engine:
         if book is None:
             return self._reject(c, Code.UNKNOWN_SYMBOL, out)
         sym = book.symbol
-        uid, side, otype, qty, price, tif = (
-            c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif)
-        stop, display, coid = c.stop_price_ticks, c.display_lots, c.client_order_id
+        name = sym.name
+        uid, side, otype, qty, price, tif, stp = (
+            c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif, c.stp)
+        stop, display, coid, post_only, expire, budget = (
+            c.stop_price_ticks, c.display_lots, c.client_order_id, c.post_only, c.expire_ts_ns,
+            c.quote_amount_minor)
 
         # -- shape: one test for the everyday order, the precise checks otherwise ----
+        # ``plain``: none of stop, iceberg, client id, post-only, expiry or quote budget
+        plain = not (stop or display or coid or post_only or expire or budget)
         if not (
-            uid > 0 and (side == BUY or side == SELL) and (tif == GTC or tif == IOC)
-            and sym.min_qty_lots <= qty <= sym.max_qty_lots and 0 < c.stp <= STP_DECREMENT
+            plain and uid > 0 and (side == BUY or side == SELL) and (tif == GTC or tif == IOC)
+            and sym.min_qty_lots <= qty <= sym.max_qty_lots and 0 < stp <= STP_DECREMENT
             and ((otype == LIMIT and 0 < price < MAX_TICKS) or (otype == MARKET and price == 0))
-            and not (stop or display or coid or c.post_only or c.expire_ts_ns
-                     or c.quote_amount_minor)
         ):
             code = self._check_shape(c, sym)
             if code:
                 return self._reject(c, code, out)
-        if otype == MARKET and tif == GTC:
-            tif = IOC  # a market order never rests
-        is_stop = stop > 0
 
-        # -- risk -------------------------------------------------------------------
+        # -- risk (the order of the checks decides which code a bad order gets) -------
         if self.halted:
             return self._reject(c, Code.TRADING_HALTED, out)
         if book.halted:
@@ -326,22 +326,21 @@ class Engine:
         mine = self.user_orders.get(uid)
         if mine is not None and len(mine) >= self._max_open_orders:
             return self._reject(c, Code.TOO_MANY_OPEN_ORDERS, out)
+        notional = 0
         if price:
-            if price * qty * sym.quote_per_tick_lot < sym.min_notional_minor:
+            notional = price * qty * sym.quote_per_tick_lot
+            if notional < sym.min_notional_minor:
                 return self._reject(c, Code.NOTIONAL_TOO_SMALL, out)
             ref = book.last_price
             if not ref and book.bid_heap and book.ask_heap:
                 ref = (book.ask_heap[0] - book.bid_heap[0]) // 2
-            if ref and abs(price - ref) * 10_000 > ref * sym.price_band_bps:
-                return self._reject(c, Code.PRICE_OUTSIDE_BAND, out)
-        if is_stop:
-            last = book.last_price
-            if last and (last >= stop if side == BUY else last <= stop):
-                return self._reject(c, Code.STOP_WOULD_TRIGGER, out)
-            if otype == STOP_MARKET:
-                # the most a triggered stop-market may pay: the protection band from the stop
-                price = _band_price(stop, side, sym.market_protection_bps)
-        elif otype == MARKET:
+            if ref:
+                dev = price - ref if price >= ref else ref - price
+                if dev * 10_000 > ref * sym.price_band_bps:
+                    return self._reject(c, Code.PRICE_OUTSIDE_BAND, out)
+        if otype == MARKET:
+            if tif == GTC:
+                tif = IOC  # a market order never rests
             if side == BUY:
                 best = book.ask_heap[0] if book.ask_heap else 0
             else:
@@ -349,11 +348,21 @@ class Engine:
             if not best:
                 return self._reject(c, Code.NO_LIQUIDITY, out)
             price = _band_price(best, side, sym.market_protection_bps)
-        elif c.post_only:
-            if side == BUY:
-                if book.ask_heap and price >= book.ask_heap[0]:
-                    return self._reject(c, Code.POST_ONLY_WOULD_TAKE, out)
-            elif book.bid_heap and price <= -book.bid_heap[0]:
+            notional = price * qty * sym.quote_per_tick_lot
+        elif not plain:
+            if stop:
+                last = book.last_price
+                if last and (last >= stop if side == BUY else last <= stop):
+                    return self._reject(c, Code.STOP_WOULD_TRIGGER, out)
+                if otype == STOP_MARKET:
+                    # the most a triggered stop-market may pay: the protection band from
+                    # the stop
+                    price = _band_price(stop, side, sym.market_protection_bps)
+                    notional = price * qty * sym.quote_per_tick_lot
+            elif post_only and (
+                (book.ask_heap and price >= book.ask_heap[0]) if side == BUY
+                else (book.bid_heap and price <= -book.bid_heap[0])
+            ):
                 return self._reject(c, Code.POST_ONLY_WOULD_TAKE, out)
 
         account = None
@@ -361,59 +370,48 @@ class Engine:
         accounts = self.accounts_enabled
         if accounts:
             account = self.accounts.get(uid)
+            fees = sym.fees
             if account is not None:
                 uid = account.user_id  # the user's one int object: 32 bytes less per order
                 if account.tier:
-                    fees = sym.tier_fees.get(account.tier, sym.fees)
-                else:
-                    fees = sym.fees
-            else:
-                fees = sym.fees
-        fee_maker, fee_taker = fees.maker_ppm, fees.taker_ppm
-        if c.quote_amount_minor:
-            qty = self._lots_for_budget(book, uid, c.stp, price, c.quote_amount_minor, fee_taker)
+                    fees = sym.tier_fees.get(account.tier, fees)
+        if budget:
+            qty = self._lots_for_budget(book, uid, stp, price, budget, fees.taker_ppm)
             if not qty:
                 return self._reject(c, Code.NO_LIQUIDITY, out)
             qty = min(qty, sym.max_qty_lots)
-        if tif == FOK and not is_stop and not self._fillable(book, uid, side, price, qty, c.stp):
+        if tif == FOK and not stop and not self._fillable(book, uid, side, price, qty, stp):
             return self._reject(c, Code.FOK_NOT_FILLABLE, out)
 
-        hold = 0
         if side == BUY:
-            hold_asset = sym.quote.code
-            if c.quote_amount_minor:
-                hold = c.quote_amount_minor
-            elif accounts:
-                notional = price * qty * sym.quote_per_tick_lot
-                hold = notional + notional * (
-                    fee_taker if fee_taker >= fee_maker else fee_maker) // PPM
+            hold_asset = book.quote_code
+            # the notional at the limit plus the larger fee rate; a budget holds itself
+            hold = budget or (notional + notional * fees.hold_ppm // PPM if accounts else 0)
         else:
-            hold_asset = sym.base.code
-            if accounts:
-                hold = qty * sym.base_per_lot
+            hold_asset = book.base_code
+            hold = qty * sym.base_per_lot if accounts else 0
         if accounts:
             if account is None:
                 return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
-            available = account.available[hold_asset]
-            if hold > available:
+            available = account.available
+            if hold > available[hold_asset]:
                 return self._reject(c, Code.INSUFFICIENT_FUNDS, out)
             if side == BUY and self._position_limits:
                 if not self._within_position_limit(account, uid, sym, qty):
                     return self._reject(c, Code.POSITION_LIMIT_EXCEEDED, out)
-            account.available[hold_asset] = available - hold
+            available[hold_asset] -= hold
             account.held[hold_asset] += hold
 
         # -- accept -----------------------------------------------------------------
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = Order(oid, uid, sym.name, side, price, qty, qty, display or qty, display, hold,
+        order = Order(oid, uid, name, side, price, qty, qty, display or qty, display, hold,
                       # pack_flags, inlined on the hot path (a call costs ~70 ns here)
-                      (otype - 1) | (tif - 1) << 2 | (c.stp - 1) << 4 | c.post_only << 6,
-                      stop, c.expire_ts_ns, coid, fees)
-        out.append(OrderAccepted(oid, uid, sym.name, side, otype, c.price_ticks, qty, tif, coid,
-                                 stop, display, c.post_only, c.expire_ts_ns,
-                                 c.quote_amount_minor, hold_asset, hold))
-        if is_stop:
+                      (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4 | post_only << 6,
+                      stop, expire, coid, fees)
+        out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
+                                 stop, display, post_only, expire, budget, hold_asset, hold))
+        if stop:
             self._register(order)
             if side == BUY:
                 heapq.heappush(book.stops_buy, (stop, oid, order))
@@ -446,16 +444,16 @@ class Engine:
             else:
                 order.price = level.price  # share the level's int: 32 bytes less per order
             level.orders.append(order)
-            level.total += order.visible
-            level.count += 1
+            total = level.total = level.total + order.visible
+            count = level.count = level.count + 1
             if mine is None:
                 mine = self.user_orders[uid] = {}
             mine[oid] = order
             if coid:
                 self.client_ids[(uid, coid)] = oid
-            if order.expire_ts:
+            if expire:
                 self._push_expiry(order)
-            out.append(BookLevelChanged(sym.name, side, price, level.total, level.count))
+            out.append(BookLevelChanged(name, side, price, total, count))
         else:
             self._close(order, out, _UNFILLED)
         return None
@@ -881,7 +879,7 @@ class Engine:
         if account is not None:
             if order.side == BUY:
                 notional = price * leaves * sym.quote_per_tick_lot
-                hold = notional + notional * max(order.fee_maker, order.fee_taker, 0) // PPM
+                hold = notional + notional * order.fees.hold_ppm // PPM
             else:
                 hold = leaves * sym.base_per_lot
             asset = sym.quote.code if order.side == BUY else sym.base.code

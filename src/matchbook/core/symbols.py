@@ -74,6 +74,10 @@ class FeeSchedule:
 
     maker_ppm: int
     taker_ppm: int
+    hold_ppm: int = field(init=False, repr=False, compare=False)  # what a buy holds for fees
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hold_ppm", max(self.maker_ppm, self.taker_ppm, 0))
 
 
 @dataclass(frozen=True, slots=True)
