@@ -46,7 +46,8 @@ def bench_engine(
     repeat: Annotated[int, typer.Option(help="Timed passes; the best is reported.")] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """A seeded mixed workload through the core in one process (see bench/README.md)."""
+    """A seeded mixed workload through the core in one process (the mix is described
+    in ``matchbook/bench/engine.py``)."""
     from matchbook.bench.engine import run
 
     quiet = as_json or not console.is_terminal
@@ -74,6 +75,12 @@ def bench_engine(
         value = result[key]
         table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
     console.print(table)
+    kinds = Table(title="latency by kind of command (latency pass)")
+    for column in ("kind", "share", "mean µs", "p99 µs"):
+        kinds.add_column(column, justify="left" if column == "kind" else "right")
+    for name, row in result["by_kind"].items():
+        kinds.add_row(name, f"{row['share']:.1%}", str(row["mean_us"]), str(row["p99_us"]))
+    console.print(kinds)
 
 
 @bench_app.command("pipeline")

@@ -257,26 +257,51 @@ def _timed(phase: str, stream: list[Any], setup: list[Any], accounts: bool) -> d
         else:
             clock = time.perf_counter_ns
             lat = [0] * commands
+            kinds: dict[str, list[int]] = {}
             trades = rejects = 0
             for i, cmd in enumerate(stream):
                 s = base + 1 + i
                 t0 = clock()
                 out = apply(s, s, cmd)
                 lat[i] = clock() - t0
+                fills = 0
                 for ev in out:
                     t = type(ev)
                     if t is OrderRejected:
                         rejects += 1
                     elif t is TradeExecuted:
-                        trades += 1
+                        fills += 1
+                trades += fills
+                kinds.setdefault(_kind(cmd, fills), []).append(lat[i])
             lat.sort()
             result = _percentiles(lat)
-            result.update(trades=trades, rejects=rejects, resting_after=engine.open_order_count)
+            result.update(trades=trades, rejects=rejects, resting_after=engine.open_order_count,
+                          by_kind=_by_kind(kinds, commands))
     finally:
         gc.enable()
         gc.unfreeze()
     result["state_hash"] = engine.state_hash()
     return result
+
+
+def _kind(cmd: Any, fills: int) -> str:
+    """The command's row in the by-kind table: what it is and how many fills it made."""
+    if type(cmd) is PlaceOrder:
+        name = "market" if cmd.order_type == MARKET else "limit"
+        return f"{name}, " + ("3+ fills" if fills >= 3 else "1 fill" if fills == 1 else
+                              f"{fills} fills")
+    return "cancel" if type(cmd) is CancelOrder else "amend"
+
+
+def _by_kind(kinds: dict[str, list[int]], commands: int) -> dict[str, dict[str, float]]:
+    """Share, mean and p99 of each kind of command (where the time and the tail go)."""
+    rows = {}
+    for name in sorted(kinds):
+        ns = sorted(kinds[name])
+        rows[name] = {"share": round(len(ns) / commands, 4),
+                      "mean_us": round(sum(ns) / len(ns) / 1000, 2),
+                      "p99_us": round(ns[min(len(ns) - 1, int(0.99 * len(ns)))] / 1000, 2)}
+    return rows
 
 
 def _percentiles(sorted_ns: list[int]) -> dict[str, float]:

@@ -1,0 +1,26 @@
+"""``matchbook bench engine`` on a small mix: the figures it reports are consistent."""
+
+import pytest
+
+from matchbook.bench.engine import run
+
+
+@pytest.mark.parametrize("accounts", [True, False])
+def test_small_mix_reports_consistent_figures(accounts: bool) -> None:
+    result = run(commands=3000, accounts=accounts, repeat=1, memory_sample=2000)
+    assert result["commands"] == 3000 and result["accounts"] is accounts
+    assert result["ops_per_sec"] > 0 and result["trades"] > 0
+    assert result["p50_us"] <= result["p90_us"] <= result["p99_us"] <= result["p999_us"]
+    assert result["p999_us"] <= result["max_us"]
+    kinds = result["by_kind"]
+    assert abs(sum(row["share"] for row in kinds.values()) - 1) < 0.01
+    assert {"cancel", "amend", "limit, 0 fills", "market, 1 fill"} <= set(kinds)
+    for row in kinds.values():
+        assert row["mean_us"] > 0 and row["p99_us"] > 0
+
+
+def test_same_seed_same_stream_and_state() -> None:
+    first = run(commands=2000, repeat=1, memory_sample=1000)
+    second = run(commands=2000, repeat=1, memory_sample=1000)
+    assert (first["trades"], first["events"], first["rejects"], first["resting_after"]) == (
+        second["trades"], second["events"], second["rejects"], second["resting_after"])
