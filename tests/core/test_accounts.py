@@ -31,6 +31,7 @@ from matchbook.core import (
     CompleteWithdrawal,
     CreateAddress,
     Deposit,
+    Engine,
     HaltTrading,
     PlaceOrder,
     ReinstateUser,
@@ -40,6 +41,7 @@ from matchbook.core import (
     RiskLimits,
     SelfTradePrevention,
     SetFeeTier,
+    SetRiskLimits,
     Side,
     SuspendUser,
     TimeInForce,
@@ -55,6 +57,7 @@ from matchbook.core.events import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    RiskLimitsSet,
     TradeExecuted,
     TradingHalted,
     TradingResumed,
@@ -687,3 +690,43 @@ def test_sell_amend_up_holds_more_base() -> None:
     assert m.balance(1, "BTC") == (btc("0.2"), btc("0.8"))
     command = AmendOrder(1, order_id, qty_lots=lots("1.0001"))
     assert_rejected(m.apply_unchanged(command), Code.INSUFFICIENT_FUNDS)
+
+
+# --------------------------------------------------------------------------- risk limits
+
+
+def test_set_risk_limits_takes_effect_at_its_sequence_number() -> None:
+    m = funded(1)
+    m.rest(1, BUY, "0.1", "100.00")
+    m.rest(1, BUY, "0.1", "99.00")
+    event = one(m.apply(SetRiskLimits(2, (("BTC", btc("2")),))), RiskLimitsSet)
+    assert (event.max_open_orders, event.position_limits) == (2, (("BTC", btc("2")),))
+    command = PlaceOrder(1, "BTC-USD", BUY, 1, lots("0.1"), ticks("98.00"))
+    assert_rejected(m.apply_unchanged(command), Code.TOO_MANY_OPEN_ORDERS)
+    m.apply(SetRiskLimits(3))  # no position limit any more, one more open order
+    assert one(m.apply(command), OrderAccepted)
+    assert m.engine.limits == RiskLimits(3, {})
+
+
+def test_risk_limits_are_part_of_the_state() -> None:
+    m = funded(1)
+    before = m.engine.state_hash()
+    m.apply(SetRiskLimits(5, (("ETH", 10**9), ("BTC", btc("1")))))
+    assert m.engine.state_hash() != before
+    restored = Engine.restore(m.engine.markets, m.engine.snapshot())
+    assert restored.limits == RiskLimits(5, {"BTC": btc("1"), "ETH": 10**9})
+    assert restored.state_hash() == m.engine.state_hash()
+
+
+@pytest.mark.parametrize("command", [
+    SetRiskLimits(0),
+    SetRiskLimits(-1),
+    SetRiskLimits(10, (("XYZ", 5),)),
+    SetRiskLimits(10, (("BTC", 0),)),
+    SetRiskLimits(10, (("BTC", -5),)),
+    SetRiskLimits(10, (("BTC", 5), ("BTC", 6))),
+], ids=["zero orders", "negative orders", "unknown asset", "zero position", "negative position",
+        "asset twice"])
+def test_bad_risk_limits_are_rejected_and_change_nothing(command: SetRiskLimits) -> None:
+    m = funded(1)
+    assert_rejected(m.apply_unchanged(command), Code.INVALID_RISK_LIMITS)

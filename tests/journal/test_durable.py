@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from matchbook.cli import app
 from matchbook.config import read_config
-from matchbook.core import Deposit, Engine, PlaceOrder, load_markets
+from matchbook.core import Deposit, Engine, PlaceOrder, RiskLimits, load_markets
 from matchbook.journal import (
     DAY_NS,
     JournalGapError,
@@ -56,7 +56,7 @@ def drive(durable: DurableEngine, seed: int, until_seq: int, *, max_batch: int =
 
 
 def recover_state(data_dir: Path, **kwargs: Any) -> tuple[Engine, Any]:
-    return recover(data_dir, MARKETS, limits=LIMITS, truncate=False, **kwargs)
+    return recover(data_dir, MARKETS, truncate=False, **kwargs)
 
 
 def isolated(data_dir: Path, target: Path, snapshot: Path | None) -> Path:
@@ -109,7 +109,7 @@ def test_recovery_from_every_snapshot_and_from_seq_1_gives_the_live_state(
         assert (info.snapshot_seq, info.replayed) == (snap.seq, last_seq - snap.seq)
         assert (engine.last_seq, engine.state_hash()) == (last_seq, live_hash)
         restored = decode_snapshot(SnapshotStore(alone / "snapshots").load_latest().payload,
-                                   MARKETS, limits=LIMITS)
+                                   MARKETS)
         assert restored.state_hash() == hashes[snap.seq]
 
     # from seq 1 without any snapshot
@@ -166,7 +166,7 @@ def test_torn_tail_is_truncated_on_open_and_the_engine_continues(
     with open_durable(tmp_path) as durable:
         assert durable.recovery.truncated is None
         assert (durable.last_seq, durable.engine.state_hash()) == (last_seq + 20, live_hash)
-    assert replay_from_start(tmp_path / "journal", MARKETS, LIMITS).state_hash() == live_hash
+    assert replay_from_start(tmp_path / "journal", MARKETS).state_hash() == live_hash
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -197,7 +197,7 @@ def test_corrupt_newest_snapshot_falls_back_to_the_previous_one(
         payload = b"not json" if damage == "not json" else _other_markets_snapshot()
         store.write(newest.seq, newest.ts_ns or 0, payload)
 
-    engine, info = recover(tmp_path, MARKETS, limits=LIMITS)
+    engine, info = recover(tmp_path, MARKETS)
     assert info.snapshot_seq == previous.seq
     assert info.replayed == last_seq - previous.seq
     assert engine.state_hash() == live_hash
@@ -213,7 +213,7 @@ def test_every_snapshot_corrupt_replays_from_seq_1(tmp_path: Path) -> None:
         live_hash = durable.engine.state_hash()
     for snap in SnapshotStore(tmp_path / "snapshots").list():
         snap.path.write_bytes(snap.path.read_bytes()[:-1])
-    engine, info = recover(tmp_path, MARKETS, limits=LIMITS)
+    engine, info = recover(tmp_path, MARKETS)
     assert info.snapshot_seq == 0 and engine.state_hash() == live_hash
 
 
@@ -338,7 +338,7 @@ def test_a_failing_snapshot_never_stops_a_journaled_batch(
         assert durable.engine.balance(1, "USD") == (7 * 13, 0)
         live_hash = durable.engine.state_hash()
     assert "snapshot at seq" in caplog.text
-    assert replay_from_start(tmp_path / "journal", MARKETS, LIMITS).state_hash() == live_hash
+    assert replay_from_start(tmp_path / "journal", MARKETS).state_hash() == live_hash
 
 
 # --------------------------------------------------------------------------- daily snapshot
@@ -362,7 +362,7 @@ def test_daily_snapshot_is_the_state_of_the_last_command_before_midnight(
         durable.submit([(deposit, MIDNIGHT_NS + 3600 * SECOND_NS)])  # same day: none
         assert len(store.list()) == 1
         hash_at_4 = recover_state(tmp_path, to_seq=4)[0].state_hash()
-    restored = decode_snapshot(store.load_latest().payload, MARKETS, limits=LIMITS)
+    restored = decode_snapshot(store.load_latest().payload, MARKETS)
     assert restored.state_hash() == hash_at_4 and restored.balance(1, "USD") == (4_000, 0)
 
     # across a restart: the first command of the next day snapshots the recovered state
@@ -467,3 +467,34 @@ def test_cli_snapshot_create_and_list(data_dir: Path) -> None:
 def test_cli_reports_a_missing_data_dir(tmp_path: Path) -> None:
     result = cli("journal", "verify", "--data-dir", tmp_path / "nowhere")
     assert result.exit_code == 1 and "no journal" in result.output
+
+
+def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Path) -> None:
+    """Orders placed under the old limits replay under the old limits: the change is a
+    journaled command at the sequence number where the new configuration took effect."""
+    config = DurabilityConfig(mode="os", snapshot_every_commands=0, snapshot_every_seconds=0,
+                              snapshot_daily=False)
+
+    def place(durable: DurableEngine, price: str) -> Any:
+        ticks = MARKETS.symbol("BTC-USD").price_to_ticks(price)
+        command = PlaceOrder(1, "BTC-USD", 1, 1, qty_lots=10_000, price_ticks=ticks)
+        return durable.submit([(command, NOON_NS)])[0][3][0]
+
+    tight = RiskLimits(max_open_orders=1)
+    with DurableEngine.open(tmp_path, MARKETS, config=config, limits=tight) as durable:
+        assert durable.last_seq == 1  # the change from the defaults, journaled first
+        durable.submit([(Deposit("USD", 10**12, user_id=1), NOON_NS)])
+        assert type(place(durable, "100.00")).__name__ == "OrderAccepted"
+        assert type(place(durable, "99.00")).__name__ == "OrderRejected"  # one open order
+    loose = RiskLimits(max_open_orders=5)
+    with DurableEngine.open(tmp_path, MARKETS, config=config, limits=loose) as durable:
+        assert durable.engine.limits == loose
+        assert type(place(durable, "98.00")).__name__ == "OrderAccepted"
+        live = durable.engine.state_hash()
+    commands = [type(decode_command(payload)).__name__
+                for _, _, payload in iter_records(tmp_path / "journal", from_seq=1)]
+    assert commands.count("SetRiskLimits") == 2 and commands[0] == "SetRiskLimits"
+    replayed = replay_from_start(tmp_path / "journal", MARKETS)
+    assert replayed.state_hash() == live and len(replayed.orders) == 2
+    with DurableEngine.open(tmp_path, MARKETS, config=config, limits=loose) as durable:
+        assert durable.last_seq == len(commands)  # the same limits: nothing journaled

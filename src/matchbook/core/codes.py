@@ -53,6 +53,7 @@ class Code(IntEnum):
     SYMBOL_HALTED = 2008
     TRADING_HALTED = 2009
     USER_SUSPENDED = 2010
+    INVALID_RISK_LIMITS = 2011
 
     # matching
     POST_ONLY_WOULD_TAKE = 3001
@@ -123,6 +124,8 @@ MESSAGES: dict[int, str] = {
     Code.ADDRESS_EXISTS: "This wallet already has an address.",
     Code.INVALID_REASON: "A reason of at most 200 characters is required.",
     Code.UNKNOWN_FEE_TIER: "No symbol has a fee tier of this name.",
+    Code.INVALID_RISK_LIMITS: ("Risk limits need a positive open-order limit and positive "
+                               "position limits, at most one per known asset."),
 }
 
 

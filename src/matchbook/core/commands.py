@@ -234,6 +234,15 @@ class SetFeeTier(Command, frozen=True, gc=False, tag=True, array_like=True):
     tier: str
 
 
+class SetRiskLimits(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Replace the pre-trade limits: open orders per user, and per asset the most a user
+    may own (minor units). Journaled like any command, so that a replay checks each order
+    against the limits in force when it was placed."""
+
+    max_open_orders: int
+    position_limits: tuple[tuple[str, int], ...] = ()
+
+
 AnyCommand = (
     PlaceOrder
     | CancelOrder
@@ -252,4 +261,5 @@ AnyCommand = (
     | SuspendUser
     | ReinstateUser
     | SetFeeTier
+    | SetRiskLimits
 )

@@ -63,6 +63,7 @@ from matchbook.core.commands import (
     RequestWithdrawal,
     ResumeTrading,
     SetFeeTier,
+    SetRiskLimits,
     SuspendUser,
     Transfer,
 )
@@ -82,6 +83,7 @@ from matchbook.core.events import (
     OrderFilled,
     OrderRejected,
     OrderTriggered,
+    RiskLimitsSet,
     TradeExecuted,
     TradingHalted,
     TradingResumed,
@@ -152,7 +154,6 @@ class Engine:
     ) -> None:
         self.markets = markets
         self.accounts_enabled = accounts
-        self.limits = limits or RiskLimits()
         self.books: dict[str, OrderBook] = {
             name: OrderBook(s) for name, s in markets.symbols.items()}
         self.user_orders: dict[int, dict[int, Order]] = {}
@@ -174,8 +175,7 @@ class Engine:
         self.last_seq = 0
         self.last_ts = 0
         self._next_expiry = NEVER
-        self._max_open_orders = self.limits.max_open_orders
-        self._position_limits = self.limits.position_limits_minor
+        self._use_limits(limits or RiskLimits())
         self._tiers = {t for s in markets.symbols.values() for t in s.tier_fees}
         self._zero_balances = dict.fromkeys(sorted(markets.assets), 0)
         self._handlers: dict[type, Callable[[Any, list[Event]], None]] = {
@@ -196,6 +196,7 @@ class Engine:
             SuspendUser: self._suspend,
             ReinstateUser: self._reinstate,
             SetFeeTier: self._set_tier,
+            SetRiskLimits: self._set_limits,
         }
 
     # =================================================================================
@@ -1248,6 +1249,21 @@ class Engine:
         out.append(FeeTierSet(c.user_id, c.tier))
         return None
 
+    def _set_limits(self, c: SetRiskLimits, out: list[Event]) -> None:
+        assets = [asset for asset, _ in c.position_limits]
+        if not (0 < c.max_open_orders < MAX_UNITS and len(set(assets)) == len(assets)
+                and all(asset in self.markets.assets and 0 < amount < MAX_UNITS
+                        for asset, amount in c.position_limits)):
+            return self._wallet_reject(0, Code.INVALID_RISK_LIMITS, c, out)
+        self._use_limits(RiskLimits(c.max_open_orders, dict(c.position_limits)))
+        out.append(RiskLimitsSet(c.max_open_orders, tuple(sorted(c.position_limits))))
+        return None
+
+    def _use_limits(self, limits: RiskLimits) -> None:
+        self.limits = limits
+        self._max_open_orders = limits.max_open_orders
+        self._position_limits = limits.position_limits_minor
+
     # =================================================================================
     # queries
     # =================================================================================
@@ -1330,6 +1346,8 @@ class Engine:
             "suspended": sorted(self.suspended),
             "halted": self.halted,
             "counters": [self.next_order_id, self.next_trade_id, self.next_wallet_op_id],
+            "limits": [self.limits.max_open_orders,
+                       sorted(self.limits.position_limits_minor.items())],
             "last": [self.last_seq, self.last_ts],
         }
 
@@ -1347,10 +1365,10 @@ class Engine:
         state: Mapping[str, Any],
         *,
         accounts: bool = True,
-        limits: RiskLimits | None = None,
     ) -> Engine:
-        """Rebuild an engine from ``snapshot()`` output (also after a JSON round trip)."""
-        engine = cls(markets, accounts=accounts, limits=limits)
+        """Rebuild an engine from ``snapshot()`` output (also after a JSON round trip),
+        risk limits included."""
+        engine = cls(markets, accounts=accounts)
         fee_schedules: dict[tuple[int, int], FeeSchedule] = {}  # shared, as when placed
         for name, data in state["books"].items():
             book = engine.books[name]
@@ -1382,6 +1400,8 @@ class Engine:
         engine.suspended = set(state["suspended"])
         engine.halted = state["halted"]
         engine.next_order_id, engine.next_trade_id, engine.next_wallet_op_id = state["counters"]
+        max_open, positions = state["limits"]
+        engine._use_limits(RiskLimits(max_open, {asset: amount for asset, amount in positions}))
         engine.last_seq, engine.last_ts = state["last"]
         return engine
 

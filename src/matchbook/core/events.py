@@ -271,6 +271,11 @@ class FeeTierSet(Event, frozen=True, gc=False, tag=True, array_like=True):
     tier: str
 
 
+class RiskLimitsSet(Event, frozen=True, gc=False, tag=True, array_like=True):
+    max_open_orders: int
+    position_limits: tuple[tuple[str, int], ...]
+
+
 AnyEvent = (
     OrderAccepted
     | OrderRejected
@@ -294,4 +299,5 @@ AnyEvent = (
     | UserSuspended
     | UserReinstated
     | FeeTierSet
+    | RiskLimitsSet
 )

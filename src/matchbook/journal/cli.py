@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from matchbook.core import Engine, Markets, RiskLimits
+from matchbook.core import Engine, Markets
 
 journal_app = typer.Typer(help="Inspect, verify and replay the journal.", no_args_is_help=True)
 snapshot_app = typer.Typer(help="Create and list snapshots.", no_args_is_help=True)
@@ -53,13 +53,13 @@ _STPS = {1: "cancel-newest", 2: "cancel-oldest", 3: "cancel-both", 4: "decrement
 # --------------------------------------------------------------------------- helpers
 
 
-def _configuration(path: Path | None) -> tuple[Markets, RiskLimits]:
-    from matchbook.config import read_config, risk_limits
+def _configuration(path: Path | None) -> Markets:
+    """The markets of the configuration file. Risk limits are not read: a replay takes
+    them from the journal and snapshots, as they were when each command ran."""
+    from matchbook.config import read_config
     from matchbook.core import load_markets
 
-    config = read_config(path)
-    markets = load_markets(config)
-    return markets, risk_limits(markets, config)
+    return load_markets(read_config(path))
 
 
 def _fail(message: str) -> typer.Exit:
@@ -94,7 +94,7 @@ def _progress(quiet: bool) -> Iterator[Progress]:
         yield progress
 
 
-def _recover(data_dir: Path, markets: Markets, limits: RiskLimits, to_seq: int | None,
+def _recover(data_dir: Path, markets: Markets, to_seq: int | None,
              quiet: bool) -> tuple[Engine, Any]:
     """Read-only recovery (no truncation) with a progress bar; errors exit with status 1."""
     from matchbook.journal.codec import SnapshotMismatchError
@@ -108,7 +108,7 @@ def _recover(data_dir: Path, markets: Markets, limits: RiskLimits, to_seq: int |
             progress.update(task, completed=replayed)
 
         try:
-            return recover(data_dir, markets, limits=limits, to_seq=to_seq, progress=note,
+            return recover(data_dir, markets, to_seq=to_seq, progress=note,
                            truncate=False)
         except (JournalError, SnapshotMismatchError) as exc:
             raise _fail(str(exc)) from exc
@@ -199,6 +199,11 @@ def describe(command: Any, markets: Markets) -> str:
         return f"reinstate user {c.user_id}"
     if name == "SetFeeTier":
         return f"user {c.user_id} fee tier {c.tier or 'default'}"
+    if name == "SetRiskLimits":
+        positions = ", ".join(_amount(markets, asset, amount)
+                              for asset, amount in c.position_limits)
+        return (f"risk limits: {c.max_open_orders} open orders per user"
+                f"{f', positions at most {positions}' if positions else ''}")
     return repr(command)
 
 
@@ -220,7 +225,7 @@ def inspect(
     from matchbook.journal.segments import JournalError, iter_records
 
     journal = _require_journal(data_dir)
-    markets, _ = _configuration(markets_file)
+    markets = _configuration(markets_file)
     shown = 0
     try:
         for seq, ts_ns, payload in iter_records(journal, from_seq=from_seq):
@@ -263,7 +268,7 @@ def verify(
     from matchbook.journal.snapshot import SnapshotStore
 
     journal = _require_journal(data_dir)
-    markets, limits = _configuration(markets_file)
+    markets = _configuration(markets_file)
     problems: list[str] = []
     rows: list[tuple[str, str]] = []
 
@@ -304,7 +309,7 @@ def verify(
                         f"no replay from seq 1 is possible")
     elif report is not None:
         checkpoints = {s.seq for s in valid if s.seq <= last}
-        engine = Engine(markets, limits=limits)
+        engine = Engine(markets)
         started = time.perf_counter()
         replayed = 0
         with _progress(False) as progress:
@@ -316,7 +321,7 @@ def verify(
                     if replayed & 4095 == 0:
                         progress.update(task, completed=replayed)
                     if seq in checkpoints:
-                        problems += _compare_snapshot(store, seq, engine, markets, limits,
+                        problems += _compare_snapshot(store, seq, engine, markets,
                                                       decode_snapshot, SnapshotMismatchError)
                     if seq >= last:
                         break
@@ -339,7 +344,7 @@ def verify(
     # 4. what the engine would recover: newest usable snapshot + the journal after it
     if report is not None:
         try:
-            recovered, info = recover(data_dir, markets, limits=limits, truncate=False)
+            recovered, info = recover(data_dir, markets, truncate=False)
         except (JournalError, SnapshotMismatchError) as exc:
             problems.append(f"recovery (snapshot + tail): {exc}")
         else:
@@ -369,13 +374,13 @@ def verify(
 
 
 def _compare_snapshot(store: Any, seq: int, engine: Engine, markets: Markets,
-                      limits: RiskLimits, decode: Callable[..., Engine],
+                      decode: Callable[..., Engine],
                       mismatch: type[Exception]) -> list[str]:
     snap = store.load_latest(max_seq=seq)
     if snap is None or snap.seq != seq:
         return [f"snapshot {seq} could not be read any more"]
     try:
-        restored = decode(snap.payload, markets, limits=limits)
+        restored = decode(snap.payload, markets)
     except (mismatch, ValueError, KeyError, TypeError) as exc:
         return [f"snapshot {seq} cannot be restored: {exc}"]
     if restored.last_seq != seq or restored.state_hash() != engine.state_hash():
@@ -404,10 +409,10 @@ def replay(
     if to_seq < 0:
         raise _fail("--to must be >= 0")
     _require_journal(data_dir)
-    markets, limits = _configuration(markets_file)
+    markets = _configuration(markets_file)
     if symbol is not None and symbol not in markets.symbols:
         raise _fail(f"unknown symbol {symbol}; configured: {', '.join(markets.symbols)}")
-    engine, info = _recover(data_dir, markets, limits, to_seq, as_json)
+    engine, info = _recover(data_dir, markets, to_seq, as_json)
     if engine.last_seq < to_seq:
         errors.print(f"[yellow]note:[/yellow] the journal ends at seq {engine.last_seq}; "
                      f"showing that state")
@@ -557,8 +562,8 @@ def snapshot_create(
     _require_journal(data_dir)
     if keep < 1:
         raise _fail("--keep must be at least 1")
-    markets, limits = _configuration(markets_file)
-    engine, info = _recover(data_dir, markets, limits, None, as_json)
+    markets = _configuration(markets_file)
+    engine, info = _recover(data_dir, markets, None, as_json)
     if engine.last_seq == 0:
         raise _fail("nothing to snapshot: the journal is empty")
     started = time.perf_counter()

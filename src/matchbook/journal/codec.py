@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from matchbook.core import Engine, Markets, RiskLimits
+from matchbook.core import Engine, Markets
 from matchbook.core.commands import AnyCommand
 
 SNAPSHOT_FORMAT = 1
@@ -57,8 +57,7 @@ def encode_snapshot(engine: Engine) -> bytes:
                                 "state": engine.snapshot()})
 
 
-def decode_snapshot(payload: bytes, markets: Markets, *, accounts: bool = True,
-                    limits: RiskLimits | None = None) -> Engine:
+def decode_snapshot(payload: bytes, markets: Markets, *, accounts: bool = True) -> Engine:
     """Rebuild the engine. Raises ``SnapshotMismatchError`` or ``msgspec.DecodeError``."""
     data = msgspec.json.decode(payload)
     if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
@@ -66,4 +65,4 @@ def decode_snapshot(payload: bytes, markets: Markets, *, accounts: bool = True,
     if data.get("markets") != markets_fingerprint(markets):
         raise SnapshotMismatchError(
             "the snapshot was taken under a different market configuration")
-    return Engine.restore(markets, data["state"], accounts=accounts, limits=limits)
+    return Engine.restore(markets, data["state"], accounts=accounts)

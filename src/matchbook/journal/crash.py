@@ -469,12 +469,12 @@ class TrialResult:
         return not self.problems
 
 
-def replay_from_start(journal: Path, markets: Markets, limits: RiskLimits | None) -> Engine:
+def replay_from_start(journal: Path, markets: Markets) -> Engine:
     """A fresh engine fed every journal record from seq 1 (snapshots ignored).
 
     Raises ``AssertionError`` if the journal does not start at seq 1 or has a gap.
     """
-    engine = Engine(markets, limits=limits)
+    engine = Engine(markets)
     apply = engine.apply
     expected = 1
     for seq, ts_ns, payload in iter_records(journal, from_seq=1):
@@ -578,7 +578,7 @@ def run_trial(data_dir: Path, seed: int, *, timeout: float = 60.0,
                                     rng)
 
     try:
-        engine, info = recover(data_dir, markets, limits=limits)
+        engine, info = recover(data_dir, markets)
     except Exception as exc:  # every failure is a finding of the trial
         problems.append(f"recovery failed: {type(exc).__name__}: {exc}")
         return TrialResult(
@@ -590,7 +590,7 @@ def run_trial(data_dir: Path, seed: int, *, timeout: float = 60.0,
     if info.last_seq < last_ack:
         problems.append(f"acknowledged seq {last_ack} lost: recovered only to {info.last_seq}")
     try:
-        clean = replay_from_start(data_dir / "journal", markets, limits)
+        clean = replay_from_start(data_dir / "journal", markets)
     except AssertionError as exc:
         problems.append(f"clean replay from seq 1 failed: {exc}")
     else:
@@ -623,7 +623,7 @@ def run_trial(data_dir: Path, seed: int, *, timeout: float = 60.0,
                 stream.observe(durable.submit(stream.batch(rng.randint(1, 64))))
             durable.engine._check()
             live_seq, live_hash = durable.last_seq, durable.engine.state_hash()
-        again, _ = recover(data_dir, markets, limits=limits)
+        again, _ = recover(data_dir, markets)
         if (again.last_seq, again.state_hash()) != (live_seq, live_hash):
             problems.append("recovery after more commands differs from the live engine")
     except Exception as exc:  # every failure is a finding of the trial

@@ -35,7 +35,7 @@ from typing import NamedTuple
 import msgspec
 
 from matchbook.core import Engine, Markets, RiskLimits
-from matchbook.core.commands import AnyCommand
+from matchbook.core.commands import AnyCommand, SetRiskLimits
 from matchbook.core.events import Event
 from matchbook.journal.codec import (
     SnapshotMismatchError,
@@ -120,6 +120,10 @@ class DurableEngine:
              progress: Callable[[int], None] | None = None) -> DurableEngine:
         """Recover the state in ``data_dir`` (creating it if empty) and open the journal.
 
+        When ``limits`` differ from the recovered engine's, a ``SetRiskLimits`` command
+        is journaled and applied before anything else: a configuration change takes
+        effect at a sequence number, and replays see it there.
+
         Raises ``JournalGapError``/``JournalCorruptError`` when the journal cannot be
         trusted, and ``SnapshotMismatchError`` when no usable snapshot matches and the
         journal does not reach back to sequence 1.
@@ -129,14 +133,19 @@ class DurableEngine:
         (data_dir / "journal").mkdir(parents=True, exist_ok=True)
         lock = _lock(data_dir) if config.mode != "none" else None
         try:
-            engine, info = recover(data_dir, markets, accounts=accounts, limits=limits,
-                                   progress=progress)
+            engine, info = recover(data_dir, markets, accounts=accounts, progress=progress)
             durable = cls(data_dir, markets, engine, info, config)
         except BaseException:
             if lock is not None:
                 os.close(lock)
             raise
         durable._lock_fd = lock
+        if limits is not None and limits != engine.limits:
+            positions = tuple(sorted(limits.position_limits_minor.items()))
+            durable.submit([(SetRiskLimits(limits.max_open_orders, positions), time.time_ns())])
+            if engine.limits != limits:
+                durable.close()
+                raise ValueError(f"the configured risk limits were refused: {limits}")
         return durable
 
     # -- the write path ----------------------------------------------------------------
@@ -267,10 +276,13 @@ def _lock(data_dir: Path) -> int:
 
 
 def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
-            limits: RiskLimits | None = None, to_seq: int | None = None,
-            progress: Callable[[int], None] | None = None,
+            to_seq: int | None = None, progress: Callable[[int], None] | None = None,
             truncate: bool = True) -> tuple[Engine, RecoveryInfo]:
     """Newest usable snapshot (at or before ``to_seq``) + replay of the journal after it.
+
+    Risk limits come from the state itself: a snapshot records those in force, and a
+    replay from sequence 1 starts with the engine's defaults and meets every change as
+    a journaled ``SetRiskLimits``, so each order is checked as it was when placed.
 
     With ``truncate`` a torn journal tail is cut first; without it (read-only tools)
     the journal is only read up to its last intact record.
@@ -294,7 +306,7 @@ def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
         if snap is None:
             break
         try:
-            engine = decode_snapshot(snap.payload, markets, accounts=accounts, limits=limits)
+            engine = decode_snapshot(snap.payload, markets, accounts=accounts)
             snapshot_seq = snap.seq
             break
         except (SnapshotMismatchError, msgspec.DecodeError, KeyError, TypeError,
@@ -303,7 +315,7 @@ def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
             logger.warning("skipping snapshot at seq %d: %s", snap.seq, exc)
             limit = snap.seq - 1
     if engine is None:
-        engine = Engine(markets, accounts=accounts, limits=limits)
+        engine = Engine(markets, accounts=accounts)
     replayed = 0
     end = last_journal_seq if to_seq is None else min(to_seq, last_journal_seq)
     if snapshot_seq > last_journal_seq and last_journal_seq:
