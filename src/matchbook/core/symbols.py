@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
+from functools import cache
 from typing import Any
 
 PPM = 1_000_000
@@ -301,10 +302,7 @@ def _to_units(value: str | Decimal, unit: Decimal, what: str) -> int:
     if dec.adjusted() > 30:
         raise GridError(f"{what} is too large")
     try:
-        with localcontext() as ctx:
-            ctx.prec = 200  # inputs are at most 64 characters: division below is exact
-            ctx.traps[Inexact] = True
-            units = dec / unit
+        units = _EXACT.divide(dec, unit)
     except ArithmeticError:  # Inexact, Overflow, DivisionByZero, InvalidOperation
         raise GridError(f"{what} {value!r} cannot be represented exactly") from None
     if units != units.to_integral_value():
@@ -314,7 +312,18 @@ def _to_units(value: str | Decimal, unit: Decimal, what: str) -> int:
     return int(units)
 
 
+# inputs are at most 64 characters, so with 200 digits a division is exact or traps
+_EXACT = Context(prec=200, traps=[Inexact, Overflow, DivisionByZero, InvalidOperation])
+
+
 def _from_units(units: int, unit: Decimal) -> Decimal:
+    # |units| < 10**18 times a unit of a few digits: exact within 200 digits as well
+    return _EXACT.multiply(Decimal(units), unit).quantize(_quantum(unit), context=_EXACT)
+
+
+@cache
+def _quantum(unit: Decimal) -> Decimal:
+    """The exponent a value in ``unit`` is written with (``0.01`` for a tick of 0.05)."""
     exponent = unit.as_tuple().exponent
     assert isinstance(exponent, int)
-    return (Decimal(units) * unit).quantize(Decimal(1).scaleb(min(exponent, 0)))
+    return Decimal(1).scaleb(min(exponent, 0))
