@@ -127,19 +127,17 @@ def db_rebuild(
     journal. Users and API keys are kept. Stop the server first."""
     from rich.progress import Progress
 
-    from matchbook.config import read_config, risk_limits
+    from matchbook.config import read_config
     from matchbook.core import load_markets
     from matchbook.store.db import database_url
     from matchbook.store.projector import rebuild
 
     settings = Settings.load(config, data_dir=data_dir)
     url = settings.database_url or database_url(settings.data_dir)
-    markets_config = read_config(settings.markets_file or None)
-    markets = load_markets(markets_config)
+    markets = load_markets(read_config(settings.markets_file or None))
     with Progress() as progress:
         task = progress.add_task("projecting the journal", total=None)
         stats = asyncio.run(rebuild(settings.data_dir, markets, url,
-                                    limits=risk_limits(markets, markets_config),
                                     progress=lambda n: progress.update(task, completed=n)))
     typer.echo(f"rebuilt to seq {stats.last_seq}: {stats.commands:,} commands, "
                f"{stats.rows:,} rows in {stats.busy_seconds:.1f} s "

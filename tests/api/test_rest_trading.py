@@ -456,3 +456,35 @@ def test_an_acknowledgement_describes_its_own_command(server: RunningServer,
     assert (took["status"], took["filled_quantity"]) == ("filled", "0.1000")
     caught_up(server, admin)
     assert Api(server, buyer).ok("GET", f"/orders/{rested['order_id']}")["status"] == "filled"
+
+
+# -- metrics -------------------------------------------------------------------------------
+
+
+def _samples(server: RunningServer) -> dict[str, float]:
+    """``/metrics`` as ``{'name{labels}': value}``."""
+    text = httpx.get(f"{server.base_url}/metrics", timeout=30).text
+    return {name: float(value) for name, _, value in (
+        line.rpartition(" ") for line in text.splitlines() if line and line[0] != "#")}
+
+
+def test_metrics_count_requests_commands_trades_and_rejections(server: RunningServer) -> None:
+    buyer = Api(server, funded(server, USD="100000"))
+    seller = Api(server, funded(server, BTC="10"))
+    before = _samples(server)
+    seller.place("sell", "50000.00", "0.5")
+    buyer.place("buy", "50000.00", "0.5")
+    code = assert_error(buyer.post("/orders", json={"side": "buy", "price": "50000.00",
+                                                    "quantity": "5"}), 400)["code"]
+
+    def check() -> None:
+        after = _samples(server)
+        counted = {name: after.get(name, 0.0) - before.get(name, 0.0) for name in (
+            'matchbook_http_request_seconds_count{method="POST",status="201"}',
+            'matchbook_http_request_seconds_count{method="POST",status="400"}',
+            'matchbook_commands_total{type="PlaceOrder"}',
+            'matchbook_trades_total{symbol="BTC-USD"}',
+            f'matchbook_rejects_total{{code="{code}"}}')}
+        assert list(counted.values()) == [2, 1, 3, 1, 1], counted
+
+    eventually(check)

@@ -13,7 +13,7 @@ from matchbook.core.commands import BUY, LIMIT, SELL
 from matchbook.core.events import OrderAccepted, TradeExecuted
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
 from matchbook.marketdata.feed import MarketData
-from matchbook.runtime.sequencer import Busy, Sequencer
+from matchbook.runtime.sequencer import Busy, Result, Sequencer, Stopped
 
 
 def _durable(tmp_path: Path, mode: str = "fsync") -> DurableEngine:
@@ -137,6 +137,61 @@ def test_an_unrecordable_command_is_refused_alone(tmp_path: Path) -> None:
             await bad
         assert (await after).seq == 2  # the sequencer goes on; no number was spent
         assert (await seq.submit(Deposit("USD", 1, user_id=2))).seq == 3
+        await seq.stop(snapshot=False)
+
+    asyncio.run(main())
+
+
+def test_a_completion_is_called_back_in_order(tmp_path: Path) -> None:
+    class Answers:
+        def __init__(self) -> None:
+            self.results: list[Result] = []
+
+        def done(self) -> bool:
+            return False
+
+        def set_result(self, result: Result) -> None:
+            self.results.append(result)
+
+        def set_exception(self, exception: BaseException) -> None:
+            raise AssertionError(exception)
+
+    async def main() -> None:
+        seq = Sequencer(_durable(tmp_path, "os"), max_batch=7)
+        seq.start()
+        answers = Answers()
+        for u in range(1, 31):
+            seq.submit_nowait(Deposit("USD", u, user_id=u), answers)  # no await
+        await seq.submit(Deposit("USD", 1, user_id=99))
+        assert [r.seq for r in answers.results] == list(range(1, 31))
+        await seq.stop(snapshot=False)
+
+    asyncio.run(main())
+
+
+def test_a_failed_journal_write_answers_every_waiting_caller(tmp_path: Path) -> None:
+    async def main() -> None:
+        durable = _durable(tmp_path, "os")
+        write, writes = durable.write, []
+
+        def failing(stamped: object) -> None:
+            writes.append(stamped)
+            if len(writes) == 3:
+                raise OSError("the disk is gone")
+            write(stamped)  # type: ignore[arg-type]
+
+        durable.write = failing  # type: ignore[method-assign]
+        seq = Sequencer(durable, max_batch=5)
+        seq.start()
+        pending = [asyncio.ensure_future(seq.submit(Deposit("USD", 1, user_id=1)))
+                   for _ in range(40)]
+        answers = await asyncio.gather(*pending, return_exceptions=True)
+        applied = [a for a in answers if isinstance(a, Result)]
+        assert [r.seq for r in applied] == list(range(1, 11))  # two batches of five
+        assert all(isinstance(a, Stopped) for a in answers[10:])
+        assert durable.engine.last_seq == 10
+        with pytest.raises(Stopped):
+            await seq.submit(Deposit("USD", 1, user_id=1))
         await seq.stop(snapshot=False)
 
     asyncio.run(main())

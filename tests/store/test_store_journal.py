@@ -170,3 +170,32 @@ def test_a_lagging_consumer_coalesces_queued_batches(sqlite_url: str,
         await assert_read_model(sqlite_url, journaled.results, journaled.engine)
 
     asyncio.run(main())
+
+
+def test_a_burst_is_projected_once_it_is_over_and_within_the_bounds(
+        sqlite_url: str, journaled: Journaled) -> None:
+    async def main() -> None:
+        async with Projector(sqlite_url, MARKETS) as projector:
+            batches = journaled.batches(10)
+            quarter = len(batches) // 4
+            task = ProjectorTask(projector, interval=0.05, busy_rate=200.0, max_delay=60.0,
+                                 max_lag=15 * quarter)
+            await task.start()
+            for batch in batches[:quarter]:  # a burst: thousands of records a second
+                task.offer(batch)
+                await asyncio.sleep(0.0005)
+            assert projector.last_seq <= 10  # at most the first batch, before the burst
+            offered = quarter
+            while projector.last_seq <= 10 and offered < len(batches):
+                task.offer(batches[offered])
+                offered += 1
+                await asyncio.sleep(0.0005)
+            assert offered < len(batches)  # past max_lag it wrote during the burst
+            for batch in batches[offered:]:
+                task.offer(batch)
+            await _wait_caught_up(task)  # and it catches up once the burst is over
+            await task.stop()
+            assert task.dropped_batches == 0 and not task.behind
+        await assert_read_model(sqlite_url, journaled.results, journaled.engine)
+
+    asyncio.run(main())

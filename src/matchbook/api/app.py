@@ -8,15 +8,16 @@ shutdown drains the queue, writes a snapshot and closes everything.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.datastructures import Headers
+from starlette.types import Message, Receive, Scope, Send
 
 from matchbook.api import errors, metrics
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
@@ -34,35 +35,51 @@ from matchbook.store.projector import Projector, ProjectorTask
 logger = logging.getLogger(__name__)
 
 
-class _HttpMetrics:
-    """Times every HTTP request into ``matchbook_http_request_seconds`` (method, status).
-
-    Plain ASGI: Starlette's ``BaseHTTPMiddleware`` (``app.middleware("http")``) runs each
-    request through a task group and memory streams, which cost about a third of the
-    server's CPU per order.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+class _Cors(CORSMiddleware):
+    """Starlette's CORS, with a short cut for a request without ``Origin`` (an API
+    client, not a browser): its response gains ``Vary: Origin`` as Starlette adds it,
+    without both sides' headers being parsed into header objects first."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or any(name == b"origin" for name, _ in scope["headers"]):
+            await super().__call__(scope, receive, send)
             return
-        started = time.perf_counter()
-        status = 500
 
-        async def observe(message: Message) -> None:
-            nonlocal status
+        async def vary_origin(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status = message["status"]
+                headers = list(message.get("headers", ()))
+                if any(name == b"vary" for name, _ in headers):
+                    await self.send(message, send, _NO_HEADERS)  # Starlette merges them
+                    return
+                headers.append((b"vary", b"Origin"))
+                message["headers"] = headers
             await send(message)
 
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            metrics.HTTP.labels(scope["method"], str(status)).observe(
-                time.perf_counter() - started)
+        await self.app(scope, receive, vary_origin)
+
+
+_NO_HEADERS = Headers()
+
+
+@contextmanager
+def _long_lived_collector() -> Iterator[None]:
+    """Tune the cyclic garbage collector while the server runs.
+
+    What startup built (the recovered exchange, the libraries) lives as long as the
+    server: it is frozen out of every collection. The young generation is collected
+    after 10,000 net allocations rather than 700: at 700 the objects of the requests in
+    flight are traversed, and promoted, every few requests, for no garbage (requests
+    free theirs by reference counting), and the collector took a sixth of the CPU.
+    """
+    thresholds = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -76,8 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exchange = await Exchange.start(settings)
         projection = Projector(url, exchange.markets)
         await projection.start()
-        projector = ProjectorTask(projection, data_dir=settings.data_dir,
-                                  limits=exchange.limits)
+        projector = ProjectorTask(projection, data_dir=settings.data_dir)
         await projector.catch_up()  # whatever the journal holds beyond the read model
         await projector.start()
         exchange.listen(projector.offer)
@@ -97,7 +113,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bots = await start_demo(state)
         logger.info("matchbook ready on seq %d", exchange.engine.last_seq)
         try:
-            yield
+            with _long_lived_collector():
+                yield
         finally:
             for bot in bots:
                 bot.cancel()
@@ -109,16 +126,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await db.dispose()
             logger.info("matchbook stopped at seq %d", exchange.engine.last_seq)
 
-    app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan,
+    # the tags in documentation order; routers are included busiest first, as a request
+    # is matched against the routes in inclusion order
+    tags = [{"name": str(module.router.tags[0])}
+            for module in (public, auth, orders, wallet, admin, simple)]
+    # FastAPI's native OpenTelemetry is off: nothing exports it, and looking for its
+    # providers would cost every request
+    app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
+                  telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="A price-time priority exchange. Decimals are strings; "
                               "errors are {\"code\": int, \"message\": str}.")
     errors.install(app)
-    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+    app.add_middleware(_Cors, allow_origins=list(settings.cors_origins),
                        allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
-    app.add_middleware(_HttpMetrics)
-    for module in (public, auth, orders, wallet, admin):
-        app.include_router(module.router, prefix="/api/v1")
+    app.add_middleware(metrics.HttpMetrics)
+    app.include_router(orders.router, prefix="/api/v1")
     app.include_router(simple.router)
+    for module in (public, auth, wallet, admin):
+        app.include_router(module.router, prefix="/api/v1")
     app.include_router(ws_router)
 
     @app.get("/metrics", include_in_schema=False)

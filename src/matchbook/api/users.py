@@ -16,6 +16,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -64,6 +65,11 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _api_key(row: sa.Row[Any]) -> ApiKey:
+    return ApiKey(row.key_id, row.user_id, tuple(s for s in row.scopes.split(",") if s),
+                  row.label, row.created_ns)
 
 
 class UserStore:
@@ -153,18 +159,25 @@ class UserStore:
         async with self.db.connect() as conn:
             row = (await conn.execute(sa.select(api_keys).where(
                 api_keys.c.key_hash == _digest(secret), api_keys.c.revoked.is_(False)))).first()
-        if row is None:
-            return None
-        return ApiKey(row.key_id, row.user_id, tuple(s for s in row.scopes.split(",") if s),
-                      row.label, row.created_ns)
+        return _api_key(row) if row is not None else None
+
+    async def find_api_key_holder(self, secret: str) -> tuple[ApiKey, str] | None:
+        """The live API key with ``secret`` and its holder's role (``"user"`` if the holder
+        is gone), in one query; ``None`` for an unknown or revoked key."""
+        async with self.db.connect() as conn:
+            row = (await conn.execute(
+                sa.select(api_keys, users.c.role)
+                .join(users, users.c.user_id == api_keys.c.user_id, isouter=True)
+                .where(api_keys.c.key_hash == _digest(secret),
+                       api_keys.c.revoked.is_(False)))).first()
+        return (_api_key(row), row.role or "user") if row is not None else None
 
     async def list_api_keys(self, user_id: int) -> list[ApiKey]:
         async with self.db.connect() as conn:
             rows = (await conn.execute(sa.select(api_keys).where(
                 api_keys.c.user_id == user_id, api_keys.c.revoked.is_(False))
                 .order_by(api_keys.c.key_id))).all()
-        return [ApiKey(r.key_id, r.user_id, tuple(s for s in r.scopes.split(",") if s), r.label,
-                       r.created_ns) for r in rows]
+        return [_api_key(r) for r in rows]
 
     async def revoke_api_key(self, user_id: int, key_id: int) -> bool:
         async with self.db.begin() as conn:

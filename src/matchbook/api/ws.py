@@ -47,7 +47,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -85,7 +85,7 @@ from matchbook.core.events import (
 )
 from matchbook.journal.durable import Applied
 from matchbook.marketdata.feed import INTERVALS_NS, Delta, Trade
-from matchbook.runtime.sequencer import Busy, Stopped
+from matchbook.runtime.sequencer import Busy, Result, Stopped, Unencodable
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -485,9 +485,10 @@ class Hub:
                         conn.offer(text)
                 if name in self._ticker:
                     self._dirty_tickers.add(name)
-                for interval in INTERVALS_NS:
-                    if (name, interval) in self._candles:
-                        self._dirty_candles.add((name, interval))
+                if self._candles:
+                    for interval in INTERVALS_NS:
+                        if (name, interval) in self._candles:
+                            self._dirty_candles.add((name, interval))
         for name, deltas in changed.items():
             sym = symbols[name]
             subs = self._book.get(name)
@@ -691,37 +692,45 @@ class _Session:
         self.conn = conn
         self.state = hub.state
         self.tasks: set[asyncio.Task[None]] = set()
-        self.ops: dict[str, Callable[[dict[str, Any], Any], Any]] = {
+        self.ops: dict[str, Callable[[dict[str, Any], Any], Awaitable[None] | None]] = {
             "subscribe": self.subscribe, "unsubscribe": self.unsubscribe, "auth": self.auth,
             "ping": self.ping, "place": self.order_op, "amend": self.order_op,
             "cancel": self.order_op, "cancel_all": self.order_op}
 
-    async def handle(self, raw: str) -> None:
+    def handle(self, raw: str) -> Awaitable[None] | None:
+        """Answer one message. What it returns (ops that wait for I/O: ``auth``,
+        ``subscribe``) is awaited before the connection's next message is read."""
         conn = self.conn
         try:
             message = _decode(raw)
         except msgspec.DecodeError:
             conn.error(ApiCode.VALIDATION, "Each message must be one JSON object.")
-            return
+            return None
         if not isinstance(message, dict):
             conn.error(ApiCode.VALIDATION, "Each message must be one JSON object.")
-            return
+            return None
         request_id = message.get("request_id")
         if not conn.allow():
             conn.error(ApiCode.RATE_LIMITED, "Too many messages; slow down.", request_id)
-            return
+            return None
         op = message.get("op")
         handler = self.ops.get(op) if isinstance(op, str) else None
         if handler is None:
             conn.error(ApiCode.VALIDATION, f"op must be one of {', '.join(self.ops)}.",
                        request_id)
-            return
+            return None
         try:
-            result = handler(message, request_id)
-            if asyncio.iscoroutine(result):
-                await result
+            pending = handler(message, request_id)
         except ApiError as exc:
             conn.error(exc.code, exc.message, request_id)
+            return None
+        return None if pending is None else self._finish(pending, request_id)
+
+    async def _finish(self, pending: Awaitable[None], request_id: Any) -> None:
+        try:
+            await pending
+        except ApiError as exc:
+            self.conn.error(exc.code, exc.message, request_id)
 
     # -- subscriptions -------------------------------------------------------------------
 
@@ -871,23 +880,38 @@ class _Session:
                            f"At most {MAX_IN_FLIGHT} order requests in flight per connection.")
         state.limiter.check(("key", principal.key_id) if principal.key_id
                             else ("user", principal.user_id))
-        # a task per request: requests are submitted in arrival order, answered when done
+        # requests are submitted in arrival order and answered when applied
         conn.in_flight += 1
+        if message["op"] == "place":
+            self._place(principal, message, request_id)
+            return
         task = asyncio.get_running_loop().create_task(
             self._run_order_op(principal, message, request_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
+    def _place(self, principal: Principal, message: dict[str, Any], request_id: Any) -> None:
+        """Validate as ``POST /api/v1/orders`` does and queue the order; ``_Placed``
+        answers when it is applied (no task or future per order: this is the busy path)."""
+        conn, exchange = self.conn, self.state.exchange
+        fields = {k: v for k, v in message.items() if k != "op" and k != "request_id"}
+        try:
+            command = order_routes.build_order(exchange, principal.user_id,
+                                               NewOrder.model_validate(fields))
+            exchange.submit_nowait(command, _Placed(
+                conn, request_id, exchange.markets.symbols[command.symbol]))
+        except Exception as exc:
+            conn.in_flight -= 1
+            _refuse(conn, "place", exc, request_id)
+
     async def _run_order_op(self, principal: Principal, message: dict[str, Any],
                             request_id: Any) -> None:
+        """``amend``, ``cancel`` and ``cancel_all``, as their REST endpoints do them."""
         conn, state = self.conn, self.state
         op = message["op"]
         fields = {k: v for k, v in message.items() if k not in ("op", "request_id")}
         try:
-            if op == "place":
-                data = await order_routes.new_order(NewOrder.model_validate(fields),
-                                                    principal, state)
-            elif op == "amend":
+            if op == "amend":
                 order_id = _order_id(fields.pop("order_id", None))
                 data = await order_routes.amend_order(
                     order_id, AmendOrderBody.model_validate(fields), principal, state)
@@ -900,19 +924,62 @@ class _Session:
                     raise ApiError(ApiCode.VALIDATION, "symbol must be a string.")
                 data = await order_routes.cancel_all(principal, state, symbol or None)
             conn.send({"type": "result", "op": op, "request_id": request_id, "data": data})
-        except ApiError as exc:
-            conn.error(exc.code, exc.message, request_id)
-        except ValidationError as exc:
-            conn.error(ApiCode.VALIDATION, _validation_message(exc), request_id)
-        except Busy:
-            conn.error(ApiCode.BUSY, "The exchange is busy; retry shortly.", request_id)
-        except Stopped as exc:
-            conn.error(ApiCode.SHUTTING_DOWN, str(exc), request_id)
-        except Exception:
-            logger.exception("websocket %s failed", op)
-            conn.error(ApiCode.INTERNAL, "Internal error.", request_id)
+        except Exception as exc:
+            _refuse(conn, op, exc, request_id)
         finally:
             conn.in_flight -= 1
+
+
+class _Placed:
+    """The sequencer's completion of one ``place`` request: answers it on its connection
+    (``result`` with the order as ``POST /api/v1/orders`` shows it, or ``error``)."""
+
+    __slots__ = ("answered", "conn", "request_id", "sym")
+
+    def __init__(self, conn: Connection, request_id: Any, sym: Symbol) -> None:
+        self.conn = conn
+        self.request_id = request_id
+        self.sym = sym
+        self.answered = False
+
+    def done(self) -> bool:
+        return self.answered
+
+    def set_result(self, result: Result) -> None:
+        self.answered = True
+        conn = self.conn
+        conn.in_flight -= 1
+        try:
+            error = convert.rejection(result.events)
+            if error is not None:
+                conn.error(error.code, error.message, self.request_id)
+                return
+            conn.send({"type": "result", "op": "place", "request_id": self.request_id,
+                       "data": convert.placed_view(self.sym, result.events)})
+        except Exception as exc:  # called by the sequencer: nothing may escape
+            _refuse(conn, "place", exc, self.request_id)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self.answered = True
+        self.conn.in_flight -= 1
+        _refuse(self.conn, "place", exception, self.request_id)
+
+
+def _refuse(conn: Connection, op: str, exc: BaseException, request_id: Any) -> None:
+    """Answer an order request that failed with ``exc`` by an ``error`` message."""
+    if isinstance(exc, ApiError):
+        conn.error(exc.code, exc.message, request_id)
+    elif isinstance(exc, ValidationError):
+        conn.error(ApiCode.VALIDATION, _validation_message(exc), request_id)
+    elif isinstance(exc, Busy):
+        conn.error(ApiCode.BUSY, "The exchange is busy; retry shortly.", request_id)
+    elif isinstance(exc, Stopped):
+        conn.error(ApiCode.SHUTTING_DOWN, str(exc), request_id)
+    elif isinstance(exc, Unencodable):
+        conn.error(ApiCode.VALIDATION, str(exc), request_id)
+    else:
+        logger.error("websocket %s failed", op, exc_info=exc)
+        conn.error(ApiCode.INTERNAL, "Internal error.", request_id)
 
 
 def _order_id(value: Any) -> int:
@@ -943,7 +1010,7 @@ def _hub(websocket: WebSocket) -> Hub | None:
 
 
 async def _serve(websocket: WebSocket, conn: Connection,
-                 on_message: Callable[[str], Any]) -> None:
+                 on_message: Callable[[str], Awaitable[None] | None]) -> None:
     """Run ``conn`` until the peer leaves or the hub closes it."""
     hub = conn.hub
     conn.writer = asyncio.get_running_loop().create_task(conn.write_loop())
@@ -964,7 +1031,8 @@ async def _serve(websocket: WebSocket, conn: Connection,
                 await asyncio.wait_for(websocket.close(conn.close_code, conn.close_reason), 1.0)
 
 
-async def _read(websocket: WebSocket, on_message: Callable[[str], Any]) -> None:
+async def _read(websocket: WebSocket,
+                on_message: Callable[[str], Awaitable[None] | None]) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
             message = await websocket.receive()
@@ -974,9 +1042,9 @@ async def _read(websocket: WebSocket, on_message: Callable[[str], Any]) -> None:
             if text is None:
                 data = message.get("bytes")
                 text = data.decode("utf-8", "replace") if data else ""
-            result = on_message(text)
-            if asyncio.iscoroutine(result):
-                await result
+            pending = on_message(text)
+            if pending is not None:
+                await pending
 
 
 @router.websocket("/ws")

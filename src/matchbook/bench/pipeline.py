@@ -35,7 +35,7 @@ async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
                                  limits=limits)
     projection = Projector(url, gen.markets)
     await projection.start()
-    task = ProjectorTask(projection, data_dir=data_dir, limits=limits)
+    task = ProjectorTask(projection, data_dir=data_dir)
     await task.start()
     lags: list[int] = []
     ts = time.time_ns()

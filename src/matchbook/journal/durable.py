@@ -172,8 +172,8 @@ class DurableEngine:
         stepping clock cannot reorder time inside the core). A command that cannot be
         encoded raises ``OverflowError`` (nothing is stamped), or with
         ``refuse_unencodable`` is left out, gets no sequence number and is listed in
-        ``refused``. Call ``write`` and ``apply`` next, in order, before stamping
-        another batch.
+        ``refused``. Batches must be written, and applied, in the order they were
+        stamped; a batch may be stamped (and written) while the one before it is applied.
         """
         seq = self._stamped_seq
         last_ts = self._stamped_ts

@@ -21,6 +21,9 @@ import bisect
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
 
 from matchbook.core import Engine, Markets
 from matchbook.core.commands import BUY, SELL
@@ -33,8 +36,7 @@ INTERVALS_NS = {"1m": MINUTE_NS, "5m": 5 * MINUTE_NS, "15m": 15 * MINUTE_NS,
 DAY_NS = 1440 * MINUTE_NS
 
 
-@dataclass(frozen=True, slots=True)
-class Delta:
+class Delta(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     first_update_id: int
     last_update_id: int
@@ -43,8 +45,7 @@ class Delta:
     ts_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class Trade:
+class Trade(msgspec.Struct, frozen=True, gc=False):
     trade_id: int
     symbol: str
     price_ticks: int
@@ -65,8 +66,10 @@ class Candle:
     trades: int
 
     def add(self, price: int, qty: int) -> None:
-        self.high = max(self.high, price)
-        self.low = min(self.low, price)
+        if price > self.high:
+            self.high = price
+        elif price < self.low:
+            self.low = price
         self.close = price
         self.volume_lots += qty
         self.trades += 1
@@ -128,8 +131,11 @@ class MarketData:
     def __init__(self, markets: Markets, engine: Engine | None = None) -> None:
         self.markets = markets
         self.feeds = {name: SymbolFeed(name) for name in markets.symbols}
-        for feed in self.feeds.values():
-            feed.candles = {name: deque(maxlen=1000) for name in INTERVALS_NS}
+        self._series: dict[str, list[tuple[int, deque[Candle]]]] = {}  # with their widths
+        for name, feed in self.feeds.items():
+            feed.candles = {interval: deque(maxlen=1000) for interval in INTERVALS_NS}
+            self._series[name] = [(MINUTE_NS, feed.minutes), *(
+                (INTERVALS_NS[interval], series) for interval, series in feed.candles.items())]
         self.listeners: list[Callable[[list[tuple[str, str, Delta | Trade]]], None]] = []
         if engine is not None:
             self.load(engine)
@@ -144,58 +150,60 @@ class MarketData:
     def on_batch(self, batch: Sequence[Applied]) -> list[tuple[str, str, Delta | Trade]]:
         """Fold one applied batch in; returns the published items in order."""
         published: list[tuple[str, str, Delta | Trade]] = []
+        append = published.append
         for seq, ts_ns, _, events in batch:
-            changes: dict[str, list[BookLevelChanged]] = {}
+            changes: dict[str, list[BookLevelChanged]] | None = None
+            ev: Any  # dispatched on its exact type below
             for ev in events:
                 t = type(ev)
                 if t is BookLevelChanged:
-                    assert isinstance(ev, BookLevelChanged)
-                    changes.setdefault(ev.symbol, []).append(ev)
+                    if changes is None:
+                        changes = {ev.symbol: [ev]}
+                    else:
+                        changes.setdefault(ev.symbol, []).append(ev)
                 elif t is TradeExecuted:
-                    assert isinstance(ev, TradeExecuted)
                     trade = Trade(ev.trade_id, ev.symbol, ev.price_ticks, ev.qty_lots,
                                   ev.aggressor_side, ts_ns, seq)
                     self._add_trade(trade)
-                    published.append(("trade", ev.symbol, trade))
-            for symbol, levels in changes.items():
-                published.append(("book", symbol, self._apply_levels(symbol, levels, ts_ns)))
+                    append(("trade", ev.symbol, trade))
+            if changes is not None:
+                for symbol, levels in changes.items():
+                    append(("book", symbol, self._apply_levels(symbol, levels, ts_ns)))
         return published
 
     def _apply_levels(self, symbol: str, levels: Iterable[BookLevelChanged],
                       ts_ns: int) -> Delta:
         feed = self.feeds[symbol]
+        book_bids, book_asks = feed.bids, feed.asks
         bids: dict[int, int] = {}
         asks: dict[int, int] = {}
         for ev in levels:  # the last change of a level in a command wins
-            book, changed = (feed.bids, bids) if ev.side == BUY else (feed.asks, asks)
-            if ev.qty_lots:
-                book[ev.price_ticks] = ev.qty_lots
+            price, qty = ev.price_ticks, ev.qty_lots
+            book, changed = (book_bids, bids) if ev.side == BUY else (book_asks, asks)
+            if qty:
+                book[price] = qty
             else:
-                book.pop(ev.price_ticks, None)
-            changed[ev.price_ticks] = ev.qty_lots
-        feed.update_id += 1
-        delta = Delta(symbol, feed.update_id, feed.update_id, tuple(sorted(bids.items())),
-                      tuple(sorted(asks.items())), ts_ns)
+                book.pop(price, None)
+            changed[price] = qty
+        update_id = feed.update_id = feed.update_id + 1
+        delta = Delta(symbol, update_id, update_id,
+                      tuple(sorted(bids.items())) if bids else (),
+                      tuple(sorted(asks.items())) if asks else (), ts_ns)
         feed.deltas.append(delta)
         return delta
 
     def _add_trade(self, trade: Trade) -> None:
+        """Into the trade window, the one-minute candles and every interval's candles.
+        O(intervals)."""
         feed = self.feeds[trade.symbol]
         feed.trades.append(trade)
-        minute = trade.ts_ns - trade.ts_ns % MINUTE_NS
-        if feed.minutes and feed.minutes[-1].start_ns == minute:
-            feed.minutes[-1].add(trade.price_ticks, trade.qty_lots)
-        else:
-            feed.minutes.append(Candle(minute, trade.price_ticks, trade.price_ticks,
-                                       trade.price_ticks, trade.price_ticks, trade.qty_lots, 1))
-        for name, width in INTERVALS_NS.items():
-            series = feed.candles[name]
-            start = trade.ts_ns - trade.ts_ns % width
+        price, qty, ts = trade.price_ticks, trade.qty_lots, trade.ts_ns
+        for width, series in self._series[trade.symbol]:
+            start = ts - ts % width
             if series and series[-1].start_ns == start:
-                series[-1].add(trade.price_ticks, trade.qty_lots)
+                series[-1].add(price, qty)
             else:
-                series.append(Candle(start, trade.price_ticks, trade.price_ticks,
-                                     trade.price_ticks, trade.price_ticks, trade.qty_lots, 1))
+                series.append(Candle(start, price, price, price, price, qty, 1))
 
     def candles(self, symbol: str, interval: str, start_ns: int = 0,
                 end_ns: int = 2**63) -> list[Candle]:

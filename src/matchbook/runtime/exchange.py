@@ -2,7 +2,8 @@
 and the private streams, started and stopped together.
 
 Every gateway (REST, WebSocket, FIX, the demo bot, the simulator over the network) uses
-the same two calls: ``await exchange.submit(command)`` and the read-only views.
+the same calls: ``await exchange.submit(command)`` (or ``submit_nowait`` with a
+completion to call back) and the read-only views.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from matchbook.core import Engine, Markets, RiskLimits, load_markets
 from matchbook.core.commands import AnyCommand
 from matchbook.journal.durable import Applied, DurabilityConfig, DurableEngine
 from matchbook.marketdata.feed import MarketData
-from matchbook.runtime.sequencer import Result, Sequencer
+from matchbook.runtime.sequencer import Completion, Result, Sequencer
 from matchbook.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Exchange:
                                    max_batch=settings.max_batch)
         self.marketdata = MarketData(markets, durable.engine)
         self.started_ns = time.time_ns()
-        self._listeners: list[Callable[[Sequence[Applied]], None]] = []
+        self._listeners: list[Callable[[Sequence[Applied]], object]] = []
         self.sequencer.subscribe(self._on_batch)
         self.projector: object | None = None
 
@@ -72,7 +73,11 @@ class Exchange:
     async def submit(self, command: AnyCommand) -> Result:
         return await self.sequencer.submit(command)
 
-    def listen(self, listener: Callable[[Sequence[Applied]], None]) -> None:
+    def submit_nowait(self, command: AnyCommand, completion: Completion) -> None:
+        """Queue ``command``; ``completion`` is called back with its ``Result``."""
+        self.sequencer.submit_nowait(command, completion)
+
+    def listen(self, listener: Callable[[Sequence[Applied]], object]) -> None:
         """Call ``listener(batch)`` after every applied batch (after market data)."""
         self._listeners.append(listener)
 

@@ -1,14 +1,17 @@
 """The sequencer: the one owner of the engine, behind a bounded queue.
 
-Gateways (REST, WebSocket, FIX, the demo bot) call ``await runtime.submit(command)``.
-The sequencer takes what is queued in batches, stamps each command with its sequence
-number and time, journals the batch (one write, one fsync, off the event loop), applies
-it to the engine, resolves every caller's future with its events, and then hands the
-batch to subscribers (market data, the SQL projector, private user streams).
+Gateways (REST, WebSocket, FIX, the demo bot) call ``await runtime.submit(command)``,
+or ``submit_nowait(command, completion)`` to be called back instead of awaiting. The
+sequencer takes what is queued in batches, stamps each command with its sequence number
+and time, journals the batch (one write, one fsync, off the event loop), applies it to
+the engine, completes every caller's future (or completion) with its events, and then
+hands the batch to subscribers (market data, the SQL projector, private user streams).
+The next batch is already being journaled while one is applied and answered; nothing is
+answered or published before its own write is done.
 
 A full queue raises ``Busy`` at once (the gateway answers 503): the sequencer never
-buffers without bound. Subscribers must not block: each gets the batch synchronously
-and queues its own work.
+buffers without bound. Subscribers and completions must not block: each is called
+synchronously and queues its own work.
 
 Reads of engine state (books, balances, open orders) happen on the event loop between
 batches, so they always see a consistent state; the engine is only ever mutated by the
@@ -20,12 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from matchbook.core.commands import AnyCommand
 from matchbook.core.events import Event
-from matchbook.journal.durable import Applied, DurableEngine
+from matchbook.journal.durable import Applied, DurableEngine, Stamped
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,36 @@ class Result:
     events: list[Event]
 
 
+class Completion(Protocol):
+    """What waits for a command's outcome: an ``asyncio.Future[Result]``, or any object
+    with these methods. The sequencer calls ``set_result`` or ``set_exception`` once, on
+    the event loop, right after the command's batch is applied; they must not block."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: Result, /) -> None: ...
+
+    def set_exception(self, exception: BaseException, /) -> None: ...
+
+
+_Item = tuple[AnyCommand, Completion, int]  # command, completion, perf_counter_ns queued
+
+
+@dataclass(slots=True)
+class _Journaling:
+    """A stamped batch and its journal write (the future gives the write's seconds)."""
+
+    items: list[_Item]
+    stamped: Stamped
+    seconds: asyncio.Future[float]
+
+
+def _timed_write(durable: DurableEngine, stamped: Stamped) -> float:
+    started = time.perf_counter()
+    durable.write(stamped)
+    return time.perf_counter() - started
+
+
 @dataclass
 class SequencerStats:
     commands: int = 0
@@ -72,9 +108,11 @@ class Sequencer:
         self.max_batch = max_batch
         self.clock = clock
         self.stats = SequencerStats()
-        self._queue: asyncio.Queue[tuple[AnyCommand, asyncio.Future[Result], int]] = (
-            asyncio.Queue(maxsize=queue_size))
+        self.queue_size = queue_size
+        self._queue: deque[_Item] = deque()
+        self._wakeup: asyncio.Future[None] | None = None  # the loop waits for a command
         self._subscribers: list[Subscriber] = []
+        self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="matchbook-journal")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._observers: list[Callable[[int, float], None]] = []
@@ -89,9 +127,10 @@ class Sequencer:
         """Stop taking commands, finish what is queued, write a snapshot, close."""
         self._stopping = True
         if self._task is not None:
-            await self._queue.put(_STOP)  # type: ignore[arg-type]
+            self._wake()
             await self._task
             self._task = None
+        self._journal_thread.shutdown()
         if snapshot and self.engine.last_seq > self.durable.last_snapshot_seq:
             self.durable.snapshot()
         self.durable.close()
@@ -100,7 +139,7 @@ class Sequencer:
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def subscribe(self, subscriber: Subscriber) -> None:
         """Call ``subscriber(batch)`` after every applied batch, in sequence order."""
@@ -115,77 +154,119 @@ class Sequencer:
 
         Raises ``Busy`` at once if the queue is full and ``Stopped`` when stopping.
         """
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self.submit_nowait(command, future)
+        return await future
+
+    def submit_nowait(self, command: AnyCommand, completion: Completion) -> None:
+        """Queue ``command``; ``completion`` gets its ``Result`` once it is journaled and
+        applied (``Stopped`` or ``Unencodable`` if it never is). O(1).
+
+        Raises ``Busy`` at once if the queue is full and ``Stopped`` when stopping.
+        """
         if self._stopping:
             raise Stopped("the exchange is shutting down")
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait((command, future, time.perf_counter_ns()))
-        except asyncio.QueueFull:
+        queue = self._queue
+        if len(queue) >= self.queue_size:
             self.stats.busy_rejections += 1
-            raise Busy("the order queue is full") from None
-        return await future
+            raise Busy("the order queue is full")
+        queue.append((command, completion, time.perf_counter_ns()))
+        if self._wakeup is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        wakeup, self._wakeup = self._wakeup, None
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
 
     # -- the loop ------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        """Journal and apply queued commands, up to ``max_batch`` at a time, until stopped
+        and drained. While one batch is applied and answered, the next is being written:
+        writes go to the journal one at a time and in order, and a batch is applied only
+        once its write is done."""
         queue = self._queue
-        durable = self.durable
-        while True:
-            first = await queue.get()
-            batch = [first]
-            while len(batch) < self.max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            stop = any(item is _STOP for item in batch)
-            items = [item for item in batch if item is not _STOP]
-            if items:
-                try:
-                    await self._process(durable, items)
-                except Exception:  # a journal failure: nothing more can be acknowledged
-                    logger.exception("sequencer failed; stopping")
-                    self._stopping = True
-                    for _, future, _ in items:
-                        if not future.done():
-                            future.set_exception(Stopped("the journal failed"))
-                    self._fail_queued()
-                    return
-            if stop:
-                self._fail_queued()
-                return
+        loop = asyncio.get_running_loop()
+        taken: list[_Item] = []  # the commands last taken from the queue
+        written: _Journaling | None = None  # the batch being applied
+        writing: _Journaling | None = None  # the batch being written
+        try:
+            while writing is not None or queue or not self._stopping:
+                if writing is None:
+                    if queue:
+                        taken = self._take()
+                        writing = self._journal(taken)
+                    else:
+                        self._wakeup = loop.create_future()
+                        await self._wakeup
+                    continue
+                written, writing = writing, None
+                self.stats.write_seconds += await written.seconds
+                if queue:
+                    taken = self._take()
+                    writing = self._journal(taken)
+                self._apply(written)
+        except Exception:  # the journal (or the engine) failed: nothing more is answered
+            logger.exception("sequencer failed; stopping")
+            self._stopping = True
+            if writing is not None:  # its write ends before the journal may be closed
+                await asyncio.wait([writing.seconds])
+            for items in (written.items if written else [], taken):
+                for _, completion, _ in items:
+                    if not completion.done():
+                        completion.set_exception(Stopped("the journal failed"))
+            self._fail_queued()
 
-    async def _process(self, durable: DurableEngine,
-                       items: list[tuple[AnyCommand, asyncio.Future[Result], int]]) -> None:
+    def _take(self) -> list[_Item]:
+        take = self._queue.popleft
+        return [take() for _ in range(min(len(self._queue), self.max_batch))]
+
+    def _journal(self, items: list[_Item]) -> _Journaling | None:
+        """Stamp ``items`` and start their journal write (one write, one fsync, off the
+        event loop unless nothing goes to disk); ``None`` if every one was refused."""
+        durable = self.durable
         now = self.clock()
         stamped = durable.stamp([(command, now) for command, _, _ in items],
                                 refuse_unencodable=True)
         if stamped.refused:  # refused one by one: a bad command never fails its batch
             for index, exc in stamped.refused:
-                future = items[index][1]
-                if not future.done():
-                    future.set_exception(Unencodable(f"the command cannot be recorded: {exc}"))
+                completion = items[index][1]
+                if not completion.done():
+                    completion.set_exception(
+                        Unencodable(f"the command cannot be recorded: {exc}"))
             bad = {index for index, _ in stamped.refused}
             items = [item for index, item in enumerate(items) if index not in bad]
             if not items:
-                return
+                return None
+        loop = asyncio.get_running_loop()
+        if durable.config.mode != "none":
+            return _Journaling(items, stamped, loop.run_in_executor(
+                self._journal_thread, _timed_write, durable, stamped))
+        seconds: asyncio.Future[float] = loop.create_future()
+        try:
+            seconds.set_result(_timed_write(durable, stamped))
+        except Exception as exc:
+            seconds.set_exception(exc)
+        return _Journaling(items, stamped, seconds)
+
+    def _apply(self, batch: _Journaling) -> None:
+        """Apply a journaled batch, answer its callers, hand it to the subscribers."""
         started = time.perf_counter()
-        if durable.config.mode == "none":
-            durable.write(stamped)
-        else:
-            await asyncio.to_thread(durable.write, stamped)  # fsync off the event loop
-        written = time.perf_counter()
-        applied = durable.apply(stamped)
-        done = time.perf_counter()
+        applied = self.durable.apply(batch.stamped)
         stats = self.stats
-        stats.write_seconds += written - started
-        stats.apply_seconds += done - written
+        stats.apply_seconds += time.perf_counter() - started
         stats.commands += len(applied)
         stats.batches += 1
         stats.last_batch_size = len(applied)
         ack = time.perf_counter_ns()
-        for (seq, ts_ns, _, events), (_, future, enqueued) in zip(applied, items, strict=True):
-            if not future.done():
-                future.set_result(Result(seq, ts_ns, events))
+        observers = self._observers
+        for (seq, ts_ns, _, events), (_, completion, enqueued) in zip(applied, batch.items,
+                                                                     strict=True):
+            if not completion.done():
+                completion.set_result(Result(seq, ts_ns, events))
             latency = (ack - enqueued) / 1e9
-            for observer in self._observers:
+            for observer in observers:
                 observer(1, latency)
         for subscriber in self._subscribers:
             try:
@@ -194,10 +275,8 @@ class Sequencer:
                 logger.exception("event subscriber failed")
 
     def _fail_queued(self) -> None:
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is not _STOP and not item[1].done():
-                item[1].set_exception(Stopped("the exchange is shutting down"))
-
-
-_STOP = object()
+        queue = self._queue
+        while queue:
+            _, completion, _ = queue.popleft()
+            if not completion.done():
+                completion.set_exception(Stopped("the exchange is shutting down"))

@@ -23,13 +23,15 @@ is written: the missing range must come from the journal (:meth:`Projector.catch
 :class:`ProjectorTask` runs a projector behind a bounded ``asyncio.Queue`` so that the
 matching path never waits for the database: :meth:`ProjectorTask.offer` never blocks;
 when the queue is full the batch is dropped and counted, and the projection is marked
-behind until a catch-up from the journal fills the hole.
+behind until a catch-up from the journal fills the hole. During a burst of commands it
+stands aside (within a bounded lag) and catches up in large transactions afterwards.
 
 Events are not journaled, only commands: a catch-up or :func:`rebuild` re-runs the
 commands through a fresh :class:`matchbook.core.Engine` restored to the right point
 (newest snapshot at or before ``last_seq`` plus journal replay, as recovery does) and
 projects the events it produces for every record after ``last_seq``. The replay must use
-the same markets and risk limits as the live engine, or it produces other events.
+the same markets as the live engine, or it produces other events (risk limits are part
+of the journaled state: a replay meets them where they were set).
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from matchbook.core import Engine, Markets, RiskLimits
+from matchbook.core import Engine, Markets
 from matchbook.core.commands import STOP_LIMIT, STOP_MARKET
 from matchbook.core.events import (
     AddressCreated,
@@ -89,7 +90,52 @@ _TYPES = schema.ORDER_TYPES
 _TIFS = schema.TIME_IN_FORCE
 _REASONS = schema.CANCEL_REASONS
 _OPEN = frozenset(schema.OPEN_STATUSES)
-_ORDER_COLUMNS = tuple(c.name for c in schema.orders.columns)
+
+# Rows are plain tuples (lists for orders and withdrawals, which later events update)
+# with their values in the column order below; every statement names its columns, so
+# this order need not be the tables'.
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": ("order_id", "user_id", "symbol", "side", "type", "price_ticks", "qty_lots",
+               "filled_lots", "leaves_lots", "status", "time_in_force", "client_order_id",
+               "stop_price_ticks", "display_lots", "post_only", "expire_ts_ns",
+               "quote_amount_minor", "filled_notional_minor", "fee_minor", "created_seq",
+               "updated_seq", "created_ts_ns", "updated_ts_ns", "cancel_reason"),
+    "order_events": ("seq", "event_index", "order_id", "event_type", "status", "qty_lots",
+                     "price_ticks", "filled_lots", "leaves_lots", "trade_id", "ts_ns"),
+    "trades": ("trade_id", "symbol", "price_ticks", "qty_lots", "aggressor_side",
+               "maker_order_id", "taker_order_id", "maker_user_id", "taker_user_id",
+               "notional_minor", "base_minor", "maker_fee_minor", "taker_fee_minor", "seq",
+               "ts_ns"),
+    "ledger": ("seq", "index", "debit", "credit", "asset", "amount_minor", "reason",
+               "reference", "debit_user_id", "credit_user_id", "ts_ns"),
+    "audit": ("seq", "ts_ns", "user_id", "command_type", "command", "result_code",
+              "event_count"),
+    "addresses": ("address", "user_id", "asset", "created_seq", "created_ts_ns"),
+    "withdrawals": ("withdrawal_id", "user_id", "asset", "amount_minor", "destination",
+                    "status", "reason", "requested_seq", "requested_ts_ns", "updated_seq",
+                    "updated_ts_ns"),
+    "balances": ("user_id", "asset", "available_minor", "held_minor", "updated_seq"),
+    "system": ("account", "asset", "balance_minor", "updated_seq"),
+}
+_TABLES = {"orders": schema.orders, "order_events": schema.order_events,
+           "trades": schema.trades, "ledger": schema.ledger_entries, "audit": schema.audit_log,
+           "addresses": schema.wallet_addresses, "withdrawals": schema.withdrawals,
+           "balances": schema.balances, "system": schema.system_balances}
+_APPENDS = ("order_events", "trades", "ledger", "audit", "addresses", "withdrawals")
+_UPSERTS = {  # conflict target, columns an existing row keeps
+    "orders": (("order_id",), {"order_id", "created_seq", "created_ts_ns"}),
+    "balances": (("user_id", "asset"), {"user_id", "asset"}),
+    "system": (("account", "asset"), {"account", "asset"}),
+}
+_ORDER_COLUMNS = _COLUMNS["orders"]
+_BUILD_SLICE = 256  # records turned into rows between two turns of the event loop
+(_O_PRICE, _O_QTY, _O_FILLED, _O_LEAVES, _O_STATUS, _O_NOTIONAL, _O_FEE, _O_UPDATED_SEQ,
+ _O_UPDATED_TS, _O_CANCEL_REASON) = (_ORDER_COLUMNS.index(name) for name in (
+    "price_ticks", "qty_lots", "filled_lots", "leaves_lots", "status",
+    "filled_notional_minor", "fee_minor", "updated_seq", "updated_ts_ns", "cancel_reason"))
+_W_STATUS, _W_REASON, _W_UPDATED_SEQ, _W_UPDATED_TS = (
+    _COLUMNS["withdrawals"].index(name)
+    for name in ("status", "reason", "updated_seq", "updated_ts_ns"))
 
 
 class ProjectionError(Exception):
@@ -111,27 +157,20 @@ class JournalNotFromStartError(ProjectionError):
     """A rebuild needs the journal from sequence number 1."""
 
 
-class _MissingOrders(Exception):
-    """Internal: rows of these orders must be loaded first; never escapes."""
-
-    def __init__(self, order_ids: set[int]) -> None:
-        self.order_ids = order_ids
-
-
 @dataclass(slots=True)
 class _Batch:
-    """Rows of one batch, ready to write."""
+    """Rows of one batch, ready to write (columns as in ``_COLUMNS``)."""
 
-    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
-    order_events: list[dict[str, Any]] = field(default_factory=list)
-    trades: list[dict[str, Any]] = field(default_factory=list)
-    ledger: list[dict[str, Any]] = field(default_factory=list)
+    orders: dict[int, list[Any]] = field(default_factory=dict)
+    order_events: list[tuple[Any, ...]] = field(default_factory=list)
+    trades: list[tuple[Any, ...]] = field(default_factory=list)
+    ledger: list[tuple[Any, ...]] = field(default_factory=list)
     balances: dict[tuple[int, str], list[int]] = field(default_factory=dict)
     system: dict[tuple[str, str], int] = field(default_factory=dict)
-    addresses: list[dict[str, Any]] = field(default_factory=list)
-    withdrawals: dict[int, dict[str, Any]] = field(default_factory=dict)
+    addresses: list[tuple[Any, ...]] = field(default_factory=list)
+    withdrawals: dict[int, list[Any]] = field(default_factory=dict)
     withdrawal_updates: list[dict[str, Any]] = field(default_factory=list)
-    audit: list[dict[str, Any]] = field(default_factory=list)
+    audit: list[tuple[Any, ...]] = field(default_factory=list)
     last_seq: int = 0
     last_ts_ns: int = 0
     commands: int = 0
@@ -184,15 +223,14 @@ class Projector:
         self._last_seq = 0
         self._last_ts_ns = 0
         self._lock = asyncio.Lock()
-        self._open_orders: dict[int, dict[str, Any]] = {}  # open orders written so far
-        self._accounts: dict[str, tuple[int, int]] = {}  # ledger account -> (user, kind)
+        self._open_orders: dict[int, list[Any]] = {}  # rows of open orders written so far
+        self._accounts: dict[str, tuple[int | None, int]] = {}  # account -> (user, kind)
         self._balances: dict[tuple[int, str], tuple[int, int]] = {}  # as in the database
         self._system: dict[tuple[str, str], int] = {}
         self._qptl = {name: s.quote_per_tick_lot for name, s in markets.symbols.items()}
         self._statements: dict[str, Any] = {}
         self._copy = False
-        self._raw_inserts: dict[str, str] = {}
-        self._copy_specs: dict[str, tuple[str, list[str], Callable[[Any], Any]]] = {}
+        self._sqlite: dict[str, str] = {}
         self.batches = 0
         self.commands = 0
         self.rows = 0
@@ -275,20 +313,14 @@ class Projector:
                 return 0
             started = time.perf_counter()
             async with db.begin() as conn:
-                loaded: dict[int, dict[str, Any]] = {}
-                while True:
-                    try:
-                        rows = self._build(records, loaded)
-                        break
-                    except _MissingOrders as missing:
-                        loaded.update(await self._load_orders(conn, missing.order_ids))
+                rows = await self._rows(conn, records)
                 new_balances, new_system = await self._new_balances(conn, rows)
                 await self._write(conn, rows, last, new_balances, new_system)
             # committed: only now does the projector's memory move on
             self._balances.update(new_balances)
             self._system.update(new_system)
             for oid, row in rows.orders.items():
-                if row["status"] in _OPEN:
+                if row[_O_STATUS] in _OPEN:
                     self._open_orders[oid] = row
                 else:
                     self._open_orders.pop(oid, None)
@@ -329,16 +361,17 @@ class Projector:
         return new_balances, new_system
 
     async def _load_orders(self, conn: AsyncConnection,
-                           order_ids: set[int]) -> dict[int, dict[str, Any]]:
+                           order_ids: set[int]) -> dict[int, list[Any]]:
         """Rows of orders written by earlier batches (not in memory after a restart)."""
-        found: dict[int, dict[str, Any]] = {}
+        found: dict[int, list[Any]] = {}
         ids = sorted(order_ids)
         orders = schema.orders
+        columns = [orders.c[name] for name in _ORDER_COLUMNS]
         for start in range(0, len(ids), 1000):
             chunk = ids[start:start + 1000]
-            result = await conn.execute(select(orders).where(orders.c.order_id.in_(chunk)))
-            for row in result.mappings():
-                found[int(row["order_id"])] = dict(row)
+            result = await conn.execute(select(*columns).where(orders.c.order_id.in_(chunk)))
+            for row in result:
+                found[int(row[0])] = list(row)
         unknown = order_ids - found.keys()
         if unknown:
             raise ProjectionError(
@@ -346,25 +379,47 @@ class Projector:
                 f"(was the read model built from another journal?)")
         return found
 
-    def _build(self, records: Sequence[Record], loaded: dict[int, dict[str, Any]]) -> _Batch:
-        """Turn records into rows (pure: no I/O). Raises ``_MissingOrders`` listing orders
-        whose current row is needed but neither in memory nor in ``loaded``."""
-        b = _Batch()
+    async def _rows(self, conn: AsyncConnection, records: list[Record]) -> _Batch:
+        """The rows of ``records``, built ``_BUILD_SLICE`` records at a time with a turn of
+        the event loop in between, so that a large batch never holds the loop for long.
+        Rows of orders neither in memory nor in the batch are loaded, then it starts over.
+        """
+        loaded: dict[int, list[Any]] = {}
+        while True:
+            b = _Batch()
+            missing: set[int] = set()
+            for start in range(0, len(records), _BUILD_SLICE):
+                if start:
+                    await asyncio.sleep(0)
+                self._build(records[start:start + _BUILD_SLICE], loaded, b, missing)
+            if not missing:
+                b.last_seq, b.last_ts_ns = records[-1][0], records[-1][1]
+                b.commands = len(records)
+                return b
+            loaded.update(await self._load_orders(conn, missing))
+
+    def _build(self, records: Sequence[Record], loaded: dict[int, list[Any]], b: _Batch,
+               missing: set[int]) -> None:
+        """Add the rows of ``records`` to ``b`` (pure: no I/O). Orders whose current row is
+        needed but neither in memory nor in ``loaded`` are added to ``missing`` (their
+        rows in ``b`` are then placeholders)."""
         orders = b.orders
         open_orders = self._open_orders
         qptl = self._qptl
         markets = self.markets
-        order_events = b.order_events
-        missing: set[int] = set()
+        order_event = b.order_events.append
+        trade = b.trades.append
+        audit = b.audit.append
+        ledger = self._ledger
 
-        def current(oid: int) -> dict[str, Any]:
+        def current(oid: int) -> list[Any]:
             row = orders.get(oid)
             if row is None:
                 known = open_orders.get(oid) or loaded.get(oid)
                 if known is None:
                     missing.add(oid)
                     known = _placeholder(oid)
-                row = orders[oid] = dict(known)
+                row = orders[oid] = list(known)  # memory moves on after the commit only
             return row
 
         for seq, ts, command, events in records:
@@ -378,279 +433,223 @@ class Projector:
                     row = current(ev.order_id)
                     leaves = ev.leaves_lots
                     status = "filled" if not leaves else "partially_filled"
-                    row["filled_lots"] = ev.filled_lots
-                    row["leaves_lots"] = leaves
-                    row["status"] = status
-                    row["filled_notional_minor"] += ev.price_ticks * ev.qty_lots * qptl.get(
-                        ev.symbol, 0)
-                    row["fee_minor"] += ev.fee_minor
-                    row["updated_seq"], row["updated_ts_ns"] = seq, ts
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "filled", "status": status, "qty_lots": ev.qty_lots,
-                        "price_ticks": ev.price_ticks, "filled_lots": ev.filled_lots,
-                        "leaves_lots": leaves, "trade_id": ev.trade_id, "ts_ns": ts})
+                    row[_O_FILLED] = ev.filled_lots
+                    row[_O_LEAVES] = leaves
+                    row[_O_STATUS] = status
+                    row[_O_NOTIONAL] += ev.price_ticks * ev.qty_lots * qptl.get(ev.symbol, 0)
+                    row[_O_FEE] += ev.fee_minor
+                    row[_O_UPDATED_SEQ] = seq
+                    row[_O_UPDATED_TS] = ts
+                    order_event((seq, i, ev.order_id, "filled", status, ev.qty_lots,
+                                 ev.price_ticks, ev.filled_lots, leaves, ev.trade_id, ts))
                 elif t is TradeExecuted:
-                    b.trades.append({
-                        "trade_id": ev.trade_id, "symbol": ev.symbol,
-                        "price_ticks": ev.price_ticks, "qty_lots": ev.qty_lots,
-                        "aggressor_side": _SIDES.get(ev.aggressor_side, "?"),
-                        "maker_order_id": ev.maker_order_id,
-                        "taker_order_id": ev.taker_order_id,
-                        "maker_user_id": ev.maker_user_id, "taker_user_id": ev.taker_user_id,
-                        "notional_minor": ev.notional_minor, "base_minor": ev.base_minor,
-                        "maker_fee_minor": ev.maker_fee_minor,
-                        "taker_fee_minor": ev.taker_fee_minor, "seq": seq, "ts_ns": ts})
+                    trade((ev.trade_id, ev.symbol, ev.price_ticks, ev.qty_lots,
+                           _SIDES.get(ev.aggressor_side, "?"), ev.maker_order_id,
+                           ev.taker_order_id, ev.maker_user_id, ev.taker_user_id,
+                           ev.notional_minor, ev.base_minor, ev.maker_fee_minor,
+                           ev.taker_fee_minor, seq, ts))
                 elif t is OrderAccepted:
                     is_stop = ev.order_type == STOP_LIMIT or ev.order_type == STOP_MARKET
                     status = "pending_trigger" if is_stop else "new"
-                    orders[ev.order_id] = {
-                        "order_id": ev.order_id, "user_id": ev.user_id, "symbol": ev.symbol,
-                        "side": _SIDES.get(ev.side, "?"),
-                        "type": _TYPES.get(ev.order_type, "?"),
-                        "price_ticks": ev.price_ticks, "qty_lots": ev.qty_lots,
-                        "filled_lots": 0, "leaves_lots": ev.qty_lots, "status": status,
-                        "time_in_force": _TIFS.get(ev.tif, "?"),
-                        "client_order_id": ev.client_order_id or None,
-                        "stop_price_ticks": ev.stop_price_ticks,
-                        "display_lots": ev.display_lots, "post_only": ev.post_only,
-                        "expire_ts_ns": ev.expire_ts_ns,
-                        "quote_amount_minor": ev.quote_amount_minor,
-                        "filled_notional_minor": 0, "fee_minor": 0,
-                        "created_seq": seq, "updated_seq": seq,
-                        "created_ts_ns": ts, "updated_ts_ns": ts, "cancel_reason": None}
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "accepted", "status": status, "qty_lots": ev.qty_lots,
-                        "price_ticks": ev.price_ticks, "filled_lots": 0,
-                        "leaves_lots": ev.qty_lots, "trade_id": None, "ts_ns": ts})
+                    orders[ev.order_id] = [
+                        ev.order_id, ev.user_id, ev.symbol, _SIDES.get(ev.side, "?"),
+                        _TYPES.get(ev.order_type, "?"), ev.price_ticks, ev.qty_lots, 0,
+                        ev.qty_lots, status, _TIFS.get(ev.tif, "?"),
+                        ev.client_order_id or None, ev.stop_price_ticks, ev.display_lots,
+                        ev.post_only, ev.expire_ts_ns, ev.quote_amount_minor, 0, 0, seq, seq,
+                        ts, ts, None]
+                    order_event((seq, i, ev.order_id, "accepted", status, ev.qty_lots,
+                                 ev.price_ticks, 0, ev.qty_lots, None, ts))
                 elif t is OrderCancelled:
                     row = current(ev.order_id)
                     leaves = ev.leaves_lots
                     if leaves:  # self-trade decrement: the order shrinks and stays open
-                        row["qty_lots"] -= ev.cancelled_lots
+                        row[_O_QTY] -= ev.cancelled_lots
                     else:
-                        row["status"] = "cancelled"
-                        row["cancel_reason"] = _REASONS.get(ev.reason, str(ev.reason))
-                    row["leaves_lots"] = leaves
-                    row["updated_seq"], row["updated_ts_ns"] = seq, ts
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "cancelled", "status": row["status"],
-                        "qty_lots": ev.cancelled_lots, "price_ticks": 0,
-                        "filled_lots": row["filled_lots"], "leaves_lots": leaves,
-                        "trade_id": None, "ts_ns": ts})
+                        row[_O_STATUS] = "cancelled"
+                        row[_O_CANCEL_REASON] = _REASONS.get(ev.reason, str(ev.reason))
+                    row[_O_LEAVES] = leaves
+                    row[_O_UPDATED_SEQ] = seq
+                    row[_O_UPDATED_TS] = ts
+                    order_event((seq, i, ev.order_id, "cancelled", row[_O_STATUS],
+                                 ev.cancelled_lots, 0, row[_O_FILLED], leaves, None, ts))
                 elif t is OrderAmended:
                     row = current(ev.order_id)
-                    row["price_ticks"] = ev.price_ticks
-                    row["qty_lots"] = ev.qty_lots
-                    row["leaves_lots"] = ev.leaves_lots
-                    row["updated_seq"], row["updated_ts_ns"] = seq, ts
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "amended", "status": row["status"],
-                        "qty_lots": ev.qty_lots, "price_ticks": ev.price_ticks,
-                        "filled_lots": row["filled_lots"], "leaves_lots": ev.leaves_lots,
-                        "trade_id": None, "ts_ns": ts})
+                    row[_O_PRICE] = ev.price_ticks
+                    row[_O_QTY] = ev.qty_lots
+                    row[_O_LEAVES] = ev.leaves_lots
+                    row[_O_UPDATED_SEQ] = seq
+                    row[_O_UPDATED_TS] = ts
+                    order_event((seq, i, ev.order_id, "amended", row[_O_STATUS], ev.qty_lots,
+                                 ev.price_ticks, row[_O_FILLED], ev.leaves_lots, None, ts))
                 elif t is OrderExpired:
                     row = current(ev.order_id)
-                    row["status"] = "expired"
-                    row["leaves_lots"] = 0
-                    row["updated_seq"], row["updated_ts_ns"] = seq, ts
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "expired", "status": "expired",
-                        "qty_lots": ev.leaves_lots, "price_ticks": 0,
-                        "filled_lots": row["filled_lots"], "leaves_lots": 0,
-                        "trade_id": None, "ts_ns": ts})
+                    row[_O_STATUS] = "expired"
+                    row[_O_LEAVES] = 0
+                    row[_O_UPDATED_SEQ] = seq
+                    row[_O_UPDATED_TS] = ts
+                    order_event((seq, i, ev.order_id, "expired", "expired", ev.leaves_lots, 0,
+                                 row[_O_FILLED], 0, None, ts))
                 elif t is OrderTriggered:
                     row = current(ev.order_id)
-                    row["status"] = "new"
-                    row["updated_seq"], row["updated_ts_ns"] = seq, ts
-                    order_events.append({
-                        "seq": seq, "event_index": i, "order_id": ev.order_id,
-                        "event_type": "triggered", "status": "new", "qty_lots": 0,
-                        "price_ticks": ev.last_price_ticks,
-                        "filled_lots": row["filled_lots"], "leaves_lots": row["leaves_lots"],
-                        "trade_id": None, "ts_ns": ts})
+                    row[_O_STATUS] = "new"
+                    row[_O_UPDATED_SEQ] = seq
+                    row[_O_UPDATED_TS] = ts
+                    order_event((seq, i, ev.order_id, "triggered", "new", 0,
+                                 ev.last_price_ticks, row[_O_FILLED], row[_O_LEAVES], None, ts))
                 elif t is OrderRejected or t is CommandRejected:
                     code = ev.code
                 elif t is AddressCreated:
-                    b.addresses.append({"address": ev.address, "user_id": ev.user_id,
-                                        "asset": ev.asset, "created_seq": seq,
-                                        "created_ts_ns": ts})
+                    b.addresses.append((ev.address, ev.user_id, ev.asset, seq, ts))
                 elif t is WithdrawalRequested:
-                    b.withdrawals[ev.withdrawal_id] = {
-                        "withdrawal_id": ev.withdrawal_id, "user_id": ev.user_id,
-                        "asset": ev.asset, "amount_minor": ev.amount_minor,
-                        "destination": ev.destination, "status": "pending", "reason": None,
-                        "requested_seq": seq, "requested_ts_ns": ts, "updated_seq": seq,
-                        "updated_ts_ns": ts}
+                    b.withdrawals[ev.withdrawal_id] = [
+                        ev.withdrawal_id, ev.user_id, ev.asset, ev.amount_minor,
+                        ev.destination, "pending", None, seq, ts, seq, ts]
                 elif t is WithdrawalCompleted or t is WithdrawalRejected:
                     status = "completed" if t is WithdrawalCompleted else "rejected"
                     reason = ev.reason if t is WithdrawalRejected else None
                     pending = b.withdrawals.get(ev.withdrawal_id)
                     if pending is not None:
-                        pending.update(status=status, reason=reason, updated_seq=seq,
-                                       updated_ts_ns=ts)
+                        pending[_W_STATUS] = status
+                        pending[_W_REASON] = reason
+                        pending[_W_UPDATED_SEQ] = seq
+                        pending[_W_UPDATED_TS] = ts
                     else:
                         b.withdrawal_updates.append({
                             "b_withdrawal_id": ev.withdrawal_id, "status": status,
                             "reason": reason, "updated_seq": seq, "updated_ts_ns": ts})
             if events:
-                self._ledger(b, seq, ts, ledger_entries_of(seq, events, markets))
-            b.audit.append(_audit_row(seq, ts, command, events, code))
-        if missing:
-            raise _MissingOrders(missing)
-        b.last_seq, b.last_ts_ns = records[-1][0], records[-1][1]
-        b.commands = len(records)
-        return b
+                ledger(b, seq, ts, ledger_entries_of(seq, events, markets))
+            audit(_audit_row(seq, ts, command, events, code))
 
     def _ledger(self, b: _Batch, seq: int, ts: int, entries: Sequence[Any]) -> None:
         accounts = self._accounts
-        balances, system, rows = b.balances, b.system, b.ledger
+        balances, system, append = b.balances, b.system, b.ledger.append
         for e in entries:
             debit, credit, asset, amount = e.debit, e.credit, e.asset, e.amount_minor
-            d = accounts.get(debit) or _account(accounts, debit)
-            c = accounts.get(credit) or _account(accounts, credit)
-            rows.append({"seq": seq, "index": e.index, "debit": debit, "credit": credit,
-                         "asset": asset, "amount_minor": amount, "reason": e.reason,
-                         "reference": e.reference,
-                         "debit_user_id": d[0] if d[1] < 2 else None,
-                         "credit_user_id": c[0] if c[1] < 2 else None, "ts_ns": ts})
-            for (uid, kind), name, delta in ((d, debit, -amount), (c, credit, amount)):
-                if kind < 2:
-                    key = (uid, asset)
-                    pair = balances.get(key)
-                    if pair is None:
-                        pair = balances[key] = [0, 0]
-                    pair[kind] += delta
-                else:
-                    skey = (name, asset)
-                    system[skey] = system.get(skey, 0) + delta
+            debit_user, debit_kind = accounts.get(debit) or _account(accounts, debit)
+            credit_user, credit_kind = accounts.get(credit) or _account(accounts, credit)
+            append((seq, e.index, debit, credit, asset, amount, e.reason, e.reference,
+                    debit_user, credit_user, ts))
+            if debit_user is None:
+                key = (debit, asset)
+                system[key] = system.get(key, 0) - amount
+            else:
+                pair = balances.get((debit_user, asset))
+                if pair is None:
+                    pair = balances[(debit_user, asset)] = [0, 0]
+                pair[debit_kind] -= amount
+            if credit_user is None:
+                key = (credit, asset)
+                system[key] = system.get(key, 0) + amount
+            else:
+                pair = balances.get((credit_user, asset))
+                if pair is None:
+                    pair = balances[(credit_user, asset)] = [0, 0]
+                pair[credit_kind] += amount
 
     def _build_statements(self, dialect: str) -> None:
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        orders = schema.orders
-        upsert_orders = insert(orders)
-        keep = {"order_id", "created_seq", "created_ts_ns"}
-        upsert_orders = upsert_orders.on_conflict_do_update(
-            index_elements=[orders.c.order_id],
-            set_={c.name: upsert_orders.excluded[c.name] for c in orders.columns
-                  if c.name not in keep})
-        bal = schema.balances
-        upsert_balances = insert(bal)
-        upsert_balances = upsert_balances.on_conflict_do_update(
-            index_elements=[bal.c.user_id, bal.c.asset],
-            set_={"available_minor": upsert_balances.excluded.available_minor,
-                  "held_minor": upsert_balances.excluded.held_minor,
-                  "updated_seq": upsert_balances.excluded.updated_seq})
-        sysbal = schema.system_balances
-        upsert_system = insert(sysbal)
-        upsert_system = upsert_system.on_conflict_do_update(
-            index_elements=[sysbal.c.account, sysbal.c.asset],
-            set_={"balance_minor": upsert_system.excluded.balance_minor,
-                  "updated_seq": upsert_system.excluded.updated_seq})
+        statements: dict[str, Any] = {}
+        for key, (target, keep) in _UPSERTS.items():
+            table = _TABLES[key]
+            upsert = insert(table)
+            statements[key] = upsert.on_conflict_do_update(
+                index_elements=[table.c[name] for name in target],
+                set_={name: upsert.excluded[name] for name in _COLUMNS[key]
+                      if name not in keep})
+        for key in _APPENDS:
+            statements[key] = _TABLES[key].insert()
         w = schema.withdrawals
-        settle = (update(w).where(w.c.withdrawal_id == bindparam("b_withdrawal_id"))
-                  .values(status=bindparam("status"), reason=bindparam("reason"),
-                          updated_seq=bindparam("updated_seq"),
-                          updated_ts_ns=bindparam("updated_ts_ns")))
+        statements["settle"] = (
+            update(w).where(w.c.withdrawal_id == bindparam("b_withdrawal_id"))
+            .values(status=bindparam("status"), reason=bindparam("reason"),
+                    updated_seq=bindparam("updated_seq"),
+                    updated_ts_ns=bindparam("updated_ts_ns")))
         state = schema.projection_state
-        advance = (update(state)
-                   .where(state.c.name == bindparam("b_name"),
-                          state.c.last_seq == bindparam("b_old"))
-                   .values(last_seq=bindparam("last_seq"), last_ts_ns=bindparam("last_ts_ns")))
-        tables = {"order_events": schema.order_events, "trades": schema.trades,
-                  "ledger": schema.ledger_entries, "audit": schema.audit_log,
-                  "addresses": schema.wallet_addresses, "withdrawals": schema.withdrawals}
+        statements["advance"] = (
+            update(state)
+            .where(state.c.name == bindparam("b_name"), state.c.last_seq == bindparam("b_old"))
+            .values(last_seq=bindparam("last_seq"), last_ts_ns=bindparam("last_ts_ns")))
+        self._statements = statements
         # PostgreSQL: append-only tables are loaded with COPY (binary), the fastest path
         self._copy = dialect == "postgresql" and self.copy
-        self._copy_specs = {
-            key: (table.name, [c.name for c in table.columns],
-                  itemgetter(*[c.name for c in table.columns]))
-            for key, table in tables.items()}
-        # SQLite: the same rows as tuples straight to the driver's executemany (the
-        # amounts need no conversion there), skipping per-row parameter processing
-        self._raw_inserts = {}
+        # SQLite: every insert and upsert as plain SQL, the rows' tuples straight to the
+        # driver's executemany (the amounts need no conversion there)
+        self._sqlite = {}
         if dialect == "sqlite":
             quote = self.db.dialect.identifier_preparer.quote
-            self._raw_inserts = {
-                key: (f"INSERT INTO {quote(table.name)} "
-                      f"({', '.join(quote(c.name) for c in table.columns)}) "
-                      f"VALUES ({', '.join('?' for _ in table.columns)})")
-                for key, table in tables.items()}
-        self._statements = {
-            "orders": upsert_orders, "balances": upsert_balances, "system": upsert_system,
-            "settle": settle, "advance": advance,
-            "order_events": schema.order_events.insert(), "trades": schema.trades.insert(),
-            "ledger": schema.ledger_entries.insert(), "audit": schema.audit_log.insert(),
-            "addresses": schema.wallet_addresses.insert(),
-            "withdrawals": schema.withdrawals.insert(),
-        }
+            for key, columns in _COLUMNS.items():
+                sql = (f"INSERT INTO {quote(_TABLES[key].name)} "
+                       f"({', '.join(map(quote, columns))}) "
+                       f"VALUES ({', '.join('?' * len(columns))})")
+                if key in _UPSERTS:
+                    target, keep = _UPSERTS[key]
+                    sql += (f" ON CONFLICT ({', '.join(map(quote, target))}) DO UPDATE SET "
+                            + ", ".join(f"{quote(c)} = excluded.{quote(c)}"
+                                        for c in columns if c not in keep))
+                self._sqlite[key] = sql
 
     async def _write(self, conn: AsyncConnection, b: _Batch, old_seq: int,
                      new_balances: dict[tuple[int, str], tuple[int, int]],
                      new_system: dict[tuple[str, str], int]) -> None:
-        s = self._statements
-        execute = conn.execute
         seq = b.last_seq
         # first, so that it opens the transaction and locks this projection's row
-        result = await execute(s["advance"], {"b_name": self.name, "b_old": old_seq,
-                                              "last_seq": seq, "last_ts_ns": b.last_ts_ns})
+        result = await conn.execute(self._statements["advance"], {
+            "b_name": self.name, "b_old": old_seq, "last_seq": seq,
+            "last_ts_ns": b.last_ts_ns})
         if result.rowcount != 1:
             raise ProjectionError(
                 f"projection_state {self.name!r} is no longer at seq {old_seq}: another "
                 f"writer projects into this database")
-        if b.orders:
-            await execute(s["orders"], list(b.orders.values()))
-        appends = (("order_events", b.order_events), ("trades", b.trades),
-                   ("ledger", b.ledger), ("audit", b.audit), ("addresses", b.addresses),
-                   ("withdrawals", list(b.withdrawals.values())))
-        if self._copy:
+        tables: tuple[tuple[str, list[tuple[Any, ...]]], ...] = (
+            ("orders", list(map(tuple, b.orders.values()))),
+            ("order_events", b.order_events), ("trades", b.trades), ("ledger", b.ledger),
+            ("audit", b.audit), ("addresses", b.addresses),
+            ("withdrawals", list(map(tuple, b.withdrawals.values()))))
+        for key, rows in tables:
+            if rows:
+                await self._insert(conn, key, rows)
+        if b.withdrawal_updates:
+            await conn.execute(self._statements["settle"], b.withdrawal_updates)
+        if new_balances:
+            await self._insert(conn, "balances", [
+                (uid, asset, free, held, seq)
+                for (uid, asset), (free, held) in sorted(new_balances.items())])
+        if new_system:
+            await self._insert(conn, "system", [
+                (account, asset, amount, seq)
+                for (account, asset), amount in sorted(new_system.items())])
+
+    async def _insert(self, conn: AsyncConnection, key: str,
+                      rows: list[tuple[Any, ...]]) -> None:
+        """Insert (or, for orders and balances, upsert) ``rows`` into table ``key``."""
+        if self._sqlite:
+            await conn.exec_driver_sql(self._sqlite[key], rows)
+        elif self._copy and key in _APPENDS:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            for key, rows in appends:
-                if rows:
-                    table, columns, row_tuple = self._copy_specs[key]
-                    await raw.copy_records_to_table(table, records=map(row_tuple, rows),
-                                                    columns=columns)
-        elif self._raw_inserts:
-            for key, rows in appends:
-                if rows:
-                    row_tuple = self._copy_specs[key][2]
-                    await conn.exec_driver_sql(self._raw_inserts[key], list(map(row_tuple, rows)))
+            await raw.copy_records_to_table(_TABLES[key].name, records=rows,
+                                            columns=list(_COLUMNS[key]))
         else:
-            for key, rows in appends:
-                if rows:
-                    await execute(s[key], rows)
-        if b.withdrawal_updates:
-            await execute(s["settle"], b.withdrawal_updates)
-        if b.balances:
-            await execute(s["balances"], [
-                {"user_id": uid, "asset": asset, "available_minor": pair[0],
-                 "held_minor": pair[1], "updated_seq": seq}
-                for (uid, asset), pair in sorted(new_balances.items())])
-        if b.system:
-            await execute(s["system"], [
-                {"account": account, "asset": asset, "balance_minor": amount,
-                 "updated_seq": seq}
-                for (account, asset), amount in sorted(new_system.items())])
+            columns = _COLUMNS[key]
+            await conn.execute(self._statements[key],
+                               [dict(zip(columns, row, strict=True)) for row in rows])
 
     # -- catching up from the journal ----------------------------------------------------
 
-    async def catch_up(self, data_dir: str | Path, *, limits: RiskLimits | None = None,
-                       accounts: bool = True, batch_size: int = 2000) -> int:
+    async def catch_up(self, data_dir: str | Path, *, accounts: bool = True,
+                       batch_size: int = 2000) -> int:
         """Project every journaled record after ``last_seq`` (the hole a full queue or a
         restart left), replaying the commands through an engine restored from
         ``data_dir`` (``journal/`` and ``snapshots/``, as ``DurableEngine`` lays them
         out). Returns the number of records projected.
 
-        ``limits`` and ``accounts`` must be those of the live engine. Raises
+        ``accounts`` must be that of the live engine. Raises
         ``JournalGapError`` when neither a snapshot nor the journal reaches back to
         ``last_seq``.
         """
-        replay = _Replay(Path(data_dir), self.markets, self._last_seq, limits, accounts)
+        replay = _Replay(Path(data_dir), self.markets, self._last_seq, accounts)
         done = 0
         while True:
             chunk = await asyncio.to_thread(replay.take, batch_size)
@@ -674,19 +673,21 @@ def _new_records(batch: Sequence[Record], last: int) -> list[Record]:
     return records
 
 
-def _placeholder(oid: int) -> dict[str, Any]:
-    row: dict[str, Any] = dict.fromkeys(_ORDER_COLUMNS, 0)
-    row.update(order_id=oid, status="new", cancel_reason=None, client_order_id=None)
+def _placeholder(oid: int) -> list[Any]:
+    row: list[Any] = [0] * len(_ORDER_COLUMNS)
+    row[0], row[_O_STATUS], row[_O_CANCEL_REASON] = oid, "new", None
+    row[_ORDER_COLUMNS.index("client_order_id")] = None
     return row
 
 
-def _account(cache: dict[str, tuple[int, int]], name: str) -> tuple[int, int]:
-    """``user:<id>:available`` -> (id, 0), ``...:held`` -> (id, 1), else (0, 2)."""
+def _account(cache: dict[str, tuple[int | None, int]], name: str) -> tuple[int | None, int]:
+    """``user:<id>:available`` -> (id, 0), ``...:held`` -> (id, 1), else (None, 2)."""
     parts = name.split(":")
+    parsed: tuple[int | None, int]
     if len(parts) == 3 and parts[0] == "user":
         parsed = (int(parts[1]), 0 if parts[2] == "available" else 1)
     else:
-        parsed = (0, 2)
+        parsed = (None, 2)
     cache[name] = parsed
     return parsed
 
@@ -695,11 +696,10 @@ _json_encode = msgspec.json.Encoder().encode
 
 
 def _audit_row(seq: int, ts: int, command: Any, events: Sequence[Event],
-               code: int) -> dict[str, Any]:
+               code: int) -> tuple[Any, ...]:
     name = type(command).__name__
     try:
-        body = {"type": name, **msgspec.structs.asdict(command)}
-        text = _json_encode(body).decode()
+        text = _json_encode({"type": name, **msgspec.structs.asdict(command)}).decode()
     except TypeError:
         text = _json_encode({"type": name, "repr": repr(command)}).decode()
     user_id = getattr(command, "user_id", 0)
@@ -708,8 +708,7 @@ def _audit_row(seq: int, ts: int, command: Any, events: Sequence[Event],
             if isinstance(ev, Deposited | WithdrawalCompleted | WithdrawalRejected):
                 user_id = ev.user_id
                 break
-    return {"seq": seq, "ts_ns": ts, "user_id": user_id or None, "command_type": name,
-            "command": text, "result_code": int(code), "event_count": len(events)}
+    return (seq, ts, user_id or None, name, text, int(code), len(events))
 
 
 class _Replay:
@@ -720,11 +719,10 @@ class _Replay:
     """
 
     def __init__(self, data_dir: Path, markets: Markets, after_seq: int,
-                 limits: RiskLimits | None, accounts: bool) -> None:
+                 accounts: bool) -> None:
         self.data_dir = data_dir
         self.markets = markets
         self.after_seq = after_seq
-        self.limits = limits
         self.accounts = accounts
         self._records: Iterator[Record] | None = None
 
@@ -744,10 +742,10 @@ class _Replay:
             return
         engine: Engine
         if self.after_seq == 0:
-            engine = Engine(self.markets, accounts=self.accounts, limits=self.limits)
+            engine = Engine(self.markets, accounts=self.accounts)
         else:
             engine, _ = recover(self.data_dir, self.markets, accounts=self.accounts,
-                                limits=self.limits, to_seq=self.after_seq, truncate=False)
+                                to_seq=self.after_seq, truncate=False)
         if engine.last_seq != self.after_seq:
             raise ProjectionError(
                 f"the journal in {self.data_dir} restores seq {engine.last_seq}, not "
@@ -767,16 +765,15 @@ class _Replay:
 
 
 async def rebuild(data_dir: str | Path, markets: Markets, url: str, *,
-                  limits: RiskLimits | None = None, accounts: bool = True,
-                  name: str = DEFAULT_NAME, batch_size: int = 2000,
+                  accounts: bool = True, name: str = DEFAULT_NAME, batch_size: int = 2000,
                   progress: Callable[[int], None] | None = None) -> ProjectorStats:
     """Drop the read model's tables at ``url``, create them again and project the whole
     journal of ``data_dir`` from sequence number 1 (replayed through a fresh engine).
 
     Only the tables of :data:`matchbook.store.schema.metadata` are dropped; other tables
     in the same database (the API's users and keys) are left alone. Stop every projector
-    writing to ``url`` first. ``limits`` and ``accounts`` must be those of the engine
-    that wrote the journal. Raises :class:`JournalNotFromStartError` when the journal's
+    writing to ``url`` first. ``accounts`` must be that of the engine that wrote the
+    journal. Raises :class:`JournalNotFromStartError` when the journal's
     first segment does not start at seq 1 (older segments were removed: a rebuild needs
     all of them).
     """
@@ -791,7 +788,7 @@ async def rebuild(data_dir: str | Path, markets: Markets, url: str, *,
     projector = Projector(url, markets, name=name, migrate=False)
     await projector.start()
     try:
-        replay = _Replay(Path(data_dir), markets, 0, limits, accounts)
+        replay = _Replay(Path(data_dir), markets, 0, accounts)
         while True:
             chunk = await asyncio.to_thread(replay.take, batch_size)
             if not chunk:
@@ -822,20 +819,37 @@ class ProjectorTask:
     :meth:`offer` is called by the producer (on the event loop thread) after every
     applied batch and never blocks. The consumer takes a batch, and when it has fallen
     behind also whatever else is queued (up to ``max_coalesce`` records), and writes
-    them in one transaction. A batch offered to a full queue is dropped: the task is
-    then ``behind`` until the hole is filled from the journal, either by
-    :meth:`catch_up` or, when ``data_dir`` is given, automatically by the consumer.
+    them in one transaction.
+
+    When it writes: at least ``interval`` seconds apart, so that a lone command is
+    written at once and a steady stream in few large transactions (a write costs about
+    as much for ten records as for a thousand). During a burst, while records are offered
+    faster than ``busy_rate`` per second, it does not write at all: the event loop, the
+    CPU and the disk (whose fsyncs acknowledge orders) go to order entry, and the
+    projection catches up in large transactions once the burst is over. The lag is
+    bounded all the same: once the oldest waiting record is ``max_delay`` seconds old, or
+    ``max_lag`` records are waiting (about 1 KB each), it writes whatever the rate.
+
+    A batch offered to a full queue is dropped: the task is then ``behind`` until the
+    hole is filled from the journal, either by :meth:`catch_up` or, when ``data_dir`` is
+    given, automatically by the consumer.
     """
 
-    def __init__(self, projector: Projector, *, maxsize: int = 1024,
+    def __init__(self, projector: Projector, *, maxsize: int = 4096,
                  max_coalesce: int = 20_000, data_dir: str | Path | None = None,
-                 limits: RiskLimits | None = None, accounts: bool = True,
-                 retry_seconds: float = 1.0) -> None:
+                 accounts: bool = True, retry_seconds: float = 1.0, interval: float = 0.1,
+                 busy_rate: float = 2_000.0, max_delay: float = 5.0,
+                 max_lag: int = 100_000) -> None:
         self.projector = projector
-        self.queue: asyncio.Queue[Sequence[Record]] = asyncio.Queue(maxsize)
+        # (time.monotonic() when offered, batch)
+        self.queue: asyncio.Queue[tuple[float, Sequence[Record]]] = asyncio.Queue(maxsize)
         self.max_coalesce = max_coalesce
+        self.interval = interval
+        self.busy_rate = busy_rate
+        self.max_delay = max_delay
+        self.max_lag = max_lag
+        self.offered_records = 0
         self.data_dir = Path(data_dir) if data_dir is not None else None
-        self.limits = limits
         self.accounts = accounts
         self.retry_seconds = retry_seconds
         self.last_offered_seq = projector.last_seq
@@ -860,8 +874,9 @@ class ProjectorTask:
         if last > self.last_offered_seq:
             self.last_offered_seq = last
         self.offered_batches += 1
+        self.offered_records += len(batch)
         try:
-            self.queue.put_nowait(batch)
+            self.queue.put_nowait((time.monotonic(), batch))
         except asyncio.QueueFull:
             self.dropped_batches += 1
             self.dropped_records += len(batch)
@@ -923,22 +938,37 @@ class ProjectorTask:
         directory = Path(data_dir) if data_dir is not None else self.data_dir
         if directory is None:
             raise ProjectionError("no data directory to catch up from")
-        done = await self.projector.catch_up(directory, limits=self.limits,
-                                             accounts=self.accounts)
+        done = await self.projector.catch_up(directory, accounts=self.accounts)
         if self.projector.last_seq >= self.last_offered_seq:
             self.behind = False
         return done
 
     async def _run(self) -> None:
         queue = self.queue
+        loop = asyncio.get_running_loop()
+        next_write = measured_at = loop.time()
+        measured = self.offered_records  # the offered rate is measured from here
         while True:
-            batch = await queue.get()
-            records = list(batch)
+            offered_at, batch = await queue.get()
             taken = 1
-            while len(records) < self.max_coalesce and not queue.empty():
-                records.extend(queue.get_nowait())
-                taken += 1
             try:
+                delay = next_write - loop.time()
+                if delay > 0:  # the last write began a moment ago: let more join this one
+                    await asyncio.sleep(delay)
+                # during a burst, wait until it is over (or the lag reaches its bounds)
+                while (self.lag < self.max_lag
+                       and time.monotonic() - offered_at < self.max_delay):
+                    now, offered = loop.time(), self.offered_records
+                    rate = (offered - measured) / max(now - measured_at, self.interval)
+                    measured, measured_at = offered, now
+                    if rate < self.busy_rate:
+                        break
+                    await asyncio.sleep(self.interval)
+                next_write = loop.time() + self.interval
+                records = list(batch)
+                while len(records) < self.max_coalesce and not queue.empty():
+                    records.extend(queue.get_nowait()[1])
+                    taken += 1
                 await self._project(records)
             finally:
                 for _ in range(taken):
