@@ -470,3 +470,25 @@ def test_ws_market_sends_the_simple_book_and_trades(server: RunningServer) -> No
         ws.send(op="ping")
         assert ws.until(lambda m: m["type"] == "pong")["time_ns"] > 0
         httpx.delete(f"{server.base_url}/api/v1/orders", headers=maker.headers)
+
+
+def test_revoking_an_api_key_closes_its_sockets(server: RunningServer) -> None:
+    alice = funded(server)
+    created = [httpx.post(f"{server.base_url}/api/v1/api-keys", headers=alice.headers,
+                          json={"scopes": ["read", "trade"], "label": label}).json()
+               for label in ("revoked", "kept")]
+    with WS(server.ws_url) as revoked, WS(server.ws_url) as kept:
+        assert revoked.request(op="auth", token=created[0]["api_key"])["type"] == "authenticated"
+        assert kept.request(op="auth", token=created[1]["api_key"])["type"] == "authenticated"
+        response = httpx.delete(
+            f"{server.base_url}/api/v1/api-keys/{created[0]['api_key_id']}",
+            headers=alice.headers)
+        assert response.status_code == 200 and response.json()["revoked"] is True
+        with pytest.raises(ConnectionClosed) as closed:
+            revoked.until(lambda message: False, timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason == "API key revoked"
+        assert kept.request(op="subscribe", channel="orders")["type"] == "subscribed"
+    with WS(server.ws_url) as again:
+        refused = again.request(op="auth", token=created[0]["api_key"])
+        assert refused["type"] == "error" and refused["code"] == 5001

@@ -155,12 +155,6 @@ class UserStore:
             key_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return ApiKey(key_id, user_id, scopes, label, now), secret
 
-    async def find_api_key(self, secret: str) -> ApiKey | None:
-        async with self.db.connect() as conn:
-            row = (await conn.execute(sa.select(api_keys).where(
-                api_keys.c.key_hash == _digest(secret), api_keys.c.revoked.is_(False)))).first()
-        return _api_key(row) if row is not None else None
-
     async def find_api_key_holder(self, secret: str) -> tuple[ApiKey, str] | None:
         """The live API key with ``secret`` and its holder's role (``"user"`` if the holder
         is gone), in one query; ``None`` for an unknown or revoked key."""

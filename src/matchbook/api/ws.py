@@ -345,6 +345,15 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._running = False
 
+    def revoke_api_key(self, key_id: int) -> int:
+        """Close every connection signed in with API key ``key_id`` (it was just revoked:
+        its streams and order entry end now, not at the next sign-in). Returns how many."""
+        revoked = [conn for conn in self.connections
+                   if conn.principal is not None and conn.principal.key_id == key_id]
+        for conn in revoked:
+            conn.close(CLOSE_POLICY, "API key revoked")
+        return len(revoked)
+
     @property
     def client_count(self) -> int:
         return len(self.connections)
@@ -842,12 +851,11 @@ class _Session:
         state = self.state
         expires_at = 0.0
         if token.startswith("mbk_"):
-            key = await state.users.find_api_key(token)
-            if key is None:
+            found = await state.users.find_api_key_holder(token)
+            if found is None:
                 raise ApiError(ApiCode.UNAUTHENTICATED, "Unknown or revoked API key.")
-            user = await state.users.get(key.user_id)
-            principal = Principal(key.user_id, user.role if user else "user", key.scopes,
-                                  key.key_id)
+            key, role = found
+            principal = Principal(key.user_id, role, key.scopes, key.key_id)
         else:
             principal = state.tokens.verify(token)
             claims = jwt.decode(token, options={"verify_signature": False})

@@ -87,4 +87,6 @@ async def list_api_keys(principal: CurrentUser, state: State) -> list[dict[str, 
 async def delete_api_key(key_id: ApiKeyId, principal: CurrentUser, state: State) -> dict[str, Any]:
     if not await state.users.revoke_api_key(principal.user_id, key_id):
         raise ApiError(ApiCode.NOT_FOUND, "No such API key.")
+    if state.ws_hub is not None:
+        state.ws_hub.revoke_api_key(key_id)
     return {"api_key_id": key_id, "revoked": True}
