@@ -86,6 +86,17 @@ def _snapshot(server: RunningServer, accounts: list[Account]) -> dict[str, Any]:
             "ledger": api.ok("GET", "/ledger", params={"limit": 1000}),
         }
         api.close()
+    public = Api(server)
+    seen["market"] = {
+        "trades": public.ok("GET", "/trades", params={"symbol": "BTC-USD"}),
+        "ticker": public.ok("GET", "/ticker", params={"symbol": "BTC-USD"}),
+        **{f"candles {interval}": public.ok("GET", "/candles", params={
+            "symbol": "BTC-USD", "interval": interval}) for interval in ("1m", "1h", "1d")},
+        # a range older than anything in memory is read from the SQL read model
+        "candles before": public.ok("GET", "/candles", params={
+            "symbol": "BTC-USD", "interval": "1m", "start": 0, "end": 10**18}),
+    }
+    public.close()
     return seen
 
 
@@ -112,6 +123,10 @@ def test_restart_keeps_orders_balances_and_history(backend: str, tmp_path: Path)
             last = admin.ok("GET", "/admin/stats")["seq"]
         assert before[alice.email]["open"] and before[alice.email]["closed"]
         assert before[bob.email]["fills"]
+        market = before["market"]
+        assert len(market["trades"]) == 5 and market["ticker"]["trades"] == 5
+        assert sum(c["trades"] for c in market["candles 1m"]) == 5
+        assert market["candles before"] == []  # no trade before 2001-09-09
 
         with running_server(tmp_path, **db) as server:
             admin = Api(server, server.make_admin())

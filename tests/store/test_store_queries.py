@@ -220,3 +220,25 @@ def test_audit_log_wallets_and_lag(url: str, stream: Stream) -> None:
     assert run(url, queries.projection_lag, n + 5) == 5
     with pytest.raises(ValueError, match="limit"):
         run(url, queries.audit_log, limit=0)
+
+
+def test_market_data_seeded_from_the_read_model_equals_the_live_feed(
+        url: str, stream: Stream) -> None:
+    """What a restarted exchange shows (trade tape, 24h ticker, candles) is what the
+    exchange that made the trades showed."""
+    from matchbook.api.store_reads import older_candles, seed_market_data
+    from matchbook.marketdata.feed import INTERVALS_NS, MarketData
+
+    live = MarketData(MARKETS)
+    live.on_batch(stream.records)
+    now = stream.records[-1][1] + 1
+    seeded = MarketData(MARKETS)
+    loaded = run(url, seed_market_data, seeded, now)
+    assert loaded == sum(len(feed.trades) for feed in live.feeds.values()) > 0
+    for name, feed in live.feeds.items():
+        assert list(seeded.feeds[name].trades) == list(feed.trades)
+        assert seeded.feeds[name].ticker(now) == feed.ticker(now)
+        for interval in INTERVALS_NS:
+            assert seeded.candles(name, interval) == live.candles(name, interval)
+            assert run(url, older_candles, name, interval, 0, now) == live.candles(
+                name, interval)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -19,7 +20,7 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from matchbook.api import errors, metrics
+from matchbook.api import errors, metrics, store_reads
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.routes import admin, auth, orders, public, simple, wallet
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await projection.start()
         projector = ProjectorTask(projection, data_dir=settings.data_dir)
         await projector.catch_up()  # whatever the journal holds beyond the read model
+        await store_reads.seed_market_data(db, exchange.marketdata, time.time_ns())
         await projector.start()
         exchange.listen(projector.offer)
         state = ApiState(settings, exchange, db, UserStore(db),

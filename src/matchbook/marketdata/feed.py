@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
@@ -205,8 +205,26 @@ class MarketData:
             else:
                 series.append(Candle(start, price, price, price, price, qty, 1))
 
+    def seed(self, symbol: str, trades: Iterable[Trade],
+             candles: Mapping[str, Sequence[Candle]]) -> None:
+        """Start the symbol's trade window and candles from history (the read model, at
+        start-up, before any new trade): ``trades`` oldest first, and per interval its
+        latest candles, oldest first. The one-minute candles of the last day also feed
+        the 24-hour ticker."""
+        feed = self.feeds[symbol]
+        feed.trades.extend(trades)
+        feed.minutes.extend(replace(c) for c in candles.get("1m", ()))  # a copy: both grow
+        for interval, series in feed.candles.items():
+            series.extend(candles.get(interval, ()))
+
     def candles(self, symbol: str, interval: str, start_ns: int = 0,
                 end_ns: int = 2**63) -> list[Candle]:
         """Kept candles of ``interval`` starting in ``[start_ns, end_ns)``."""
         return [c for c in self.feeds[symbol].candles[interval]
                 if start_ns <= c.start_ns < end_ns]
+
+    def kept_since(self, symbol: str, interval: str) -> int | None:
+        """Start of the oldest candle of ``interval`` kept in memory (every later one is
+        kept too), ``None`` if none is."""
+        series = self.feeds[symbol].candles[interval]
+        return series[0].start_ns if series else None

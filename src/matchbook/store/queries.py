@@ -27,6 +27,7 @@ INTERVALS: dict[str, int] = {
     "5m": 5 * 60 * NS_PER_SECOND,
     "15m": 15 * 60 * NS_PER_SECOND,
     "1h": 3600 * NS_PER_SECOND,
+    "4h": 4 * 3600 * NS_PER_SECOND,
     "1d": 86_400 * NS_PER_SECOND,
 }
 """Candle intervals and their length in ns. Buckets are aligned to the Unix epoch

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from matchbook.api import store_reads
 from matchbook.api.convert import SIDE_NAMES, plain, symbol_of
 from matchbook.api.deps import State
 from matchbook.api.errors import ApiCode, ApiError
@@ -95,8 +96,15 @@ async def candles(state: State, symbol: str = "BTC-USD", interval: str = "1m",
     sym = symbol_of(state.exchange.markets, symbol)
     if interval not in INTERVALS_NS:
         raise ApiError(ApiCode.VALIDATION, f"interval must be one of {', '.join(INTERVALS_NS)}")
+    marketdata = state.exchange.marketdata
+    kept_since = marketdata.kept_since(sym.name, interval)
+    found = marketdata.candles(sym.name, interval, start, end)
+    if kept_since is None or start < kept_since:  # older than memory: the read model
+        older_end = end if kept_since is None else min(end, kept_since)
+        found = [*await store_reads.older_candles(state.db, sym.name, interval, start,
+                                                  older_end), *found]
     return [{"start_ns": c.start_ns, "open": sym.format_price(c.open),
              "high": sym.format_price(c.high), "low": sym.format_price(c.low),
              "close": sym.format_price(c.close), "volume": sym.format_qty(c.volume_lots),
              "trades": c.trades}
-            for c in state.exchange.marketdata.candles(sym.name, interval, start, end)]
+            for c in found]
