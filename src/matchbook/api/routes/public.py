@@ -90,8 +90,8 @@ async def ticker(state: State, symbol: str = "BTC-USD") -> dict[str, Any]:
 
 @router.get("/candles")
 async def candles(state: State, symbol: str = "BTC-USD", interval: str = "1m",
-                  start: Annotated[int, Query(ge=0)] = 0,
-                  end: Annotated[int, Query(ge=0)] = 2**62) -> list[dict[str, Any]]:
+                  start: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                  end: Annotated[int, Query(ge=0, le=2**62)] = 2**62) -> list[dict[str, Any]]:
     """OHLCV candles; ``start``/``end`` are nanoseconds since the epoch."""
     sym = symbol_of(state.exchange.markets, symbol)
     if interval not in INTERVALS_NS:
