@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,6 +82,25 @@ def bench_engine(
     for name, row in result["by_kind"].items():
         kinds.add_row(name, f"{row['share']:.1%}", str(row["mean_us"]), str(row["p99_us"]))
     console.print(kinds)
+    console.print(_latency_histogram(result["histogram"]))
+
+
+def _latency_histogram(buckets: list[dict[str, Any]]) -> Table:
+    """Commands per latency bucket as bars (log-scaled: the tail stays visible)."""
+    table = Table(title="latency distribution (latency pass)")
+    table.add_column("latency", justify="right")
+    table.add_column("commands", justify="right")
+    table.add_column("log scale")
+    total = sum(b["count"] for b in buckets) or 1
+    top = math.log10(max(b["count"] for b in buckets) + 1)
+    lower = 0
+    for bucket in buckets:
+        upto, count = bucket["upto_us"], bucket["count"]
+        label = f"{lower} to {upto} µs" if upto is not None else f"> {lower} µs"
+        bar = "█" * round(40 * math.log10(count + 1) / top) if top else ""
+        table.add_row(label, f"{count:,} ({count / total:.2%})", f"[cyan]{bar}[/cyan]")
+        lower = upto if upto is not None else lower
+    return table
 
 
 @bench_app.command("pipeline")

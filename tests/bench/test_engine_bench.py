@@ -17,6 +17,23 @@ def test_small_mix_reports_consistent_figures(accounts: bool) -> None:
     assert {"cancel", "amend", "limit, 0 fills", "market, 1 fill"} <= set(kinds)
     for row in kinds.values():
         assert row["mean_us"] > 0 and row["p99_us"] > 0
+    histogram = result["histogram"]
+    assert sum(bucket["count"] for bucket in histogram) == 3000
+    assert histogram[-1]["upto_us"] is None
+    bounds = [bucket["upto_us"] for bucket in histogram[:-1]]
+    assert bounds == sorted(bounds)
+
+
+def test_the_cli_prints_the_tables() -> None:
+    from typer.testing import CliRunner
+
+    from matchbook.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "engine", "--commands", "2000", "--repeat", "1"])
+    assert result.exit_code == 0, result.output
+    for title in ("bench engine: 2,000 commands", "latency by kind of command",
+                  "latency distribution"):
+        assert title in result.output
 
 
 def test_same_seed_same_stream_and_state() -> None:

@@ -24,6 +24,7 @@ the core creates no reference cycles.
 
 from __future__ import annotations
 
+import bisect
 import gc
 import os
 import random
@@ -276,7 +277,7 @@ def _timed(phase: str, stream: list[Any], setup: list[Any], accounts: bool) -> d
             lat.sort()
             result = _percentiles(lat)
             result.update(trades=trades, rejects=rejects, resting_after=engine.open_order_count,
-                          by_kind=_by_kind(kinds, commands))
+                          by_kind=_by_kind(kinds, commands), histogram=_histogram(lat))
     finally:
         gc.enable()
         gc.unfreeze()
@@ -301,6 +302,22 @@ def _by_kind(kinds: dict[str, list[int]], commands: int) -> dict[str, dict[str, 
         rows[name] = {"share": round(len(ns) / commands, 4),
                       "mean_us": round(sum(ns) / len(ns) / 1000, 2),
                       "p99_us": round(ns[min(len(ns) - 1, int(0.99 * len(ns)))] / 1000, 2)}
+    return rows
+
+
+HISTOGRAM_US = (1, 2, 3, 5, 7, 10, 20, 50, 100)
+"""Upper bounds (µs) of the latency histogram's buckets; a last one holds the rest."""
+
+
+def _histogram(sorted_ns: list[int]) -> list[dict[str, float | int | None]]:
+    """Commands per latency bucket: ``{"upto_us": bound or None for the rest, "count"}``."""
+    rows: list[dict[str, float | int | None]] = []
+    below = 0
+    for bound in HISTOGRAM_US:
+        upto = bisect.bisect_left(sorted_ns, bound * 1000)
+        rows.append({"upto_us": bound, "count": upto - below})
+        below = upto
+    rows.append({"upto_us": None, "count": len(sorted_ns) - below})
     return rows
 
 
