@@ -498,3 +498,21 @@ def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Pat
     assert replayed.state_hash() == live and len(replayed.orders) == 2
     with DurableEngine.open(tmp_path, MARKETS, config=config, limits=loose) as durable:
         assert durable.last_seq == len(commands)  # the same limits: nothing journaled
+
+
+def test_start_up_reads_the_journal_from_the_snapshot_on(data_dir: Path) -> None:
+    """Damage in a segment wholly before the newest snapshot does not stop start-up (that
+    part is not replayed, so it is not read); ``journal verify`` still finds it."""
+    live, _ = recover_state(data_dir)
+    newest = SnapshotStore(data_dir / "snapshots").list()[-1]
+    segments = list_segments(data_dir / "journal")
+    early = segments[0]
+    assert segments[1].first_seq <= newest.seq  # the first segment ends before it
+    data = bytearray(early.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    early.path.write_bytes(bytes(data))
+    with open_durable(data_dir) as durable:
+        assert durable.engine.state_hash() == live.state_hash()
+        assert durable.recovery.snapshot_seq == newest.seq
+    result = cli("journal", "verify", "--data-dir", data_dir)
+    assert result.exit_code == 1 and "FAILED" in result.output

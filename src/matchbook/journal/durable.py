@@ -289,13 +289,6 @@ def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
     """
     started = time.perf_counter()
     journal = data_dir / "journal"
-    report = recover_journal(journal, dry_run=not truncate)
-    if report.truncated is not None:
-        logger.warning("journal tail %s at %s offset %d (%d bytes): %s",
-                       "cut" if truncate else "ignored (read-only recovery)",
-                       report.truncated.path, report.truncated.offset,
-                       report.truncated.bytes_removed, report.truncated.reason)
-    last_journal_seq = report.last_seq or 0
     store = SnapshotStore(data_dir / "snapshots")
     skipped: list[str] = []
     engine: Engine | None = None
@@ -316,6 +309,14 @@ def recover(data_dir: Path, markets: Markets, *, accounts: bool = True,
             limit = snap.seq - 1
     if engine is None:
         engine = Engine(markets, accounts=accounts)
+    # the journal is verified from the snapshot on: what came before it is not replayed
+    report = recover_journal(journal, dry_run=not truncate, verify_from=snapshot_seq + 1)
+    if report.truncated is not None:
+        logger.warning("journal tail %s at %s offset %d (%d bytes): %s",
+                       "cut" if truncate else "ignored (read-only recovery)",
+                       report.truncated.path, report.truncated.offset,
+                       report.truncated.bytes_removed, report.truncated.reason)
+    last_journal_seq = report.last_seq or 0
     replayed = 0
     end = last_journal_seq if to_seq is None else min(to_seq, last_journal_seq)
     if snapshot_seq > last_journal_seq and last_journal_seq:

@@ -733,7 +733,7 @@ class _Replay:
 
     def _generate(self) -> Iterator[Record]:
         journal = self.data_dir / "journal"
-        end = recover_journal(journal, dry_run=True).last_seq or 0
+        end = recover_journal(journal, dry_run=True, verify_from=self.after_seq + 1).last_seq or 0
         if end < self.after_seq:
             raise ProjectionError(
                 f"the read model is at seq {self.after_seq} but the journal in {journal} "
