@@ -21,9 +21,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from matchbook.api.users import UserStore
-from matchbook.store.db import create_engine
-from matchbook.store.migrate import upgrade_async
+from matchbook.api.users import create_users
 
 PASSWORD = "correct horse battery"
 HOST = "127.0.0.1"
@@ -31,16 +29,8 @@ TRADERS = ("buyer@kill.test", "seller@kill.test")
 
 
 async def _create_users(data_dir: Path) -> None:
-    url = f"sqlite+aiosqlite:///{data_dir / 'matchbook.db'}"
-    await upgrade_async(url)
-    db = create_engine(url)
-    try:
-        users = UserStore(db)
-        await users.create_user("admin@kill.test", PASSWORD, "admin")
-        for email in TRADERS:
-            await users.create_user(email, PASSWORD)
-    finally:
-        await db.dispose()
+    await create_users(f"sqlite+aiosqlite:///{data_dir / 'matchbook.db'}", [
+        ("admin@kill.test", PASSWORD, "admin"), *((email, PASSWORD, "user") for email in TRADERS)])
 
 
 def _free_port() -> int:

@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,3 +180,20 @@ class UserStore:
                 api_keys.c.key_id == key_id, api_keys.c.user_id == user_id,
                 api_keys.c.revoked.is_(False)).values(revoked=True))
         return bool(result.rowcount)
+
+
+async def create_users(url: str, accounts: Iterable[tuple[str, str, str]]) -> list[User]:
+    """Create users ``(email, password, role)`` in the store at ``url``, bringing its
+    schema up to date first: for tools that prepare a data directory before (or without)
+    a running server."""
+    from matchbook.store.db import create_engine
+    from matchbook.store.migrate import upgrade_async
+
+    await upgrade_async(url)
+    db = create_engine(url)
+    try:
+        store = UserStore(db)
+        return [await store.create_user(email, password, role)
+                for email, password, role in accounts]
+    finally:
+        await db.dispose()

@@ -159,20 +159,11 @@ def _free_port() -> int:
 
 async def _create_users(data_dir: Path) -> None:
     """The administrator and the traders, in the server's user store (before it runs)."""
-    from matchbook.api.users import UserStore
-    from matchbook.store.db import create_engine
-    from matchbook.store.migrate import upgrade_async
+    from matchbook.api.users import create_users
 
-    url = f"sqlite+aiosqlite:///{data_dir / 'matchbook.db'}"
-    await upgrade_async(url)
-    db = create_engine(url)
-    try:
-        users = UserStore(db)
-        await users.create_user("admin@bench.local", PASSWORD, "admin")
-        for name in ("buyer", "seller", "quoter"):
-            await users.create_user(f"{name}@bench.local", PASSWORD)
-    finally:
-        await db.dispose()
+    await create_users(f"sqlite+aiosqlite:///{data_dir / 'matchbook.db'}", [
+        ("admin@bench.local", PASSWORD, "admin"),
+        *((f"{name}@bench.local", PASSWORD, "user") for name in ("buyer", "seller", "quoter"))])
 
 
 class ServerProcess:
