@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +27,34 @@ app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
 console = Console()
+
+
+@contextmanager
+def _stages(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A ``note(stage, done, total)`` that shows each stage as a progress bar."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet) as progress:
+        tasks: dict[str, Any] = {}
+
+        def note(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        yield note
+
+
+def _print_figures(title: str, figures: Iterable[tuple[str, Any]]) -> None:
+    """A two-column table of named figures (integers with thousands separators)."""
+    table = Table(title=title)
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in figures:
+        if isinstance(value, float) and abs(value) >= 1000:
+            value = round(value)
+        table.add_row(key, f"{value:,}" if isinstance(value, int) and not isinstance(
+            value, bool) else str(value))
+    console.print(table)
 
 
 @app.command()
@@ -51,31 +81,19 @@ def bench_engine(
     in ``matchbook/bench/engine.py``)."""
     from matchbook.bench.engine import run
 
-    quiet = as_json or not console.is_terminal
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, disable=quiet) as progress:
-        tasks: dict[str, Any] = {}
-
-        def note(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done)
-
+    with _stages(as_json or not console.is_terminal) as note:
         result = run(commands=commands, resting=resting, accounts=accounts, seed=seed,
                      repeat=repeat, progress=note)
     if as_json:
         typer.echo(json.dumps(result))
         return
-    table = Table(title=f"bench engine: {commands:,} commands"
-                  f"{f' on {resting:,} resting orders' if resting else ''}, accounts "
-                  f"{'on' if accounts else 'off'}, best of {repeat}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key in ("ops_per_sec", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "trades",
-                "events", "rejects", "resting_after", "bytes_per_resting_order"):
-        value = result[key]
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
-    console.print(table)
+    _print_figures(f"bench engine: {commands:,} commands"
+                   f"{f' on {resting:,} resting orders' if resting else ''}, accounts "
+                   f"{'on' if accounts else 'off'}, best of {repeat}",
+                   ((key, result[key]) for key in (
+                       "ops_per_sec", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
+                       "trades", "events", "rejects", "resting_after",
+                       "bytes_per_resting_order")))
     kinds = Table(title="latency by kind of command (latency pass)")
     for column in ("kind", "share", "mean µs", "p99 µs"):
         kinds.add_column(column, justify="left" if column == "kind" else "right")
@@ -119,12 +137,8 @@ def bench_pipeline(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    table = Table(title=f"bench pipeline: {result['commands']:,} commands, journal {journal}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int) else str(value))
-    console.print(table)
+    _print_figures(f"bench pipeline: {result['commands']:,} commands, journal {journal}",
+                   result.items())
 
 
 @bench_app.command("projector")
@@ -145,12 +159,8 @@ def bench_projector_command(
     if as_json:
         typer.echo(json.dumps(result, default=str))
         return
-    table = Table(title=f"bench projector: {commands:,} commands, batches of {batch:,}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,.0f}" if isinstance(value, float) else str(value))
-    console.print(table)
+    _print_figures(f"bench projector: {commands:,} commands, batches of {batch:,}",
+                   result.items())
 
 
 @bench_app.command("journal")
@@ -209,16 +219,7 @@ def bench_api(
                          ws_orders=ws_orders, subscribers=subscribers,
                          fanout_orders=fanout_orders, fanout_interval=fanout_interval,
                          seconds=seconds, journal_mode=journal_mode)
-    quiet = as_json or not console.is_terminal
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                  console=console, disable=quiet) as progress:
-        tasks: dict[str, Any] = {}
-
-        def note(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
+    with _stages(as_json or not console.is_terminal) as note:
         result = run(config, phases, progress=note)
     if as_json:
         typer.echo(json.dumps(result))
