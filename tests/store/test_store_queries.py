@@ -226,7 +226,7 @@ def test_market_data_seeded_from_the_read_model_equals_the_live_feed(
         url: str, stream: Stream) -> None:
     """What a restarted exchange shows (trade tape, 24h ticker, candles) is what the
     exchange that made the trades showed."""
-    from matchbook.api.store_reads import older_candles, seed_market_data
+    from matchbook.api.store_reads import seed_market_data, stored_candles
     from matchbook.marketdata.feed import INTERVALS_NS, MarketData
 
     live = MarketData(MARKETS)
@@ -240,5 +240,5 @@ def test_market_data_seeded_from_the_read_model_equals_the_live_feed(
         assert seeded.feeds[name].ticker(now) == feed.ticker(now)
         for interval in INTERVALS_NS:
             assert seeded.candles(name, interval) == live.candles(name, interval)
-            assert run(url, older_candles, name, interval, 0, now) == live.candles(
+            assert run(url, stored_candles, name, interval, 0, now) == live.candles(
                 name, interval)

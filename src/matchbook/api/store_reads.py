@@ -11,12 +11,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from matchbook.api.convert import SIDES
 from matchbook.api.deps import ApiState
-from matchbook.core.commands import BUY, SELL
 from matchbook.marketdata.feed import DAY_NS, INTERVALS_NS, Candle, MarketData, Trade
 from matchbook.store import queries
-
-_SIDE_CODES = {"buy": BUY, "sell": SELL}
 
 
 def _order_row(state: ApiState, row: dict[str, Any]) -> dict[str, Any]:
@@ -99,24 +97,22 @@ async def seed_market_data(db: AsyncEngine, marketdata: MarketData, now_ns: int)
     for name in marketdata.feeds:
         rows = await queries.recent_trades(db, name, limit=1000)
         trades = [Trade(r["trade_id"], name, r["price_ticks"], r["qty_lots"],
-                        _SIDE_CODES[r["aggressor_side"]], r["ts_ns"], r["seq"])
+                        SIDES[r["aggressor_side"]], r["ts_ns"], r["seq"])
                   for r in reversed(rows)]
         series: dict[str, list[Candle]] = {}
         for interval, width in INTERVALS_NS.items():
             since = now_ns - max(DAY_NS, 2 * width)
-            series[interval] = [
-                Candle(c["start_ns"], c["open"], c["high"], c["low"], c["close"],
-                       c["volume_lots"], c["trades"])
-                for c in await queries.candles(db, name, interval, since - since % width,
-                                               2**62)]
+            series[interval] = await stored_candles(db, name, interval, since - since % width,
+                                                   2**62)
         marketdata.seed(name, trades, series)
         loaded += len(trades)
     return loaded
 
 
-async def older_candles(db: AsyncEngine, symbol: str, interval: str, start_ns: int,
+async def stored_candles(db: AsyncEngine, symbol: str, interval: str, start_ns: int,
                         end_ns: int) -> list[Candle]:
-    """Candles from the read model, for the part of a range older than memory keeps."""
+    """Candles starting in ``[start_ns, end_ns)`` from the read model, in market data's
+    own form (to seed it, and for ranges older than it keeps)."""
     rows = await queries.candles(db, symbol, interval, start_ns, end_ns)
     return [Candle(c["start_ns"], c["open"], c["high"], c["low"], c["close"],
                    c["volume_lots"], c["trades"]) for c in rows]

@@ -101,7 +101,7 @@ async def candles(state: State, symbol: str = "BTC-USD", interval: str = "1m",
     found = marketdata.candles(sym.name, interval, start, end)
     if kept_since is None or start < kept_since:  # older than memory: the read model
         older_end = end if kept_since is None else min(end, kept_since)
-        found = [*await store_reads.older_candles(state.db, sym.name, interval, start,
+        found = [*await store_reads.stored_candles(state.db, sym.name, interval, start,
                                                   older_end), *found]
     return [{"start_ns": c.start_ns, "open": sym.format_price(c.open),
              "high": sym.format_price(c.high), "low": sym.format_price(c.low),
