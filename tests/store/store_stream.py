@@ -51,11 +51,11 @@ from matchbook.core.commands import (
 )
 from matchbook.core.events import (
     AddressCreated,
-    Event,
     WithdrawalCompleted,
     WithdrawalRejected,
     WithdrawalRequested,
 )
+from matchbook.journal.durable import Applied
 
 MARKETS: Markets = default_markets()
 SYMBOLS = ("BTC-USD", "ETH-BTC", "SOL-USD")
@@ -64,7 +64,7 @@ MID_TICKS = {"BTC-USD": 5_000_000, "ETH-BTC": 5_000, "SOL-USD": 150_000}
 STEP_TICKS = {"BTC-USD": 1, "ETH-BTC": 4, "SOL-USD": 5}
 MS_NS = 1_000_000
 
-Record = tuple[int, int, Any, list[Event]]
+Record = Applied
 
 
 @dataclass

@@ -73,7 +73,7 @@ from matchbook.core.events import (
 )
 from matchbook.core.ledger import entries as ledger_entries_of
 from matchbook.journal.codec import decode_command
-from matchbook.journal.durable import recover
+from matchbook.journal.durable import Applied, recover
 from matchbook.journal.segments import iter_records, list_segments, recover_journal
 from matchbook.store import schema
 from matchbook.store.db import create_engine
@@ -81,8 +81,8 @@ from matchbook.store.migrate import upgrade_async
 
 logger = logging.getLogger(__name__)
 
-Record = tuple[int, int, Any, Sequence[Event]]
-"""``(seq, ts_ns, command, events)`` of one applied command."""
+Record = Applied
+"""``(seq, ts_ns, command, events)`` of one applied command, as the sequencer hands it."""
 
 DEFAULT_NAME = schema.DEFAULT_PROJECTION
 _SIDES = schema.SIDES
