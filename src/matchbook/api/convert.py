@@ -93,13 +93,14 @@ def plain(value: Decimal) -> str:
     return text or "0"
 
 
-def rejection(events: list[Event]) -> ApiError | None:
-    """The API error for a command the engine rejected, else ``None``."""
+def accepted(events: list[Event]) -> list[Event]:
+    """``events`` of a command the engine accepted; raises the API error (the engine's
+    code and sentence) for one it rejected."""
     for ev in events:
         if type(ev) is OrderRejected or type(ev) is CommandRejected:
             assert isinstance(ev, OrderRejected | CommandRejected)
-            return ApiError(ev.code, ev.message)
-    return None
+            raise ApiError(ev.code, ev.message)
+    return events
 
 
 def order_view(sym: Symbol, o: Order) -> dict[str, Any]:

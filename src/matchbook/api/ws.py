@@ -958,13 +958,10 @@ class _Placed:
         conn = self.conn
         conn.in_flight -= 1
         try:
-            error = convert.rejection(result.events)
-            if error is not None:
-                conn.error(error.code, error.message, self.request_id)
-                return
+            events = convert.accepted(result.events)
             conn.send({"type": "result", "op": "place", "request_id": self.request_id,
-                       "data": convert.placed_view(self.sym, result.events)})
-        except Exception as exc:  # called by the sequencer: nothing may escape
+                       "data": convert.placed_view(self.sym, events)})
+        except Exception as exc:  # a rejection; called by the sequencer: nothing escapes
             _refuse(conn, "place", exc, self.request_id)
 
     def set_exception(self, exception: BaseException) -> None:

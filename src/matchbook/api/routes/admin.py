@@ -39,9 +39,7 @@ router = APIRouter(prefix="/admin", tags=["administration"])
 
 
 def _ok(result: Result) -> Result:
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     return result
 
 

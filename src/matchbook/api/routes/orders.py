@@ -40,10 +40,8 @@ def build_order(exchange: Exchange, user_id: int, body: NewOrder) -> PlaceOrder:
 
 async def place(exchange: Exchange, command: PlaceOrder) -> dict[str, Any]:
     result = await exchange.submit(command)
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
-    return convert.placed_view(exchange.markets.symbols[command.symbol], result.events)
+    return convert.placed_view(exchange.markets.symbols[command.symbol],
+                               convert.accepted(result.events))
 
 
 @router.post("/orders", status_code=201)
@@ -88,9 +86,7 @@ async def amend_order(order_id: OrderId, body: AmendOrderBody, principal: Trader
     result = await exchange.submit(AmendOrder(principal.user_id, order_id,
                                               ticks(sym, body.price, "price"),
                                               lots(sym, body.quantity, "quantity")))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     amended = next(e for e in result.events if type(e) is OrderAmended)
     assert isinstance(amended, OrderAmended)
     now = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
@@ -103,9 +99,7 @@ async def amend_order(order_id: OrderId, body: AmendOrderBody, principal: Trader
 @router.delete("/orders/{order_id}")
 async def cancel_order(order_id: OrderId, principal: Trader, state: State) -> dict[str, Any]:
     result = await state.exchange.submit(CancelOrder(principal.user_id, order_id))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     cancelled = next(e for e in result.events if type(e) is OrderCancelled)
     assert isinstance(cancelled, OrderCancelled)
     sym = state.exchange.markets.symbols[cancelled.symbol]
@@ -118,9 +112,7 @@ async def cancel_all(principal: Trader, state: State,
                      symbol: str | None = None) -> dict[str, Any]:
     name = symbol_of(state.exchange.markets, symbol).name if symbol else ""
     result = await state.exchange.submit(CancelAll(principal.user_id, name))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     ids = [str(e.order_id) for e in result.events if type(e) is OrderCancelled]
     return {"cancelled": ids, "count": len(ids)}
 

@@ -47,9 +47,7 @@ async def create_address(asset: str, principal: Trader, state: State) -> dict[st
     if existing is not None:
         return {"asset": code, "address": existing}
     result = await state.exchange.submit(CreateAddress(principal.user_id, code))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     created = next(e for e in result.events if type(e) is AddressCreated)
     assert isinstance(created, AddressCreated)
     return {"asset": created.asset, "address": created.address}
@@ -61,9 +59,7 @@ async def withdraw(body: WithdrawalBody, principal: Withdrawer, state: State) ->
     amount = convert.minor(markets, body.asset, body.amount)
     result = await state.exchange.submit(RequestWithdrawal(principal.user_id, body.asset.upper(),
                                                            amount, body.destination))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     ev = next(e for e in result.events if type(e) is WithdrawalRequested)
     assert isinstance(ev, WithdrawalRequested)
     return {"withdrawal_id": ev.withdrawal_id, "asset": ev.asset, "status": "pending",
@@ -77,9 +73,7 @@ async def transfer(body: TransferBody, principal: Withdrawer, state: State) -> d
     amount = convert.minor(markets, body.asset, body.amount)
     result = await state.exchange.submit(Transfer(principal.user_id, body.to_address,
                                                   body.asset.upper(), amount))
-    error = convert.rejection(result.events)
-    if error is not None:
-        raise error
+    convert.accepted(result.events)
     ev = next(e for e in result.events if type(e) is Transferred)
     assert isinstance(ev, Transferred)
     if ev.from_user_id != principal.user_id:  # never: the engine moved the caller's funds
