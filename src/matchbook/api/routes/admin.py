@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from matchbook.api import convert
-from matchbook.api.deps import AdminUser, State
+from matchbook.api.deps import AdminUser, ApiState, State
 from matchbook.api.errors import ApiError
 from matchbook.api.schemas import (
     AdjustBody,
@@ -106,18 +106,22 @@ async def adjust(body: AdjustBody, admin: AdminUser, state: State) -> dict[str, 
     return {"user_id": body.user_id, "asset": body.asset.upper(), "amount": text}
 
 
+def _halt_scope(state: ApiState, symbol: str) -> str:
+    """The symbol a halt or resume names ("" for ``all``: trading as a whole)."""
+    return "" if symbol.lower() == "all" else convert.symbol_of(state.exchange.markets,
+                                                                  symbol).name
+
+
 @router.post("/symbols/{symbol}/halt")
 async def halt(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
-    name = "" if symbol.lower() == "all" else convert.symbol_of(state.exchange.markets,
-                                                                 symbol).name
+    name = _halt_scope(state, symbol)
     _ok(await state.exchange.submit(HaltTrading(name)))
     return {"symbol": name or "all", "halted": True}
 
 
 @router.post("/symbols/{symbol}/resume")
 async def resume(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
-    name = "" if symbol.lower() == "all" else convert.symbol_of(state.exchange.markets,
-                                                                 symbol).name
+    name = _halt_scope(state, symbol)
     _ok(await state.exchange.submit(ResumeTrading(name)))
     return {"symbol": name or "all", "halted": False}
 
