@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import time
 
+import jwt
 import pytest
 
-from matchbook.api.auth import Principal, Tokens
+from matchbook.api.auth import ALGORITHM, Principal, Tokens
 from matchbook.api.errors import ApiCode, ApiError
 
 SECRET = "a test secret, " + "x" * 40
@@ -24,6 +25,14 @@ def test_a_remembered_token_still_expires_on_time(monkeypatch: pytest.MonkeyPatc
         tokens.verify(token)
     assert refused.value.code == ApiCode.TOKEN_EXPIRED
     assert token not in tokens._verified
+
+
+def test_a_token_lives_at_least_its_lifetime() -> None:
+    tokens = Tokens(SECRET, access_seconds=60)
+    for issued in (1_000_000.0, 1_000_000.1, 1_000_000.9):
+        claims = jwt.decode(tokens.issue(7, "user", now=issued), SECRET, algorithms=[ALGORITHM],
+                            options={"verify_exp": False})
+        assert issued + 60 <= claims["exp"] < issued + 61 and claims["iat"] == 1_000_000
 
 
 def test_a_token_unlike_any_remembered_one_is_verified_afresh() -> None:

@@ -52,9 +52,13 @@ class Tokens:
         self._verified: dict[str, tuple[Principal, int]] = {}
 
     def issue(self, user_id: int, role: str, now: float | None = None) -> str:
+        """A signed token that is valid for at least ``access_seconds`` from ``now``.
+
+        ``exp`` has a one-second resolution, so it is rounded up, never down: a token
+        issued at 100.9 with a 60 s lifetime expires at 161, not at 160."""
         now = time.time() if now is None else now
         claims = {"sub": str(user_id), "role": role, "iat": int(now),
-                  "exp": int(now) + self.access_seconds, "jti": secrets.token_hex(8)}
+                  "exp": math.ceil(now + self.access_seconds), "jti": secrets.token_hex(8)}
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
