@@ -483,6 +483,9 @@ def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Pat
     tight = RiskLimits(max_open_orders=1)
     with DurableEngine.open(tmp_path, MARKETS, config=config, limits=tight) as durable:
         assert durable.last_seq == 1  # the change from the defaults, journaled first
+        assert [(seq, type(cmd).__name__, [type(e).__name__ for e in events])
+                for seq, _, cmd, events in durable.opened] == [
+                    (1, "SetRiskLimits", ["RiskLimitsSet"])]  # for the projector
         durable.submit([(Deposit("USD", 10**12, user_id=1), NOON_NS)])
         assert type(place(durable, "100.00")).__name__ == "OrderAccepted"
         assert type(place(durable, "99.00")).__name__ == "OrderRejected"  # one open order
@@ -498,6 +501,7 @@ def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Pat
     assert replayed.state_hash() == live and len(replayed.orders) == 2
     with DurableEngine.open(tmp_path, MARKETS, config=config, limits=loose) as durable:
         assert durable.last_seq == len(commands)  # the same limits: nothing journaled
+        assert durable.opened == []
 
 
 def test_start_up_reads_the_journal_from_the_snapshot_on(data_dir: Path) -> None:

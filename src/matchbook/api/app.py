@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await projector.catch_up()  # whatever the journal holds beyond the read model
         await store_reads.seed_market_data(db, exchange.marketdata, time.time_ns())
         await projector.start()
+        projector.offer(exchange.durable.opened)  # beyond the journal in mode "none"
         exchange.listen(projector.offer)
         state = ApiState(settings, exchange, db, UserStore(db),
                          Tokens(settings.secret(), settings.access_token_seconds),

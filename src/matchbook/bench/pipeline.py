@@ -37,6 +37,7 @@ async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
     await projection.start()
     task = ProjectorTask(projection, data_dir=data_dir)
     await task.start()
+    task.offer(durable.opened)  # the configured risk limits, journaled at start-up
     lags: list[int] = []
     ts = time.time_ns()
     started = time.perf_counter()

@@ -110,6 +110,7 @@ class DurableEngine:
         self._stamped_seq, self._stamped_ts = engine.last_seq, engine.last_ts
         self._lock_fd: int | None = None
         self.snapshot_seconds = 0.0
+        self.opened: list[Applied] = []  # what ``open`` applied before any caller's command
 
     # -- opening and recovery ----------------------------------------------------------
 
@@ -122,7 +123,9 @@ class DurableEngine:
 
         When ``limits`` differ from the recovered engine's, a ``SetRiskLimits`` command
         is journaled and applied before anything else: a configuration change takes
-        effect at a sequence number, and replays see it there.
+        effect at a sequence number, and replays see it there. What it produced is kept
+        in ``opened``: a projector must be offered it (in mode ``"none"`` there is no
+        journal to catch up from).
 
         Raises ``JournalGapError``/``JournalCorruptError`` when the journal cannot be
         trusted, and ``SnapshotMismatchError`` when no usable snapshot matches and the
@@ -142,7 +145,8 @@ class DurableEngine:
         durable._lock_fd = lock
         if limits is not None and limits != engine.limits:
             positions = tuple(sorted(limits.position_limits_minor.items()))
-            durable.submit([(SetRiskLimits(limits.max_open_orders, positions), time.time_ns())])
+            durable.opened = durable.submit(
+                [(SetRiskLimits(limits.max_open_orders, positions), time.time_ns())])
             if engine.limits != limits:
                 durable.close()
                 raise ValueError(f"the configured risk limits were refused: {limits}")
