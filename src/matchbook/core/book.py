@@ -125,11 +125,13 @@ class OrderBook:
         "ask_heap",
         "asks",
         "base_code",
+        "base_slot",
         "bid_heap",
         "bids",
         "halted",
         "last_price",
         "quote_code",
+        "quote_slot",
         "stops_buy",
         "stops_sell",
         "symbol",
@@ -139,6 +141,9 @@ class OrderBook:
         self.symbol = symbol
         self.base_code = symbol.base.code  # held by sell orders
         self.quote_code = symbol.quote.code  # held by buy orders
+        # where the engine's accounts keep these assets (see ``engine.Account``)
+        self.base_slot = 0
+        self.quote_slot = 0
         self.bids: dict[int, Level] = {}
         self.asks: dict[int, Level] = {}
         self.bid_heap: list[int] = []  # negated prices
@@ -201,6 +206,8 @@ class OrderBook:
         if level is None:
             level = levels[price] = Level(price, deque())
             heapq.heappush(heap, key)
+        else:
+            order.price = level.price  # share the level's int: 32 bytes less per order
         level.orders.append(order)
         level.total += order.visible
         level.count += 1

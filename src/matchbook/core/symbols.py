@@ -19,6 +19,7 @@ no I/O); see ``matchbook/config/markets.toml`` for the shipped default.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
@@ -175,13 +176,16 @@ def load_markets(config: Mapping[str, Any]) -> Markets:
         decimals = int(spec["decimals"])
         if not 0 <= decimals <= 18:
             raise ConfigError(f"asset {code}: decimals must be within 0..18")
-        assets[code.upper()] = Asset(code.upper(), decimals)
+        # one interned str per code: the engine's balance dicts are keyed by it, and a
+        # lookup with the identical object skips comparing the characters
+        code = sys.intern(code.upper())
+        assets[code] = Asset(code, decimals)
     if not assets:
         raise ConfigError("no assets configured")
 
     symbols: dict[str, Symbol] = {}
     for raw_name, spec in dict(config.get("symbols", {})).items():
-        name = normalize_symbol(raw_name)
+        name = sys.intern(normalize_symbol(raw_name))
         try:
             symbols[name] = _load_symbol(name, spec, assets)
         except (KeyError, InvalidOperation, GridError, TypeError, ValueError) as exc:

@@ -449,10 +449,9 @@ def _state(engine: Engine, markets: Markets, depth: int, user: int | None,
         if user is not None and uid != user:
             continue
         account = engine.accounts[uid]
-        assets = sorted(set(account.available) | set(account.held))
         rows = {}
-        for asset in assets:
-            available, held = account.available.get(asset, 0), account.held.get(asset, 0)
+        for asset in sorted(account.slots):
+            available, held = engine.balance(uid, asset)
             if available or held:
                 spec = markets.assets[asset]
                 rows[asset] = {"available": spec.format(available), "held": spec.format(held)}
