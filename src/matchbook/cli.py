@@ -44,6 +44,14 @@ def _stages(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield note
 
 
+def _report(result: dict[str, Any], as_json: bool, title: str) -> None:
+    """A benchmark's result: one JSON object, or a table of its figures."""
+    if as_json:
+        typer.echo(json.dumps(result, default=str))
+    else:
+        _print_figures(title, result.items())
+
+
 def _print_figures(title: str, figures: Iterable[tuple[str, Any]]) -> None:
     """A two-column table of named figures (integers with thousands separators)."""
     table = Table(title=title)
@@ -75,6 +83,8 @@ def bench_engine(
     accounts: Annotated[bool, typer.Option(help="Holds, settlement and fees on.")] = True,
     seed: Annotated[int, typer.Option()] = 7,
     repeat: Annotated[int, typer.Option(help="Timed passes; the best is reported.")] = 3,
+    bytecode_sample: Annotated[int, typer.Option(
+        help="Commands whose bytecodes are counted (0: none).")] = 10_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A seeded mixed workload through the core in one process (the mix is described
@@ -83,7 +93,7 @@ def bench_engine(
 
     with _stages(as_json or not console.is_terminal) as note:
         result = run(commands=commands, resting=resting, accounts=accounts, seed=seed,
-                     repeat=repeat, progress=note)
+                     repeat=repeat, progress=note, bytecode_sample=bytecode_sample)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -93,14 +103,51 @@ def bench_engine(
                    ((key, result[key]) for key in (
                        "ops_per_sec", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
                        "trades", "events", "rejects", "resting_after",
-                       "bytes_per_resting_order")))
+                       "bytes_per_resting_order", "bytecodes_per_command")
+                       if key in result))
     kinds = Table(title="latency by kind of command (latency pass)")
-    for column in ("kind", "share", "mean µs", "p99 µs"):
+    for column in ("kind", "share", "mean µs", "p99 µs", "bytecodes"):
         kinds.add_column(column, justify="left" if column == "kind" else "right")
     for name, row in result["by_kind"].items():
-        kinds.add_row(name, f"{row['share']:.1%}", str(row["mean_us"]), str(row["p99_us"]))
+        kinds.add_row(name, f"{row['share']:.1%}", str(row["mean_us"]), str(row["p99_us"]),
+                      "" if row.get("bytecodes") is None else str(row["bytecodes"]))
     console.print(kinds)
     console.print(_latency_histogram(result["histogram"]))
+
+
+@bench_app.command("compare")
+def bench_compare(
+    base: Annotated[str, typer.Option(help="The git revision to compare with.")] = "HEAD",
+    commands: Annotated[int, typer.Option(help="Commands in the mix.")] = 400_000,
+    accounts: Annotated[bool, typer.Option(help="Holds, settlement and fees on.")] = True,
+    seed: Annotated[int, typer.Option()] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """This tree's engine against a git revision's, in one process, in alternating
+    chunks of the same stream: a ratio the machine's drift does not move (run it from
+    the checkout)."""
+    from matchbook.bench.compare import compare
+
+    with _stages(as_json or not console.is_terminal) as note:
+        result = compare(base, commands=commands, accounts=accounts, seed=seed,
+                         progress=note)
+    _report(result, as_json, f"bench compare: this tree against {base}, {commands:,} "
+            f"commands, accounts {'on' if accounts else 'off'}")
+
+
+@bench_app.command("accounts-cost")
+def bench_accounts_cost(
+    commands: Annotated[int, typer.Option(help="Commands in the mix.")] = 400_000,
+    seed: Annotated[int, typer.Option()] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The share of throughput accounts (holds, settlement, fees) cost: the mix with and
+    without them, taking turns in one process, so the machine's drift hits both alike."""
+    from matchbook.bench.compare import accounts_cost
+
+    with _stages(as_json or not console.is_terminal) as note:
+        result = accounts_cost(commands=commands, seed=seed, progress=note)
+    _report(result, as_json, f"bench accounts-cost: {commands:,} commands")
 
 
 def _latency_histogram(buckets: list[dict[str, Any]]) -> Table:
@@ -134,11 +181,8 @@ def bench_pipeline(
     from matchbook.bench.pipeline import run as run_pipeline
 
     result = run_pipeline(commands, journal, batch, url)
-    if as_json:
-        typer.echo(json.dumps(result))
-        return
-    _print_figures(f"bench pipeline: {result['commands']:,} commands, journal {journal}",
-                   result.items())
+    _report(result, as_json, f"bench pipeline: {result['commands']:,} commands, journal "
+            f"{journal}")
 
 
 @bench_app.command("projector")
@@ -156,11 +200,7 @@ def bench_projector_command(
     with tempfile.TemporaryDirectory() as tmp:
         target = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         result = asyncio.run(bench_projector(target, commands, batch_size=batch))
-    if as_json:
-        typer.echo(json.dumps(result, default=str))
-        return
-    _print_figures(f"bench projector: {commands:,} commands, batches of {batch:,}",
-                   result.items())
+    _report(result, as_json, f"bench projector: {commands:,} commands, batches of {batch:,}")
 
 
 @bench_app.command("journal")

@@ -17,6 +17,10 @@ def test_small_mix_reports_consistent_figures(accounts: bool) -> None:
     assert {"cancel", "amend", "limit, 0 fills", "market, 1 fill"} <= set(kinds)
     for row in kinds.values():
         assert row["mean_us"] > 0 and row["p99_us"] > 0
+    # the deterministic work count: every kind was sampled, and a fill costs work
+    assert result["bytecodes_per_command"] > 0
+    assert all(row["bytecodes"] > 0 for row in kinds.values())
+    assert kinds["limit, 1 fill"]["bytecodes"] > kinds["limit, 0 fills"]["bytecodes"]
     histogram = result["histogram"]
     assert sum(bucket["count"] for bucket in histogram) == 3000
     assert histogram[-1]["upto_us"] is None
@@ -41,3 +45,14 @@ def test_same_seed_same_stream_and_state() -> None:
     second = run(commands=2000, repeat=1, memory_sample=1000)
     assert (first["trades"], first["events"], first["rejects"], first["resting_after"]) == (
         second["trades"], second["events"], second["rejects"], second["resting_after"])
+
+
+def test_bytecode_counts_are_deterministic_and_leave_no_tracer() -> None:
+    import sys
+
+    first = run(commands=1500, repeat=1, memory_sample=500, bytecode_sample=1500)
+    second = run(commands=1500, repeat=1, memory_sample=500, bytecode_sample=1500)
+    assert first["bytecodes_per_command"] == second["bytecodes_per_command"]
+    assert {k: r["bytecodes"] for k, r in first["by_kind"].items()} == {
+        k: r["bytecodes"] for k, r in second["by_kind"].items()}
+    assert sys.gettrace() is None or "coverage" in type(sys.gettrace()).__module__

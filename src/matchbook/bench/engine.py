@@ -28,6 +28,7 @@ import bisect
 import gc
 import os
 import random
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -100,6 +101,32 @@ class _LiveSet:
 def _engine(accounts: bool) -> Engine:
     return Engine(default_markets(), accounts=accounts,
                   limits=RiskLimits(max_open_orders=10**9))
+
+
+def ready_engine(accounts: bool, setup: list[Any]) -> Engine:
+    """A fresh engine that has applied ``setup`` (seq 1, 2, ...): where a timed stream
+    starts."""
+    engine = _engine(accounts)
+    for seq, cmd in enumerate(setup, 1):
+        engine.apply(seq, seq, cmd)
+    return engine
+
+
+def prepare(commands: int, seed: int, accounts: bool, mix: Mix, setup: list[Any],
+            note: Callable[[str, int, int], None]) -> tuple[list[Any], Engine]:
+    """The timed stream after ``setup``, and the generating engine (in the state a timed
+    run must end in). Raises if a setup command is rejected."""
+    gen, live = _engine(accounts), _LiveSet()
+    for seq, cmd in enumerate(setup, 1):
+        events = gen.apply(seq, seq, cmd)
+        if any(type(e) is OrderRejected or type(e).__name__ == "CommandRejected"
+               for e in events):
+            raise RuntimeError(f"bench setup command {seq} was rejected: {events}")
+        _track(events, live)
+    note("generate", 0, commands)
+    stream = generate(commands, seed + 1, mix, gen, live, len(setup))
+    note("generate", commands, commands)
+    return stream, gen
 
 
 def _funding() -> list[Any]:
@@ -187,7 +214,8 @@ def _track(events: list[Any], live: _LiveSet) -> None:
 
 def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed: int = 7,
         mix: Mix | None = None, progress: Callable[[str, int, int], None] | None = None,
-        repeat: int = 1, memory_sample: int = 200_000) -> dict[str, Any]:
+        repeat: int = 1, memory_sample: int = 200_000,
+        bytecode_sample: int = 10_000) -> dict[str, Any]:
     """Run the benchmark and return its figures (see ``matchbook bench engine --json``).
 
     Throughput is the best of ``repeat`` passes (this machine is a shared VM: the
@@ -200,18 +228,7 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
     rng = random.Random(seed)
     note = progress or (lambda stage, done, total: None)
     setup = _funding() + _deep_book(resting, rng)
-
-    # the generator engine walks the same path first
-    gen, live = _engine(accounts), _LiveSet()
-    for seq, cmd in enumerate(setup, 1):
-        events = gen.apply(seq, seq, cmd)
-        if any(type(e) is OrderRejected or type(e).__name__ == "CommandRejected"
-               for e in events):
-            raise RuntimeError(f"bench setup command {seq} was rejected: {events}")
-        _track(events, live)
-    note("generate", 0, commands)
-    stream = generate(commands, seed + 1, mix, gen, live, len(setup))
-    note("generate", commands, commands)
+    stream, gen = prepare(commands, seed, accounts, mix, setup, note)
 
     results: dict[str, Any] = {"ops_per_sec_passes": []}
     best_latency: dict[str, Any] | None = None
@@ -229,6 +246,10 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
             note(phase, round_ + 1, repeat)
     assert best_latency is not None
     results.update(best_latency)
+    if bytecode_sample:
+        note("count bytecodes", 0, 1)
+        _add_bytecodes(results, stream[:bytecode_sample], setup, accounts)
+        note("count bytecodes", 1, 1)
     results["bytes_per_resting_order"] = bytes_per_order
     results.update(commands=commands, resting=resting, accounts=accounts, seed=seed,
                    mix={"limit": mix.limit, "cancel": mix.cancel, "market": mix.market,
@@ -237,9 +258,7 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
 
 
 def _timed(phase: str, stream: list[Any], setup: list[Any], accounts: bool) -> dict[str, Any]:
-    engine = _engine(accounts)
-    for seq, cmd in enumerate(setup, 1):
-        engine.apply(seq, seq, cmd)
+    engine = ready_engine(accounts, setup)
     base = len(setup)
     commands = len(stream)
     gc.collect()
@@ -283,6 +302,48 @@ def _timed(phase: str, stream: list[Any], setup: list[Any], accounts: bool) -> d
         gc.unfreeze()
     result["state_hash"] = engine.state_hash()
     return result
+
+
+def _add_bytecodes(results: dict[str, Any], sample: list[Any], setup: list[Any],
+                   accounts: bool) -> None:
+    """Bytecodes the interpreter executes per command, overall and by kind, over the
+    first commands of the stream: a measure of the engine's work that is the same on
+    every run, where wall time on a shared VM drifts by 10-30% between hours. (It does
+    not see memory stalls: a command that misses the caches costs more than its count.)
+
+    Adds ``bytecodes_per_command`` and a ``bytecodes`` mean to each ``by_kind`` row."""
+    engine = ready_engine(accounts, setup)
+    count = 0
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        nonlocal count
+        if event == "opcode":
+            count += 1
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        return local
+
+    kinds: dict[str, list[int]] = {}
+    previous = sys.gettrace()
+    base = len(setup)
+    total = 0
+    try:
+        for i, cmd in enumerate(sample, base + 1):
+            count = 0
+            sys.settrace(on_call)
+            out = engine.apply(i, i, cmd)
+            sys.settrace(previous)
+            fills = sum(1 for ev in out if type(ev) is TradeExecuted)
+            kinds.setdefault(_kind(cmd, fills), []).append(count)
+            total += count
+    finally:
+        sys.settrace(previous)
+    results["bytecodes_per_command"] = round(total / max(1, len(sample)), 1)
+    for name, row in results["by_kind"].items():
+        counts = kinds.get(name)
+        row["bytecodes"] = round(sum(counts) / len(counts), 1) if counts else None
 
 
 def _kind(cmd: Any, fills: int) -> str:
@@ -340,10 +401,8 @@ def _bytes_per_resting_order(n: int, seed: int, accounts: bool) -> int:
     commands are built and dropped inside the loop, so what stays is the orders' own.
     Falls back to ``tracemalloc`` (much slower) where ``/proc`` is missing.
     """
-    engine = _engine(accounts)
     setup = _funding()
-    for seq, cmd in enumerate(setup, 1):
-        engine.apply(seq, seq, cmd)
+    engine = ready_engine(accounts, setup)
     rng = random.Random(seed)
     levels = _deep_levels(n)
     gc.collect()
