@@ -578,11 +578,15 @@ class Engine:
             return None
 
         # -- match, then rest or cancel the remainder ---------------------------------
+        self._execute_then_trigger(book, order, out)
+        return None
+
+    def _execute_then_trigger(self, book: OrderBook, order: Order, out: list[Event]) -> None:
+        """``_execute``, then release the stops that a new last trade price reaches."""
         last = book.last_price
         self._execute(book, order, out)
         if book.last_price != last and (book.stops_buy or book.stops_sell):
             self._trigger_stops(book, out)
-        return None
 
     def _execute(self, book: OrderBook, order: Order, out: list[Event]) -> None:
         """Match an accepted order (an amended or a triggered one), then rest its
@@ -742,17 +746,8 @@ class Engine:
             if stopped:
                 break
         taker.leaves = rem
-        if accounts is not None and (paid or got):
-            # _settle_taker, inlined; a filled taker's unused hold goes back
-            tbal = tacct.balances
-            if rem or not thold:
-                tbal[pay + 1] -= paid
-            else:
-                tbal[pay + 1] -= paid + thold
-                tbal[pay] += thold
-                thold = 0
-            tbal[recv] += got
-            taker.hold = thold
+        if accounts is not None and (paid or got):  # a filled taker's unused hold goes back
+            self._settle_taker(taker, tacct, pay, recv, thold, paid, got, 0 if rem else thold)
         if next_trade != self.next_trade_id:
             self.next_trade_id = next_trade
             book.last_price = traded
@@ -1010,16 +1005,16 @@ class Engine:
         qty = c.qty_lots or order.qty
         leaves = qty - order.filled
         account = self.accounts.get(order.user_id) if self.accounts_enabled else None
-        hold = order.hold
+        hold, delta = order.hold, 0
         if account is not None:
             if order.side == BUY:
+                asset = book.quote_code
                 notional = price * leaves * sym.quote_per_tick_lot
                 hold = notional + notional * order.fees.hold_ppm // PPM
             else:
+                asset = book.base_code
                 hold = leaves * sym.base_per_lot
-        delta = hold - order.hold
-        if account is not None:
-            asset = book.quote_code if order.side == BUY else book.base_code
+            delta = hold - order.hold
             code = Code.OK
             if delta > account.free(asset):
                 code = Code.INSUFFICIENT_FUNDS
@@ -1050,10 +1045,7 @@ class Engine:
                       order.client_order_id, order.fees)
         out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
                                 price, qty, leaves, False, delta))
-        last = book.last_price
-        self._execute(book, fresh, out)
-        if book.last_price != last and (book.stops_buy or book.stops_sell):
-            self._trigger_stops(book, out)
+        self._execute_then_trigger(book, fresh, out)
 
     def _check_amend(self, order: Order, c: AmendOrder) -> int:
         book = self.books[order.symbol]
