@@ -172,6 +172,27 @@ def test_a_lagging_consumer_coalesces_queued_batches(sqlite_url: str,
     asyncio.run(main())
 
 
+def test_a_burst_of_small_batches_writes_before_the_queue_is_full(
+        sqlite_url: str, journaled: Journaled) -> None:
+    """Batches of one record each, faster than ``busy_rate``: the lag in records stays
+    far below ``max_lag`` and the oldest record young, yet nothing is dropped."""
+    async def main() -> None:
+        async with Projector(sqlite_url, MARKETS) as projector:
+            batches = journaled.batches(1)
+            task = ProjectorTask(projector, maxsize=200, interval=0.05, busy_rate=200.0,
+                                 max_delay=60.0, max_lag=10**9)
+            await task.start()
+            for batch in batches:
+                assert task.offer(batch)
+                await asyncio.sleep(0.0005)
+            await _wait_caught_up(task)
+            await task.stop()
+            assert task.dropped_batches == 0 and not task.behind
+        await assert_read_model(sqlite_url, journaled.results, journaled.engine)
+
+    asyncio.run(main())
+
+
 def test_a_burst_is_projected_once_it_is_over_and_within_the_bounds(
         sqlite_url: str, journaled: Journaled) -> None:
     async def main() -> None:

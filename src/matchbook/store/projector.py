@@ -827,8 +827,9 @@ class ProjectorTask:
     faster than ``busy_rate`` per second, it does not write at all: the event loop, the
     CPU and the disk (whose fsyncs acknowledge orders) go to order entry, and the
     projection catches up in large transactions once the burst is over. The lag is
-    bounded all the same: once the oldest waiting record is ``max_delay`` seconds old, or
-    ``max_lag`` records are waiting (about 1 KB each), it writes whatever the rate.
+    bounded all the same: once the oldest waiting record is ``max_delay`` seconds old,
+    ``max_lag`` records are waiting (about 1 KB each), or the queue is half full, it
+    writes whatever the rate.
 
     A batch offered to a full queue is dropped: the task is then ``behind`` until the
     hole is filled from the journal, either by :meth:`catch_up` or, when ``data_dir`` is
@@ -955,8 +956,10 @@ class ProjectorTask:
                 delay = next_write - loop.time()
                 if delay > 0:  # the last write began a moment ago: let more join this one
                     await asyncio.sleep(delay)
-                # during a burst, wait until it is over (or the lag reaches its bounds)
-                while (self.lag < self.max_lag
+                # during a burst, wait until it is over (or the lag reaches its bounds,
+                # or the queue is half full: many small batches fill it before the lag
+                # in records is large, and a full queue drops what is offered)
+                while (self.lag < self.max_lag and 2 * queue.qsize() < queue.maxsize
                        and time.monotonic() - offered_at < self.max_delay):
                     now, offered = loop.time(), self.offered_records
                     rate = (offered - measured) / max(now - measured_at, self.interval)
