@@ -188,6 +188,28 @@ def test_two_users_crossing_fills_fees_and_balances_exact(server: RunningServer,
                                                  "start": 2**61})
     assert later == []
 
+    # what memory no longer keeps, the read model answers: the same candles
+    caught_up(server, admin)
+    feed = server.state.exchange.marketdata.feeds["BTC-USD"]
+
+    async def forget() -> list[Any]:
+        kept = list(feed.candles["1m"])
+        feed.candles["1m"].clear()
+        return kept
+
+    kept = server.call(forget)
+    try:
+        assert public.ok("GET", "/candles", params={"symbol": "BTC-USD"}) == candles
+    finally:
+        async def restore() -> None:
+            feed.candles["1m"].extend(kept)
+
+        server.call(restore)
+    newest = public.ok("GET", "/candles", params={"symbol": "BTC-USD", "limit": 1})
+    assert newest == candles[-1:]
+    for limit in (0, 1001):
+        assert_error(public.get("/candles", params={"limit": limit}), 422, ApiCode.VALIDATION)
+
 
 def test_order_life_cycle_amend_cancel_and_cancel_all(server: RunningServer,
                                                       admin: Api) -> None:

@@ -268,10 +268,12 @@ def ticker(symbol: str = "BTC-USD") -> Call[Ticker]:
 
 
 def candles(symbol: str = "BTC-USD", interval: str = "1m", start_ns: int = 0,
-            end_ns: int | None = None) -> Call[list[Candle]]:
-    """OHLCV candles starting in ``[start_ns, end_ns)``."""
+            end_ns: int | None = None, limit: int = 500) -> Call[list[Candle]]:
+    """OHLCV candles starting in ``[start_ns, end_ns)``, of the last ``limit`` (at most
+    1,000) intervals of that range."""
     return Call("GET", f"{V1}/candles", list[Candle],
-                params=_query(symbol=symbol, interval=interval, start=start_ns, end=end_ns),
+                params=_query(symbol=symbol, interval=interval, start=start_ns, end=end_ns,
+                              limit=limit),
                 auth=False)
 
 

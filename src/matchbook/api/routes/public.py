@@ -91,16 +91,23 @@ async def ticker(state: State, symbol: str = "BTC-USD") -> dict[str, Any]:
 @router.get("/candles")
 async def candles(state: State, symbol: str = "BTC-USD", interval: str = "1m",
                   start: Annotated[int, Query(ge=0, le=2**62)] = 0,
-                  end: Annotated[int, Query(ge=0, le=2**62)] = 2**62) -> list[dict[str, Any]]:
-    """OHLCV candles; ``start``/``end`` are nanoseconds since the epoch."""
+                  end: Annotated[int, Query(ge=0, le=2**62)] = 2**62,
+                  limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> list[dict[str, Any]]:
+    """OHLCV candles of the last ``limit`` intervals before ``end`` (default: up to now),
+    from ``start`` at the earliest, oldest first; intervals without trades are absent.
+    ``start``/``end`` are nanoseconds since the epoch. What memory no longer keeps comes
+    from the read model, so a request reads at most ``limit`` intervals of trades."""
     sym = symbol_of(state.exchange.markets, symbol)
     if interval not in INTERVALS_NS:
         raise ApiError(ApiCode.VALIDATION, f"interval must be one of {', '.join(INTERVALS_NS)}")
+    width = INTERVALS_NS[interval]
+    end = min(end, (time.time_ns() // width + 1) * width)  # the current interval, at most
+    start = max(start, end - limit * width)
     marketdata = state.exchange.marketdata
     kept_since = marketdata.kept_since(sym.name, interval)
     found = marketdata.candles(sym.name, interval, start, end)
-    if kept_since is None or start < kept_since:  # older than memory: the read model
-        older_end = end if kept_since is None else min(end, kept_since)
+    older_end = end if kept_since is None else min(end, kept_since)
+    if start < older_end:  # older than memory: the read model
         found = [*await store_reads.stored_candles(state.db, sym.name, interval, start,
                                                   older_end), *found]
     return [{"start_ns": c.start_ns, "open": sym.format_price(c.open),
