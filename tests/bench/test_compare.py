@@ -1,5 +1,6 @@
 """``matchbook bench compare``: a git revision's engine runs beside this tree's."""
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,28 @@ def test_accounts_cost_takes_turns_and_reports_a_share() -> None:
     assert result["accounts_cost"] == pytest.approx(
         1 - result["accounts_ops_per_sec"] / result["no_accounts_ops_per_sec"], abs=0.01)
     assert {"generate", "alternate"} <= set(stages)
+
+
+def test_alternate_applies_every_command_once_in_order_taking_turns() -> None:
+    from matchbook.bench.compare import alternate
+
+    log: list[tuple[str, int, str]] = []
+
+    class Recorder:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def apply(self, seq: int, ts: int, command: str) -> None:
+            assert ts == seq
+            log.append((self.name, seq, command))
+
+    notes: list[int] = []
+    spent = alternate({"a": (Recorder("a"), list("vwxyz"), 10),
+                       "b": (Recorder("b"), list("VWXYZ"), 20)},
+                      commands=5, chunk=2, note=lambda stage, done, total: notes.append(done))
+    assert log == [("a", 10, "v"), ("a", 11, "w"), ("b", 20, "V"), ("b", 21, "W"),
+                   ("b", 22, "X"), ("b", 23, "Y"), ("a", 12, "x"), ("a", 13, "y"),
+                   ("a", 14, "z"), ("b", 24, "Z")]
+    assert notes == [2, 4, 5] and set(spent) == {"a", "b"}
+    assert all(ns > 0 for ns in spent.values())
+    assert gc.isenabled()  # collection is back on after the timed turns

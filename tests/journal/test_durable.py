@@ -502,6 +502,12 @@ def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Pat
     with DurableEngine.open(tmp_path, MARKETS, config=config, limits=loose) as durable:
         assert durable.last_seq == len(commands)  # the same limits: nothing journaled
         assert durable.opened == []
+    for bad in (RiskLimits(max_open_orders=0), RiskLimits(position_limits_minor={"XYZ": 1}),
+                RiskLimits(position_limits_minor={"BTC": -1})):
+        with pytest.raises(ValueError, match="not valid"):  # refused, and nothing journaled
+            DurableEngine.open(tmp_path, MARKETS, config=config, limits=bad)
+    with DurableEngine.open(tmp_path, MARKETS, config=config) as durable:
+        assert durable.last_seq == len(commands) and durable.engine.limits == loose
 
 
 def test_start_up_reads_the_journal_from_the_snapshot_on(data_dir: Path) -> None:

@@ -39,7 +39,10 @@ def risk_limits(markets: Markets, config: dict[str, Any] | None = None) -> RiskL
         if asset not in markets.assets:
             raise ConfigError(f"position limit for unknown asset {asset}")
         positions[asset] = markets.assets[asset].to_minor(Decimal(str(amount)))
-    return RiskLimits(
+    limits = RiskLimits(
         max_open_orders=int(risk.get("max_open_orders", 1000)),
         position_limits_minor=positions,
     )
+    if not limits.valid_for(markets):
+        raise ConfigError("[risk]: max_open_orders and every position limit must be positive")
+    return limits

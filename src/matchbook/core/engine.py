@@ -120,6 +120,13 @@ class RiskLimits:
     max_open_orders: int = 1000
     position_limits_minor: Mapping[str, int] = field(default_factory=dict)
 
+    def valid_for(self, markets: Markets) -> bool:
+        """A positive open-order limit, and positive position limits of known assets
+        (what ``SetRiskLimits`` accepts)."""
+        return 0 < self.max_open_orders < MAX_UNITS and all(
+            asset in markets.assets and 0 < amount < MAX_UNITS
+            for asset, amount in self.position_limits_minor.items())
+
 
 class Account(msgspec.Struct, gc=False):
     """One user's balances per asset (minor units) and fee tier.
@@ -1372,12 +1379,11 @@ class Engine:
         return None
 
     def _set_limits(self, c: SetRiskLimits, out: list[Event]) -> None:
-        assets = [asset for asset, _ in c.position_limits]
-        if not (0 < c.max_open_orders < MAX_UNITS and len(set(assets)) == len(assets)
-                and all(asset in self.markets.assets and 0 < amount < MAX_UNITS
-                        for asset, amount in c.position_limits)):
+        limits = RiskLimits(c.max_open_orders, dict(c.position_limits))
+        if len(limits.position_limits_minor) != len(c.position_limits) or (
+                not limits.valid_for(self.markets)):  # an asset twice, or out of bounds
             return self._wallet_reject(0, Code.INVALID_RISK_LIMITS, c, out)
-        self._use_limits(RiskLimits(c.max_open_orders, dict(c.position_limits)))
+        self._use_limits(limits)
         out.append(RiskLimitsSet(c.max_open_orders, tuple(sorted(c.position_limits))))
         return None
 

@@ -144,12 +144,12 @@ class DurableEngine:
             raise
         durable._lock_fd = lock
         if limits is not None and limits != engine.limits:
+            if not limits.valid_for(markets):  # refused before anything is journaled
+                durable.close()
+                raise ValueError(f"the configured risk limits are not valid: {limits}")
             positions = tuple(sorted(limits.position_limits_minor.items()))
             durable.opened = durable.submit(
                 [(SetRiskLimits(limits.max_open_orders, positions), time.time_ns())])
-            if engine.limits != limits:
-                durable.close()
-                raise ValueError(f"the configured risk limits were refused: {limits}")
         return durable
 
     # -- the write path ----------------------------------------------------------------
