@@ -72,19 +72,15 @@ def create_user(
     config: Annotated[Path | None, typer.Option()] = None,
 ) -> None:
     """Create a user (``--admin`` for an administrator); promotes an existing one."""
-    from matchbook.api.users import EmailTaken, UserStore
-    from matchbook.store.db import create_engine, database_url
-    from matchbook.store.migrate import upgrade_async
+    from matchbook.api.users import EmailTaken, user_store
+    from matchbook.store.db import database_url
 
     settings = Settings.load(config, data_dir=data_dir)
     url = settings.database_url or database_url(settings.data_dir)
     role = "admin" if admin else "user"
 
     async def run() -> str:
-        await upgrade_async(url)
-        db = create_engine(url)
-        try:
-            users = UserStore(db)
+        async with user_store(url) as users:
             try:
                 user = await users.create_user(email, password, role)
                 return f"created {role} {user.email} with user_id {user.user_id}"
@@ -94,8 +90,6 @@ def create_user(
                     raise typer.BadParameter("that email exists with another password") from None
                 await users.set_role(existing.user_id, role)
                 return f"{existing.email} (user_id {existing.user_id}) is now {role}"
-        finally:
-            await db.dispose()
 
     typer.echo(asyncio.run(run()))
 

@@ -214,3 +214,15 @@ def test_order_lifecycle_step_by_step(db_url: str) -> None:
         await assert_read_model(db_url, records, engine, rich=False)
 
     asyncio.run(main())
+
+
+def test_the_projector_writes_every_column_of_every_table() -> None:
+    """Rows are built by position in the projector's own column lists; a column added to
+    (or renamed in) the schema must show up there, or it would silently stay NULL."""
+    from matchbook.store.projector import _COLUMNS, _TABLES
+
+    assert set(_COLUMNS) == set(_TABLES)
+    for key, table in _TABLES.items():
+        names = _COLUMNS[key]
+        assert len(set(names)) == len(names), key
+        assert set(names) == {c.name for c in table.columns}, key

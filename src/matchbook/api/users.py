@@ -15,7 +15,8 @@ import asyncio
 import hashlib
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,18 +183,24 @@ class UserStore:
         return bool(result.rowcount)
 
 
-async def create_users(url: str, accounts: Iterable[tuple[str, str, str]]) -> list[User]:
-    """Create users ``(email, password, role)`` in the store at ``url``, bringing its
-    schema up to date first: for tools that prepare a data directory before (or without)
-    a running server."""
+@asynccontextmanager
+async def user_store(url: str) -> AsyncIterator[UserStore]:
+    """The users of the store at ``url``, its schema brought up to date first: for tools
+    that work on a data directory before (or without) a running server."""
     from matchbook.store.db import create_engine
     from matchbook.store.migrate import upgrade_async
 
     await upgrade_async(url)
     db = create_engine(url)
     try:
-        store = UserStore(db)
-        return [await store.create_user(email, password, role)
-                for email, password, role in accounts]
+        yield UserStore(db)
     finally:
         await db.dispose()
+
+
+async def create_users(url: str, accounts: Iterable[tuple[str, str, str]]) -> list[User]:
+    """Create users ``(email, password, role)`` in the store at ``url`` (see
+    ``user_store``)."""
+    async with user_store(url) as store:
+        return [await store.create_user(email, password, role)
+                for email, password, role in accounts]

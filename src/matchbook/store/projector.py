@@ -93,7 +93,7 @@ _OPEN = frozenset(schema.OPEN_STATUSES)
 
 # Rows are plain tuples (lists for orders and withdrawals, which later events update)
 # with their values in the column order below; every statement names its columns, so
-# this order need not be the tables'.
+# this order need not be the tables' (a test checks that they hold the same columns).
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": ("order_id", "user_id", "symbol", "side", "type", "price_ticks", "qty_lots",
                "filled_lots", "leaves_lots", "status", "time_in_force", "client_order_id",
