@@ -336,7 +336,9 @@ def test_an_expired_access_token_cannot_trade(server: RunningServer) -> None:
     token = server.state.tokens.issue(alice.user_id, "user",
                                       now=expires - server.settings.access_token_seconds)
     with WS(server.ws_url) as ws:
-        assert ws.request(op="auth", token=token)["type"] == "authenticated"
+        signed_in = ws.request(op="auth", token=token)
+        assert signed_in["type"] == "authenticated"
+        assert signed_in["expires_ns"] == expires * 10**9  # the token's own exp
         time.sleep(max(0.0, expires - time.time()) + 0.05)
         late = ws.request(op="cancel_all")
         assert late["type"] == "error" and late["code"] == 5002

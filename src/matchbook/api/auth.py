@@ -64,16 +64,19 @@ class Tokens:
     def verify(self, token: str) -> Principal:
         """Raises ``ApiError`` 401 for an expired, tampered or malformed token. O(1) for a
         token verified before."""
+        return self.verify_until(token)[0]
+
+    def verify_until(self, token: str) -> tuple[Principal, int]:
+        """``verify``, with the token's expiry (``exp``, seconds since the epoch)."""
         known = self._verified.get(token)
         if known is None:
             return self._verify_signed(token)
-        principal, expires_at = known
-        if expires_at <= time.time():
+        if known[1] <= time.time():
             del self._verified[token]
             raise ApiError(ApiCode.TOKEN_EXPIRED, "The access token has expired.")
-        return principal
+        return known
 
-    def _verify_signed(self, token: str) -> Principal:
+    def _verify_signed(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM],
                                 options={"require": ["sub", "exp", "iat"]})
@@ -90,8 +93,8 @@ class Tokens:
         verified = self._verified
         if len(verified) >= self.cache_size:
             del verified[next(iter(verified))]
-        verified[token] = (principal, int(claims["exp"]))
-        return principal
+        known = verified[token] = (principal, int(claims["exp"]))
+        return known
 
 
 class RateLimiter:

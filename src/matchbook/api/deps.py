@@ -75,12 +75,11 @@ class Caller(SecurityBase):
         if token is not None and token.startswith("mbk_"):
             api_key, token = token, None
         if api_key:
-            holder = await state.users.find_api_key_holder(api_key)
-            if holder is None:
+            found = await state.users.principal_for_key(api_key)
+            if found is None:
                 raise ApiError(ApiCode.UNAUTHENTICATED, "Unknown or revoked API key.")
-            key, role = holder
-            principal = Principal(key.user_id, role, key.scopes, key.key_id)
-            state.limiter.check(("key", key.key_id))
+            principal = found
+            state.limiter.check(("key", principal.key_id))
         elif token:
             principal = state.tokens.verify(token)
             state.limiter.check(("user", principal.user_id))

@@ -25,6 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from matchbook.api.auth import Principal
 from matchbook.store.users_schema import api_keys, refresh_tokens, users
 
 SCOPES = ("read", "trade", "withdraw")
@@ -157,16 +158,20 @@ class UserStore:
             key_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return ApiKey(key_id, user_id, scopes, label, now), secret
 
-    async def find_api_key_holder(self, secret: str) -> tuple[ApiKey, str] | None:
-        """The live API key with ``secret`` and its holder's role (``"user"`` if the holder
-        is gone), in one query; ``None`` for an unknown or revoked key."""
+    async def principal_for_key(self, secret: str) -> Principal | None:
+        """Who calls with the live API key ``secret``: its holder with the holder's role
+        (``"user"`` if the holder is gone) and the key's scopes, in one query; ``None``
+        for an unknown or revoked key."""
         async with self.db.connect() as conn:
             row = (await conn.execute(
                 sa.select(api_keys, users.c.role)
                 .join(users, users.c.user_id == api_keys.c.user_id, isouter=True)
                 .where(api_keys.c.key_hash == _digest(secret),
                        api_keys.c.revoked.is_(False)))).first()
-        return (_api_key(row), row.role or "user") if row is not None else None
+        if row is None:
+            return None
+        key = _api_key(row)
+        return Principal(key.user_id, row.role or "user", key.scopes, key.key_id)
 
     async def list_api_keys(self, user_id: int) -> list[ApiKey]:
         async with self.db.connect() as conn:

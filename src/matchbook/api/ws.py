@@ -51,7 +51,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import jwt
 import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
@@ -851,15 +850,13 @@ class _Session:
         state = self.state
         expires_at = 0.0
         if token.startswith("mbk_"):
-            found = await state.users.find_api_key_holder(token)
+            found = await state.users.principal_for_key(token)
             if found is None:
                 raise ApiError(ApiCode.UNAUTHENTICATED, "Unknown or revoked API key.")
-            key, role = found
-            principal = Principal(key.user_id, role, key.scopes, key.key_id)
+            principal = found
         else:
-            principal = state.tokens.verify(token)
-            claims = jwt.decode(token, options={"verify_signature": False})
-            expires_at = float(claims.get("exp", 0))
+            principal, expires = state.tokens.verify_until(token)
+            expires_at = float(expires)
         current = self.conn.principal
         if current is not None and current.user_id != principal.user_id:
             raise ApiError(ApiCode.FORBIDDEN, "This connection is signed in as another user; "
