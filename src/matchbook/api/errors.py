@@ -91,6 +91,27 @@ def error_body(code: int, message: str, **extra: object) -> dict[str, object]:
     return {"code": int(code), "message": message, **extra}
 
 
+# the runtime's refusals of a command: (code, HTTP status, Retry-After seconds)
+_RUNTIME: dict[type[Exception], tuple[ApiCode, int, str]] = {
+    Busy: (ApiCode.BUSY, 503, "1"),
+    Stopped: (ApiCode.SHUTTING_DOWN, 503, "5"),
+    Unencodable: (ApiCode.VALIDATION, 422, ""),
+}
+
+
+def runtime_refusal(exc: BaseException) -> tuple[ApiCode, str, int, str] | None:
+    """``(code, message, HTTP status, Retry-After)`` when ``exc`` is the runtime refusing
+    a command (busy, stopping, or a value the journal cannot record), else ``None``.
+    REST and WebSocket answer the same."""
+    for kind in type(exc).__mro__:
+        known = _RUNTIME.get(kind)
+        if known is not None:
+            code, status, retry_after = known
+            message = "The exchange is busy; retry shortly." if kind is Busy else str(exc)
+            return code, message, status, retry_after
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a structured error."""
 
@@ -120,19 +141,15 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body(code, detail), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(Busy)
-    async def _busy(request: Request, exc: Busy) -> JSONResponse:
-        return JSONResponse(error_body(ApiCode.BUSY, "The exchange is busy; retry shortly."),
-                            status_code=503, headers={"Retry-After": "1"})
+    async def _runtime(request: Request, exc: Exception) -> JSONResponse:
+        refusal = runtime_refusal(exc)
+        assert refusal is not None  # registered for these kinds only
+        code, message, status, retry_after = refusal
+        return JSONResponse(error_body(code, message), status_code=status,
+                            headers={"Retry-After": retry_after} if retry_after else None)
 
-    @app.exception_handler(Unencodable)
-    async def _unencodable(request: Request, exc: Unencodable) -> JSONResponse:
-        return JSONResponse(error_body(ApiCode.VALIDATION, str(exc)), status_code=422)
-
-    @app.exception_handler(Stopped)
-    async def _stopped(request: Request, exc: Stopped) -> JSONResponse:
-        return JSONResponse(error_body(ApiCode.SHUTTING_DOWN, str(exc)), status_code=503,
-                            headers={"Retry-After": "5"})
+    for kind in _RUNTIME:
+        app.add_exception_handler(kind, _runtime)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

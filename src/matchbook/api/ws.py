@@ -58,7 +58,7 @@ from pydantic import ValidationError
 from matchbook.api import convert
 from matchbook.api.auth import Principal
 from matchbook.api.deps import ApiState
-from matchbook.api.errors import ApiCode, ApiError
+from matchbook.api.errors import ApiCode, ApiError, runtime_refusal
 from matchbook.api.routes import orders as order_routes
 from matchbook.api.routes import public
 from matchbook.api.routes.simple import book_message
@@ -84,7 +84,7 @@ from matchbook.core.events import (
 )
 from matchbook.journal.durable import Applied
 from matchbook.marketdata.feed import INTERVALS_NS, Delta, Trade
-from matchbook.runtime.sequencer import Busy, Result, Stopped, Unencodable
+from matchbook.runtime.sequencer import Result
 
 logger = logging.getLogger(__name__)
 router = APIRouter()
@@ -973,12 +973,8 @@ def _refuse(conn: Connection, op: str, exc: BaseException, request_id: Any) -> N
         conn.error(exc.code, exc.message, request_id)
     elif isinstance(exc, ValidationError):
         conn.error(ApiCode.VALIDATION, _validation_message(exc), request_id)
-    elif isinstance(exc, Busy):
-        conn.error(ApiCode.BUSY, "The exchange is busy; retry shortly.", request_id)
-    elif isinstance(exc, Stopped):
-        conn.error(ApiCode.SHUTTING_DOWN, str(exc), request_id)
-    elif isinstance(exc, Unencodable):
-        conn.error(ApiCode.VALIDATION, str(exc), request_id)
+    elif (refusal := runtime_refusal(exc)) is not None:
+        conn.error(refusal[0], refusal[1], request_id)
     else:
         logger.error("websocket %s failed", op, exc_info=exc)
         conn.error(ApiCode.INTERNAL, "Internal error.", request_id)
