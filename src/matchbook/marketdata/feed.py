@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -85,7 +85,7 @@ class SymbolFeed:
     asks: dict[int, int] = field(default_factory=dict)
     deltas: deque[Delta] = field(default_factory=lambda: deque(maxlen=4096))
     trades: deque[Trade] = field(default_factory=lambda: deque(maxlen=1000))
-    minutes: deque[Candle] = field(default_factory=lambda: deque(maxlen=1440))
+    minutes: deque[Candle] = field(default_factory=lambda: deque(maxlen=1440))  # a day
     candles: dict[str, deque[Candle]] = field(default_factory=dict)
 
     def depth(self, limit: int = 0) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]]:
@@ -133,9 +133,11 @@ class MarketData:
         self.feeds = {name: SymbolFeed(name) for name in markets.symbols}
         self._series: dict[str, list[tuple[int, deque[Candle]]]] = {}  # with their widths
         for name, feed in self.feeds.items():
-            feed.candles = {interval: deque(maxlen=1000) for interval in INTERVALS_NS}
-            self._series[name] = [(MINUTE_NS, feed.minutes), *(
-                (INTERVALS_NS[interval], series) for interval, series in feed.candles.items())]
+            # the one-minute series is the day of minutes the ticker reads
+            feed.candles = {interval: feed.minutes if interval == "1m" else deque(maxlen=1000)
+                            for interval in INTERVALS_NS}
+            self._series[name] = [
+                (INTERVALS_NS[interval], series) for interval, series in feed.candles.items()]
         self.listeners: list[Callable[[list[tuple[str, str, Delta | Trade]]], None]] = []
         if engine is not None:
             self.load(engine)
@@ -213,7 +215,6 @@ class MarketData:
         the 24-hour ticker."""
         feed = self.feeds[symbol]
         feed.trades.extend(trades)
-        feed.minutes.extend(replace(c) for c in candles.get("1m", ()))  # a copy: both grow
         for interval, series in feed.candles.items():
             series.extend(candles.get(interval, ()))
 
