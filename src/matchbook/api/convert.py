@@ -129,15 +129,15 @@ def placed_view(sym: Symbol, events: list[Event]) -> dict[str, Any]:
     gone because one of them filled it. The acknowledgement must describe this
     command's outcome, which those events hold: a resting order is ``new`` or
     ``partially_filled`` (``pending_trigger`` for a stop), a closed one ``filled``,
-    ``cancelled`` or ``expired``.
+    ``cancelled`` or ``expired``. Raises the engine's rejection as ``accepted`` does.
     """
-    accepted = next(e for e in events if type(e) is OrderAccepted)
-    assert isinstance(accepted, OrderAccepted)
-    oid = accepted.order_id
+    placed = next(e for e in accepted(events) if type(e) is OrderAccepted)
+    assert isinstance(placed, OrderAccepted)
+    oid = placed.order_id
     fills = [e for e in events if type(e) is OrderFilled and e.order_id == oid]
     filled = sum(f.qty_lots for f in fills)  # type: ignore[attr-defined]
-    leaves = fills[-1].leaves_lots if fills else accepted.qty_lots  # type: ignore[attr-defined]
-    quantity = accepted.qty_lots
+    leaves = fills[-1].leaves_lots if fills else placed.qty_lots  # type: ignore[attr-defined]
+    quantity = placed.qty_lots
     status = ""
     reason = None
     triggered = False
@@ -154,26 +154,26 @@ def placed_view(sym: Symbol, events: list[Event]) -> dict[str, Any]:
     if not status:
         if leaves == 0:
             status = "filled" if filled else "cancelled"
-        elif accepted.stop_price_ticks and not triggered:
+        elif placed.stop_price_ticks and not triggered:
             status = "pending_trigger"
         else:
             status = "partially_filled" if filled else "new"
-    has_price = accepted.order_type != MARKET and accepted.order_type != STOP_MARKET
+    has_price = placed.order_type != MARKET and placed.order_type != STOP_MARKET
     view = {
-        "order_id": str(oid), "client_order_id": accepted.client_order_id or None,
-        "symbol": sym.name, "side": SIDE_NAMES[accepted.side],
-        "type": TYPE_NAMES[accepted.order_type],
-        "price": sym.format_price(accepted.price_ticks)
-        if has_price and accepted.price_ticks else None,
+        "order_id": str(oid), "client_order_id": placed.client_order_id or None,
+        "symbol": sym.name, "side": SIDE_NAMES[placed.side],
+        "type": TYPE_NAMES[placed.order_type],
+        "price": sym.format_price(placed.price_ticks)
+        if has_price and placed.price_ticks else None,
         "quantity": sym.format_qty(max(quantity, filled)),
         "filled_quantity": sym.format_qty(filled),
         "remaining_quantity": sym.format_qty(leaves), "status": status,
-        "time_in_force": TIF_NAMES[accepted.tif], "post_only": accepted.post_only,
-        "stop_price": sym.format_price(accepted.stop_price_ticks)
-        if accepted.stop_price_ticks else None,
-        "display_quantity": sym.format_qty(accepted.display_lots)
-        if accepted.display_lots else None,
-        "expire_time_ns": accepted.expire_ts_ns or None,
+        "time_in_force": TIF_NAMES[placed.tif], "post_only": placed.post_only,
+        "stop_price": sym.format_price(placed.stop_price_ticks)
+        if placed.stop_price_ticks else None,
+        "display_quantity": sym.format_qty(placed.display_lots)
+        if placed.display_lots else None,
+        "expire_time_ns": placed.expire_ts_ns or None,
         "cancel_reason": reason,
         "fills": [fill_view(sym, f) for f in fills],  # type: ignore[arg-type]
     }

@@ -955,9 +955,8 @@ class _Placed:
         conn = self.conn
         conn.in_flight -= 1
         try:
-            events = convert.accepted(result.events)
             conn.send({"type": "result", "op": "place", "request_id": self.request_id,
-                       "data": convert.placed_view(self.sym, events)})
+                       "data": convert.placed_view(self.sym, result.events)})
         except Exception as exc:  # a rejection; called by the sequencer: nothing escapes
             _refuse(conn, "place", exc, self.request_id)
 

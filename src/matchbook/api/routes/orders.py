@@ -40,8 +40,7 @@ def build_order(exchange: Exchange, user_id: int, body: NewOrder) -> PlaceOrder:
 
 async def place(exchange: Exchange, command: PlaceOrder) -> dict[str, Any]:
     result = await exchange.submit(command)
-    return convert.placed_view(exchange.markets.symbols[command.symbol],
-                               convert.accepted(result.events))
+    return convert.placed_view(exchange.markets.symbols[command.symbol], result.events)
 
 
 @router.post("/orders", status_code=201)
