@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matchbook.bench.engine import Mix, _engine, _funding, _LiveSet, _track, generate
+from matchbook.bench.engine import Mix, _funding, prepare
 from matchbook.core import RiskLimits
 from matchbook.journal.durable import DurabilityConfig, DurableEngine
 from matchbook.store.projector import Projector, ProjectorTask
@@ -25,11 +25,9 @@ from matchbook.store.projector import Projector, ProjectorTask
 async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
                data_dir: Path) -> dict[str, Any]:
     limits = RiskLimits(max_open_orders=10**9)
-    gen, live = _engine(True), _LiveSet()
     setup = _funding()
-    for seq, cmd in enumerate(setup, 1):
-        _track(gen.apply(seq, seq, cmd), live)
-    stream = setup + generate(commands, seed, Mix(), gen, live, len(setup))
+    mix, gen = prepare(commands, seed, True, Mix(), setup, lambda stage, done, total: None)
+    stream = setup + mix
     durable = DurableEngine.open(data_dir, gen.markets,
                                  config=DurabilityConfig(mode=mode),  # type: ignore[arg-type]
                                  limits=limits)
@@ -67,7 +65,7 @@ async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
 
 
 def run(commands: int = 100_000, mode: str = "fsync", batch: int = 256, url: str = "",
-        seed: int = 8) -> dict[str, Any]:
+        seed: int = 7) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         target = url or f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         return asyncio.run(_run(commands, mode, batch, target, seed, Path(tmp) / "data"))
