@@ -48,7 +48,6 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from matchbook.core import Engine, Markets
@@ -230,7 +229,7 @@ class Projector:
         self._qptl = {name: s.quote_per_tick_lot for name, s in markets.symbols.items()}
         self._statements: dict[str, Any] = {}
         self._copy = False
-        self._sqlite: dict[str, str] = {}
+        self._plain: dict[str, str] = {}
         self.batches = 0
         self.commands = 0
         self.rows = 0
@@ -549,17 +548,9 @@ class Projector:
                 pair[credit_kind] += amount
 
     def _build_statements(self, dialect: str) -> None:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if dialect not in ("sqlite", "postgresql"):
+            raise ProjectionError(f"the read model needs SQLite or PostgreSQL, not {dialect}")
         statements: dict[str, Any] = {}
-        for key, (target, keep) in _UPSERTS.items():
-            table = _TABLES[key]
-            upsert = insert(table)
-            statements[key] = upsert.on_conflict_do_update(
-                index_elements=[table.c[name] for name in target],
-                set_={name: upsert.excluded[name] for name in _COLUMNS[key]
-                      if name not in keep})
-        for key in _APPENDS:
-            statements[key] = _TABLES[key].insert()
         w = schema.withdrawals
         statements["settle"] = (
             update(w).where(w.c.withdrawal_id == bindparam("b_withdrawal_id"))
@@ -574,21 +565,21 @@ class Projector:
         self._statements = statements
         # PostgreSQL: append-only tables are loaded with COPY (binary), the fastest path
         self._copy = dialect == "postgresql" and self.copy
-        # SQLite: every insert and upsert as plain SQL, the rows' tuples straight to the
-        # driver's executemany (the amounts need no conversion there)
-        self._sqlite = {}
-        if dialect == "sqlite":
-            quote = self.db.dialect.identifier_preparer.quote
-            for key, columns in _COLUMNS.items():
-                sql = (f"INSERT INTO {quote(_TABLES[key].name)} "
-                       f"({', '.join(map(quote, columns))}) "
-                       f"VALUES ({', '.join('?' * len(columns))})")
-                if key in _UPSERTS:
-                    target, keep = _UPSERTS[key]
-                    sql += (f" ON CONFLICT ({', '.join(map(quote, target))}) DO UPDATE SET "
-                            + ", ".join(f"{quote(c)} = excluded.{quote(c)}"
-                                        for c in columns if c not in keep))
-                self._sqlite[key] = sql
+        # every other insert and upsert as plain SQL in the driver's parameter style, the
+        # rows' tuples straight to its executemany: no dict per row, nothing to compile
+        self._plain = {}
+        quote = self.db.dialect.identifier_preparer.quote
+        for key, columns in _COLUMNS.items():
+            marks = ("?" * len(columns) if dialect == "sqlite"
+                     else [f"${i}" for i in range(1, len(columns) + 1)])
+            sql = (f"INSERT INTO {quote(_TABLES[key].name)} "
+                   f"({', '.join(map(quote, columns))}) VALUES ({', '.join(marks)})")
+            if key in _UPSERTS:
+                target, keep = _UPSERTS[key]
+                sql += (f" ON CONFLICT ({', '.join(map(quote, target))}) DO UPDATE SET "
+                        + ", ".join(f"{quote(c)} = excluded.{quote(c)}"
+                                    for c in columns if c not in keep))
+            self._plain[key] = sql
 
     async def _write(self, conn: AsyncConnection, b: _Batch, old_seq: int,
                      new_balances: dict[tuple[int, str], tuple[int, int]],
@@ -624,17 +615,13 @@ class Projector:
     async def _insert(self, conn: AsyncConnection, key: str,
                       rows: list[tuple[Any, ...]]) -> None:
         """Insert (or, for orders and balances, upsert) ``rows`` into table ``key``."""
-        if self._sqlite:
-            await conn.exec_driver_sql(self._sqlite[key], rows)
-        elif self._copy and key in _APPENDS:
+        if self._copy and key in _APPENDS:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
             await raw.copy_records_to_table(_TABLES[key].name, records=rows,
                                             columns=list(_COLUMNS[key]))
         else:
-            columns = _COLUMNS[key]
-            await conn.execute(self._statements[key],
-                               [dict(zip(columns, row, strict=True)) for row in rows])
+            await conn.exec_driver_sql(self._plain[key], rows)
 
     # -- catching up from the journal ----------------------------------------------------
 
