@@ -63,6 +63,9 @@ def test_sync_client_end_to_end(tmp_path: object) -> None:
             assert [t.quantity for t in trades] == [Decimal("0.1"), Decimal("0.2")]
             ticker = alice.ticker("BTC-USD")
             assert ticker.last == Decimal("50000") and ticker.trades == 2
+            candles = alice.candles("BTC-USD", "1m")
+            assert sum(c.trades for c in candles) == 2 and candles[-1].close == Decimal("50000")
+            assert alice.candles("BTC-USD", "1m", limit=1) == candles[-1:]
 
             btc = alice.balance("btc")
             assert btc.available == Decimal("0.3")
