@@ -72,6 +72,7 @@ class Code(IntEnum):
     ADDRESS_EXISTS = 4007
     INVALID_REASON = 4008
     UNKNOWN_FEE_TIER = 4009
+    SUPPLY_LIMIT = 4010
 
 
 MESSAGES: dict[int, str] = {
@@ -124,6 +125,8 @@ MESSAGES: dict[int, str] = {
     Code.ADDRESS_EXISTS: "This wallet already has an address.",
     Code.INVALID_REASON: "A reason of at most 200 characters is required.",
     Code.UNKNOWN_FEE_TIER: "No symbol has a fee tier of this name.",
+    Code.SUPPLY_LIMIT: ("The amount would take the exchange's total of this asset beyond its "
+                        "maximum supply."),
     Code.INVALID_RISK_LIMITS: ("Risk limits need a positive open-order limit and positive "
                                "position limits, at most one per known asset."),
 }

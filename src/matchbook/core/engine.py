@@ -1202,6 +1202,18 @@ class Engine:
             return Code.INVALID_AMOUNT
         return Code.OK
 
+    def _supply_ok(self, asset: str, amount: int) -> int:
+        """``SUPPLY_LIMIT`` if bringing ``amount`` more of ``asset`` into the exchange would
+        pass its maximum supply, else ``OK``. O(1).
+
+        Only deposits and positive adjustments bring money in; every other command
+        (transfer, trade settlement, fee, hold, withdrawal) moves it between accounts
+        inside this total, so with the total bounded no balance can pass it either."""
+        inside = -self.external_balances[asset]  # what users and the fee account hold
+        if inside + amount > self.markets.assets[asset].max_supply_minor:
+            return Code.SUPPLY_LIMIT
+        return Code.OK
+
     def _new_wallet_op(self) -> int:
         op = self.next_wallet_op_id
         self.next_wallet_op_id = op + 1
@@ -1218,6 +1230,8 @@ class Engine:
                 uid = owner[0]
         if not code and uid <= 0:
             code = Code.INVALID_USER
+        if not code:
+            code = self._supply_ok(c.asset, c.amount_minor)
         if code:
             return self._wallet_reject(c.user_id, code, c, out)
         account = self._account(uid)
@@ -1320,6 +1334,8 @@ class Engine:
         if not code and c.amount_minor < 0 and (
                 account is None or account.free(c.asset) < -c.amount_minor):
             code = Code.INSUFFICIENT_FUNDS
+        if not code and c.amount_minor > 0:
+            code = self._supply_ok(c.asset, c.amount_minor)
         if code:
             return self._wallet_reject(c.user_id, code, c, out)
         account = self._account(c.user_id)
@@ -1571,6 +1587,9 @@ class Engine:
             return
         for asset, total in self.asset_totals().items():
             assert total == 0, f"{asset} is not conserved: {total}"
+            assert 0 <= -self.external_balances[asset] <= (
+                self.markets.assets[asset].max_supply_minor), f"{asset} passed its max supply"
+            assert self.fee_balances[asset] >= 0, f"the {asset} fee account is negative"
         held_expected: dict[tuple[int, str], int] = {}
         for order in orders.values():
             sym = self.books[order.symbol].symbol

@@ -38,12 +38,26 @@ class GridError(ValueError):
     """A decimal value is malformed, not positive where required, or off the tick/lot grid."""
 
 
+MAX_SUPPLY_MINOR = 10**18
+"""The most of one asset the whole exchange may hold, in minor units: every balance,
+hold and fee account of it together. Each balance is a part of that total, so none can
+pass it either; it is a ninth of what a signed 64-bit integer holds (2**63 - 1, the
+limit of SQLite's INTEGER and PostgreSQL's BIGINT), the headroom for the sums and
+intermediate values the stores compute from balances."""
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
-    """A tradable asset; balances are integers in units of ``10**-decimals``."""
+    """A tradable asset; balances are integers in units of ``10**-decimals``.
+
+    ``max_supply_minor`` bounds what the exchange holds of the asset in all (deposits
+    and credits less withdrawals and debits): the core refuses a command that would pass
+    it, so every balance fits a signed 64-bit integer in every store.
+    """
 
     code: str
     decimals: int
+    max_supply_minor: int = MAX_SUPPLY_MINOR
 
     @property
     def unit(self) -> Decimal:
@@ -179,7 +193,7 @@ def load_markets(config: Mapping[str, Any]) -> Markets:
         # one interned str per code: the engine's balance dicts are keyed by it, and a
         # lookup with the identical object skips comparing the characters
         code = sys.intern(code.upper())
-        assets[code] = Asset(code, decimals)
+        assets[code] = Asset(code, decimals, _max_supply(code, decimals, spec))
     if not assets:
         raise ConfigError("no assets configured")
 
@@ -195,6 +209,25 @@ def load_markets(config: Mapping[str, Any]) -> Markets:
     if not symbols:
         raise ConfigError("no symbols configured")
     return Markets(assets=assets, symbols=symbols)
+
+
+def _max_supply(code: str, decimals: int, spec: Mapping[str, Any]) -> int:
+    """The asset's ``max_supply`` (whole units, a decimal string) in minor units; without
+    one, the most that fits (``MAX_SUPPLY_MINOR``). Raises ``ConfigError`` for a supply
+    that is not positive, off the asset's decimals or beyond what the stores can hold."""
+    if "max_supply" not in spec:
+        return MAX_SUPPLY_MINOR
+    try:
+        supply = _EXACT.multiply(Decimal(str(spec["max_supply"])), Decimal(10) ** decimals)
+    except ArithmeticError:
+        raise ConfigError(f"asset {code}: max_supply must be a decimal number") from None
+    if not supply.is_finite() or supply != supply.to_integral_value():
+        raise ConfigError(f"asset {code}: max_supply is finer than {decimals} decimals")
+    if not 0 < supply <= MAX_SUPPLY_MINOR:
+        largest = _from_units(MAX_SUPPLY_MINOR, Decimal(1).scaleb(-decimals))
+        raise ConfigError(f"asset {code}: max_supply must be positive and at most {largest:f} "
+                          f"(10^18 minor units, what every store can hold)")
+    return int(supply)
 
 
 def _load_symbol(name: str, spec: Mapping[str, Any], assets: Mapping[str, Asset]) -> Symbol:
