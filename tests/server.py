@@ -162,7 +162,10 @@ def make_settings(data_dir: Path, port: int, **overrides: Any) -> Settings:
     known = {k: v for k, v in overrides.items() if k in names}
     values: dict[str, Any] = {"data_dir": data_dir, "host": "127.0.0.1", "port": port,
                               "journal_mode": "os", "jwt_secret": "test-secret-" + "x" * 40,
-                              "snapshot_every_seconds": 1e9, "cors_origins": ()}
+                              "snapshot_every_seconds": 1e9, "cors_origins": (),
+                              # tests call public routes and sign up from one address
+                              "anon_rate_per_second": 1e6, "anon_rate_burst": 10**6,
+                              "signup_per_hour": 1e9, "signup_burst": 10**6}
     values.update(known)
     if extra:
         values["extra"] = {**values.get("extra", {}), **extra}
@@ -189,8 +192,9 @@ def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
     port = sock.getsockname()[1]
     settings = make_settings(Path(tmp_path) / "data", port, **overrides)
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=1 << 20,
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                            ws_max_size=settings.ws_max_message_bytes,
+                            timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []

@@ -59,8 +59,13 @@ def serve(
                f"data: {settings.data_dir}{', demo market' if settings.demo else ''})")
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                 access_log=False,  # requests are counted in /metrics; errors are logged
-                ws_max_size=1 << 20, ws_per_message_deflate=False,  # one frame, many readers
-                timeout_graceful_shutdown=10)
+                # a larger WebSocket message closes the connection (1009); no compression:
+                # one encoded frame is sent to many readers
+                ws_max_size=settings.ws_max_message_bytes, ws_per_message_deflate=False,
+                timeout_graceful_shutdown=10,
+                # the client address behind a proxy comes from the configured
+                # trusted_proxies only (matchbook.api.guard), never from any peer
+                proxy_headers=False, h11_max_incomplete_event_size=settings.max_header_bytes)
 
 
 @admin_app.command("create-user")

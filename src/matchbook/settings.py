@@ -34,6 +34,18 @@ class Settings:
     login_max_failures: int = 5
     login_lockout_seconds: int = 300
     cors_origins: tuple[str, ...] = ("http://localhost:5173", "http://127.0.0.1:5173")
+    # limits checked before a request is parsed (see matchbook.api.guard)
+    max_body_bytes: int = 64 * 1024
+    max_admin_body_bytes: int = 1024 * 1024
+    max_url_bytes: int = 8 * 1024
+    max_header_bytes: int = 16 * 1024
+    body_timeout_seconds: float = 10.0
+    anon_rate_per_second: float = 50.0  # per client address, requests without credentials
+    anon_rate_burst: int = 200
+    signup_per_hour: float = 20.0  # per client address
+    signup_burst: int = 5
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For counts
+    ws_max_message_bytes: int = 64 * 1024
     log_json: bool = False
     demo: bool = False
     ws_queue_size: int = 1000

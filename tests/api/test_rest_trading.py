@@ -361,7 +361,9 @@ def test_admin_halt_resume_suspend_users_audit_stats(server: RunningServer, admi
                  403, Code.USER_SUSPENDED)
     assert alice.ok("GET", "/me")["suspended"] is True
     assert alice.balances()["USD"] == ("100000.000000", "0.000000")
-    assert_error(admin.post("/admin/users/987654/suspend"), 400, Code.INVALID_USER)
+    # an unknown user is not found (it was a 400 "invalid user id")
+    assert_error(admin.post("/admin/users/987654/suspend"), 404, ApiCode.NOT_FOUND)
+    assert_error(admin.post("/admin/users/987654/reinstate"), 404, ApiCode.NOT_FOUND)
 
     users = {u["user_id"]: u for u in admin.ok("GET", "/admin/users")}
     assert users[alice.account.user_id]["suspended"] is True

@@ -23,6 +23,7 @@ from starlette.types import Message, Receive, Scope, Send
 from matchbook.api import errors, metrics, store_reads
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
+from matchbook.api.guard import Guard
 from matchbook.api.routes import admin, auth, orders, public, simple, wallet
 from matchbook.api.users import UserStore
 from matchbook.api.ws import Hub
@@ -140,6 +141,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="A price-time priority exchange. Decimals are strings; "
                               "errors are {\"code\": int, \"message\": str}.")
     errors.install(app)
+    # the guard sits inside CORS, so that a browser can read its refusals too
+    app.add_middleware(Guard, settings=settings, fastapi=app)
     app.add_middleware(_Cors, allow_origins=list(settings.cors_origins),
                        allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(metrics.HttpMetrics)

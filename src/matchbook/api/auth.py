@@ -4,9 +4,10 @@ Access tokens are short-lived HS256 JWTs (``sub`` = user id, ``role``, ``exp``,
 ``iat``, ``jti``); the signing secret is the server's (see ``Settings.secret``).
 Refresh tokens are opaque and rotating (``matchbook.api.users``).
 
-Rate limits are token buckets per user and per API key: ``rate`` requests per second
-with a ``burst``; an exhausted bucket answers 429 with ``Retry-After``. Logins are
-throttled per email and per client address after repeated failures.
+Rate limits are token buckets per user and per API key (and per client address for
+anonymous calls, see ``matchbook.api.guard``): ``rate`` requests per second with a
+``burst``; an exhausted bucket answers 429 with ``Retry-After``. Logins are throttled
+per email and per client address, counting attempts as they start.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import jwt
 from matchbook.api.errors import ApiCode, ApiError
 
 ALGORITHM = "HS256"
+PRINCIPAL = "matchbook.principal"
+"""The ASGI scope key under which ``matchbook.api.guard`` leaves the verified caller."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,30 +127,42 @@ class RateLimiter:
 
 
 class LoginThrottle:
-    """After ``max_failures`` failed logins for an email (or from an address) within the
-    lockout window, further attempts are refused until the window has passed."""
+    """At most ``max_failures`` sign-in attempts for an email (or from an address) that
+    have not succeeded within the lockout window; further attempts are refused until the
+    window has passed.
+
+    An attempt counts from the moment it starts, before the password is checked (which
+    awaits a hash in a worker thread): ``attempt`` checks and records in one step with
+    no ``await`` between, so concurrent attempts cannot all pass the check before any of
+    them is recorded. A success clears the count of its keys.
+    """
 
     def __init__(self, max_failures: int, lockout_seconds: int) -> None:
         self.max_failures = max_failures
         self.lockout = lockout_seconds
-        self._failures: dict[str, list[float]] = {}
+        self._attempts: dict[str, list[float]] = {}
 
-    def check(self, *keys: str) -> None:
+    def attempt(self, *keys: str) -> None:
+        """Record an attempt under every key, or raise ``ApiError`` 429 with
+        ``Retry-After`` (recording nothing) if any key has used up its attempts."""
         now = time.monotonic()
+        recent_by_key = []
         for key in keys:
-            recent = [t for t in self._failures.get(key, []) if now - t < self.lockout]
-            self._failures[key] = recent
+            recent = [t for t in self._attempts.get(key, ()) if now - t < self.lockout]
             if len(recent) >= self.max_failures:
+                self._attempts[key] = recent
                 wait = int(self.lockout - (now - recent[0])) + 1
                 raise ApiError(ApiCode.LOGIN_THROTTLED,
                                "Too many failed sign-in attempts; try again later.",
                                headers={"Retry-After": str(wait)})
-
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._failures.setdefault(key, []).append(now)
+            recent_by_key.append((key, recent))
+        for key, recent in recent_by_key:
+            recent.append(now)
+            self._attempts[key] = recent
+        if len(self._attempts) > 100_000:  # forget keys whose attempts have all aged out
+            self._attempts = {k: v for k, v in self._attempts.items()
+                              if v and now - v[-1] < self.lockout}
 
     def succeeded(self, *keys: str) -> None:
         for key in keys:
-            self._failures.pop(key, None)
+            self._attempts.pop(key, None)

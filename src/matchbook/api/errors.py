@@ -12,9 +12,10 @@ from enum import IntEnum
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from matchbook.api.routing import operations
 from matchbook.core.codes import Code
 from matchbook.runtime.sequencer import Busy, Stopped, Unencodable
 
@@ -36,6 +37,11 @@ class ApiCode(IntEnum):
     VALIDATION = 6001
     NOT_FOUND = 6002
     METHOD_NOT_ALLOWED = 6003
+    MALFORMED_BODY = 6004
+    BODY_TOO_LARGE = 6005
+    URL_TOO_LONG = 6006
+    HEADERS_TOO_LARGE = 6007
+    REQUEST_TIMEOUT = 6008
     INTERNAL = 6500
 
 
@@ -54,6 +60,11 @@ STATUS: dict[int, int] = {
     ApiCode.VALIDATION: 422,
     ApiCode.NOT_FOUND: 404,
     ApiCode.METHOD_NOT_ALLOWED: 405,
+    ApiCode.MALFORMED_BODY: 400,
+    ApiCode.BODY_TOO_LARGE: 413,
+    ApiCode.URL_TOO_LONG: 414,
+    ApiCode.HEADERS_TOO_LARGE: 431,
+    ApiCode.REQUEST_TIMEOUT: 408,
     ApiCode.INTERNAL: 500,
     # engine codes
     Code.UNKNOWN_SYMBOL: 404,
@@ -87,8 +98,18 @@ class ApiError(Exception):
         self.headers = headers
 
 
+MAX_MESSAGE = 300
+"""The longest error message sent: messages may quote what the client sent (a symbol, a
+field name), and an answer never echoes an attacker's kilobytes back."""
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis when longer."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def error_body(code: int, message: str, **extra: object) -> dict[str, object]:
-    return {"code": int(code), "message": message, **extra}
+    return {"code": int(code), "message": clip(message), **extra}
 
 
 # the runtime's refusals of a command: (code, HTTP status, Retry-After seconds)
@@ -112,6 +133,16 @@ def runtime_refusal(exc: BaseException) -> tuple[ApiCode, str, int, str] | None:
     return None
 
 
+def _methods_at(request: Request) -> list[str]:
+    """Every method some operation answers at the request's path (with OPTIONS), sorted."""
+    methods = {"OPTIONS"}
+    path = request.url.path
+    for pattern, known, _ in operations(request.app):
+        if pattern.match(path):
+            methods.update(known)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a structured error."""
 
@@ -124,16 +155,27 @@ def install(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         first = errors[0] if errors else {}
+        if first.get("type") == "json_invalid":
+            return JSONResponse(error_body(ApiCode.MALFORMED_BODY,
+                                           "The request body is not valid JSON."),
+                                status_code=400)
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        field = ".".join(loc) or "request"
+        field = clip(".".join(loc) or "request", 100)
         message = f"{field}: {first.get('msg', 'invalid value')}"
-        details = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg")}
-                   for e in errors[:10]]
+        details = [{"field": clip(".".join(str(p) for p in e.get("loc", ())), 100),
+                    "message": clip(str(e.get("msg")))} for e in errors[:10]]
         return JSONResponse(error_body(ApiCode.VALIDATION, message, field=field,
                                        errors=details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:  # one route per method: name every method of the path
+            allow = ", ".join(_methods_at(request))
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            return JSONResponse(error_body(ApiCode.METHOD_NOT_ALLOWED,
+                                           f"{request.method} is not allowed here; use {allow}."),
+                                status_code=405, headers={"Allow": allow})
         code = {404: ApiCode.NOT_FOUND, 405: ApiCode.METHOD_NOT_ALLOWED,
                 401: ApiCode.UNAUTHENTICATED, 403: ApiCode.FORBIDDEN}.get(exc.status_code,
                                                                            ApiCode.VALIDATION)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from matchbook.api import convert
 from matchbook.api.deps import AdminUser, ApiState, State
-from matchbook.api.errors import ApiError
+from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.schemas import (
     AdjustBody,
     AdminDeposit,
@@ -126,10 +126,15 @@ async def resume(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
     return {"symbol": name or "all", "halted": False}
 
 
+async def _known_user(state: State, user_id: int) -> None:
+    """Raises ``ApiError`` 404 unless a user has ``user_id``."""
+    if await state.users.get(user_id) is None:
+        raise ApiError(ApiCode.NOT_FOUND, "No user has this id.")
+
+
 @router.post("/users/{user_id}/suspend")
 async def suspend(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
-    if await state.users.get(user_id) is None:
-        raise ApiError(Code.INVALID_USER, "No user has this id.")
+    await _known_user(state, user_id)
     result = _ok(await state.exchange.submit(SuspendUser(user_id)))
     cancelled = [str(e.order_id) for e in result.events if type(e) is OrderCancelled]
     return {"user_id": user_id, "suspended": True, "cancelled_orders": cancelled}
@@ -137,6 +142,7 @@ async def suspend(user_id: UserId, admin: AdminUser, state: State) -> dict[str, 
 
 @router.post("/users/{user_id}/reinstate")
 async def reinstate(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
+    await _known_user(state, user_id)
     _ok(await state.exchange.submit(ReinstateUser(user_id)))
     return {"user_id": user_id, "suspended": False}
 

@@ -34,10 +34,9 @@ async def login(body: Login, state: State, request: Request) -> dict[str, Any]:
     email = body.email.strip().lower()
     client = request.client.host if request.client else "unknown"
     keys = (f"email:{email}", f"addr:{client}")
-    state.logins.check(*keys)
+    state.logins.attempt(*keys)  # counted now: concurrent attempts cannot all pass
     user = await state.users.authenticate(email, body.password)
     if user is None:
-        state.logins.failed(*keys)
         raise ApiError(ApiCode.INVALID_CREDENTIALS, "Wrong email or password.")
     state.logins.succeeded(*keys)
     refresh = await state.users.issue_refresh(user.user_id, state.settings.refresh_token_seconds)
