@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from enum import IntEnum
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from matchbook.api.routing import operations
+from matchbook.api.schemas import PATTERN_NAMES
 from matchbook.core.codes import Code
 from matchbook.runtime.sequencer import Busy, Stopped, Unencodable
 
@@ -133,6 +135,14 @@ def runtime_refusal(exc: BaseException) -> tuple[ApiCode, str, int, str] | None:
     return None
 
 
+def _explain(error: Any) -> str:
+    """A validation error's sentence; a pattern the schema names is said in words."""
+    if error.get("type") == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern", "")
+        return PATTERN_NAMES.get(pattern, "has an invalid format")
+    return str(error.get("msg", "invalid value"))
+
+
 def _methods_at(request: Request) -> list[str]:
     """Every method some operation answers at the request's path (with OPTIONS), sorted."""
     methods = {"OPTIONS"}
@@ -143,8 +153,90 @@ def _methods_at(request: Request) -> list[str]:
     return sorted(methods)
 
 
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "description": "Every failure: a stable numbered code and a sentence. Validation "
+                   "errors add the first offending field and up to ten errors.",
+    "required": ["code", "message"],
+    "properties": {
+        "code": {"type": "integer", "description": "The numbered code: 1xxx request, 2xxx "
+                 "risk, 3xxx matching, 4xxx wallet (the engine's), 5xxx authentication and "
+                 "limits, 6xxx request format (the API's)."},
+        "message": {"type": "string", "maxLength": MAX_MESSAGE},
+        "field": {"type": "string", "maxLength": 100},
+        "errors": {"type": "array", "maxItems": 10, "items": {
+            "type": "object", "required": ["field", "message"],
+            "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
+    },
+}
+
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.",
+                                "schema": {"type": "integer", "minimum": 1}}}
+_WRITES = frozenset({"post", "put", "patch", "delete"})
+
+
+def error_statuses(method: str, operation: dict[str, Any]) -> dict[int, str]:
+    """The error statuses an operation can answer with, and why.
+
+    Every operation may be throttled (429) and refused for a long URL or large headers
+    (414, 431); one that takes parameters or a body can fail validation (422); a write can
+    carry a body (too large: 413, too slow: 408, not JSON: 400), be refused by the engine
+    (400, 404, 409) or by a busy or stopping exchange (503); an operation behind
+    credentials adds 401 and 403; a path or a symbol or asset parameter can name what does
+    not exist (404)."""
+    statuses = {429: "Too many requests (Retry-After).", 414: "The URL is too long.",
+                431: "The request headers are too large."}
+    names = {p.get("name") for p in operation.get("parameters", ())}
+    in_path = any(p.get("in") == "path" for p in operation.get("parameters", ()))
+    write = method in _WRITES
+    if names or operation.get("requestBody"):
+        statuses[422] = "A value breaks the schema's rules: the error names the field."
+    if write:
+        statuses.update({400: "Malformed body, or refused by the engine (see code).",
+                         408: "The request body did not arrive in time.",
+                         409: "Conflicts with the exchange's state (see code).",
+                         413: "The request body is too large.",
+                         503: "The exchange is busy or stopping (Retry-After)."})
+    if write or in_path or names & {"symbol", "asset"}:
+        statuses[404] = "What the request names does not exist (see code)."
+    if operation.get("security"):
+        statuses[401] = "Missing, expired or invalid credentials."
+        statuses[403] = "Not allowed: scope, role or a suspended account."
+    return statuses
+
+
+def document(app: FastAPI) -> None:
+    """Make ``app.openapi()`` list every error status of every operation with the real
+    error body, in place of the framework's default 422 model."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        models = schema.setdefault("components", {}).setdefault("schemas", {})
+        models.pop("HTTPValidationError", None)
+        models.pop("ValidationError", None)
+        models["Error"] = ERROR_SCHEMA
+        body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        for entries in schema.get("paths", {}).values():
+            for method, operation in entries.items():
+                responses = operation.setdefault("responses", {})
+                for status, why in sorted(error_statuses(method, operation).items()):
+                    entry: dict[str, Any] = {"description": why, "content": body}
+                    if status in (429, 503):
+                        entry["headers"] = _RETRY_AFTER
+                    responses[str(status)] = entry
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into a structured error."""
+    """Register the handlers that turn every failure into a structured error, and
+    document them in the OpenAPI schema."""
+    document(app)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -161,9 +253,9 @@ def install(app: FastAPI) -> None:
                                 status_code=400)
         loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
         field = clip(".".join(loc) or "request", 100)
-        message = f"{field}: {first.get('msg', 'invalid value')}"
+        message = f"{field}: {_explain(first)}"
         details = [{"field": clip(".".join(str(p) for p in e.get("loc", ())), 100),
-                    "message": clip(str(e.get("msg")))} for e in errors[:10]]
+                    "message": clip(_explain(e))} for e in errors[:10]]
         return JSONResponse(error_body(ApiCode.VALIDATION, message, field=field,
                                        errors=details), status_code=422)
 

@@ -27,12 +27,47 @@ Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-DECIMAL_PATTERN = r"^\s*([0-9]{1,30}(\.[0-9]{0,30})?|\.[0-9]{1,30})\s*$"
+DECIMAL_PATTERN = (r"^\s*([0-9]{0,30}[1-9][0-9]{0,30}(\.[0-9]{0,30})?"
+                   r"|[0-9]{0,30}\.[0-9]{0,30}[1-9][0-9]{0,30})\s*$")
+"""A positive decimal number, plainly written: digits with at most one point, at least
+one of them not zero; no sign, no exponent."""
+
+SIGNED_DECIMAL_PATTERN = r"^\s*-?" + DECIMAL_PATTERN[4:]
+
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+"""Free text: anything but control characters."""
+
+SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,10}[-/_][A-Za-z0-9]{1,10}$"
+ASSET_PATTERN = r"^[A-Za-z0-9]{1,10}$"
+Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
+
+PATTERN_NAMES = {
+    DECIMAL_PATTERN: "must be a positive decimal number written plainly, such as \"0.5\"",
+    SIGNED_DECIMAL_PATTERN: "must be a non-zero decimal number, such as \"-0.5\"",
+    TEXT_PATTERN: "control characters are not allowed",
+    SYMBOL_PATTERN: "must be a symbol such as \"BTC-USD\"",
+    ASSET_PATTERN: "must be an asset code such as \"BTC\"",
+}
+"""What each pattern of the schema means, for the error a client reads."""
+
+SymbolQuery = Annotated[str, Query(pattern=SYMBOL_PATTERN, max_length=21,
+                                   description="A symbol: BTC-USD, BTC/USD or btc_usd.")]
+AssetQuery = Annotated[str, Query(pattern=ASSET_PATTERN, description="An asset code.")]
 
 
 def decimal(default: Any = ...) -> Any:
-    """A decimal string field: required unless ``default`` is given (``None`` = optional)."""
+    """A positive decimal string field: required unless ``default`` is given (``None`` =
+    optional)."""
     return Field(default, pattern=DECIMAL_PATTERN, min_length=1, max_length=64)
+
+
+def text(default: Any = "", *, min_length: int = 0, max_length: int = 200) -> Any:
+    """A free-text field without control characters (the schema says so too)."""
+    return Field(default, pattern=TEXT_PATTERN, min_length=min_length, max_length=max_length)
+
+
+def asset() -> Any:
+    return Field(pattern=ASSET_PATTERN, min_length=1, max_length=10)
 
 
 class Body(BaseModel):
@@ -63,11 +98,11 @@ class Refresh(Body):
 class NewApiKey(Body):
     scopes: list[Literal["read", "trade", "withdraw"]] = Field(
         default_factory=lambda: ["read", "trade"], min_length=1, max_length=3)
-    label: str = Field(default="", max_length=100)
+    label: str = text(max_length=100)
 
 
 class NewOrder(Body):
-    symbol: str = Field(default="BTC-USD", min_length=3, max_length=20)
+    symbol: str = Field(default="BTC-USD", pattern=SYMBOL_PATTERN, max_length=21)
     side: Literal["buy", "sell"]
     type: Literal["limit", "market", "stop_limit", "stop_market"] = "limit"
     price: str | None = decimal(None)
@@ -99,37 +134,38 @@ class SimpleOrder(BaseModel):
 
 
 class WithdrawalBody(Body):
-    asset: str = Field(min_length=1, max_length=10)
+    asset: str = asset()
     amount: str = decimal()
-    destination: str = Field(default="", max_length=200)
+    destination: str = text()
 
 
 class TransferBody(Body):
-    to_address: str = Field(min_length=1, max_length=100)
-    asset: str = Field(min_length=1, max_length=10)
+    to_address: str = text(..., min_length=1, max_length=100)
+    asset: str = asset()
     amount: str = decimal()
 
 
 class AdminDeposit(Body):
     user_id: int = Field(gt=0, lt=2**31)
-    asset: str = Field(min_length=1, max_length=10)
+    asset: str = asset()
     amount: str = decimal()
-    reference: str = Field(default="", max_length=200)
+    reference: str = text()
 
 
 class ChainDeposit(Body):
-    address: str = Field(min_length=1, max_length=100)
-    asset: str = Field(min_length=1, max_length=10)
+    address: str = text(..., min_length=1, max_length=100)
+    asset: str = asset()
     amount: str = decimal()
-    reference: str = Field(default="", max_length=200)
+    reference: str = text()
 
 
 class RejectBody(Body):
-    reason: str = Field(default="", max_length=200)
+    reason: str = text()
 
 
 class AdjustBody(Body):
     user_id: int = Field(gt=0, lt=2**31)
-    asset: str = Field(min_length=1, max_length=10)
-    amount: str = Field(pattern=r"^\s*-?[0-9]{0,30}(\.[0-9]{0,30})?\s*$", max_length=64)
-    reason: str = Field(min_length=1, max_length=200)
+    asset: str = asset()
+    amount: str = Field(pattern=SIGNED_DECIMAL_PATTERN, max_length=64,
+                        description="A non-zero decimal; negative to debit.")
+    reason: str = text(..., min_length=1, max_length=200)
