@@ -72,7 +72,7 @@ class Code(IntEnum):
     ADDRESS_EXISTS = 4007
     INVALID_REASON = 4008
     UNKNOWN_FEE_TIER = 4009
-    SUPPLY_LIMIT = 4010
+    SUPPLY_LIMIT = 4011
 
 
 MESSAGES: dict[int, str] = {
