@@ -51,4 +51,4 @@ clean:
 ## what was acknowledged and match a clean replay
 .PHONY: crash-test
 crash-test: $(STAMP)
-	$(BIN)/python -m matchbook.journal.crash run --trials 50
+	$(BIN)/python -m matchbook.tools.crash run --trials 50

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from matchbook.journal.cli import journal_app, snapshot_app
 from matchbook.serve import admin_app, db_app, serve
+from matchbook.tools.journal_cli import journal_app, snapshot_app
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
@@ -210,7 +210,7 @@ def bench_journal(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Journal appends per second in each durability mode, batch of 1 and of 256."""
-    from matchbook.journal.bench import bench_journal_append
+    from matchbook.bench.journal import bench_journal_append
 
     rows = []
     for mode in ("fsync", "os", "none"):

@@ -27,8 +27,8 @@ from matchbook.journal import (
     list_segments,
 )
 from matchbook.journal.codec import decode_command, decode_snapshot, encode_command, encode_snapshot
-from matchbook.journal.crash import CommandStream, markets_and_limits, replay_from_start
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
+from matchbook.tools.crash import CommandStream, markets_and_limits, replay_from_start
 
 MARKETS, LIMITS = markets_and_limits()
 SECOND_NS = 1_000_000_000

@@ -19,7 +19,8 @@ from typing import Any
 from matchbook.bench.engine import Mix, _funding, prepare
 from matchbook.core import RiskLimits
 from matchbook.journal.durable import DurabilityConfig, DurableEngine
-from matchbook.store.projector import Projector, ProjectorTask
+from matchbook.store.follow import ProjectorTask
+from matchbook.store.projector import Projector
 
 
 async def _run(commands: int, mode: str, batch: int, url: str, seed: int,

@@ -36,7 +36,7 @@ import msgspec
 
 from matchbook.core import Engine, Markets, RiskLimits
 from matchbook.core.commands import AnyCommand, SetRiskLimits
-from matchbook.core.events import Event
+from matchbook.core.events import Applied
 from matchbook.journal.codec import (
     SnapshotMismatchError,
     decode_command,
@@ -56,9 +56,6 @@ from matchbook.journal.segments import (
 from matchbook.journal.snapshot import SnapshotPolicy, SnapshotStore, next_midnight_utc_ns
 
 logger = logging.getLogger(__name__)
-
-Applied = tuple[int, int, AnyCommand, list[Event]]
-"""``(seq, ts_ns, command, events)`` of one applied command."""
 
 
 class Stamped(NamedTuple):
@@ -110,6 +107,8 @@ class DurableEngine:
         self._stamped_seq, self._stamped_ts = engine.last_seq, engine.last_ts
         self._lock_fd: int | None = None
         self.snapshot_seconds = 0.0
+        self.snapshots_written = 0
+        self.snapshot_failures = 0
         self.opened: list[Applied] = []  # what ``open`` applied before any caller's command
 
     # -- opening and recovery ----------------------------------------------------------
@@ -230,6 +229,7 @@ class DurableEngine:
         try:
             self.snapshot()
         except (OSError, ValueError):
+            self.snapshot_failures += 1
             logger.exception("snapshot at seq %d failed; continuing without it",
                              self.engine.last_seq)
 
@@ -241,6 +241,7 @@ class DurableEngine:
         self.policy.taken(engine.last_seq, engine.last_ts)
         self.last_snapshot_seq = engine.last_seq
         self.snapshot_seconds = time.perf_counter() - started
+        self.snapshots_written += 1
         logger.info("snapshot at seq %d written in %.3f s", engine.last_seq,
                     self.snapshot_seconds)
         return path
