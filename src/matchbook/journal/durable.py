@@ -28,6 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -42,7 +43,9 @@ from matchbook.journal.codec import (
     decode_command,
     decode_snapshot,
     encode_command,
+    encode_json_in_slices,
     encode_snapshot,
+    snapshot_document,
 )
 from matchbook.journal.segments import (
     DEFAULT_SEGMENT_BYTES,
@@ -84,6 +87,9 @@ class DurabilityConfig:
     snapshot_daily: bool = True
     snapshots_kept: int = 3
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
+    # encode and write periodic and daily snapshots on a worker thread (what a runtime
+    # with an event loop wants); the state is copied on the caller's thread first
+    snapshot_in_background: bool = False
 
 
 class DurableEngine:
@@ -109,6 +115,9 @@ class DurableEngine:
         self.snapshot_seconds = 0.0
         self.snapshots_written = 0
         self.snapshot_failures = 0
+        self.snapshot_copy_seconds = 0.0  # the last copy of the state (on the caller's thread)
+        self._snapshot_thread: ThreadPoolExecutor | None = None
+        self._snapshot_writes: list[Future[None]] = []  # background writes not yet done
         self.opened: list[Applied] = []  # what ``open`` applied before any caller's command
 
     # -- opening and recovery ----------------------------------------------------------
@@ -214,18 +223,24 @@ class DurableEngine:
         for seq, ts_ns, command in stamped.commands:
             if self.config.snapshot_daily and ts_ns >= self._next_midnight:
                 if engine.last_seq and self._next_midnight:
-                    self._try_snapshot()  # the state as of the last command before midnight
-                self._next_midnight = next_midnight_utc_ns(ts_ns)
+                    self._try_snapshot(daily=True)  # the state as of the last command before
+                self._next_midnight = next_midnight_utc_ns(ts_ns)  # midnight
             results.append((seq, ts_ns, command, apply(seq, ts_ns, command)))
         if results and self.policy.due(engine.last_seq, engine.last_ts):
             self._try_snapshot()
         return results
 
-    def _try_snapshot(self) -> None:
+    def _try_snapshot(self, daily: bool = False) -> None:
         """A snapshot on the write path: a failure is logged, never raised. The batch is
         already journaled, so it must be applied in full whatever happens to a snapshot
         (the journal stays the truth); a periodic snapshot is retried after the next
-        batch, a missed daily one is not."""
+        batch, a missed daily one is not. With ``snapshot_in_background`` only the copy
+        of the state is taken here; a periodic snapshot is skipped (and retried after
+        the next batch) while the previous one is still being written."""
+        if self.config.snapshot_in_background:
+            if daily or not self.snapshot_pending:
+                self.snapshot_in_background()
+            return
         try:
             self.snapshot()
         except (OSError, ValueError):
@@ -233,8 +248,62 @@ class DurableEngine:
             logger.exception("snapshot at seq %d failed; continuing without it",
                              self.engine.last_seq)
 
+    @property
+    def snapshot_pending(self) -> bool:
+        """A background snapshot is still being encoded or written."""
+        writes = self._snapshot_writes
+        writes[:] = [w for w in writes if not w.done()]
+        return bool(writes)
+
+    def snapshot_in_background(self) -> Future[None]:
+        """Copy the state now, then encode, write and fsync it on the thread
+        ``matchbook-snapshot``; returns when the copy is taken.
+
+        The copy (``Engine.snapshot()``: fresh containers of immutable values) is what
+        the file holds, whatever the engine does meanwhile. The file is only used by a
+        recovery once it is complete: it is written under a temporary name, fsynced and
+        renamed (``SnapshotStore.write``). ``last_snapshot_seq`` moves when it is done;
+        a failure is logged and counted, never raised.
+        """
+        engine = self.engine
+        started = time.perf_counter()
+        seq, ts_ns = engine.last_seq, engine.last_ts
+        document = snapshot_document(self.markets, engine.snapshot())
+        self.snapshot_copy_seconds = time.perf_counter() - started
+        self.policy.taken(seq, ts_ns)  # the next one is due an interval from now
+        if self._snapshot_thread is None:
+            self._snapshot_thread = ThreadPoolExecutor(1, thread_name_prefix="matchbook-snapshot")
+        write = self._snapshot_thread.submit(self._write_snapshot, seq, ts_ns, document,
+                                             started)
+        self._snapshot_writes.append(write)
+        return write
+
+    def _write_snapshot(self, seq: int, ts_ns: int, document: dict[str, object],
+                        started: float) -> None:
+        """On the snapshot thread: encode in short slices (the event loop keeps the
+        interpreter between them), write, fsync, rename."""
+        try:
+            self.snapshots.write(seq, ts_ns, encode_json_in_slices(document))
+        except Exception:
+            self.snapshot_failures += 1
+            logger.exception("snapshot at seq %d failed; continuing without it", seq)
+            return
+        self.last_snapshot_seq = max(self.last_snapshot_seq, seq)
+        self.snapshot_seconds = time.perf_counter() - started
+        self.snapshots_written += 1
+        logger.info("snapshot at seq %d written in %.3f s (state copied in %.3f s)", seq,
+                    self.snapshot_seconds, self.snapshot_copy_seconds)
+
+    def wait_for_snapshots(self) -> None:
+        """Block until every background snapshot is written (or failed)."""
+        for write in list(self._snapshot_writes):
+            write.result()
+        self._snapshot_writes.clear()
+
     def snapshot(self) -> Path:
-        """Write a snapshot of the current state now (atomic; prunes old ones)."""
+        """Write a snapshot of the current state now (atomic; prunes old ones), after
+        any background snapshot still being written."""
+        self.wait_for_snapshots()
         started = time.perf_counter()
         engine = self.engine
         path = self.snapshots.write(engine.last_seq, engine.last_ts, encode_snapshot(engine))
@@ -247,6 +316,9 @@ class DurableEngine:
         return path
 
     def close(self) -> None:
+        thread, self._snapshot_thread = self._snapshot_thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)  # a snapshot being written is finished first
         self.writer.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the data directory

@@ -103,7 +103,8 @@ class Exchange:
             DurableEngine.open, Path(settings.data_dir), markets,
             config=DurabilityConfig(mode=settings.journal_mode,  # type: ignore[arg-type]
                                     snapshot_every_commands=settings.snapshot_every_commands,
-                                    snapshot_every_seconds=settings.snapshot_every_seconds),
+                                    snapshot_every_seconds=settings.snapshot_every_seconds,
+                                    snapshot_in_background=True),
             limits=limits)
         info = durable.recovery
         logger.info("recovered: snapshot %d + %d journal records -> seq %d in %.3f s",
@@ -164,6 +165,7 @@ class Exchange:
         self.metrics.stop()  # 5.
         await self._close_read_model()  # 4.
         durable = self.durable  # 1.
+        await asyncio.to_thread(durable.wait_for_snapshots)
         if self.engine.last_seq > durable.last_snapshot_seq:
             await asyncio.to_thread(durable.snapshot)
         durable.close()
