@@ -78,7 +78,7 @@ class Exchange:
         self.marketdata = MarketData(markets, durable.engine)
         self.projector: ProjectorTask | None = None
         self.db: AsyncEngine | None = None  # the read model, for the API's history reads
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(durable, self.sequencer, self.consumers)
         self._stops: list[Callable[[], Awaitable[None]]] = []  # extra consumers' stops
 
     @property

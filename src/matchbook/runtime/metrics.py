@@ -10,18 +10,17 @@ clients).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from matchbook.core.events import CommandRejected, OrderRejected, TradeExecuted
-from matchbook.runtime.consumer import Batch
-
-if TYPE_CHECKING:
-    from matchbook.runtime.exchange import Exchange
+from matchbook.journal.durable import DurableEngine
+from matchbook.runtime.consumer import Batch, Consumer
+from matchbook.runtime.sequencer import Sequencer
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 COMMANDS = Counter("matchbook_commands_total", "Commands applied, by type", ["type"],
@@ -40,28 +39,29 @@ class _Scrape(Collector):
     """The gauges of the exchange running in this process (the last one started)."""
 
     def __init__(self) -> None:
-        self.exchange: Exchange | None = None
+        self.metrics: Metrics | None = None
 
     def collect(self) -> Iterator[Metric]:
-        exchange = self.exchange
-        if exchange is None:
+        metrics = self.metrics
+        if metrics is None:
             return
-        writer = exchange.durable.writer.stats()
+        durable, sequencer = metrics.durable, metrics.sequencer
+        writer = durable.writer.stats()
         yield GaugeMetricFamily("matchbook_queue_depth", "Commands waiting for the sequencer",
-                                value=exchange.sequencer.queue_depth)
+                                value=sequencer.queue_depth)
         yield GaugeMetricFamily("matchbook_last_seq", "Last applied sequence number",
-                                value=exchange.engine.last_seq)
+                                value=durable.engine.last_seq)
         yield CounterMetricFamily("matchbook_journal_fsyncs", "Journal fsyncs",
                                   value=writer.fsyncs)
         yield CounterMetricFamily("matchbook_journal_fsync_seconds", "Time spent in fsync",
                                   value=writer.fsync_seconds)
         yield CounterMetricFamily("matchbook_busy_rejections", "Commands refused: queue full",
-                                  value=exchange.sequencer.stats.busy_rejections)
+                                  value=sequencer.stats.busy_rejections)
         yield CounterMetricFamily("matchbook_snapshots", "Snapshots written",
-                                  value=exchange.durable.snapshots_written)
+                                  value=durable.snapshots_written)
         yield CounterMetricFamily("matchbook_snapshot_failures", "Snapshots that failed",
-                                  value=exchange.durable.snapshot_failures)
-        for consumer in exchange.consumers:
+                                  value=durable.snapshot_failures)
+        for consumer in metrics.consumers:
             gauges = getattr(consumer, "metrics", None)
             if gauges is not None:
                 yield from gauges()
@@ -74,16 +74,19 @@ REGISTRY.register(_SCRAPE)
 class Metrics:
     """Step 5 of the pipeline: counters per batch, ack latency per command."""
 
-    def __init__(self, exchange: Exchange) -> None:
-        self.exchange = exchange
+    def __init__(self, durable: DurableEngine, sequencer: Sequencer,
+                 consumers: Sequence[Consumer]) -> None:
+        self.durable = durable
+        self.sequencer = sequencer
+        self.consumers = consumers  # those with a ``metrics()`` method add their gauges
 
     def start(self) -> None:
         """Serve this exchange's gauges at scrape time."""
-        _SCRAPE.exchange = self.exchange
+        _SCRAPE.metrics = self
 
     def stop(self) -> None:
-        if _SCRAPE.exchange is self.exchange:
-            _SCRAPE.exchange = None
+        if _SCRAPE.metrics is self:
+            _SCRAPE.metrics = None
 
     def consume(self, batch: Batch) -> None:
         """Count a batch's commands, trades and rejections (one increment per label) and
