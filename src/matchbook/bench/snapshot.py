@@ -1,12 +1,14 @@
 """``matchbook bench snapshot-latency``: order acknowledgement latency while periodic
-snapshots are taken, with the snapshot written on the event loop (``inline``, as the
-exchange did before) and on the snapshot thread (``background``).
+snapshots are taken, three ways: written on the event loop (``inline``, as the exchange
+did before), copied on the loop then encoded and written on the snapshot thread
+(``thread``), and copied by forking a child that encodes and writes it (``fork``, what
+the exchange does where it can fork).
 
 The exchange is started as the server starts it (``Exchange.start``, without the SQL
 projector so that only the snapshots differ), loaded with ``resting`` passive orders
 (the state a snapshot copies and encodes), then ``clients`` closed-loop clients place
 and cancel small passive orders for ``seconds`` per phase, while a snapshot is due
-every ``interval`` seconds. Both phases run on the same exchange, one after the other,
+every ``interval`` seconds. The phases run on the same exchange, one after the other,
 each reporting the ack latency percentiles (from ``submit`` to the answer), the
 snapshots written and how long one took.
 """
@@ -87,10 +89,12 @@ def _quantile_ms(ordered: list[int], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6, 3)
 
 
-async def _phase(exchange: Exchange, background: bool, seconds: float, clients: int,
+async def _phase(exchange: Exchange, way: str, seconds: float, clients: int,
                  note: Note) -> dict[str, Any]:
     durable = exchange.durable
-    durable.config = dataclasses.replace(durable.config, snapshot_in_background=background)
+    background = way != "inline"
+    durable.config = dataclasses.replace(durable.config, snapshot_in_background=background,
+                                         snapshot_fork=way == "fork")
     await asyncio.to_thread(durable.wait_for_snapshots)
     written, longest_copy = durable.snapshots_written, 0.0
     latencies: list[int] = []
@@ -101,7 +105,7 @@ async def _phase(exchange: Exchange, background: bool, seconds: float, clients: 
     while not all(task.done() for task in tasks):
         await asyncio.sleep(0.25)
         longest_copy = max(longest_copy, durable.snapshot_copy_seconds if background else 0)
-        note(f"{'background' if background else 'inline'} snapshots",
+        note(f"{way} snapshots",
              min(int(time.perf_counter() - started), int(seconds)), int(seconds))
     await asyncio.gather(*tasks)
     await asyncio.to_thread(durable.wait_for_snapshots)
@@ -137,8 +141,8 @@ async def _run(resting: int, seconds: float, interval: float, clients: int, mode
         await _load(exchange, [*funding(), *_resting(resting, seed)], note)
         durable.policy = SnapshotPolicy(0, interval, daily_midnight_utc=False,
                                         last_seq=engine.last_seq, last_ts_ns=engine.last_ts)
-        phases = {"inline": await _phase(exchange, False, seconds, clients, note),
-                  "background": await _phase(exchange, True, seconds, clients, note)}
+        phases = {way: await _phase(exchange, way, seconds, clients, note)
+                  for way in ("inline", "thread", "fork")}
     finally:
         await exchange.stop()
     return {"resting_orders": resting, "seconds_per_phase": seconds,

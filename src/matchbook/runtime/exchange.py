@@ -11,8 +11,10 @@ to call back).
 2. **Sequencer** (the task ``sequencer`` on the event loop): takes queued commands in
    batches, stamps them, has the journal write and fsync each batch on the thread
    ``matchbook-journal``, applies it to the engine on the loop, answers the callers,
-   then hands the batch to the consumers below, in this order, on the loop. Periodic
-   snapshots are encoded and written on the thread ``matchbook-snapshot``.
+   then hands the batch to the consumers below, in this order, on the loop. A periodic
+   snapshot is copied by forking a child process that encodes, writes and fsyncs it
+   (the thread ``matchbook-snapshot`` waits for it); without ``fork`` the state is
+   copied on the loop and encoded and written on that thread.
 3. **Market data** (in the sequencer's turn): L2 books and their deltas, trades,
    tickers, candles; it leaves the batch's deltas and trades on ``batch.published``.
 4. **SQL projector** (the task ``matchbook-sql-projector`` on the loop; SQLite or
