@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test check bench bench-engine bench-deep setup clean
+.PHONY: run demo test test-fast check bench bench-engine bench-deep setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,16 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2
 
-## lint and type-check (mypy strict on the core)
+## the quick loop: everything but the tests marked slow (servers, subprocesses, big runs)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+
+## lint, type-check (mypy strict on core, journal, runtime, marketdata, store) and the
+## import contracts of the layers (lint-imports, configured in pyproject.toml)
 check: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: bench-engine
 
@@ -45,10 +51,10 @@ bench-journal: $(STAMP)
 	$(BIN)/matchbook bench journal
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
 
 ## kill -9 a journaling engine (mode fsync) at random moments; every recovery must keep
 ## what was acknowledged and match a clean replay
 .PHONY: crash-test
 crash-test: $(STAMP)
-	$(BIN)/python -m matchbook.journal.crash run --trials 50
+	$(BIN)/python -m matchbook.tools.crash run --trials 50

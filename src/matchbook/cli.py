@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from matchbook.journal.cli import journal_app, snapshot_app
 from matchbook.serve import admin_app, db_app, serve
+from matchbook.tools.journal_cli import journal_app, snapshot_app
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
@@ -203,6 +203,26 @@ def bench_projector_command(
     _report(result, as_json, f"bench projector: {commands:,} commands, batches of {batch:,}")
 
 
+@bench_app.command("snapshot-latency")
+def bench_snapshot_latency(
+    resting: Annotated[int, typer.Option(help="Resting orders in the state.")] = 200_000,
+    seconds: Annotated[float, typer.Option(help="Seconds of load per phase.")] = 10.0,
+    interval: Annotated[float, typer.Option(help="Seconds between snapshots.")] = 1.0,
+    clients: Annotated[int, typer.Option(help="Closed-loop clients.")] = 4,
+    mode: Annotated[str, typer.Option(help="Journal mode: fsync, os or none.")] = "os",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Ack latency while periodic snapshots are taken: written on the event loop
+    (inline) and on the snapshot thread (background), on the same state."""
+    from matchbook.bench.snapshot import run
+
+    with _stages(as_json or not console.is_terminal) as note:
+        result = run(resting=resting, seconds=seconds, interval=interval, clients=clients,
+                     mode=mode, progress=note)
+    _report(result, as_json, f"bench snapshot-latency: {resting:,} resting orders, a "
+                             f"snapshot due every {interval:g} s, {clients} clients")
+
+
 @bench_app.command("journal")
 def bench_journal(
     records: Annotated[int, typer.Option(help="Records per run.")] = 200_000,
@@ -210,7 +230,7 @@ def bench_journal(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Journal appends per second in each durability mode, batch of 1 and of 256."""
-    from matchbook.journal.bench import bench_journal_append
+    from matchbook.bench.journal import bench_journal_append
 
     rows = []
     for mode in ("fsync", "os", "none"):

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from matchbook.core import Engine
-from matchbook.journal import crash
-from matchbook.journal.crash import CommandStream, markets_and_limits, run_trial, run_trials
+from matchbook.tools import crash
+from matchbook.tools.crash import CommandStream, markets_and_limits, run_trial, run_trials
 
 
 def test_three_kill_and_recover_trials(tmp_path: Path) -> None:

@@ -8,11 +8,15 @@ import json
 import os
 import random
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from matchbook.cli import app
@@ -26,9 +30,15 @@ from matchbook.journal import (
     iter_records,
     list_segments,
 )
-from matchbook.journal.codec import decode_command, decode_snapshot, encode_command, encode_snapshot
-from matchbook.journal.crash import CommandStream, markets_and_limits, replay_from_start
+from matchbook.journal.codec import (
+    decode_command,
+    decode_snapshot,
+    encode_command,
+    encode_json_in_slices,
+    encode_snapshot,
+)
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
+from matchbook.tools.crash import CommandStream, markets_and_limits, replay_from_start
 
 MARKETS, LIMITS = markets_and_limits()
 SECOND_NS = 1_000_000_000
@@ -526,3 +536,94 @@ def test_start_up_reads_the_journal_from_the_snapshot_on(data_dir: Path) -> None
         assert durable.recovery.snapshot_seq == newest.seq
     result = cli("journal", "verify", "--data-dir", data_dir)
     assert result.exit_code == 1 and "FAILED" in result.output
+
+
+# --------------------------------------------------------------------------- background
+
+
+BACKGROUND = DurabilityConfig(mode="os", snapshot_every_commands=40, snapshot_every_seconds=0,
+                              snapshot_daily=False, snapshot_in_background=True)
+WAYS = {"fork": BACKGROUND, "thread": replace(BACKGROUND, snapshot_fork=False)}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_background_snapshots_hold_the_state_when_they_were_copied(
+        tmp_path: Path, way: str) -> None:
+    """The engine moves on while a snapshot is encoded and written by a forked child or
+    on another thread; each file still holds exactly the state at its own seq (a replay
+    of the journal to that seq), and recovery from the newest gives the live state."""
+    with open_durable(tmp_path, WAYS[way]) as durable:
+        drive(durable, seed=11, until_seq=400, max_batch=16)
+        durable.wait_for_snapshots()
+        assert durable.snapshots_written >= 1 and durable.snapshot_failures == 0
+        live_hash = durable.engine.state_hash()
+        last_seq = durable.last_seq
+    files = SnapshotStore(tmp_path / "snapshots").list()
+    assert files
+    store = SnapshotStore(tmp_path / "snapshots")
+    for info in files:
+        snap = store.load_latest(max_seq=info.seq)
+        assert info.valid and snap is not None and snap.seq == info.seq
+        restored = decode_snapshot(snap.payload, MARKETS)
+        replayed, _ = recover_state(isolated(tmp_path, tmp_path / f"only-{info.seq}", None),
+                                    to_seq=info.seq)
+        assert restored.state_hash() == replayed.state_hash(), info.seq
+    engine, recovery = recover_state(tmp_path)
+    assert recovery.snapshot_seq == max(info.seq for info in files)
+    assert engine.last_seq == last_seq and engine.state_hash() == live_hash
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_background_snapshots_are_written_off_the_callers_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str) -> None:
+    import threading
+
+    seen = tmp_path / "writers.txt"
+    write = SnapshotStore.write
+
+    def recording(self: SnapshotStore, seq: int, ts_ns: int, payload: bytes) -> Path:
+        with seen.open("a") as log:  # a file: a forked child's memory is its own
+            log.write(f"{os.getpid()} {threading.current_thread().name}\n")
+        return write(self, seq, ts_ns, payload)
+
+    monkeypatch.setattr(SnapshotStore, "write", recording)
+    with open_durable(tmp_path / "data", WAYS[way]) as durable:
+        drive(durable, seed=5, until_seq=100, max_batch=16)
+        durable.wait_for_snapshots()
+    writers = [line.split(" ", 1) for line in seen.read_text().splitlines()]
+    assert writers
+    if way == "fork":
+        assert all(int(pid) != os.getpid() for pid, _ in writers)
+    else:
+        assert all(int(pid) == os.getpid() and name.startswith("matchbook-snapshot")
+                   for pid, name in writers)
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_a_failing_background_snapshot_is_counted_and_never_used(
+        tmp_path: Path, way: str) -> None:
+    class FullDisk:
+        def write(self, seq: int, ts_ns: int, payload: bytes) -> Path:
+            raise OSError(28, "No space left on device")
+
+    with open_durable(tmp_path, WAYS[way]) as durable:
+        durable.snapshots = FullDisk()  # type: ignore[assignment]
+        drive(durable, seed=3, until_seq=100, max_batch=16)
+        durable.wait_for_snapshots()
+        assert durable.snapshot_failures >= 1 and durable.snapshots_written == 0
+        assert durable.last_snapshot_seq == 0
+        live_hash = durable.engine.state_hash()
+    engine, recovery = recover_state(tmp_path)
+    assert recovery.snapshot_seq == 0 and engine.state_hash() == live_hash
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=12) | st.tuples(inner, inner)
+    | st.dictionaries(st.text(max_size=4) | st.integers(), inner, max_size=6),
+    max_leaves=60)
+
+
+@given(json_values, st.integers(min_value=1, max_value=5))
+def test_encoding_in_slices_gives_the_same_bytes(value: Any, rows: int) -> None:
+    assert encode_json_in_slices(value, rows) == msgspec.json.encode(value)

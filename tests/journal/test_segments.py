@@ -13,6 +13,7 @@ import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matchbook.bench.journal import bench_journal_append
 from matchbook.journal import (
     HEADER_SIZE,
     JournalCorruptError,
@@ -25,7 +26,6 @@ from matchbook.journal import (
     recover_journal,
     segment_path,
 )
-from matchbook.journal.bench import bench_journal_append
 
 Record = tuple[int, int, bytes]
 

@@ -10,9 +10,10 @@ import pytest
 from matchbook.config import default_markets
 from matchbook.core import Deposit, PlaceOrder
 from matchbook.core.commands import BUY, LIMIT, SELL
-from matchbook.core.events import OrderAccepted, TradeExecuted
+from matchbook.core.events import Applied, OrderAccepted, TradeExecuted
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
 from matchbook.marketdata.feed import MarketData
+from matchbook.runtime.consumer import Batch
 from matchbook.runtime.sequencer import Busy, Result, Sequencer, Stopped
 
 
@@ -85,9 +86,13 @@ def test_market_data_deltas_are_contiguous_and_rebuild_the_book(tmp_path: Path) 
         last_id = 0
         trades = 0
 
-        def on_batch(batch: object) -> None:
+        class Probe:
+            def consume(self, batch: Batch) -> None:
+                on_batch(batch.records)
+
+        def on_batch(batch: list[Applied]) -> None:
             nonlocal last_id, trades
-            for kind, _, item in md.on_batch(batch):  # type: ignore[arg-type]
+            for kind, _, item in md.on_batch(batch):
                 if kind == "book":
                     assert item.first_update_id == last_id + 1  # type: ignore[union-attr]
                     last_id = item.last_update_id  # type: ignore[union-attr]
@@ -100,7 +105,7 @@ def test_market_data_deltas_are_contiguous_and_rebuild_the_book(tmp_path: Path) 
                 else:
                     trades += 1
 
-        seq.subscribe(on_batch)
+        seq.consumers.append(Probe())
         seq.start()
         for u in (1, 2):
             await seq.submit(Deposit("USD", 10**12, user_id=u))

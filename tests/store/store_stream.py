@@ -51,11 +51,11 @@ from matchbook.core.commands import (
 )
 from matchbook.core.events import (
     AddressCreated,
+    Applied,
     WithdrawalCompleted,
     WithdrawalRejected,
     WithdrawalRequested,
 )
-from matchbook.journal.durable import Applied
 
 MARKETS: Markets = default_markets()
 SYMBOLS = ("BTC-USD", "ETH-BTC", "SOL-USD")

@@ -16,12 +16,8 @@ from store_stream import MARKETS, Stream
 from matchbook.core import Engine
 from matchbook.journal import list_segments
 from matchbook.journal.durable import DurabilityConfig, DurableEngine
-from matchbook.store.projector import (
-    JournalNotFromStartError,
-    Projector,
-    ProjectorTask,
-    rebuild,
-)
+from matchbook.store.follow import ProjectorTask
+from matchbook.store.projector import JournalNotFromStartError, Projector, rebuild
 
 BATCH = 100
 

@@ -26,6 +26,7 @@ from matchbook.core import (
 from matchbook.core.commands import BUY, LIMIT, SELL, STOP_LIMIT
 from matchbook.store import queries, schema
 from matchbook.store.projector import ProjectionGapError, Projector
+from matchbook.store.sql import SqlWriter
 
 
 def batches(records: Sequence[Any], seed: int, largest: int = 300) -> list[Sequence[Any]]:
@@ -102,13 +103,13 @@ def test_a_failed_batch_writes_nothing_and_can_be_retried(
     async def main() -> None:
         async with Projector(sqlite_url, MARKETS) as projector:
             await projector.project(records[:300])
-            write = Projector._write
+            write = SqlWriter.write
 
-            async def failing(self: Projector, *args: Any) -> None:
+            async def failing(self: SqlWriter, *args: Any) -> None:
                 await write(self, *args)  # every row is written, then the batch fails
                 raise RuntimeError("the database went away")
 
-            monkeypatch.setattr(Projector, "_write", failing)
+            monkeypatch.setattr(SqlWriter, "write", failing)
             with pytest.raises(RuntimeError):
                 await projector.project(records[300:])
             assert projector.last_seq == 300
@@ -222,7 +223,8 @@ def test_order_lifecycle_step_by_step(db_url: str) -> None:
 def test_the_projector_writes_every_column_of_every_table() -> None:
     """Rows are built by position in the projector's own column lists; a column added to
     (or renamed in) the schema must show up there, or it would silently stay NULL."""
-    from matchbook.store.projector import _COLUMNS, _TABLES
+    from matchbook.store.rows import COLUMNS as _COLUMNS
+    from matchbook.store.sql import TABLES as _TABLES
 
     assert set(_COLUMNS) == set(_TABLES)
     for key, table in _TABLES.items():

@@ -226,8 +226,8 @@ def test_market_data_seeded_from_the_read_model_equals_the_live_feed(
         url: str, stream: Stream) -> None:
     """What a restarted exchange shows (trade tape, 24h ticker, candles) is what the
     exchange that made the trades showed."""
-    from matchbook.api.store_reads import seed_market_data, stored_candles
     from matchbook.marketdata.feed import INTERVALS_NS, MarketData
+    from matchbook.runtime.history import seed_market_data, stored_candles
 
     live = MarketData(MARKETS)
     live.on_batch(stream.records)

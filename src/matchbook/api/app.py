@@ -1,8 +1,8 @@
 """The FastAPI application: REST under ``/api/v1``, WebSocket under ``/ws``, ``/metrics``.
 
-``create_app(settings)`` builds the app; its lifespan recovers the exchange from the
-data directory, migrates the SQL store, starts the sequencer and the projector, and on
-shutdown drains the queue, writes a snapshot and closes everything.
+``create_app(settings)`` builds the app; its lifespan starts the exchange's pipeline
+(:mod:`matchbook.runtime.exchange`: recovery, sequencer, market data, SQL projector,
+metrics), attaches the WebSocket hub to it, and on shutdown stops it in reverse.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -20,7 +19,7 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from matchbook.api import errors, metrics, store_reads
+from matchbook.api import errors, metrics
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
@@ -30,9 +29,6 @@ from matchbook.api.ws import Hub
 from matchbook.api.ws import router as ws_router
 from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
-from matchbook.store.db import create_engine, database_url
-from matchbook.store.migrate import upgrade_async
-from matchbook.store.projector import Projector, ProjectorTask
 
 logger = logging.getLogger(__name__)
 
@@ -89,27 +85,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url = settings.database_url or database_url(settings.data_dir)
-        await upgrade_async(url)
-        db = create_engine(url)
-        exchange = await Exchange.start(settings)
-        projection = Projector(url, exchange.markets)
-        await projection.start()
-        projector = ProjectorTask(projection, data_dir=settings.data_dir)
-        await projector.catch_up()  # whatever the journal holds beyond the read model
-        await store_reads.seed_market_data(db, exchange.marketdata, time.time_ns())
-        await projector.start()
-        projector.offer(exchange.durable.opened)  # beyond the journal in mode "none"
-        exchange.listen(projector.offer)
-        state = ApiState(settings, exchange, db, UserStore(db),
+        exchange = await Exchange.start(settings)  # the pipeline: runtime/exchange.py
+        assert exchange.db is not None
+        state = ApiState(settings, exchange, exchange.db, UserStore(exchange.db),
                          Tokens(settings.secret(), settings.access_token_seconds),
                          RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
                          LoginThrottle(settings.login_max_failures,
                                        settings.login_lockout_seconds))
         hub = state.ws_hub = Hub(state)
         hub.start()
+        exchange.attach(hub, stop=hub.stop)  # step 6: after market data and metrics
         app.state.api = state
-        metrics.bind(state, projector)
         bots: list[asyncio.Task[None]] = []
         if settings.demo:
             from matchbook.api.demo import start_demo
@@ -123,11 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for bot in bots:
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)
-            await hub.stop()
             await exchange.stop()
-            await projector.stop()
-            await projection.stop()
-            await db.dispose()
             logger.info("matchbook stopped at seq %d", exchange.engine.last_seq)
 
     # the tags in documentation order; routers are included busiest first, as a request

@@ -47,12 +47,13 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client.core import Metric
 from pydantic import ValidationError
 
 from matchbook.api import convert
@@ -67,6 +68,7 @@ from matchbook.core import Code, Symbol
 from matchbook.core.book import Order
 from matchbook.core.commands import MARKET, STOP_MARKET
 from matchbook.core.events import (
+    Applied,
     BalanceAdjusted,
     Deposited,
     Event,
@@ -82,8 +84,9 @@ from matchbook.core.events import (
     WithdrawalRejected,
     WithdrawalRequested,
 )
-from matchbook.journal.durable import Applied
 from matchbook.marketdata.feed import INTERVALS_NS, Delta, Trade
+from matchbook.runtime.consumer import Batch
+from matchbook.runtime.metrics import counter, gauge
 from matchbook.runtime.sequencer import Result
 
 logger = logging.getLogger(__name__)
@@ -360,15 +363,13 @@ class Hub:
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the periodic ticker and candle pushes; the exchange calls ``consume``
+        once the hub is attached to it."""
         self._running = True
-        self.exchange.marketdata.listeners.append(self.on_market)
-        self.exchange.listen(self.on_batch)
         self._task = asyncio.get_running_loop().create_task(self._periodic(), name="ws-hub")
 
     async def stop(self) -> None:
         self._running = False
-        with contextlib.suppress(ValueError):
-            self.exchange.marketdata.listeners.remove(self.on_market)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -467,6 +468,18 @@ class Hub:
             conn.outbox.append(_text(message))
 
     # -- market data (sequencer listener) ------------------------------------------------
+
+    def consume(self, batch: Batch) -> None:
+        """The pipeline's step for this hub: private streams first, then the public feed
+        market data published for the batch."""
+        self.on_batch(batch.records)
+        self.on_market(batch.published)
+
+    def metrics(self) -> Iterator[Metric]:
+        """Gauges read at ``/metrics`` scrape time."""
+        yield gauge("matchbook_websocket_clients", "Connected WebSocket clients",
+                    self.client_count)
+        yield counter("matchbook_websocket_dropped", "Slow consumers dropped", self.dropped)
 
     def on_market(self, published: Sequence[tuple[str, str, Any]]) -> None:
         """Fan out one batch of public items; called by the sequencer, never blocks."""

@@ -113,7 +113,7 @@ def alternate(runs: dict[str, tuple[Any, list[Any], int]], commands: int, chunk:
 def _compare(base_bench: Any, revision: str, commands: int, accounts: bool, seed: int,
              chunk: int, note: Callable[[str, int, int], None]) -> dict[str, Any]:
     convert = _converter()
-    setup = bench._funding()
+    setup = bench.funding()
     stream, _ = bench.prepare(commands, seed, accounts, bench.Mix(), setup, note)
     base = base_bench._engine(accounts)
     for seq, cmd in enumerate(setup, 1):
@@ -139,7 +139,7 @@ def accounts_cost(commands: int = 400_000, seed: int = 7, chunk: int = 20_000,
     0.30)."""
     note = progress or (lambda stage, done, total: None)
     runs = {}
-    setup = bench._funding()
+    setup = bench.funding()
     for name, accounts in (("no_accounts", False), ("accounts", True)):
         stream, _ = bench.prepare(commands, seed, accounts, bench.Mix(), setup, note)
         runs[name] = (bench.ready_engine(accounts, setup), stream, len(setup) + 1)

@@ -129,7 +129,7 @@ def prepare(commands: int, seed: int, accounts: bool, mix: Mix, setup: list[Any]
     return stream, gen
 
 
-def _funding() -> list[Any]:
+def funding() -> list[Any]:
     """Every user gets 100 million USD and 100,000 BTC: far more than a user spends in a
     million-command mix, while every total stays within 64 bits (a SQL read model keeps
     them in BIGINT on SQLite)."""
@@ -227,7 +227,7 @@ def run(commands: int = 1_000_000, resting: int = 0, accounts: bool = True, seed
     bytes_per_order = _bytes_per_resting_order(max(resting, memory_sample), seed, accounts)
     rng = random.Random(seed)
     note = progress or (lambda stage, done, total: None)
-    setup = _funding() + _deep_book(resting, rng)
+    setup = funding() + _deep_book(resting, rng)
     stream, gen = prepare(commands, seed, accounts, mix, setup, note)
 
     results: dict[str, Any] = {"ops_per_sec_passes": []}
@@ -403,7 +403,7 @@ def _bytes_per_resting_order(n: int, seed: int, accounts: bool) -> int:
     commands are built and dropped inside the loop, so what stays is the orders' own.
     Falls back to ``tracemalloc`` (much slower) where ``/proc`` is missing.
     """
-    setup = _funding()
+    setup = funding()
     engine = ready_engine(accounts, setup)
     rng = random.Random(seed)
     levels = _deep_levels(n)

@@ -1,11 +1,14 @@
 """``matchbook bench pipeline``: the engine mix with the journal on and the SQL projector
 following it, in one process, as the server runs them.
 
-The seeded mix of ``bench engine`` goes through a ``DurableEngine`` in batches (group
-commit: one write, and in mode ``fsync`` one fsync, per batch) while a ``ProjectorTask``
-writes the events into SQLite or PostgreSQL from the same event loop. Reported:
-commands/s through journal + engine, the projector's lag (commands applied but not yet
-in SQL) sampled after every batch, and how long it takes to catch up at the end.
+The exchange is started as the server starts it (``Exchange.start``: recovery, the
+sequencer, market data, the SQL projector, metrics), and the seeded mix of ``bench
+engine`` is submitted to it in chunks of ``batch`` commands: the sequencer journals
+each chunk as one batch (group commit: one write, and in mode ``fsync`` one fsync) and
+applies it, while the projector writes the events into SQLite or PostgreSQL from the
+same event loop. Reported: commands/s through sequencer + journal + engine, the
+projector's lag (commands applied but not yet in SQL) sampled after every chunk, and
+how long it takes to catch up at the end.
 """
 
 from __future__ import annotations
@@ -16,42 +19,45 @@ import time
 from pathlib import Path
 from typing import Any
 
-from matchbook.bench.engine import Mix, _funding, prepare
+from matchbook.bench.engine import Mix, funding, prepare
 from matchbook.core import RiskLimits
-from matchbook.journal.durable import DurabilityConfig, DurableEngine
-from matchbook.store.projector import Projector, ProjectorTask
+from matchbook.runtime.exchange import Exchange
+from matchbook.runtime.sequencer import Result
+from matchbook.settings import Settings
 
 
 async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
                data_dir: Path) -> dict[str, Any]:
-    limits = RiskLimits(max_open_orders=10**9)
-    setup = _funding()
+    setup = funding()
     mix, gen = prepare(commands, seed, True, Mix(), setup, lambda stage, done, total: None)
     stream = setup + mix
-    durable = DurableEngine.open(data_dir, gen.markets,
-                                 config=DurabilityConfig(mode=mode),  # type: ignore[arg-type]
-                                 limits=limits)
-    projection = Projector(url, gen.markets)
-    await projection.start()
-    task = ProjectorTask(projection, data_dir=data_dir)
-    await task.start()
-    task.offer(durable.opened)  # the configured risk limits, journaled at start-up
+    settings = Settings(data_dir=data_dir, database_url=url, journal_mode=mode,
+                        max_batch=batch, queue_size=max(10_000, 2 * batch))
+    exchange = await Exchange.start(settings, markets=gen.markets,
+                                    limits=RiskLimits(max_open_orders=10**9))
+    task = exchange.projector
+    assert task is not None
+    loop = asyncio.get_running_loop()
     lags: list[int] = []
-    ts = time.time_ns()
-    started = time.perf_counter()
-    for i in range(0, len(stream), batch):
-        ts += 1_000_000
-        applied = durable.submit([(c, ts) for c in stream[i:i + batch]])
-        task.offer(applied)
-        lags.append(task.lag)
-        await asyncio.sleep(0)  # let the projector take its turn, as on the server's loop
-    elapsed = time.perf_counter() - started
-    drained = time.perf_counter()
-    await task.stop(drain=True, timeout=600)
-    catch_up = time.perf_counter() - drained
-    stats = projection.stats()
-    await projection.stop()
-    durable.close()
+    try:
+        started = time.perf_counter()
+        for i in range(0, len(stream), batch):
+            pending: list[asyncio.Future[Result]] = []
+            for command in stream[i:i + batch]:
+                future: asyncio.Future[Result] = loop.create_future()
+                exchange.submit_nowait(command, future)
+                pending.append(future)
+            await asyncio.gather(*pending)  # one batch through the sequencer
+            lags.append(task.lag)
+        elapsed = time.perf_counter() - started
+        drained = time.perf_counter()
+        while task.lag and time.perf_counter() - drained < 600:
+            await asyncio.sleep(0.005)
+        catch_up = time.perf_counter() - drained
+        stats = task.projector.stats()
+        dropped = task.dropped_batches
+    finally:
+        await exchange.stop()
     lags.sort()
     return {"commands": len(stream), "journal_mode": mode, "batch": batch,
             "dialect": url.split(":", 1)[0],
@@ -60,7 +66,7 @@ async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
             "projector_catch_up_seconds": round(catch_up, 3),
             "projector_rows": stats.rows,
             "projector_rows_per_sec": round(stats.rows_per_second),
-            "projector_dropped_batches": task.dropped_batches,
+            "projector_dropped_batches": dropped,
             "projected_to_seq": stats.last_seq}
 
 

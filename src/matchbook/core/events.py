@@ -21,6 +21,8 @@ from enum import IntEnum
 
 import msgspec
 
+from matchbook.core.commands import AnyCommand
+
 
 class CancelReason(IntEnum):
     USER = 1  # the owner asked
@@ -301,3 +303,8 @@ AnyEvent = (
     | FeeTierSet
     | RiskLimitsSet
 )
+
+
+Applied = tuple[int, int, AnyCommand, list[Event]]
+"""``(seq, ts_ns, command, events)`` of one applied command: what the sequencer hands to
+every consumer of the event stream (market data, the SQL projector, metrics, streams)."""

@@ -52,9 +52,69 @@ def markets_fingerprint(markets: Markets) -> str:
 
 
 def encode_snapshot(engine: Engine) -> bytes:
-    return msgspec.json.encode({"format": SNAPSHOT_FORMAT,
-                                "markets": markets_fingerprint(engine.markets),
-                                "state": engine.snapshot()})
+    return msgspec.json.encode(snapshot_document(engine.markets, engine.snapshot()))
+
+
+def snapshot_document(markets: Markets, state: dict[str, Any]) -> dict[str, Any]:
+    """What a snapshot payload encodes: ``state`` is ``Engine.snapshot()`` (a copy made
+    of fresh containers and immutable values, so it may be encoded on another thread
+    while the engine moves on)."""
+    return {"format": SNAPSHOT_FORMAT, "markets": markets_fingerprint(markets),
+            "state": state}
+
+
+_json_encode = msgspec.json.Encoder().encode
+
+
+def encode_json_in_slices(value: Any, rows: int = 2048) -> bytes:
+    """``msgspec.json.encode(value)``, byte for byte, in many short calls: lists longer
+    than ``rows`` are encoded ``rows`` items at a time and dicts key by key.
+
+    One encoder call holds the interpreter lock until it returns: for a large state one
+    call would stall every other thread (the event loop) for as long as it takes. Made
+    of short calls, the encoding leaves the lock to the others between slices, so a
+    snapshot encoded on a worker thread does not block the loop. O(size of ``value``).
+    """
+    out: list[bytes] = []
+    _slices(value, out, rows)
+    return b"".join(out)
+
+
+def _slices(value: Any, out: list[bytes], rows: int) -> None:
+    append = out.append
+    if isinstance(value, dict):
+        append(b"{")
+        for index, (key, item) in enumerate(value.items()):
+            if index:
+                append(b",")
+            # msgspec writes int (and other non-str) keys as JSON strings
+            append(_json_encode(key if isinstance(key, str) else str(key)))
+            append(b":")
+            _slices(item, out, rows)
+        append(b"}")
+    elif isinstance(value, list | tuple):
+        append(b"[")
+        for start in range(0, len(value), rows):
+            if start:
+                append(b",")
+            _slices_of_list(value[start:start + rows], out, rows)
+        append(b"]")
+    else:
+        append(_json_encode(value))
+
+
+def _slices_of_list(items: Any, out: list[bytes], rows: int) -> None:
+    """The items of a slice of a list, without its brackets: in one call, unless an item
+    is itself large (a dict, or a list longer than ``rows``)."""
+    if not any(isinstance(item, dict) or (isinstance(item, list | tuple) and len(item) > rows)
+               for item in items):
+        if len(items):
+            out.append(_json_encode(items)[1:-1])
+        return
+    for index, item in enumerate(items):
+        if index:
+            out.append(b",")
+        _slices(item, out, rows)
 
 
 def decode_snapshot(payload: bytes, markets: Markets, *, accounts: bool = True) -> Engine:

@@ -22,12 +22,16 @@ Layout of ``data_dir``: ``journal/`` (segments) and ``snapshots/``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import gc
 import logging
 import os
+import signal
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -36,13 +40,15 @@ import msgspec
 
 from matchbook.core import Engine, Markets, RiskLimits
 from matchbook.core.commands import AnyCommand, SetRiskLimits
-from matchbook.core.events import Event
+from matchbook.core.events import Applied
 from matchbook.journal.codec import (
     SnapshotMismatchError,
     decode_command,
     decode_snapshot,
     encode_command,
+    encode_json_in_slices,
     encode_snapshot,
+    snapshot_document,
 )
 from matchbook.journal.segments import (
     DEFAULT_SEGMENT_BYTES,
@@ -56,9 +62,6 @@ from matchbook.journal.segments import (
 from matchbook.journal.snapshot import SnapshotPolicy, SnapshotStore, next_midnight_utc_ns
 
 logger = logging.getLogger(__name__)
-
-Applied = tuple[int, int, AnyCommand, list[Event]]
-"""``(seq, ts_ns, command, events)`` of one applied command."""
 
 
 class Stamped(NamedTuple):
@@ -87,6 +90,12 @@ class DurabilityConfig:
     snapshot_daily: bool = True
     snapshots_kept: int = 3
     segment_bytes: int = DEFAULT_SEGMENT_BYTES
+    # take periodic and daily snapshots off the caller's thread (what a runtime with an
+    # event loop wants): the state is copied by forking a child process that encodes and
+    # writes it (where the platform can fork and ``snapshot_fork``), else copied on the
+    # caller's thread and encoded and written on a worker thread
+    snapshot_in_background: bool = False
+    snapshot_fork: bool = True
 
 
 class DurableEngine:
@@ -110,6 +119,11 @@ class DurableEngine:
         self._stamped_seq, self._stamped_ts = engine.last_seq, engine.last_ts
         self._lock_fd: int | None = None
         self.snapshot_seconds = 0.0
+        self.snapshots_written = 0
+        self.snapshot_failures = 0
+        self.snapshot_copy_seconds = 0.0  # the last copy of the state (on the caller's thread)
+        self._snapshot_thread: ThreadPoolExecutor | None = None
+        self._snapshot_writes: list[Future[None]] = []  # background writes not yet done
         self.opened: list[Applied] = []  # what ``open`` applied before any caller's command
 
     # -- opening and recovery ----------------------------------------------------------
@@ -215,37 +229,150 @@ class DurableEngine:
         for seq, ts_ns, command in stamped.commands:
             if self.config.snapshot_daily and ts_ns >= self._next_midnight:
                 if engine.last_seq and self._next_midnight:
-                    self._try_snapshot()  # the state as of the last command before midnight
-                self._next_midnight = next_midnight_utc_ns(ts_ns)
+                    self._try_snapshot(daily=True)  # the state as of the last command before
+                self._next_midnight = next_midnight_utc_ns(ts_ns)  # midnight
             results.append((seq, ts_ns, command, apply(seq, ts_ns, command)))
         if results and self.policy.due(engine.last_seq, engine.last_ts):
             self._try_snapshot()
         return results
 
-    def _try_snapshot(self) -> None:
+    def _try_snapshot(self, daily: bool = False) -> None:
         """A snapshot on the write path: a failure is logged, never raised. The batch is
         already journaled, so it must be applied in full whatever happens to a snapshot
         (the journal stays the truth); a periodic snapshot is retried after the next
-        batch, a missed daily one is not."""
+        batch, a missed daily one is not. With ``snapshot_in_background`` only the copy
+        of the state is taken here; a periodic snapshot is skipped (and retried after
+        the next batch) while the previous one is still being written."""
+        if self.config.snapshot_in_background:
+            if daily or not self.snapshot_pending:
+                self.snapshot_in_background()
+            return
         try:
             self.snapshot()
         except (OSError, ValueError):
+            self.snapshot_failures += 1
             logger.exception("snapshot at seq %d failed; continuing without it",
                              self.engine.last_seq)
 
+    @property
+    def snapshot_pending(self) -> bool:
+        """A background snapshot is still being encoded or written."""
+        writes = self._snapshot_writes
+        writes[:] = [w for w in writes if not w.done()]
+        return bool(writes)
+
+    def snapshot_in_background(self) -> Future[None]:
+        """Take a consistent copy of the state now and write it as a snapshot off the
+        caller's thread; returns once the copy is taken (the future is done when the
+        file is).
+
+        With ``snapshot_fork`` (and ``os.fork``), the copy is the memory of a forked
+        child process (copy-on-write: the fork costs the caller a page-table copy, not a
+        walk of the state): the child encodes, writes and fsyncs the state as of now and
+        exits, while the caller moves on. Otherwise ``Engine.snapshot()`` (fresh
+        containers of immutable values) is taken on the caller's thread and encoded and
+        written on the thread ``matchbook-snapshot``, in short slices.
+
+        Either way the file is only used by a recovery once it is complete: it is
+        written under a temporary name, fsynced and renamed (``SnapshotStore.write``).
+        ``last_snapshot_seq`` moves when it is done; a failure is logged and counted,
+        never raised.
+        """
+        engine = self.engine
+        started = time.perf_counter()
+        seq, ts_ns = engine.last_seq, engine.last_ts
+        if self._snapshot_thread is None:
+            self._snapshot_thread = ThreadPoolExecutor(1, thread_name_prefix="matchbook-snapshot")
+        if self.config.snapshot_fork and hasattr(os, "fork"):
+            pid = self._fork_snapshot(seq, ts_ns)
+            self.snapshot_copy_seconds = time.perf_counter() - started
+            write = self._snapshot_thread.submit(self._reap_snapshot, pid, seq, started)
+        else:
+            document = snapshot_document(self.markets, engine.snapshot())
+            self.snapshot_copy_seconds = time.perf_counter() - started
+            write = self._snapshot_thread.submit(self._write_snapshot, seq, ts_ns, document,
+                                                 started)
+        self.policy.taken(seq, ts_ns)  # the next one is due an interval from now
+        self._snapshot_writes.append(write)
+        return write
+
+    def _fork_snapshot(self, seq: int, ts_ns: int) -> int:
+        """Fork a child that writes the snapshot of the state as of now and exits with
+        status 0 once the file is complete (1 otherwise). Returns its pid."""
+        pid = os.fork()
+        if pid:
+            return pid
+        status = 1  # the child: the state is this process's memory, frozen at the fork
+        try:
+            # signals are the parent's business (a Ctrl-C reaches the whole group)
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+            gc.disable()  # nothing to collect in a short-lived copy; pages stay shared
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # the data directory is the parent's to hold
+            document = snapshot_document(self.markets, self.engine.snapshot())
+            self.snapshots.write(seq, ts_ns, msgspec.json.encode(document))
+            status = 0
+        except BaseException:
+            with contextlib.suppress(BaseException):
+                traceback.print_exc()
+        finally:
+            os._exit(status)  # no atexit, no buffers of the parent flushed twice
+
+    def _reap_snapshot(self, pid: int, seq: int, started: float) -> None:
+        """On the snapshot thread: wait for the child writing snapshot ``seq``."""
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            self.snapshot_failures += 1
+            logger.error("snapshot at seq %d failed in process %d (exit status %d); "
+                         "continuing without it", seq, pid, code)
+            return
+        self._snapshot_done(seq, started)
+
+    def _write_snapshot(self, seq: int, ts_ns: int, document: dict[str, object],
+                        started: float) -> None:
+        """On the snapshot thread: encode in short slices (the event loop keeps the
+        interpreter between them), write, fsync, rename."""
+        try:
+            self.snapshots.write(seq, ts_ns, encode_json_in_slices(document))
+        except Exception:
+            self.snapshot_failures += 1
+            logger.exception("snapshot at seq %d failed; continuing without it", seq)
+            return
+        self._snapshot_done(seq, started)
+
+    def _snapshot_done(self, seq: int, started: float) -> None:
+        self.last_snapshot_seq = max(self.last_snapshot_seq, seq)
+        self.snapshot_seconds = time.perf_counter() - started
+        self.snapshots_written += 1
+        logger.info("snapshot at seq %d written in %.3f s (state copied in %.3f s)", seq,
+                    self.snapshot_seconds, self.snapshot_copy_seconds)
+
+    def wait_for_snapshots(self) -> None:
+        """Block until every background snapshot is written (or failed)."""
+        for write in list(self._snapshot_writes):
+            write.result()
+        self._snapshot_writes.clear()
+
     def snapshot(self) -> Path:
-        """Write a snapshot of the current state now (atomic; prunes old ones)."""
+        """Write a snapshot of the current state now (atomic; prunes old ones), after
+        any background snapshot still being written."""
+        self.wait_for_snapshots()
         started = time.perf_counter()
         engine = self.engine
         path = self.snapshots.write(engine.last_seq, engine.last_ts, encode_snapshot(engine))
         self.policy.taken(engine.last_seq, engine.last_ts)
         self.last_snapshot_seq = engine.last_seq
         self.snapshot_seconds = time.perf_counter() - started
+        self.snapshots_written += 1
         logger.info("snapshot at seq %d written in %.3f s", engine.last_seq,
                     self.snapshot_seconds)
         return path
 
     def close(self) -> None:
+        thread, self._snapshot_thread = self._snapshot_thread, None
+        if thread is not None:
+            thread.shutdown(wait=True)  # a snapshot being written is finished first
         self.writer.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # releases the data directory

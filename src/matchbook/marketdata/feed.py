@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,8 +27,7 @@ import msgspec
 
 from matchbook.core import Engine, Markets
 from matchbook.core.commands import BUY, SELL
-from matchbook.core.events import BookLevelChanged, TradeExecuted
-from matchbook.journal.durable import Applied
+from matchbook.core.events import Applied, BookLevelChanged, TradeExecuted
 
 MINUTE_NS = 60 * 10**9
 INTERVALS_NS = {"1m": MINUTE_NS, "5m": 5 * MINUTE_NS, "15m": 15 * MINUTE_NS,
@@ -123,9 +122,9 @@ class SymbolFeed:
 class MarketData:
     """The public feed of every symbol, kept from the sequencer's batches.
 
-    ``listeners`` are called once per applied batch with the list of published
-    ``(kind, symbol, item)`` (kind ``"book"`` with a ``Delta``, ``"trade"`` with a
-    ``Trade``), in order; they must not block.
+    ``on_batch`` returns what each batch published, ``(kind, symbol, item)`` in order
+    (kind ``"book"`` with a ``Delta``, ``"trade"`` with a ``Trade``): the exchange's
+    pipeline hands it to the consumers after this one (the WebSocket hub).
     """
 
     def __init__(self, markets: Markets, engine: Engine | None = None) -> None:
@@ -138,7 +137,6 @@ class MarketData:
                             for interval in INTERVALS_NS}
             self._series[name] = [
                 (INTERVALS_NS[interval], series) for interval, series in feed.candles.items()]
-        self.listeners: list[Callable[[list[tuple[str, str, Delta | Trade]]], None]] = []
         if engine is not None:
             self.load(engine)
 

@@ -1,9 +1,39 @@
-"""The exchange in one process: recovery, the sequencer, market data, the SQL projection
-and the private streams, started and stopped together.
+"""The exchange in one process, on one page: what runs, in what order, on which thread.
 
-Every gateway (REST, WebSocket, FIX, the demo bot, the simulator over the network) uses
-the same calls: ``await exchange.submit(command)`` (or ``submit_nowait`` with a
-completion to call back) and the read-only views.
+``await Exchange.start(settings)`` builds the pipeline in these steps; every gateway
+(REST, WebSocket, FIX, the demo bot, the simulator over the network) and every tool
+(the pipeline benchmark) starts it through this one call, and uses the same two calls
+to trade: ``await exchange.submit(command)`` (or ``submit_nowait`` with a completion
+to call back).
+
+1. **Recover** (a worker thread, once): the newest valid snapshot plus the journal
+   after it rebuild the engine (:class:`~matchbook.journal.durable.DurableEngine`).
+2. **Sequencer** (the task ``sequencer`` on the event loop): takes queued commands in
+   batches, stamps them, has the journal write and fsync each batch on the thread
+   ``matchbook-journal``, applies it to the engine on the loop, answers the callers,
+   then hands the batch to the consumers below, in this order, on the loop. A periodic
+   snapshot is copied by forking a child process that encodes, writes and fsyncs it
+   (the thread ``matchbook-snapshot`` waits for it); without ``fork`` the state is
+   copied on the loop and encoded and written on that thread.
+3. **Market data** (in the sequencer's turn): L2 books and their deltas, trades,
+   tickers, candles; it leaves the batch's deltas and trades on ``batch.published``.
+4. **SQL projector** (the task ``matchbook-sql-projector`` on the loop; SQLite or
+   PostgreSQL I/O through the driver's threads or sockets): migrate, catch up from the
+   journal, seed market data's history from the read model, then follow: the consumer
+   only queues the batch. A batch it cannot write is dead-lettered, never retried
+   forever (:mod:`matchbook.store.follow`).
+5. **Metrics** (in the sequencer's turn): counters and the ack latency of every
+   command; gauges read at scrape time (:mod:`matchbook.runtime.metrics`).
+6. **Extra consumers** (in the sequencer's turn), in the order attached: the WebSocket
+   hub, a test's probe.
+
+``stop()`` undoes them in reverse: the extra consumers are stopped, the sequencer
+stops taking commands and drains what was queued through every consumer, metrics are
+unbound, the projector writes what it was offered, and the last snapshot is written
+before the journal is closed.
+
+A consumer must not block (see :mod:`matchbook.runtime.consumer`); one that fails is
+logged and the next one still runs.
 """
 
 from __future__ import annotations
@@ -11,16 +41,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+
+from prometheus_client.core import Metric
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from matchbook.config import read_config, risk_limits
 from matchbook.core import Engine, Markets, RiskLimits, load_markets
 from matchbook.core.commands import AnyCommand
-from matchbook.journal.durable import Applied, DurabilityConfig, DurableEngine
+from matchbook.journal.durable import DurabilityConfig, DurableEngine
 from matchbook.marketdata.feed import MarketData
+from matchbook.runtime.consumer import Batch, Consumer
+from matchbook.runtime.history import seed_market_data
+from matchbook.runtime.metrics import Metrics, counter, gauge
 from matchbook.runtime.sequencer import Completion, Result, Sequencer
 from matchbook.settings import Settings
+from matchbook.store.db import create_engine, database_url
+from matchbook.store.follow import ProjectorTask
+from matchbook.store.projector import Projector
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +73,15 @@ class Exchange:
         self.markets = markets
         self.limits = limits
         self.durable = durable
+        self.started_ns = time.time_ns()
         self.sequencer = Sequencer(durable, queue_size=settings.queue_size,
                                    max_batch=settings.max_batch)
+        self.consumers: list[Consumer] = self.sequencer.consumers  # called in this order
         self.marketdata = MarketData(markets, durable.engine)
-        self.started_ns = time.time_ns()
-        self._listeners: list[Callable[[Sequence[Applied]], object]] = []
-        self.sequencer.subscribe(self._on_batch)
-        self.projector: object | None = None
+        self.projector: ProjectorTask | None = None
+        self.db: AsyncEngine | None = None  # the read model, for the API's history reads
+        self.metrics = Metrics(durable, self.sequencer, self.consumers)
+        self._stops: list[Callable[[], Awaitable[None]]] = []  # extra consumers' stops
 
     @property
     def engine(self) -> Engine:
@@ -48,27 +89,99 @@ class Exchange:
         return self.durable.engine
 
     @classmethod
-    async def start(cls, settings: Settings) -> Exchange:
-        config = read_config(settings.markets_file or None)
-        markets = load_markets(config)
-        limits = risk_limits(markets, config)
-        data_dir = Path(settings.data_dir)
+    async def start(cls, settings: Settings, *, markets: Markets | None = None,
+                    limits: RiskLimits | None = None, read_model: bool = True) -> Exchange:
+        """Recover and start the pipeline (steps 1 to 5; attach step 6 with ``attach``).
+
+        ``markets`` and ``limits`` default to the configuration's (``settings``'
+        markets file); ``read_model=False`` runs without the SQL projector.
+        """
+        if markets is None:
+            config = read_config(settings.markets_file or None)
+            markets = load_markets(config)
+            limits = limits if limits is not None else risk_limits(markets, config)
+        # 1. recover (worker thread)
         durable = await asyncio.to_thread(
-            DurableEngine.open, data_dir, markets,
+            DurableEngine.open, Path(settings.data_dir), markets,
             config=DurabilityConfig(mode=settings.journal_mode,  # type: ignore[arg-type]
                                     snapshot_every_commands=settings.snapshot_every_commands,
-                                    snapshot_every_seconds=settings.snapshot_every_seconds),
+                                    snapshot_every_seconds=settings.snapshot_every_seconds,
+                                    snapshot_in_background=True),
             limits=limits)
         info = durable.recovery
         logger.info("recovered: snapshot %d + %d journal records -> seq %d in %.3f s",
                     info.snapshot_seq, info.replayed, info.last_seq, info.seconds)
         exchange = cls(settings, markets, durable, limits)
+        try:
+            await exchange._start_consumers(read_model)
+        except BaseException:
+            await exchange._close_read_model()
+            durable.close()
+            raise
+        # 2. the sequencer takes commands from now on
         exchange.sequencer.start()
         return exchange
 
+    async def _start_consumers(self, read_model: bool) -> None:
+        consumers = self.consumers
+        # 3. market data
+        consumers.append(_MarketDataStep(self.marketdata))
+        # 4. SQL projector: caught up before any new command, so that history is seeded
+        # from a read model that holds everything the journal does
+        if read_model:
+            settings = self.settings
+            url = settings.database_url or database_url(settings.data_dir)
+            projection = Projector(url, self.markets)  # migrates the schema first
+            await projection.start()
+            task = self.projector = ProjectorTask(projection, data_dir=settings.data_dir)
+            self.db = create_engine(url)
+            await task.catch_up_at_start(self.engine.last_seq)  # never fails for the read model
+            try:
+                await seed_market_data(self.db, self.marketdata, time.time_ns())
+            except Exception:  # history is a convenience: the exchange runs without it
+                logger.exception("could not seed market data's history from the read model")
+            await task.start()
+            task.offer(self.durable.opened)  # beyond the journal in mode "none"
+            consumers.append(_ProjectorStep(task))
+        # 5. metrics
+        self.metrics.start()
+        consumers.append(self.metrics)
+
+    def attach(self, consumer: Consumer,
+               stop: Callable[[], Awaitable[None]] | None = None) -> None:
+        """6. Add ``consumer`` after every other; ``stop`` is awaited first by ``stop()``."""
+        self.consumers.append(consumer)
+        if stop is not None:
+            self._stops.append(stop)
+
     async def stop(self) -> None:
-        """Drain queued commands, write a snapshot, close the journal."""
-        await self.sequencer.stop(snapshot=True)
+        """The steps in reverse: extra consumers, drain the sequencer, metrics, the
+        projector (writes what it was offered), the last snapshot and the journal."""
+        for stop in reversed(self._stops):  # 6.
+            try:
+                await stop()
+            except Exception:
+                logger.exception("stopping a consumer failed")
+        self._stops.clear()
+        await self.sequencer.stop(snapshot=False, close=False)  # 2. drained through every consumer
+        self.metrics.stop()  # 5.
+        await self._close_read_model()  # 4.
+        durable = self.durable  # 1.
+        await asyncio.to_thread(durable.wait_for_snapshots)
+        if self.engine.last_seq > durable.last_snapshot_seq:
+            await asyncio.to_thread(durable.snapshot)
+        durable.close()
+
+    async def _close_read_model(self) -> None:
+        task, self.projector = self.projector, None
+        if task is not None:
+            await task.stop()
+            await task.projector.stop()
+        db, self.db = self.db, None
+        if db is not None:
+            await db.dispose()
+
+    # -- trading ---------------------------------------------------------------------------
 
     async def submit(self, command: AnyCommand) -> Result:
         return await self.sequencer.submit(command)
@@ -77,19 +190,32 @@ class Exchange:
         """Queue ``command``; ``completion`` is called back with its ``Result``."""
         self.sequencer.submit_nowait(command, completion)
 
-    def listen(self, listener: Callable[[Sequence[Applied]], object]) -> None:
-        """Call ``listener(batch)`` after every applied batch (after market data)."""
-        self._listeners.append(listener)
 
-    def _on_batch(self, batch: Sequence[Applied]) -> None:
-        published = self.marketdata.on_batch(batch)
-        for listener in self._listeners:
-            try:
-                listener(batch)
-            except Exception:
-                logger.exception("batch listener failed")
-        for fanout in self.marketdata.listeners:
-            try:
-                fanout(published)
-            except Exception:
-                logger.exception("market data listener failed")
+class _MarketDataStep:
+    """3. Fold the batch into market data; leave what it published on the batch."""
+
+    def __init__(self, marketdata: MarketData) -> None:
+        self.marketdata = marketdata
+
+    def consume(self, batch: Batch) -> None:
+        batch.published = self.marketdata.on_batch(batch.records)
+
+
+class _ProjectorStep:
+    """4. Queue the batch for the SQL projector (never blocks: a full queue drops it and
+    the projector catches up from the journal)."""
+
+    def __init__(self, task: ProjectorTask) -> None:
+        self.task = task
+
+    def consume(self, batch: Batch) -> None:
+        self.task.offer(batch.records)
+
+    def metrics(self) -> Iterator[Metric]:
+        task = self.task
+        yield gauge("matchbook_projector_lag", "Commands not yet in SQL", task.lag)
+        yield counter("matchbook_projector_dead_letters",
+                      "Records the projector could not write and skipped (see the "
+                      "projection_dead_letters table)", task.dead_letters)
+        yield counter("matchbook_projector_errors", "Failed projector writes", task.errors)
+

@@ -5,12 +5,13 @@ or ``submit_nowait(command, completion)`` to be called back instead of awaiting.
 sequencer takes what is queued in batches, stamps each command with its sequence number
 and time, journals the batch (one write, one fsync, off the event loop), applies it to
 the engine, completes every caller's future (or completion) with its events, and then
-hands the batch to subscribers (market data, the SQL projector, private user streams).
+hands the batch to its consumers, in order (market data, the SQL projector, metrics,
+the WebSocket hub: see :mod:`matchbook.runtime.consumer`).
 The next batch is already being journaled while one is applied and answered; nothing is
 answered or published before its own write is done.
 
 A full queue raises ``Busy`` at once (the gateway answers 503): the sequencer never
-buffers without bound. Subscribers and completions must not block: each is called
+buffers without bound. Consumers and completions must not block: each is called
 synchronously and queues its own work.
 
 Reads of engine state (books, balances, open orders) happen on the event loop between
@@ -31,11 +32,10 @@ from typing import Protocol
 
 from matchbook.core.commands import AnyCommand
 from matchbook.core.events import Event
-from matchbook.journal.durable import Applied, DurableEngine, Stamped
+from matchbook.journal.durable import DurableEngine, Stamped
+from matchbook.runtime.consumer import Batch, Consumer
 
 logger = logging.getLogger(__name__)
-
-Subscriber = Callable[[Sequence[Applied]], None]
 
 
 class Busy(Exception):
@@ -102,7 +102,8 @@ class Sequencer:
     """Owns a ``DurableEngine``; ``submit`` is the only way to change its state."""
 
     def __init__(self, durable: DurableEngine, *, queue_size: int = 10_000,
-                 max_batch: int = 1024, clock: Callable[[], int] = time.time_ns) -> None:
+                 max_batch: int = 1024, clock: Callable[[], int] = time.time_ns,
+                 consumers: Sequence[Consumer] = ()) -> None:
         self.durable = durable
         self.engine = durable.engine
         self.max_batch = max_batch
@@ -111,11 +112,11 @@ class Sequencer:
         self.queue_size = queue_size
         self._queue: deque[_Item] = deque()
         self._wakeup: asyncio.Future[None] | None = None  # the loop waits for a command
-        self._subscribers: list[Subscriber] = []
+        # called in this order after every applied batch; the exchange owns the list
+        self.consumers: list[Consumer] = list(consumers)
         self._journal_thread = ThreadPoolExecutor(1, thread_name_prefix="matchbook-journal")
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._observers: list[Callable[[int, float], None]] = []
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -123,8 +124,9 @@ class Sequencer:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="sequencer")
 
-    async def stop(self, snapshot: bool = True) -> None:
-        """Stop taking commands, finish what is queued, write a snapshot, close."""
+    async def stop(self, snapshot: bool = True, close: bool = True) -> None:
+        """Stop taking commands, finish what is queued, write a snapshot, close (the
+        journal stays open for the caller to close when ``close`` is false)."""
         self._stopping = True
         if self._task is not None:
             self._wake()
@@ -133,21 +135,14 @@ class Sequencer:
         self._journal_thread.shutdown()
         if snapshot and self.engine.last_seq > self.durable.last_snapshot_seq:
             self.durable.snapshot()
-        self.durable.close()
+        if close:
+            self.durable.close()
 
     # -- submission --------------------------------------------------------------------
 
     @property
     def queue_depth(self) -> int:
         return len(self._queue)
-
-    def subscribe(self, subscriber: Subscriber) -> None:
-        """Call ``subscriber(batch)`` after every applied batch, in sequence order."""
-        self._subscribers.append(subscriber)
-
-    def observe(self, observer: Callable[[int, float], None]) -> None:
-        """``observer(commands, latency_seconds)`` per acknowledged command (metrics)."""
-        self._observers.append(observer)
 
     async def submit(self, command: AnyCommand) -> Result:
         """Sequence, journal and apply ``command``; returns its events.
@@ -251,7 +246,7 @@ class Sequencer:
         return _Journaling(items, stamped, seconds)
 
     def _apply(self, batch: _Journaling) -> None:
-        """Apply a journaled batch, answer its callers, hand it to the subscribers."""
+        """Apply a journaled batch, answer its callers, hand it to the consumers."""
         started = time.perf_counter()
         applied = self.durable.apply(batch.stamped)
         stats = self.stats
@@ -259,20 +254,19 @@ class Sequencer:
         stats.commands += len(applied)
         stats.batches += 1
         stats.last_batch_size = len(applied)
-        ack = time.perf_counter_ns()
-        observers = self._observers
+        queued: list[int] = []
+        mark = queued.append
         for (seq, ts_ns, _, events), (_, completion, enqueued) in zip(applied, batch.items,
                                                                      strict=True):
             if not completion.done():
                 completion.set_result(Result(seq, ts_ns, events))
-            latency = (ack - enqueued) / 1e9
-            for observer in observers:
-                observer(1, latency)
-        for subscriber in self._subscribers:
+            mark(enqueued)
+        done = Batch(applied, queued, time.perf_counter_ns())
+        for consumer in self.consumers:
             try:
-                subscriber(applied)
+                consumer.consume(done)
             except Exception:  # a broken consumer must not stop the exchange
-                logger.exception("event subscriber failed")
+                logger.exception("consumer %s failed", type(consumer).__name__)
 
     def _fail_queued(self) -> None:
         queue = self._queue

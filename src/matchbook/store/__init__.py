@@ -6,8 +6,12 @@ read helpers.
 * :mod:`~matchbook.store.db` — ``database_url(data_dir)`` (SQLite file by default,
   ``MATCHBOOK_DATABASE_URL`` for PostgreSQL) and ``create_engine(url)``;
 * :mod:`~matchbook.store.projector` — ``Projector`` (batches of records, one transaction
-  each, idempotent by sequence number), ``ProjectorTask`` (bounded queue, never blocks
-  the producer), ``rebuild`` and catch-up from the journal;
+  each, idempotent by sequence number, dead letters for what cannot be written),
+  ``rebuild`` and catch-up from the journal; it uses :mod:`~matchbook.store.rows`
+  (event -> row mapping), :mod:`~matchbook.store.sql` (the dialects' writers) and
+  :mod:`~matchbook.store.replay` (records re-derived from the journal);
+* :mod:`~matchbook.store.follow` — ``ProjectorTask`` (bounded queue, never blocks the
+  producer, never wedges on a bad batch);
 * :mod:`~matchbook.store.queries` — what the API reads;
 * :mod:`~matchbook.store.bench` — projector throughput.
 
@@ -16,6 +20,7 @@ journal. It is never read back by the core.
 """
 
 from matchbook.store.db import create_engine, database_url
+from matchbook.store.follow import ProjectorTask
 from matchbook.store.migrate import upgrade, upgrade_async
 from matchbook.store.projector import (
     JournalNotFromStartError,
@@ -23,7 +28,6 @@ from matchbook.store.projector import (
     ProjectionGapError,
     Projector,
     ProjectorStats,
-    ProjectorTask,
     Record,
     rebuild,
 )

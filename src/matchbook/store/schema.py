@@ -258,6 +258,19 @@ projection_state = Table(
     Column("last_ts_ns", BigInteger, nullable=False),
 )
 
+projection_dead_letters = Table(
+    "projection_dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),  # the projection (projection_state.name)
+    Column("first_seq", BigInteger, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("command", Text, nullable=False),  # the first record's command, as in audit_log
+    Column("recorded_ns", BigInteger, nullable=False),  # wall clock when it was skipped
+)
+"""Records the projector could not write and skipped (see ``Projector.follow``)."""
+
 __all__ = [
     "CANCEL_REASONS",
     "CLOSED_STATUSES",
@@ -275,6 +288,7 @@ __all__ = [
     "metadata",
     "order_events",
     "orders",
+    "projection_dead_letters",
     "projection_state",
     "system_balances",
     "trades",

@@ -34,6 +34,7 @@ from matchbook.core import (
 from matchbook.core.commands import ReinstateUser
 from matchbook.core.events import Deposited, OrderCancelled
 from matchbook.runtime.sequencer import Result
+from matchbook.store.follow import ProjectorTask
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 
@@ -182,7 +183,19 @@ async def stats(admin: AdminUser, state: State) -> dict[str, Any]:
                     "lag": exchange.engine.last_seq - (writer.last_seq or 0)},
         "snapshot_seq": durable.last_snapshot_seq,
         "projector_lag": await projection_lag(state),
+        "projector": _projector(exchange.projector),
         "open_orders": exchange.engine.open_order_count,
         "websocket_clients": getattr(state, "ws_clients", 0),
         "uptime_seconds": round(uptime, 1),
     }
+
+
+def _projector(task: ProjectorTask | None) -> dict[str, Any] | None:
+    """The SQL projector's health: how far it is, its failures and its dead letters
+    (records it could not write and skipped: rebuild the read model once fixed)."""
+    if task is None:
+        return None
+    stats = task.stats()
+    return {name: stats[name] for name in (
+        "last_seq", "lag", "behind", "errors", "last_error", "dead_letters",
+        "last_dead_letter")}

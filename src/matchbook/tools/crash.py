@@ -2,7 +2,7 @@
 
 A trial starts a *child* process::
 
-    python -m matchbook.journal.crash child --data-dir D --seed S
+    python -m matchbook.tools.crash child --data-dir D --seed S
 
 which opens a :class:`~matchbook.journal.durable.DurableEngine` in mode ``fsync``
 (small segments, frequent snapshots, sequencer time that crosses 00:00 UTC), funds
@@ -23,7 +23,7 @@ from a random byte on. Then it recovers and checks that:
   snapshot file left behind is valid (a kill during a snapshot leaves no half file);
 * the engine reopens and accepts more commands, and a second recovery agrees with it.
 
-``python -m matchbook.journal.crash run --trials N`` runs N trials with a progress bar
+``python -m matchbook.tools.crash run --trials N`` runs N trials with a progress bar
 and prints a summary (``make crash-test`` runs 50). Exit status 1 if a trial failed.
 
 :class:`CommandStream` (the seeded generator) is also used by the journal's tests.
@@ -77,9 +77,9 @@ from matchbook.core.commands import (
     SuspendUser,
     Transfer,
 )
-from matchbook.core.events import OrderAccepted, WithdrawalRequested
+from matchbook.core.events import Applied, OrderAccepted, WithdrawalRequested
 from matchbook.journal.codec import decode_command
-from matchbook.journal.durable import Applied, DurabilityConfig, DurableEngine, recover
+from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
 from matchbook.journal.segments import HEADER_SIZE, iter_records, list_segments
 from matchbook.journal.snapshot import DAY_NS, SnapshotStore
 
@@ -485,7 +485,7 @@ def replay_from_start(journal: Path, markets: Markets) -> Engine:
 
 
 def _child_command(data_dir: Path, seed: int) -> list[str]:
-    return [sys.executable, "-m", "matchbook.journal.crash", "child",
+    return [sys.executable, "-m", "matchbook.tools.crash", "child",
             "--data-dir", str(data_dir), "--seed", str(seed)]
 
 
@@ -700,7 +700,7 @@ def _print_summary(results: list[TrialResult], seconds: float) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m matchbook.journal.crash",
+    parser = argparse.ArgumentParser(prog="python -m matchbook.tools.crash",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     commands = parser.add_subparsers(dest="command", required=True)
     child_parser = commands.add_parser("child", help="journal random commands until killed")

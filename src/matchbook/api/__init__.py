@@ -1,0 +1,1 @@
+"""The HTTP and WebSocket gateway: a FastAPI app over the running exchange."""

@@ -1,0 +1,126 @@
+"""The read model's SQL writers, per dialect (SQLite and PostgreSQL).
+
+:class:`SqlWriter` writes one :class:`~matchbook.store.rows.RowBatch` inside the
+caller's transaction: the projection's ``projection_state`` row first (it locks that
+row and checks no other writer moved it), then every table. On PostgreSQL the
+append-only tables go through ``COPY`` (binary) unless ``copy`` is false; every other
+insert and upsert is plain SQL in the driver's parameter style, the rows' tuples
+straight to its ``executemany``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from matchbook.store import schema
+from matchbook.store.errors import ProjectionError
+from matchbook.store.rows import COLUMNS, RowBatch
+
+TABLES = {"orders": schema.orders, "order_events": schema.order_events,
+          "trades": schema.trades, "ledger": schema.ledger_entries, "audit": schema.audit_log,
+          "addresses": schema.wallet_addresses, "withdrawals": schema.withdrawals,
+          "balances": schema.balances, "system": schema.system_balances}
+_APPENDS = ("order_events", "trades", "ledger", "audit", "addresses", "withdrawals")
+_UPSERTS = {  # conflict target, columns an existing row keeps
+    "orders": (("order_id",), {"order_id", "created_seq", "created_ts_ns"}),
+    "balances": (("user_id", "asset"), {"user_id", "asset"}),
+    "system": (("account", "asset"), {"account", "asset"}),
+}
+
+
+class SqlWriter:
+    """Statements of one projection (``name``) on one database."""
+
+    def __init__(self, db: AsyncEngine, name: str, *, copy: bool = True) -> None:
+        self.name = name
+        self.copy = copy
+        self.db = db
+        self._statements: dict[str, Any] = {}
+        self._copy = False
+        self._plain: dict[str, str] = {}
+        self._build_statements(db.dialect.name)
+
+    def _build_statements(self, dialect: str) -> None:
+        if dialect not in ("sqlite", "postgresql"):
+            raise ProjectionError(f"the read model needs SQLite or PostgreSQL, not {dialect}")
+        statements: dict[str, Any] = {}
+        w = schema.withdrawals
+        statements["settle"] = (
+            update(w).where(w.c.withdrawal_id == bindparam("b_withdrawal_id"))
+            .values(status=bindparam("status"), reason=bindparam("reason"),
+                    updated_seq=bindparam("updated_seq"),
+                    updated_ts_ns=bindparam("updated_ts_ns")))
+        state = schema.projection_state
+        statements["advance"] = (
+            update(state)
+            .where(state.c.name == bindparam("b_name"), state.c.last_seq == bindparam("b_old"))
+            .values(last_seq=bindparam("last_seq"), last_ts_ns=bindparam("last_ts_ns")))
+        self._statements = statements
+        # PostgreSQL: append-only tables are loaded with COPY (binary), the fastest path
+        self._copy = dialect == "postgresql" and self.copy
+        # every other insert and upsert as plain SQL in the driver's parameter style, the
+        # rows' tuples straight to its executemany: no dict per row, nothing to compile
+        self._plain = {}
+        quote = self.db.dialect.identifier_preparer.quote
+        for key, columns in COLUMNS.items():
+            marks = ("?" * len(columns) if dialect == "sqlite"
+                     else [f"${i}" for i in range(1, len(columns) + 1)])
+            sql = (f"INSERT INTO {quote(TABLES[key].name)} "
+                   f"({', '.join(map(quote, columns))}) VALUES ({', '.join(marks)})")
+            if key in _UPSERTS:
+                target, keep = _UPSERTS[key]
+                sql += (f" ON CONFLICT ({', '.join(map(quote, target))}) DO UPDATE SET "
+                        + ", ".join(f"{quote(c)} = excluded.{quote(c)}"
+                                    for c in columns if c not in keep))
+            self._plain[key] = sql
+
+    async def write(self, conn: AsyncConnection, b: RowBatch, old_seq: int,
+                     new_balances: dict[tuple[int, str], tuple[int, int]],
+                     new_system: dict[tuple[str, str], int]) -> None:
+        """Write ``b`` and move ``projection_state`` from ``old_seq`` to its last record,
+        in the caller's transaction."""
+        seq = b.last_seq
+        # first, so that it opens the transaction and locks this projection's row
+        await self.skip(conn, old_seq, seq, b.last_ts_ns)
+        tables: tuple[tuple[str, list[tuple[Any, ...]]], ...] = (
+            ("orders", list(map(tuple, b.orders.values()))),
+            ("order_events", b.order_events), ("trades", b.trades), ("ledger", b.ledger),
+            ("audit", b.audit), ("addresses", b.addresses),
+            ("withdrawals", list(map(tuple, b.withdrawals.values()))))
+        for key, rows in tables:
+            if rows:
+                await self._insert(conn, key, rows)
+        if b.withdrawal_updates:
+            await conn.execute(self._statements["settle"], b.withdrawal_updates)
+        if new_balances:
+            await self._insert(conn, "balances", [
+                (uid, asset, free, held, seq)
+                for (uid, asset), (free, held) in sorted(new_balances.items())])
+        if new_system:
+            await self._insert(conn, "system", [
+                (account, asset, amount, seq)
+                for (account, asset), amount in sorted(new_system.items())])
+
+    async def skip(self, conn: AsyncConnection, old_seq: int, seq: int, ts_ns: int) -> None:
+        """Move ``projection_state`` from ``old_seq`` to ``seq``; raises
+        ``ProjectionError`` if another writer moved it."""
+        result = await conn.execute(self._statements["advance"], {
+            "b_name": self.name, "b_old": old_seq, "last_seq": seq, "last_ts_ns": ts_ns})
+        if result.rowcount != 1:
+            raise ProjectionError(
+                f"projection_state {self.name!r} is no longer at seq {old_seq}: another "
+                f"writer projects into this database")
+
+    async def _insert(self, conn: AsyncConnection, key: str,
+                      rows: list[tuple[Any, ...]]) -> None:
+        """Insert (or, for orders and balances, upsert) ``rows`` into table ``key``."""
+        if self._copy and key in _APPENDS:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            await raw.copy_records_to_table(TABLES[key].name, records=rows,
+                                            columns=list(COLUMNS[key]))
+        else:
+            await conn.exec_driver_sql(self._plain[key], rows)
