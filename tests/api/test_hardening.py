@@ -75,10 +75,10 @@ def _post_head(path: str, length: int, token: str = "") -> bytes:
 
 
 def test_an_anonymous_order_is_refused_before_its_body_is_read(server: RunningServer) -> None:
-    # 64 MB announced, 10 bytes sent: the answer cannot have waited for the body
-    status, body, elapsed = _raw(server, _post_head("/api/v1/orders", 64 << 20), b'{"side": "')
+    # 64 MB announced, 10 bytes sent: a server waiting for the body would time it out
+    # (408) or never answer (the socket gives up after 5 s)
+    status, body, _ = _raw(server, _post_head("/api/v1/orders", 64 << 20), b'{"side": "')
     assert status == 401 and body["code"] == ApiCode.UNAUTHENTICATED
-    assert elapsed < 2.0
 
 
 def test_a_bad_token_is_refused_before_the_body_is_read(server: RunningServer) -> None:

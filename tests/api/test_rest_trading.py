@@ -101,8 +101,8 @@ def test_signup_login_deposit_trade_and_balances(server: RunningServer, admin: A
     assert carol.ok("GET", f"/orders/{order['order_id']}")["status"] == "new"
 
     cancelled = carol.ok("DELETE", f"/orders/{order['order_id']}")
-    assert cancelled == {"order_id": order["order_id"], "status": "cancelled",
-                         "cancelled_quantity": "0.5000"}
+    assert cancelled == {"order_id": order["order_id"], "symbol": "BTC-USD",
+                         "status": "cancelled", "cancelled_quantity": "0.5000"}
     assert carol.balances()["USD"] == ("60000.000000", "0.000000")
     assert carol.ok("GET", "/orders") == []
     closed = eventually(lambda: _single(carol.ok("GET", "/orders", params={"status": "closed"})))
@@ -456,22 +456,24 @@ def test_an_acknowledgement_describes_its_own_command(server: RunningServer,
     the same batch, is acknowledged as it stood after its own command (``new``), not as
     the engine holds it by the time its caller resumes (gone, which once read
     ``cancelled``)."""
-    from matchbook.api.routes.orders import build_order, place
+    import msgspec
+
     from matchbook.api.schemas import NewOrder
 
     buyer = funded(server, USD="10000")
     seller = funded(server, BTC="1")
     exchange = server.state.exchange
+    trading = server.state.trading
 
     async def same_batch() -> list[dict[str, Any]]:
-        buy = build_order(exchange, buyer.user_id,
-                          NewOrder(side="buy", price="50000", quantity="0.1"))
-        sell = build_order(exchange, seller.user_id,
-                           NewOrder(side="sell", price="50000", quantity="0.1"))
+        buy = trading.order_command(buyer.user_id,
+                                    NewOrder(side="buy", price="50000", quantity="0.1"))
+        sell = trading.order_command(seller.user_id,
+                                     NewOrder(side="sell", price="50000", quantity="0.1"))
         batches = exchange.sequencer.stats.batches
-        answers = await asyncio.gather(place(exchange, buy), place(exchange, sell))
+        answers = await asyncio.gather(trading.place(buy), trading.place(sell))
         assert exchange.sequencer.stats.batches == batches + 1  # one batch
-        return list(answers)
+        return [msgspec.to_builtins(a) for a in answers]
 
     rested, took = server.call(same_batch)
     assert (rested["status"], rested["filled_quantity"], rested["remaining_quantity"]) == (

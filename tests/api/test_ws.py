@@ -304,8 +304,8 @@ def test_order_entry_echoes_request_ids_and_errors(server: RunningServer) -> Non
         assert amended["type"] == "result" and amended["data"]["priority_kept"] is True
         assert amended["data"]["quantity"] == "0.0050"
         cancelled = ws.request(op="cancel", order_id=order["order_id"])
-        assert cancelled["data"] == {"order_id": order["order_id"], "status": "cancelled",
-                                     "cancelled_quantity": "0.0050"}
+        assert cancelled["data"] == {"order_id": order["order_id"], "symbol": "BTC-USD",
+                                     "status": "cancelled", "cancelled_quantity": "0.0050"}
         again = ws.request(op="cancel", order_id=order["order_id"])
         assert again["type"] == "error" and again["code"] == 1012
         assert again["request_id"] == f"r{ws._ids}"

@@ -467,9 +467,10 @@ def test_suspend_cancels_every_open_order_and_releases_holds() -> None:
     assert one(m.apply(command), OrderAccepted)
 
 
-def test_reinstate_of_a_user_not_suspended_is_rejected() -> None:
+def test_reinstate_of_a_user_not_suspended_is_rejected_as_not_suspended() -> None:
     m = funded(1)
-    assert_rejected(m.apply_unchanged(ReinstateUser(1)), Code.INVALID_USER)
+    assert_rejected(m.apply_unchanged(ReinstateUser(1)), Code.USER_NOT_SUSPENDED)
+    assert_rejected(m.apply_unchanged(ReinstateUser(0)), Code.INVALID_USER)
 
 
 # --------------------------------------------------------------------------- deposits, addresses
@@ -521,6 +522,15 @@ def test_second_address_for_the_same_user_and_asset_is_rejected() -> None:
 
 
 # --------------------------------------------------------------------------- withdrawals
+
+
+def test_withdrawal_to_an_over_long_destination_is_refused_for_its_destination() -> None:
+    m = Market()
+    m.deposit(1, "USD", "100")
+    assert m.apply(RequestWithdrawal(1, "USD", usd("1"), destination="d" * 200))
+    assert_rejected(m.apply_unchanged(RequestWithdrawal(1, "USD", usd("1"),
+                                                        destination="d" * 201)),
+                    Code.INVALID_DESTINATION)
 
 
 def test_withdrawal_request_holds_and_completion_sends_it_out() -> None:

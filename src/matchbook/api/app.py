@@ -24,6 +24,7 @@ from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
 from matchbook.api.routes import admin, auth, orders, public, simple, wallet
+from matchbook.api.routing import operations
 from matchbook.api.users import UserStore
 from matchbook.api.ws import Hub
 from matchbook.api.ws import router as ws_router
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub.start()
         exchange.attach(hub, stop=hub.stop)  # step 6: after market data and metrics
         app.state.api = state
+        operations(app)  # the guard's table of operations, built before the first request
         bots: list[asyncio.Task[None]] = []
         if settings.demo:
             from matchbook.api.demo import start_demo

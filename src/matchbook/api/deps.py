@@ -7,8 +7,8 @@ whole check, so FastAPI solves two flat dependencies per request, not a tree of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Protocol
+from dataclasses import dataclass, field
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.openapi.models import HTTPBearer as HTTPBearerModel
@@ -17,16 +17,28 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from matchbook.api.auth import PRINCIPAL, LoginThrottle, Principal, RateLimiter, Tokens
 from matchbook.api.errors import ApiCode, ApiError
+from matchbook.api.market import MarketService
+from matchbook.api.reads import Reads
+from matchbook.api.store_reads import StoreReads
+from matchbook.api.trading import Trading
 from matchbook.api.users import UserStore
 from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
 
-if TYPE_CHECKING:
-    from matchbook.api.ws import Hub
+
+class Streams(Protocol):
+    """What the REST side needs of the WebSocket hub (``matchbook.api.ws.Hub``)."""
+
+    @property
+    def client_count(self) -> int: ...
+
+    def revoke_api_key(self, key_id: int) -> int: ...
 
 
 @dataclass
 class ApiState:
+    """The running server: the exchange, its stores, and the services built on them."""
+
     settings: Settings
     exchange: Exchange
     db: AsyncEngine
@@ -34,7 +46,17 @@ class ApiState:
     tokens: Tokens
     limiter: RateLimiter
     logins: LoginThrottle
-    ws_hub: Hub | None = None
+    ws_hub: Streams | None = None
+    reads: Reads = field(init=False)
+    trading: Trading = field(init=False)
+    market: MarketService = field(init=False)
+    history: StoreReads = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.reads = Reads(self.exchange)
+        self.trading = Trading(self.exchange, self.reads)
+        self.market = MarketService(self.exchange, self.reads, self.db)
+        self.history = StoreReads(self.db, self.exchange.markets)
 
     @property
     def ws_clients(self) -> int:

@@ -80,6 +80,7 @@ STATUS: dict[int, int] = {
     Code.SYMBOL_HALTED: 409,
     Code.TRADING_HALTED: 409,
     Code.USER_SUSPENDED: 403,
+    Code.USER_NOT_SUSPENDED: 409,
 }
 
 

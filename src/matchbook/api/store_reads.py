@@ -9,78 +9,51 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from matchbook.api.deps import ApiState
-from matchbook.runtime.history import stored_candles as stored_candles  # for the routes
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from matchbook.api import views
+from matchbook.core import Markets
 from matchbook.store import queries
 
 
-def _order_row(state: ApiState, row: dict[str, Any]) -> dict[str, Any]:
-    sym = state.exchange.markets.symbols[row["symbol"]]
-    return {
-        "order_id": str(row["order_id"]), "client_order_id": row["client_order_id"],
-        "symbol": row["symbol"], "side": row["side"], "type": row["type"],
-        "price": sym.format_price(row["price_ticks"]) if row["price_ticks"] else None,
-        "quantity": sym.format_qty(row["qty_lots"]),
-        "filled_quantity": sym.format_qty(row["filled_lots"]),
-        "remaining_quantity": sym.format_qty(row["leaves_lots"]), "status": row["status"],
-        "time_in_force": row["time_in_force"], "post_only": bool(row["post_only"]),
-        "stop_price": sym.format_price(row["stop_price_ticks"])
-        if row["stop_price_ticks"] else None,
-        "display_quantity": sym.format_qty(row["display_lots"]) if row["display_lots"] else None,
-        "expire_time_ns": row["expire_ts_ns"] or None, "created_ns": row["created_ts_ns"],
-        "updated_ns": row["updated_ts_ns"], "cancel_reason": row["cancel_reason"],
-        "fee": sym.quote.format(int(row["fee_minor"])), "fee_asset": sym.quote.code,
-    }
+class StoreReads:
+    """The read model's history as views."""
 
+    def __init__(self, db: AsyncEngine, markets: Markets) -> None:
+        self.db = db
+        self.markets = markets
 
-async def closed_orders(state: ApiState, user_id: int, symbol: str,
-                        limit: int) -> list[dict[str, Any]]:
-    rows = await queries.closed_orders(state.db, user_id, symbol=symbol or None, limit=limit)
-    return [_order_row(state, r) for r in rows]
+    async def closed_orders(self, user_id: int, symbol: str, limit: int) -> list[views.Order]:
+        rows = await queries.closed_orders(self.db, user_id, symbol=symbol or None, limit=limit)
+        symbols = self.markets.symbols
+        return [views.order_of_row(symbols[r["symbol"]], r) for r in rows]
 
+    async def order_row(self, user_id: int, order_id: int) -> dict[str, Any] | None:
+        """``user_id``'s order ``order_id`` as the read model has recorded it, if it has."""
+        return await queries.order(self.db, order_id, user_id=user_id)
 
-async def find_order(state: ApiState, user_id: int, order_id: int) -> dict[str, Any] | None:
-    row = await queries.order(state.db, order_id, user_id=user_id)
-    return _order_row(state, row) if row else None
+    async def order(self, user_id: int, order_id: int) -> views.Order | None:
+        row = await self.order_row(user_id, order_id)
+        return views.order_of_row(self.markets.symbols[row["symbol"]], row) if row else None
 
+    async def fills(self, user_id: int, symbol: str, limit: int) -> list[views.Fill]:
+        symbols = self.markets.symbols
+        return [views.fill_of_row(symbols[r["symbol"]], r)
+                for r in await queries.fills(self.db, user_id, symbol=symbol or None,
+                                             limit=limit)]
 
-async def user_fills(state: ApiState, user_id: int, symbol: str,
-                     limit: int) -> list[dict[str, Any]]:
-    out = []
-    for r in await queries.fills(state.db, user_id, symbol=symbol or None, limit=limit):
-        sym = state.exchange.markets.symbols[r["symbol"]]
-        out.append({
-            "trade_id": str(r["trade_id"]), "order_id": str(r["order_id"]),
-            "symbol": r["symbol"], "side": r["side"], "price": sym.format_price(r["price_ticks"]),
-            "quantity": sym.format_qty(r["qty_lots"]), "is_maker": r["role"] == "maker",
-            "fee": sym.quote.format(int(r["fee_minor"])), "fee_asset": sym.quote.code,
-            "timestamp_ns": r["ts_ns"]})
-    return out
+    async def ledger(self, user_id: int, asset: str | None, limit: int,
+                     before_seq: int | None) -> list[views.LedgerEntry]:
+        before = (before_seq, 0) if before_seq else None
+        assets = self.markets.assets
+        return [views.ledger_of_row(assets[r["asset"]], r)
+                for r in await queries.ledger(self.db, user_id, asset=asset, limit=limit,
+                                              before=before)]
 
+    async def audit(self, limit: int, before_seq: int | None) -> list[views.AuditEntry]:
+        rows = await queries.audit_log(self.db, limit=limit, before_seq=before_seq)
+        return [views.audit_of_row(r, json.loads(r["command"])) for r in rows]
 
-async def user_ledger(state: ApiState, user_id: int, asset: str | None, limit: int,
-                      before_seq: int | None) -> list[dict[str, Any]]:
-    before = (before_seq, 0) if before_seq else None
-    assets = state.exchange.markets.assets
-    out = []
-    for r in await queries.ledger(state.db, user_id, asset=asset, limit=limit, before=before):
-        fmt = assets[r["asset"]].format
-        out.append({"seq": r["seq"], "index": r["index"], "asset": r["asset"],
-                    "amount": fmt(int(r["amount_minor"])),
-                    "available_change": fmt(int(r["available_delta_minor"])),
-                    "held_change": fmt(int(r["held_delta_minor"])),
-                    "debit": r["debit"], "credit": r["credit"], "reason": r["reason"],
-                    "reference": r["reference"], "timestamp_ns": r["ts_ns"]})
-    return out
-
-
-async def audit_page(state: ApiState, limit: int, before_seq: int | None) -> list[dict[str, Any]]:
-    rows = await queries.audit_log(state.db, limit=limit, before_seq=before_seq)
-    return [{"seq": r["seq"], "timestamp_ns": r["ts_ns"], "user_id": r["user_id"],
-             "command_type": r["command_type"], "command": json.loads(r["command"]),
-             "result_code": r["result_code"], "event_count": r["event_count"]} for r in rows]
-
-
-async def projection_lag(state: ApiState) -> int:
-    return await queries.projection_lag(state.db, state.exchange.engine.last_seq)
+    async def projection_lag(self, last_seq: int) -> int:
+        return await queries.projection_lag(self.db, last_seq)
 

@@ -12,8 +12,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from matchbook.client.models import (
     Address,
+    Adjustment,
     ApiKeyInfo,
     AssetInfo,
+    AuditEntry,
     Balance,
     Cancelled,
     CancelledAll,
@@ -21,6 +23,7 @@ from matchbook.client.models import (
     DepositResult,
     Depth,
     Fill,
+    HaltState,
     Health,
     LedgerEntry,
     Me,
@@ -28,7 +31,11 @@ from matchbook.client.models import (
     Order,
     Revoked,
     Session,
+    SimpleBook,
+    SimpleHealth,
     SimpleOrderResult,
+    Stats,
+    Suspension,
     SymbolInfo,
     Ticker,
     Trade,
@@ -277,9 +284,14 @@ def candles(symbol: str = "BTC-USD", interval: str = "1m", start_ns: int = 0,
                 auth=False)
 
 
-def simple_orderbook(depth: int = 20) -> Call[dict[str, Any]]:
+def simple_health() -> Call[SimpleHealth]:
+    """``GET /api/health``."""
+    return Call("GET", "/api/health", SimpleHealth, auth=False)
+
+
+def simple_orderbook(depth: int = 20) -> Call[SimpleBook]:
     """``GET /api/orderbook``: the BTC/USD book in the simple shape."""
-    return Call("GET", "/api/orderbook", dict[str, Any], params={"depth": depth}, auth=False)
+    return Call("GET", "/api/orderbook", SimpleBook, params={"depth": depth}, auth=False)
 
 
 def simple_order(side: Side, price: Num, quantity: Num) -> Call[SimpleOrderResult]:
@@ -313,39 +325,40 @@ def admin_withdrawals() -> Call[list[Withdrawal]]:
     return Call("GET", f"{V1}/admin/withdrawals", list[Withdrawal])
 
 
-def admin_approve_withdrawal(withdrawal_id: int) -> Call[dict[str, Any]]:
-    return Call("POST", f"{V1}/admin/withdrawals/{int(withdrawal_id)}/approve",
-                dict[str, Any])
+def admin_approve_withdrawal(withdrawal_id: int) -> Call[Withdrawal]:
+    """Send a pending withdrawal out (status ``completed``)."""
+    return Call("POST", f"{V1}/admin/withdrawals/{int(withdrawal_id)}/approve", Withdrawal)
 
 
-def admin_reject_withdrawal(withdrawal_id: int, reason: str = "") -> Call[dict[str, Any]]:
+def admin_reject_withdrawal(withdrawal_id: int, reason: str = "") -> Call[Withdrawal]:
+    """Refuse a pending withdrawal (status ``rejected``): the funds go back."""
     return Call("POST", f"{V1}/admin/withdrawals/{int(withdrawal_id)}/reject",
-                dict[str, Any], body={"reason": reason})
+                Withdrawal, body={"reason": reason})
 
 
-def admin_adjust(user_id: int, asset: str, amount: Num, reason: str) -> Call[dict[str, Any]]:
+def admin_adjust(user_id: int, asset: str, amount: Num, reason: str) -> Call[Adjustment]:
     """Correct a balance by ``amount`` (negative to debit), with a reason for the audit."""
-    return Call("POST", f"{V1}/admin/adjustments", dict[str, Any],
+    return Call("POST", f"{V1}/admin/adjustments", Adjustment,
                 body={"user_id": user_id, "asset": asset,
                       "amount": decimal_text(amount, "amount"), "reason": reason})
 
 
-def admin_halt(symbol: str = "all") -> Call[dict[str, Any]]:
+def admin_halt(symbol: str = "all") -> Call[HaltState]:
     """Halt trading on a symbol, or everywhere with ``"all"``."""
-    return Call("POST", f"{V1}/admin/symbols/{symbol}/halt", dict[str, Any])
+    return Call("POST", f"{V1}/admin/symbols/{symbol}/halt", HaltState)
 
 
-def admin_resume(symbol: str = "all") -> Call[dict[str, Any]]:
-    return Call("POST", f"{V1}/admin/symbols/{symbol}/resume", dict[str, Any])
+def admin_resume(symbol: str = "all") -> Call[HaltState]:
+    return Call("POST", f"{V1}/admin/symbols/{symbol}/resume", HaltState)
 
 
-def admin_suspend(user_id: int) -> Call[dict[str, Any]]:
+def admin_suspend(user_id: int) -> Call[Suspension]:
     """Suspend a user (their open orders are cancelled)."""
-    return Call("POST", f"{V1}/admin/users/{int(user_id)}/suspend", dict[str, Any])
+    return Call("POST", f"{V1}/admin/users/{int(user_id)}/suspend", Suspension)
 
 
-def admin_reinstate(user_id: int) -> Call[dict[str, Any]]:
-    return Call("POST", f"{V1}/admin/users/{int(user_id)}/reinstate", dict[str, Any])
+def admin_reinstate(user_id: int) -> Call[Suspension]:
+    return Call("POST", f"{V1}/admin/users/{int(user_id)}/reinstate", Suspension)
 
 
 def admin_users(limit: int = 100, offset: int = 0) -> Call[list[UserInfo]]:
@@ -353,12 +366,12 @@ def admin_users(limit: int = 100, offset: int = 0) -> Call[list[UserInfo]]:
                 params={"limit": limit, "offset": offset})
 
 
-def admin_audit(limit: int = 100, before_seq: int | None = None) -> Call[list[dict[str, Any]]]:
+def admin_audit(limit: int = 100, before_seq: int | None = None) -> Call[list[AuditEntry]]:
     """The audit log (every command with its result), newest first."""
-    return Call("GET", f"{V1}/admin/audit", list[dict[str, Any]],
+    return Call("GET", f"{V1}/admin/audit", list[AuditEntry],
                 params=_query(limit=limit, before_seq=before_seq))
 
 
-def admin_stats() -> Call[dict[str, Any]]:
+def admin_stats() -> Call[Stats]:
     """Sequencer, journal, projection and connection statistics."""
-    return Call("GET", f"{V1}/admin/stats", dict[str, Any])
+    return Call("GET", f"{V1}/admin/stats", Stats)

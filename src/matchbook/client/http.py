@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import httpx
 import msgspec
@@ -21,9 +21,7 @@ from matchbook.client import _api
 from matchbook.client._api import Call
 from matchbook.client.errors import TOKEN_EXPIRED, UNKNOWN_ASSET, MatchbookError
 from matchbook.client.models import Balance, Session
-
-if TYPE_CHECKING:
-    from matchbook.client.stream import Stream
+from matchbook.client.stream import Stream
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -194,6 +192,7 @@ class Client(_Base):
     trades = _sync(_api.trades)
     ticker = _sync(_api.ticker)
     candles = _sync(_api.candles)
+    simple_health = _sync(_api.simple_health)
     simple_orderbook = _sync(_api.simple_orderbook)
     simple_order = _sync(_api.simple_order)
     admin_deposit = _sync(_api.admin_deposit)
@@ -269,8 +268,6 @@ class AsyncClient(_Base):
         Authenticates with this client's credentials when it has some (``authenticate``
         forces or skips it); reconnects, re-authenticates and resubscribes by itself.
         """
-        from matchbook.client.stream import Stream
-
         return Stream(self, authenticate=authenticate, reconnect=reconnect, **options)
 
     signup = _async(_api.signup)
@@ -298,6 +295,7 @@ class AsyncClient(_Base):
     trades = _async(_api.trades)
     ticker = _async(_api.ticker)
     candles = _async(_api.candles)
+    simple_health = _async(_api.simple_health)
     simple_orderbook = _async(_api.simple_orderbook)
     simple_order = _async(_api.simple_order)
     admin_deposit = _async(_api.admin_deposit)

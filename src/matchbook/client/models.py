@@ -72,7 +72,7 @@ class Revoked(Model, frozen=True, kw_only=True):
 
 
 class Fill(Model, frozen=True, kw_only=True):
-    """One fill of one of your orders (``GET /fills`` adds order id, side, symbol, time)."""
+    """One fill of one of your orders; ``fee`` is in ``fee_asset``."""
 
     trade_id: str
     price: Decimal
@@ -107,8 +107,10 @@ class Order(Model, frozen=True, kw_only=True):
     cancel_reason: str | None = None
     fills: list[Fill] = []
     priority_kept: bool | None = None  # after an amend
-    created_ns: int | None = None
+    created_ns: int | None = None  # null where the server does not know it (see the API)
     updated_ns: int | None = None
+    fee: Decimal | None = None  # fees charged so far, in fee_asset
+    fee_asset: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -117,6 +119,7 @@ class Order(Model, frozen=True, kw_only=True):
 
 class Cancelled(Model, frozen=True, kw_only=True):
     order_id: str
+    symbol: str | None = None
     status: str
     cancelled_quantity: Decimal
 
@@ -149,8 +152,9 @@ class LedgerEntry(Model, frozen=True, kw_only=True):
     seq: int
     index: int
     asset: str
-    amount: Decimal
-    direction: str  # credit, debit or internal
+    amount: Decimal  # moved from ``debit`` to ``credit``
+    available_change: Decimal  # what the entry did to your available balance
+    held_change: Decimal
     debit: str
     credit: str
     reason: str
@@ -167,9 +171,10 @@ class Withdrawal(Model, frozen=True, kw_only=True):
     withdrawal_id: int
     asset: str
     amount: Decimal
-    status: str = "pending"
+    status: str = "pending"  # pending, completed or rejected
     destination: str = ""
     user_id: int | None = None
+    reason: str | None = None  # why it was rejected
 
 
 class TransferResult(Model, frozen=True, kw_only=True):
@@ -262,9 +267,98 @@ class Candle(Model, frozen=True, kw_only=True, tag_field="type", tag="candle"):
     interval: str | None = None
 
 
+class SimpleHealth(Model, frozen=True, kw_only=True):
+    service: str
+    status: str
+
+
+class SimpleBook(Model, frozen=True, kw_only=True):
+    """``GET /api/orderbook``: quantities as plain decimals, symbol ``BTC/USD``."""
+
+    symbol: str
+    bids: list[Level]
+    asks: list[Level]
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+    spread: Decimal | None = None
+
+
+# -- administration --------------------------------------------------------------------
+
+
 class UserInfo(Model, frozen=True, kw_only=True):
     user_id: int
     email: str
     role: str
     suspended: bool = False
     open_orders: int = 0
+
+
+class Adjustment(Model, frozen=True, kw_only=True):
+    user_id: int
+    asset: str
+    amount: Decimal  # negative: a debit
+
+
+class HaltState(Model, frozen=True, kw_only=True):
+    symbol: str  # or "all"
+    halted: bool
+
+
+class Suspension(Model, frozen=True, kw_only=True):
+    user_id: int
+    suspended: bool
+    cancelled_orders: list[str] = []
+
+
+class AuditEntry(Model, frozen=True, kw_only=True):
+    seq: int
+    timestamp_ns: int
+    user_id: int | None = None
+    command_type: str
+    command: dict[str, Any]
+    result_code: int  # 0: accepted
+    event_count: int
+
+
+class JournalStats(Model, frozen=True, kw_only=True):
+    mode: str
+    last_seq: int | None = None
+    fsyncs: int
+    fsync_seconds: float
+    lag: int
+
+
+class DeadLetter(Model, frozen=True, kw_only=True):
+    """Records the SQL projector could not write and skipped."""
+
+    first_seq: int
+    last_seq: int
+    error: str
+    recorded_ns: int
+
+
+class ProjectorHealth(Model, frozen=True, kw_only=True):
+    last_seq: int
+    lag: int
+    behind: bool
+    errors: int
+    last_error: str | None = None
+    dead_letters: int
+    last_dead_letter: DeadLetter | None = None
+
+
+class Stats(Model, frozen=True, kw_only=True):
+    seq: int
+    queue_depth: int
+    commands: int
+    batches: int
+    busy_rejections: int
+    throughput_per_sec: float
+    journal: JournalStats
+    snapshot_seq: int
+    projector_lag: int
+    projector: ProjectorHealth | None = None
+    open_orders: int
+    websocket_clients: int
+    uptime_seconds: float

@@ -24,7 +24,7 @@ import random
 import time
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, Protocol
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -50,11 +50,25 @@ from matchbook.client.messages import (
 )
 from matchbook.client.models import Cancelled, CancelledAll, Order
 
-if TYPE_CHECKING:
-    from matchbook.client.http import AsyncClient
-
 logger = logging.getLogger(__name__)
 P = ParamSpec("P")
+
+
+class StreamClient(Protocol):
+    """What a stream needs of the client that opened it (``AsyncClient``): where to
+    connect, the credentials to authenticate with, and a way to refresh them."""
+
+    @property
+    def ws_url(self) -> str: ...
+
+    @property
+    def credential(self) -> str | None: ...
+
+    api_key: str | None
+    refresh_token: str | None
+
+    async def refresh(self) -> Any: ...
+
 _ANSWERS = (Subscribed, Unsubscribed, Authenticated, Result, Pong, ErrorMessage)
 _CLOSED = object()
 _encode = msgspec.json.Encoder().encode
@@ -79,7 +93,7 @@ def _place(build: Callable[P, dict[str, Any]]
 class Stream:
     """One logical WebSocket session that survives reconnects. Use as ``async with``."""
 
-    def __init__(self, client: AsyncClient, *, authenticate: bool | None = None,
+    def __init__(self, client: StreamClient, *, authenticate: bool | None = None,
                  reconnect: bool = True, url: str | None = None, events: bool = True,
                  queue_size: int = 10_000, request_timeout: float = 10.0,
                  idle_timeout: float = 30.0, backoff_initial: float = 0.1,

@@ -54,6 +54,7 @@ class Code(IntEnum):
     TRADING_HALTED = 2009
     USER_SUSPENDED = 2010
     INVALID_RISK_LIMITS = 2011
+    USER_NOT_SUSPENDED = 2012
 
     # matching
     POST_ONLY_WOULD_TAKE = 3001
@@ -72,6 +73,7 @@ class Code(IntEnum):
     ADDRESS_EXISTS = 4007
     INVALID_REASON = 4008
     UNKNOWN_FEE_TIER = 4009
+    INVALID_DESTINATION = 4010
     SUPPLY_LIMIT = 4011
 
 
@@ -111,6 +113,7 @@ MESSAGES: dict[int, str] = {
     Code.SYMBOL_HALTED: "Trading in this symbol is halted.",
     Code.TRADING_HALTED: "Trading is halted.",
     Code.USER_SUSPENDED: "Your account is suspended.",
+    Code.USER_NOT_SUSPENDED: "The user is not suspended.",
     Code.POST_ONLY_WOULD_TAKE: "A post-only order would have taken liquidity.",
     Code.FOK_NOT_FILLABLE: "The fill-or-kill order could not be filled in full.",
     Code.NO_LIQUIDITY: "There is no liquidity within the protection band.",
@@ -125,6 +128,7 @@ MESSAGES: dict[int, str] = {
     Code.ADDRESS_EXISTS: "This wallet already has an address.",
     Code.INVALID_REASON: "A reason of at most 200 characters is required.",
     Code.UNKNOWN_FEE_TIER: "No symbol has a fee tier of this name.",
+    Code.INVALID_DESTINATION: "A withdrawal destination has at most 200 characters.",
     Code.SUPPLY_LIMIT: ("The amount would take the exchange's total of this asset beyond its "
                         "maximum supply."),
     Code.INVALID_RISK_LIMITS: ("Risk limits need a positive open-order limit and positive "

@@ -1270,7 +1270,7 @@ class Engine:
         if not code and (account is None or account.free(c.asset) < c.amount_minor):
             code = Code.INSUFFICIENT_FUNDS
         if not code and len(c.destination) > 200:
-            code = Code.INVALID_REASON
+            code = Code.INVALID_DESTINATION
         if code or account is None:
             return self._wallet_reject(c.user_id, code, c, out)
         account.hold(c.asset, c.amount_minor)
@@ -1379,8 +1379,10 @@ class Engine:
         return None
 
     def _reinstate(self, c: ReinstateUser, out: list[Event]) -> None:
-        if c.user_id not in self.suspended:
+        if c.user_id <= 0:
             return self._wallet_reject(c.user_id, Code.INVALID_USER, c, out)
+        if c.user_id not in self.suspended:
+            return self._wallet_reject(c.user_id, Code.USER_NOT_SUSPENDED, c, out)
         self.suspended.discard(c.user_id)
         out.append(UserReinstated(c.user_id))
         return None

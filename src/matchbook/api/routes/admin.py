@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from matchbook.api import convert
+from matchbook.api import convert, views
 from matchbook.api.deps import AdminUser, ApiState, State
 from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.schemas import (
@@ -20,7 +20,7 @@ from matchbook.api.schemas import (
     UserId,
     WithdrawalId,
 )
-from matchbook.api.store_reads import audit_page, projection_lag
+from matchbook.api.views import respond, schema
 from matchbook.core import (
     AdjustBalance,
     Code,
@@ -32,79 +32,106 @@ from matchbook.core import (
     SuspendUser,
 )
 from matchbook.core.commands import ReinstateUser
-from matchbook.core.events import Deposited, OrderCancelled
-from matchbook.runtime.sequencer import Result
+from matchbook.core.events import (
+    Deposited,
+    Event,
+    OrderCancelled,
+    WithdrawalCompleted,
+    WithdrawalRejected,
+)
 from matchbook.store.follow import ProjectorTask
 
 router = APIRouter(prefix="/admin", tags=["administration"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def _ok(result: Result) -> Result:
-    convert.accepted(result.events)
-    return result
+async def _submit(state: ApiState, command: object) -> list[Event]:
+    """The events of ``command``; raises the engine's rejection."""
+    result = await state.exchange.submit(command)  # type: ignore[arg-type]
+    return convert.accepted(result.events)
 
 
-@router.post("/deposits", status_code=201)
-async def deposit(body: AdminDeposit, admin: AdminUser, state: State) -> dict[str, Any]:
-    markets = state.exchange.markets
-    amount = convert.minor(markets, body.asset, body.amount)
+def _deposit(state: ApiState, events: list[Event]) -> views.ViewResponse:
+    ev = next(e for e in events if type(e) is Deposited)
+    assert isinstance(ev, Deposited)
+    return respond(views.Deposit(
+        deposit_id=ev.deposit_id, user_id=ev.user_id, asset=ev.asset,
+        amount=state.exchange.markets.assets[ev.asset].format(ev.amount_minor)), 201)
+
+
+@router.post("/deposits", status_code=201, response_model=schema(views.Deposit))
+async def deposit(body: AdminDeposit, admin: AdminUser, state: State) -> views.ViewResponse:
+    """Credit a user (an off-chain deposit)."""
+    amount = convert.minor(state.exchange.markets, body.asset, body.amount)
     if await state.users.get(body.user_id) is None:
         raise ApiError(Code.INVALID_USER, "No user has this id.")
-    result = _ok(await state.exchange.submit(Deposit(body.asset.upper(), amount,
-                                                     user_id=body.user_id,
-                                                     reference=body.reference)))
-    ev = next(e for e in result.events if type(e) is Deposited)
-    assert isinstance(ev, Deposited)
-    return {"deposit_id": ev.deposit_id, "user_id": ev.user_id, "asset": ev.asset,
-            "amount": markets.assets[ev.asset].format(ev.amount_minor)}
+    return _deposit(state, await _submit(state, Deposit(
+        body.asset.upper(), amount, user_id=body.user_id, reference=body.reference)))
 
 
-@router.post("/deposits/chain", status_code=201)
-async def chain_deposit(body: ChainDeposit, admin: AdminUser, state: State) -> dict[str, Any]:
+@router.post("/deposits/chain", status_code=201, response_model=schema(views.Deposit))
+async def chain_deposit(body: ChainDeposit, admin: AdminUser, state: State) -> views.ViewResponse:
     """A deposit observed on chain to a wallet address."""
-    markets = state.exchange.markets
-    amount = convert.minor(markets, body.asset, body.amount)
-    result = _ok(await state.exchange.submit(Deposit(body.asset.upper(), amount,
-                                                     address=body.address,
-                                                     reference=body.reference)))
-    ev = next(e for e in result.events if type(e) is Deposited)
-    assert isinstance(ev, Deposited)
-    return {"deposit_id": ev.deposit_id, "user_id": ev.user_id, "asset": ev.asset,
-            "amount": markets.assets[ev.asset].format(ev.amount_minor)}
+    amount = convert.minor(state.exchange.markets, body.asset, body.amount)
+    return _deposit(state, await _submit(state, Deposit(
+        body.asset.upper(), amount, address=body.address, reference=body.reference)))
 
 
-@router.post("/withdrawals/{withdrawal_id}/approve")
-async def approve(withdrawal_id: WithdrawalId, admin: AdminUser, state: State) -> dict[str, Any]:
-    _ok(await state.exchange.submit(CompleteWithdrawal(withdrawal_id)))
-    return {"withdrawal_id": withdrawal_id, "status": "completed"}
+def _decided(state: ApiState, withdrawal_id: int, destination: str,
+             events: list[Event]) -> views.ViewResponse:
+    ev = next(e for e in events if type(e) is WithdrawalCompleted or type(e) is WithdrawalRejected)
+    assert isinstance(ev, WithdrawalCompleted | WithdrawalRejected)
+    rejected = isinstance(ev, WithdrawalRejected)
+    return respond(views.Withdrawal(
+        withdrawal_id=withdrawal_id, user_id=ev.user_id, asset=ev.asset,
+        amount=state.exchange.markets.assets[ev.asset].format(ev.amount_minor),
+        destination=destination, status="rejected" if rejected else "completed",
+        reason=ev.reason if isinstance(ev, WithdrawalRejected) else None))
 
 
-@router.post("/withdrawals/{withdrawal_id}/reject")
+def _destination(state: ApiState, withdrawal_id: int) -> str:
+    pending = state.reads.pending_withdrawal(withdrawal_id)
+    return pending.destination if pending is not None else ""
+
+
+@router.post("/withdrawals/{withdrawal_id}/approve", response_model=schema(views.Withdrawal))
+async def approve(withdrawal_id: WithdrawalId, admin: AdminUser,
+                  state: State) -> views.ViewResponse:
+    """Send a pending withdrawal out (status ``completed``)."""
+    destination = _destination(state, withdrawal_id)
+    return _decided(state, withdrawal_id, destination,
+                    await _submit(state, CompleteWithdrawal(withdrawal_id)))
+
+
+@router.post("/withdrawals/{withdrawal_id}/reject", response_model=schema(views.Withdrawal))
 async def reject(withdrawal_id: WithdrawalId, admin: AdminUser, state: State,
-                 body: RejectBody | None = None) -> dict[str, Any]:
-    _ok(await state.exchange.submit(RejectWithdrawal(withdrawal_id,
-                                                     body.reason if body else "")))
-    return {"withdrawal_id": withdrawal_id, "status": "rejected"}
+                 body: RejectBody | None = None) -> views.ViewResponse:
+    """Refuse a pending withdrawal: its amount goes back to the user's balance."""
+    destination = _destination(state, withdrawal_id)
+    return _decided(state, withdrawal_id, destination, await _submit(
+        state, RejectWithdrawal(withdrawal_id, body.reason if body else "")))
 
 
-@router.get("/withdrawals")
-async def pending_withdrawals(admin: AdminUser, state: State) -> list[dict[str, Any]]:
-    markets = state.exchange.markets
-    return [{"withdrawal_id": w.withdrawal_id, "user_id": w.user_id, "asset": w.asset,
-             "amount": markets.assets[w.asset].format(w.amount_minor),
-             "destination": w.destination, "status": "pending"}
-            for w in state.exchange.engine.withdrawals.values()]
+@router.get("/withdrawals", response_model=schema(list[views.Withdrawal]))
+async def pending_withdrawals(admin: AdminUser, state: State) -> views.ViewResponse:
+    """Withdrawals waiting for a decision, oldest first."""
+    assets = state.exchange.markets.assets
+    return respond([views.Withdrawal(
+        withdrawal_id=w.withdrawal_id, user_id=w.user_id, asset=w.asset,
+        amount=assets[w.asset].format(w.amount_minor), destination=w.destination,
+        status="pending", reason=None) for w in state.reads.pending_withdrawals()])
 
 
-@router.post("/adjustments", status_code=201)
-async def adjust(body: AdjustBody, admin: AdminUser, state: State) -> dict[str, Any]:
-    markets = state.exchange.markets
+@router.post("/adjustments", status_code=201, response_model=schema(views.Adjustment))
+async def adjust(body: AdjustBody, admin: AdminUser, state: State) -> views.ViewResponse:
+    """Correct a balance by ``amount`` (negative to debit), with a reason for the audit."""
     text = body.amount.strip()
     negative = text.startswith("-")
-    amount = convert.minor(markets, body.asset, text.lstrip("-"))
-    _ok(await state.exchange.submit(AdjustBalance(body.user_id, body.asset.upper(),
-                                                  -amount if negative else amount, body.reason)))
-    return {"user_id": body.user_id, "asset": body.asset.upper(), "amount": text}
+    amount = convert.minor(state.exchange.markets, body.asset, text.lstrip("-"))
+    await _submit(state, AdjustBalance(body.user_id, body.asset.upper(),
+                                       -amount if negative else amount, body.reason))
+    return respond(views.Adjustment(user_id=body.user_id, asset=body.asset.upper(),
+                                    amount=text), 201)
 
 
 def _halt_scope(state: ApiState, symbol: str) -> str:
@@ -113,18 +140,19 @@ def _halt_scope(state: ApiState, symbol: str) -> str:
                                                                   symbol).name
 
 
-@router.post("/symbols/{symbol}/halt")
-async def halt(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
+@router.post("/symbols/{symbol}/halt", response_model=schema(views.HaltState))
+async def halt(symbol: str, admin: AdminUser, state: State) -> views.ViewResponse:
+    """Halt trading on ``symbol``, or everywhere with ``all``."""
     name = _halt_scope(state, symbol)
-    _ok(await state.exchange.submit(HaltTrading(name)))
-    return {"symbol": name or "all", "halted": True}
+    await _submit(state, HaltTrading(name))
+    return respond(views.HaltState(symbol=name or "all", halted=True))
 
 
-@router.post("/symbols/{symbol}/resume")
-async def resume(symbol: str, admin: AdminUser, state: State) -> dict[str, Any]:
+@router.post("/symbols/{symbol}/resume", response_model=schema(views.HaltState))
+async def resume(symbol: str, admin: AdminUser, state: State) -> views.ViewResponse:
     name = _halt_scope(state, symbol)
-    _ok(await state.exchange.submit(ResumeTrading(name)))
-    return {"symbol": name or "all", "halted": False}
+    await _submit(state, ResumeTrading(name))
+    return respond(views.HaltState(symbol=name or "all", halted=False))
 
 
 async def _known_user(state: State, user_id: int) -> None:
@@ -133,69 +161,72 @@ async def _known_user(state: State, user_id: int) -> None:
         raise ApiError(ApiCode.NOT_FOUND, "No user has this id.")
 
 
-@router.post("/users/{user_id}/suspend")
-async def suspend(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
+@router.post("/users/{user_id}/suspend", response_model=schema(views.Suspension))
+async def suspend(user_id: UserId, admin: AdminUser, state: State) -> views.ViewResponse:
+    """Suspend a user: their open orders are cancelled, new ones refused."""
     await _known_user(state, user_id)
-    result = _ok(await state.exchange.submit(SuspendUser(user_id)))
-    cancelled = [str(e.order_id) for e in result.events if type(e) is OrderCancelled]
-    return {"user_id": user_id, "suspended": True, "cancelled_orders": cancelled}
+    events = await _submit(state, SuspendUser(user_id))
+    cancelled = [str(e.order_id) for e in events if type(e) is OrderCancelled]
+    return respond(views.Suspension(user_id=user_id, suspended=True, cancelled_orders=cancelled))
 
 
-@router.post("/users/{user_id}/reinstate")
-async def reinstate(user_id: UserId, admin: AdminUser, state: State) -> dict[str, Any]:
+@router.post("/users/{user_id}/reinstate", response_model=schema(views.Suspension))
+async def reinstate(user_id: UserId, admin: AdminUser, state: State) -> views.ViewResponse:
     await _known_user(state, user_id)
-    _ok(await state.exchange.submit(ReinstateUser(user_id)))
-    return {"user_id": user_id, "suspended": False}
+    await _submit(state, ReinstateUser(user_id))
+    return respond(views.Suspension(user_id=user_id, suspended=False, cancelled_orders=[]))
 
 
-@router.get("/users")
-async def users(admin: AdminUser, state: State,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                offset: Offset = 0) -> list[dict[str, Any]]:
-    engine = state.exchange.engine
-    return [{"user_id": u.user_id, "email": u.email, "role": u.role,
-             "suspended": u.user_id in engine.suspended,
-             "open_orders": len(engine.user_orders.get(u.user_id, {}))}
-            for u in await state.users.list(limit, offset)]
+@router.get("/users", response_model=schema(list[views.UserInfo]))
+async def users(admin: AdminUser, state: State, limit: Limit = 100,
+                offset: Offset = 0) -> views.ViewResponse:
+    reads = state.reads
+    return respond([views.UserInfo(user_id=u.user_id, email=u.email,
+                                   role=u.role,  # type: ignore[arg-type]
+                                   suspended=reads.is_suspended(u.user_id),
+                                   open_orders=reads.open_order_count(u.user_id))
+                    for u in await state.users.list(limit, offset)])
 
 
-@router.get("/audit")
-async def audit(admin: AdminUser, state: State,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                before_seq: BeforeSeq = None) -> list[dict[str, Any]]:
-    return await audit_page(state, limit, before_seq)
+@router.get("/audit", response_model=schema(list[views.AuditEntry]))
+async def audit(admin: AdminUser, state: State, limit: Limit = 100,
+                before_seq: BeforeSeq = None) -> views.ViewResponse:
+    """Every command with its result, newest first; page with ``before_seq``."""
+    return respond(await state.history.audit(limit, before_seq))
 
 
-@router.get("/stats")
-async def stats(admin: AdminUser, state: State) -> dict[str, Any]:
-    exchange = state.exchange
+@router.get("/stats", response_model=schema(views.Stats))
+async def stats(admin: AdminUser, state: State) -> views.ViewResponse:
+    """Sequencer, journal, projection and connection statistics."""
+    exchange, reads = state.exchange, state.reads
     seq = exchange.sequencer.stats
-    durable = exchange.durable
-    writer = durable.writer.stats()
+    last_seq = reads.last_seq
+    mode, written, fsyncs, fsync_seconds = reads.journal()
     uptime = (time.time_ns() - exchange.started_ns) / 1e9
-    return {
-        "seq": exchange.engine.last_seq, "queue_depth": exchange.sequencer.queue_depth,
-        "commands": seq.commands, "batches": seq.batches,
-        "busy_rejections": seq.busy_rejections,
-        "throughput_per_sec": round(seq.commands / uptime, 1) if uptime else 0.0,
-        "journal": {"mode": durable.config.mode, "last_seq": writer.last_seq,
-                    "fsyncs": writer.fsyncs, "fsync_seconds": round(writer.fsync_seconds, 6),
-                    "lag": exchange.engine.last_seq - (writer.last_seq or 0)},
-        "snapshot_seq": durable.last_snapshot_seq,
-        "projector_lag": await projection_lag(state),
-        "projector": _projector(exchange.projector),
-        "open_orders": exchange.engine.open_order_count,
-        "websocket_clients": getattr(state, "ws_clients", 0),
-        "uptime_seconds": round(uptime, 1),
-    }
+    return respond(views.Stats(
+        seq=last_seq, queue_depth=reads.queue_depth(), commands=seq.commands,
+        batches=seq.batches, busy_rejections=seq.busy_rejections,
+        throughput_per_sec=round(seq.commands / uptime, 1) if uptime else 0.0,
+        journal=views.JournalStats(mode=mode, last_seq=written, fsyncs=fsyncs,
+                                   fsync_seconds=round(fsync_seconds, 6),
+                                   lag=last_seq - (written or 0)),
+        snapshot_seq=reads.snapshot_seq(),
+        projector_lag=await state.history.projection_lag(last_seq),
+        open_orders=reads.open_order_count(),
+        projector=_projector(exchange.projector),
+        websocket_clients=state.ws_hub.client_count if state.ws_hub is not None else 0,
+        uptime_seconds=round(uptime, 1)))
 
 
-def _projector(task: ProjectorTask | None) -> dict[str, Any] | None:
+def _projector(task: ProjectorTask | None) -> views.ProjectorHealth | None:
     """The SQL projector's health: how far it is, its failures and its dead letters
     (records it could not write and skipped: rebuild the read model once fixed)."""
     if task is None:
         return None
     stats = task.stats()
-    return {name: stats[name] for name in (
-        "last_seq", "lag", "behind", "errors", "last_error", "dead_letters",
-        "last_dead_letter")}
+    letter = stats["last_dead_letter"]
+    return views.ProjectorHealth(
+        last_seq=stats["last_seq"], lag=stats["lag"], behind=stats["behind"],
+        errors=stats["errors"], last_error=stats["last_error"],
+        dead_letters=stats["dead_letters"],
+        last_dead_letter=views.DeadLetter(**letter) if letter is not None else None)

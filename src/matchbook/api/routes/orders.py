@@ -1,123 +1,89 @@
-"""Order entry and the caller's orders and fills."""
+"""Order entry and the caller's orders and fills: thin over the trading service."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from matchbook.api import convert
-from matchbook.api.convert import TIFS, TYPES, lots, symbol_of, ticks
+from matchbook.api import views
+from matchbook.api.convert import symbol_of
 from matchbook.api.deps import Reader, State, Trader
-from matchbook.api.errors import ApiCode, ApiError
+from matchbook.api.errors import ApiError
 from matchbook.api.schemas import AmendOrderBody, NewOrder, OrderId
-from matchbook.api.store_reads import closed_orders, find_order, user_fills
-from matchbook.core import AmendOrder, CancelAll, CancelOrder, Code, PlaceOrder
-from matchbook.core.events import OrderAmended, OrderCancelled
-from matchbook.runtime.exchange import Exchange
+from matchbook.api.views import respond, schema
+from matchbook.core import Code
 
 router = APIRouter(tags=["trading"])
+Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-def build_order(exchange: Exchange, user_id: int, body: NewOrder) -> PlaceOrder:
-    """The engine command for an order request; raises ``ApiError`` on bad decimals."""
-    sym = symbol_of(exchange.markets, body.symbol)
-    quote_amount = 0
-    if body.quote_quantity is not None:
-        quote_amount = convert.minor(exchange.markets, sym.quote.code, body.quote_quantity,
-                                     "quote_quantity")
-    if body.time_in_force == "gtd" and body.expire_time_ns is None:
-        raise ApiError(Code.INVALID_EXPIRY, "A GTD order needs expire_time_ns.")
-    return PlaceOrder(
-        user_id=user_id, symbol=sym.name, side=convert.SIDES[body.side],
-        order_type=TYPES[body.type], qty_lots=lots(sym, body.quantity, "quantity"),
-        price_ticks=ticks(sym, body.price, "price"), tif=TIFS[body.time_in_force],
-        post_only=body.post_only, stop_price_ticks=ticks(sym, body.stop_price, "stop_price"),
-        display_lots=lots(sym, body.display_quantity, "display_quantity"),
-        client_order_id=body.client_order_id or "", stp=convert.STPS[body.self_trade_prevention],
-        expire_ts_ns=body.expire_time_ns or 0, quote_amount_minor=quote_amount)
+@router.post("/orders", status_code=201, response_model=schema(views.Order))
+async def new_order(body: NewOrder, principal: Trader, state: State) -> views.ViewResponse:
+    """Place an order; the answer is the order as this request left it (after
+    matching), with the fills it made."""
+    trading = state.trading
+    order = await trading.place(trading.order_command(principal.user_id, body))
+    return respond(order, 201)
 
 
-async def place(exchange: Exchange, command: PlaceOrder) -> dict[str, Any]:
-    result = await exchange.submit(command)
-    return convert.placed_view(exchange.markets.symbols[command.symbol], result.events)
-
-
-@router.post("/orders", status_code=201)
-async def new_order(body: NewOrder, principal: Trader, state: State) -> dict[str, Any]:
-    return await place(state.exchange, build_order(state.exchange, principal.user_id, body))
-
-
-@router.get("/orders")
+@router.get("/orders", response_model=schema(list[views.Order]))
 async def list_orders(principal: Reader, state: State,
                       status: Literal["open", "closed"] = "open", symbol: str | None = None,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
-    exchange = state.exchange
-    name = symbol_of(exchange.markets, symbol).name if symbol else ""
+                      limit: Limit = 100) -> views.ViewResponse:
+    """Your open orders (live, oldest first) or closed ones (from history, newest
+    first)."""
+    name = symbol_of(state.exchange.markets, symbol).name if symbol else ""
     if status == "open":
-        orders = exchange.engine.open_orders(principal.user_id, name)[-limit:]
-        return [convert.order_view(exchange.markets.symbols[o.symbol], o) for o in orders]
-    return await closed_orders(state, principal.user_id, name, limit)
+        symbols = state.exchange.markets.symbols
+        return respond([views.order_of_live(symbols[o.symbol], o)
+                        for o in state.reads.open_orders(principal.user_id, name)[-limit:]])
+    return respond(await state.history.closed_orders(principal.user_id, name, limit))
 
 
-@router.get("/orders/{order_id}")
-async def get_order(order_id: OrderId, principal: Reader, state: State) -> dict[str, Any]:
-    exchange = state.exchange
-    live = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
+@router.get("/orders/{order_id}", response_model=schema(views.Order))
+async def get_order(order_id: OrderId, principal: Reader, state: State) -> views.ViewResponse:
+    """One of your orders, open or closed, in the same shape either way."""
+    uid = principal.user_id
+    live = state.reads.open_order(uid, order_id)
     if live is not None:
-        return convert.order_view(exchange.markets.symbols[live.symbol], live)
-    stored = await find_order(state, principal.user_id, order_id)
+        sym = state.exchange.markets.symbols[live.symbol]
+        state_now = views.OrderState.of_order(live)  # before the read model's await
+        row = await state.history.order_row(uid, order_id)
+        return respond(views.order_of_state(sym, state_now, row))
+    stored = await state.history.order(uid, order_id)
     if stored is None:
         raise ApiError(Code.UNKNOWN_ORDER, "No order of yours has this id.")
-    return stored
+    return respond(stored)
 
 
-@router.patch("/orders/{order_id}")
+@router.patch("/orders/{order_id}", response_model=schema(views.Order))
 async def amend_order(order_id: OrderId, body: AmendOrderBody, principal: Trader,
-                      state: State) -> dict[str, Any]:
-    exchange = state.exchange
-    live = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
-    if live is None:
-        raise ApiError(Code.UNKNOWN_ORDER, "No open order of yours has this id.")
-    if body.price is None and body.quantity is None:
-        raise ApiError(ApiCode.VALIDATION, "Give a new price, a new quantity or both.")
-    sym = exchange.markets.symbols[live.symbol]
-    result = await exchange.submit(AmendOrder(principal.user_id, order_id,
-                                              ticks(sym, body.price, "price"),
-                                              lots(sym, body.quantity, "quantity")))
-    convert.accepted(result.events)
-    amended = next(e for e in result.events if type(e) is OrderAmended)
-    assert isinstance(amended, OrderAmended)
-    now = exchange.engine.user_orders.get(principal.user_id, {}).get(order_id)
-    view = convert.order_view(sym, now) if now is not None else {
-        "order_id": str(order_id), "status": "filled"}
-    view["priority_kept"] = amended.priority_kept
-    return view
+                      state: State) -> views.ViewResponse:
+    """New price and/or total quantity. Lowering the quantity keeps the order's place
+    in the queue (``priority_kept``); a new price or a larger quantity loses it and may
+    trade at once: the answer then has the fills (and status ``filled`` if it traded in
+    full)."""
+    return respond(await state.trading.amend(principal.user_id, order_id, body.price,
+                                             body.quantity))
 
 
-@router.delete("/orders/{order_id}")
-async def cancel_order(order_id: OrderId, principal: Trader, state: State) -> dict[str, Any]:
-    result = await state.exchange.submit(CancelOrder(principal.user_id, order_id))
-    convert.accepted(result.events)
-    cancelled = next(e for e in result.events if type(e) is OrderCancelled)
-    assert isinstance(cancelled, OrderCancelled)
-    sym = state.exchange.markets.symbols[cancelled.symbol]
-    return {"order_id": str(order_id), "status": "cancelled",
-            "cancelled_quantity": sym.format_qty(cancelled.cancelled_lots)}
+@router.delete("/orders/{order_id}", response_model=schema(views.Cancelled))
+async def cancel_order(order_id: OrderId, principal: Trader,
+                       state: State) -> views.ViewResponse:
+    return respond(await state.trading.cancel(principal.user_id, order_id))
 
 
-@router.delete("/orders")
+@router.delete("/orders", response_model=schema(views.CancelledAll))
 async def cancel_all(principal: Trader, state: State,
-                     symbol: str | None = None) -> dict[str, Any]:
-    name = symbol_of(state.exchange.markets, symbol).name if symbol else ""
-    result = await state.exchange.submit(CancelAll(principal.user_id, name))
-    convert.accepted(result.events)
-    ids = [str(e.order_id) for e in result.events if type(e) is OrderCancelled]
-    return {"cancelled": ids, "count": len(ids)}
+                     symbol: str | None = None) -> views.ViewResponse:
+    """Cancel your open orders on ``symbol``, or everywhere."""
+    return respond(await state.trading.cancel_all(principal.user_id, symbol))
 
 
-@router.get("/fills")
+@router.get("/fills", response_model=schema(list[views.Fill]))
 async def fills(principal: Reader, state: State, symbol: str | None = None,
-                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
+                limit: Limit = 100) -> views.ViewResponse:
+    """Your fills, newest first (from history)."""
     name = symbol_of(state.exchange.markets, symbol).name if symbol else ""
-    return await user_fills(state, principal.user_id, name, limit)
+    return respond(await state.history.fills(principal.user_id, name, limit))

@@ -1,0 +1,195 @@
+"""The server and the SDK agree: every REST route of a real server is called with the
+SDK's own request description (``matchbook.client._api``) and its answer decoded with the
+SDK's model for it, and the keys the server sends are exactly the model's fields, at
+every depth. A field added on one side only, a renamed one, a type that changed, or a
+route the SDK cannot call fails here. Every operation of ``/openapi.json`` must be
+called, so a new route needs its SDK call (and model) too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+import pytest
+
+from matchbook.client import _api
+from matchbook.client._api import Call
+from server import RunningServer, running_server
+
+pytestmark = pytest.mark.slow  # a real server
+T = TypeVar("T")
+
+
+def key_mismatches(value: Any, tp: Any, where: str = "$") -> list[str]:
+    """Where the JSON ``value`` has keys the SDK type ``tp`` lacks, or lacks its fields."""
+    return _walk(value, msgspec.inspect.type_info(tp), where)
+
+
+def _walk(value: Any, info: msgspec.inspect.Type, where: str) -> list[str]:
+    if isinstance(info, msgspec.inspect.UnionType):
+        for member in info.types:
+            if isinstance(value, dict) and isinstance(member, msgspec.inspect.StructType):
+                return _walk(value, member, where)
+            if isinstance(value, list) and isinstance(member, msgspec.inspect.ListType):
+                return _walk(value, member, where)
+        return []
+    if isinstance(info, msgspec.inspect.StructType):
+        assert isinstance(value, dict), where
+        fields = {f.encode_name: f for f in info.fields}
+        if info.tag_field is not None:
+            fields.pop(info.tag_field, None)
+        sent = set(value) - {info.tag_field}
+        problems = [f"{where}: the SDK lacks {sorted(sent - set(fields))}"] if (
+            sent - set(fields)) else []
+        if set(fields) - sent:
+            problems.append(f"{where}: the server does not send {sorted(set(fields) - sent)}")
+        for name in sent & set(fields):
+            problems += _walk(value[name], fields[name].type, f"{where}.{name}")
+        return problems
+    if isinstance(info, msgspec.inspect.ListType):
+        assert isinstance(value, list), where
+        problems: list[str] = []
+        for i, item in enumerate(value):
+            problems += _walk(item, info.item_type, f"{where}[{i}]")
+        return problems
+    return []
+
+
+class Contract:
+    """Runs SDK calls against the server; records which operations were called."""
+
+    def __init__(self, server: RunningServer) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.base_url, timeout=30)
+        self.called: set[tuple[str, str]] = set()
+        self.token: str | None = None
+
+    def __call__(self, call: Call[T], token: str | None = None, status: int = 0) -> T:
+        token = token or self.token
+        headers = {"Authorization": f"Bearer {token}"} if call.auth and token else {}
+        response = self.http.request(call.method, call.path, params=call.params or None,
+                                     json=call.body, headers=headers)
+        assert 200 <= response.status_code < 300, (call.method, call.path, response.text)
+        if status:
+            assert response.status_code == status, (call.path, response.status_code)
+        decoded: T = msgspec.json.decode(response.content, type=call.result)  # the SDK's way
+        problems = key_mismatches(json.loads(response.content), call.result)
+        assert not problems, (call.method, call.path, problems)
+        self.called.add((call.method, call.path))
+        return decoded
+
+    def eventually(self, call: Callable[[], Call[list[T]]], token: str | None = None,
+                   timeout: float = 15.0) -> list[T]:
+        """A history read, once the read model has caught up (it lags the engine)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self(call(), token)
+            if found or time.monotonic() > deadline:
+                assert found, "the read model did not catch up"
+                return found
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(Path(tmp_path_factory.mktemp("contract"))) as running:
+        yield running
+
+
+def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None:
+    run = Contract(server)
+    # accounts
+    user = run(_api.signup("contract@test.local", "contract-password"), status=201)
+    session = run(_api.login("contract@test.local", "contract-password"))
+    session = run(_api.refresh(session.refresh_token))
+    run.token = session.access_token
+    assert run(_api.me()).user_id == user.user_id
+    key = run(_api.create_api_key(["read", "trade", "withdraw"], "bot"), status=201)
+    assert [k.api_key_id for k in run(_api.list_api_keys())] == [key.api_key_id]
+    admin = server.make_admin().token
+    other = server.make_user()
+
+    # funding
+    run(_api.admin_deposit(user.user_id, "USD", "100000", "wire"), admin, status=201)
+    run(_api.admin_deposit(other.user_id, "BTC", "5"), admin)
+    address = run(_api.create_address("BTC"), status=201)
+    run(_api.admin_chain_deposit(address.address, "BTC", "1", "tx 1"), admin, status=201)
+    other_address = run(_api.create_address("USD"), other.token)
+
+    # trading: a resting order, read live, amended, filled, read closed
+    resting = run(_api.place_order("BTC-USD", "buy", "0.5", "49000"), status=201)
+    assert [o.order_id for o in run(_api.list_orders())] == [resting.order_id]
+    live = run(_api.get_order(resting.order_id))
+    assert live.status == "new" and live.remaining_quantity == resting.remaining_quantity
+    run(_api.place_order("BTC-USD", "sell", "0.2", "49500"), other.token)
+    amended = run(_api.amend_order(resting.order_id, price="49500"))
+    assert amended.status == "partially_filled" and len(amended.fills) == 1
+    run(_api.place_order("BTC-USD", "sell", "0.3", "49500"), other.token)
+    closed = run.eventually(lambda: _api.list_orders("closed"))
+    assert closed[0].order_id == resting.order_id and closed[0].status == "filled"
+    assert run(_api.get_order(resting.order_id)).status == "filled"
+    assert len(run.eventually(lambda: _api.fills("BTC-USD"))) == 2
+    cancelled = run(_api.place_order("BTC-USD", "buy", "0.1", "48000"))
+    run(_api.cancel_order(cancelled.order_id))
+    run(_api.place_order("BTC-USD", "buy", "0.1", "48000"))
+    assert run(_api.cancel_all("BTC-USD")).count == 1
+    assert run(_api.simple_order("buy", "48000", "0.01")).success
+    run(_api.cancel_all())
+
+    # market data
+    run(_api.health())
+    run(_api.simple_health())
+    assert run(_api.symbols()) and run(_api.assets())
+    run(_api.depth("BTC-USD"))
+    assert run(_api.trades("BTC-USD"))
+    run(_api.ticker("BTC-USD"))
+    assert run(_api.candles("BTC-USD", "1m"))
+    run(_api.simple_orderbook())
+
+    # wallet
+    assert {b.asset for b in run(_api.balances())} >= {"BTC", "USD"}
+    assert run.eventually(lambda: _api.ledger())
+    run(_api.transfer(other_address.address, "USD", "10"), status=201)
+    first = run(_api.withdraw("USD", "5", "bank 1"), status=201)
+    second = run(_api.withdraw("USD", "6", "bank 2"))
+    assert {w.withdrawal_id for w in run(_api.admin_withdrawals(), admin)} == {
+        first.withdrawal_id, second.withdrawal_id}
+    assert run(_api.admin_approve_withdrawal(first.withdrawal_id), admin).status == "completed"
+    rejected = run(_api.admin_reject_withdrawal(second.withdrawal_id, "no"), admin)
+    assert (rejected.status, rejected.reason, rejected.destination) == ("rejected", "no", "bank 2")
+
+    # administration
+    run(_api.admin_adjust(user.user_id, "USD", "-1.5", "correction"), admin, status=201)
+    assert run(_api.admin_halt("BTC-USD"), admin).halted
+    assert not run(_api.admin_resume("BTC-USD"), admin).halted
+    run(_api.place_order("BTC-USD", "buy", "0.1", "48000"))
+    assert len(run(_api.admin_suspend(user.user_id), admin).cancelled_orders) == 1
+    assert not run(_api.admin_reinstate(user.user_id), admin).suspended
+    assert run(_api.admin_users(), admin)
+    assert run.eventually(lambda: _api.admin_audit(), admin)
+    assert run(_api.admin_stats(), admin).seq > 0
+    assert run(_api.delete_api_key(key.api_key_id)).revoked
+
+    # every operation of the OpenAPI document was called
+    document = run.http.get("/openapi.json").json()
+    operations = {(method.upper(), path) for path, item in document["paths"].items()
+                  for method in item}
+    called = {(method, _template(path, document["paths"])) for method, path in run.called}
+    assert operations - called == set()
+
+
+def _template(path: str, templates: dict[str, Any]) -> str:
+    """The OpenAPI path (``/api/v1/orders/{order_id}``) that ``path`` matched."""
+    if path in templates:
+        return path
+    for template in templates:
+        if "{" in template and re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
+            return template
+    return path
