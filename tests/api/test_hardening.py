@@ -221,10 +221,20 @@ def test_options_and_405_name_every_method_of_the_path(server: RunningServer, pa
 def test_error_messages_never_echo_long_input(server: RunningServer) -> None:
     user = server.make_user()
     response = httpx.get(server.base_url + "/api/v1/depth", params={"symbol": "X" * 1900})
-    body = assert_error(response, 404, Code.UNKNOWN_SYMBOL)
-    assert len(body["message"]) <= 300 and body["message"].endswith("…")
+    body = assert_error(response, 422, ApiCode.VALIDATION)
+    assert "XXX" not in response.text and body["field"] == "symbol"
+    response = httpx.get(server.base_url + "/api/v1/depth", params={"symbol": "X" * 9 + "-USD"})
+    assert_error(response, 404, Code.UNKNOWN_SYMBOL)
     response = httpx.post(server.base_url + "/api/v1/orders", headers=user.headers,
                           json={"side": "buy", "k" * 3000: 1})
     body = assert_error(response, 422, ApiCode.VALIDATION)
     assert len(response.content) < 2000
     assert all(len(e["field"]) <= 100 for e in body["errors"])
+
+
+def test_an_error_message_is_clipped_whatever_it_quotes() -> None:
+    from matchbook.api.errors import MAX_MESSAGE, error_body
+
+    body = error_body(ApiCode.VALIDATION, "Unknown symbol " + "X" * 20_000)
+    assert len(str(body["message"])) == MAX_MESSAGE and str(body["message"]).endswith("…")
+    assert error_body(ApiCode.VALIDATION, "short")["message"] == "short"

@@ -10,7 +10,7 @@ from matchbook.api import views
 from matchbook.api.convert import symbol_of
 from matchbook.api.deps import Reader, State, Trader
 from matchbook.api.errors import ApiError
-from matchbook.api.schemas import AmendOrderBody, NewOrder, OrderId
+from matchbook.api.schemas import AmendOrderBody, NewOrder, OrderId, SymbolQuery
 from matchbook.api.views import respond, schema
 from matchbook.core import Code
 
@@ -29,7 +29,8 @@ async def new_order(body: NewOrder, principal: Trader, state: State) -> views.Vi
 
 @router.get("/orders", response_model=schema(list[views.Order]))
 async def list_orders(principal: Reader, state: State,
-                      status: Literal["open", "closed"] = "open", symbol: str | None = None,
+                      status: Literal["open", "closed"] = "open",
+                      symbol: SymbolQuery | None = None,
                       limit: Limit = 100) -> views.ViewResponse:
     """Your open orders (live, oldest first) or closed ones (from history, newest
     first)."""
@@ -76,13 +77,13 @@ async def cancel_order(order_id: OrderId, principal: Trader,
 
 @router.delete("/orders", response_model=schema(views.CancelledAll))
 async def cancel_all(principal: Trader, state: State,
-                     symbol: str | None = None) -> views.ViewResponse:
+                     symbol: SymbolQuery | None = None) -> views.ViewResponse:
     """Cancel your open orders on ``symbol``, or everywhere."""
     return respond(await state.trading.cancel_all(principal.user_id, symbol))
 
 
 @router.get("/fills", response_model=schema(list[views.Fill]))
-async def fills(principal: Reader, state: State, symbol: str | None = None,
+async def fills(principal: Reader, state: State, symbol: SymbolQuery | None = None,
                 limit: Limit = 100) -> views.ViewResponse:
     """Your fills, newest first (from history)."""
     name = symbol_of(state.exchange.markets, symbol).name if symbol else ""

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from matchbook.api import views
 from matchbook.api.deps import State
+from matchbook.api.schemas import Interval, SymbolQuery
 from matchbook.api.views import respond, schema
 
 router = APIRouter(tags=["market data"])
@@ -31,24 +32,25 @@ async def assets(state: State) -> views.ViewResponse:
 
 
 @router.get("/depth", response_model=schema(views.Depth))
-async def depth(state: State, symbol: str = "BTC-USD", limit: Limit = 50) -> views.ViewResponse:
+async def depth(state: State, symbol: SymbolQuery = "BTC-USD",
+                limit: Limit = 50) -> views.ViewResponse:
     return respond(state.market.depth(symbol, limit))
 
 
 @router.get("/trades", response_model=schema(list[views.Trade]))
-async def trades(state: State, symbol: str = "BTC-USD",
+async def trades(state: State, symbol: SymbolQuery = "BTC-USD",
                  limit: Limit = 100) -> views.ViewResponse:
     """Recent public trades, newest first."""
     return respond(state.market.trades(symbol, limit))
 
 
 @router.get("/ticker", response_model=schema(views.Ticker))
-async def ticker(state: State, symbol: str = "BTC-USD") -> views.ViewResponse:
+async def ticker(state: State, symbol: SymbolQuery = "BTC-USD") -> views.ViewResponse:
     return respond(state.market.ticker(symbol))
 
 
 @router.get("/candles", response_model=schema(list[views.Candle]))
-async def candles(state: State, symbol: str = "BTC-USD", interval: str = "1m",
+async def candles(state: State, symbol: SymbolQuery = "BTC-USD", interval: Interval = "1m",
                   start: Nanoseconds = 0, end: Nanoseconds = 2**62,
                   limit: Annotated[int, Query(ge=1, le=1000)] = 500) -> views.ViewResponse:
     """OHLCV candles of the last ``limit`` intervals before ``end`` (default: up to now),

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from matchbook.api import convert, views
 from matchbook.api.deps import Reader, State, Trader, Withdrawer
 from matchbook.api.errors import ApiError
-from matchbook.api.schemas import BeforeSeq, TransferBody, WithdrawalBody
+from matchbook.api.schemas import AssetQuery, BeforeSeq, TransferBody, WithdrawalBody
 from matchbook.api.views import respond, schema
 from matchbook.core import Code, CreateAddress, RequestWithdrawal, Transfer
 from matchbook.core.events import AddressCreated, Transferred, WithdrawalRequested
@@ -23,7 +23,7 @@ async def balances(principal: Reader, state: State) -> views.ViewResponse:
 
 
 @router.get("/ledger", response_model=schema(list[views.LedgerEntry]))
-async def ledger(principal: Reader, state: State, asset: str | None = None,
+async def ledger(principal: Reader, state: State, asset: AssetQuery | None = None,
                  limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                  before_seq: BeforeSeq = None) -> views.ViewResponse:
     """Your ledger entries, newest first; page with ``before_seq``."""
