@@ -23,7 +23,7 @@ import types
 import typing
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
@@ -737,6 +737,10 @@ def _pydantic_type(tp: Any) -> Any:
     if origin is None or origin is Literal:
         return tp
     args = tuple(_pydantic_type(a) for a in typing.get_args(tp))
+    if origin is tuple and len(set(args)) == 1 and Ellipsis not in args:
+        # a pair of one type is documented as an array of exactly two: the same JSON,
+        # without ``prefixItems``, which some OpenAPI tools still misread
+        return Annotated[list[args[0]], Field(min_length=len(args), max_length=len(args))]
     if origin is types.UnionType or origin is typing.Union:
         return functools.reduce(operator.or_, args)
     return origin[args if len(args) > 1 else args[0]]
