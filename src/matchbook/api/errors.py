@@ -207,6 +207,24 @@ def error_statuses(method: str, operation: dict[str, Any]) -> dict[int, str]:
     return statuses
 
 
+_BOUNDS = frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+
+
+def _exact_bounds(node: Any) -> None:
+    """Integer bounds as integers: the framework's OpenAPI models hold them as floats
+    (2**62 becomes 4.611686018427388e+18), and tools that generate requests from the
+    document then miss the bound by a rounding."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _exact_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _exact_bounds(item)
+
+
 def document(app: FastAPI) -> None:
     """Make ``app.openapi()`` list every error status of every operation with the real
     error body, in place of the framework's default 422 model."""
@@ -220,10 +238,14 @@ def document(app: FastAPI) -> None:
         models.pop("HTTPValidationError", None)
         models.pop("ValidationError", None)
         models["Error"] = ERROR_SCHEMA
+        _exact_bounds(schema)
         body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for entries in schema.get("paths", {}).values():
             for method, operation in entries.items():
                 responses = operation.setdefault("responses", {})
+                for status, declared in responses.items():  # a route's own error statuses
+                    if status[0] in "45" and "content" not in declared:
+                        declared["content"] = body
                 for status, why in sorted(error_statuses(method, operation).items()):
                     entry: dict[str, Any] = {"description": why, "content": body}
                     if status in (429, 503):

@@ -82,17 +82,18 @@ class Body(BaseModel):
 
 
 class SignUp(Body):
-    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")
+    email: str = Field(min_length=3, max_length=254,
+                       pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
     password: str = Field(min_length=8, max_length=200)
 
 
 class Login(Body):
-    email: str = Field(min_length=3, max_length=254)
+    email: str = text(..., min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=200)
 
 
 class Refresh(Body):
-    refresh_token: str = Field(min_length=10, max_length=200)
+    refresh_token: str = text(..., min_length=10, max_length=200)
 
 
 class NewApiKey(Body):
@@ -109,7 +110,9 @@ class NewOrder(Body):
     quantity: str | None = decimal(None)
     quote_quantity: str | None = decimal(None)
     time_in_force: Literal["gtc", "ioc", "fok", "gtd"] = "gtc"
-    expire_time_ns: int | None = Field(default=None, gt=0, lt=2**63)
+    # at most 2**62 ns (the year 2116): a bound JSON tools that read large integers as
+    # doubles still compare exactly (2**63, the journal's limit, they do not)
+    expire_time_ns: Annotated[int, Field(gt=0, le=2**62)] | None = None
     post_only: bool = False
     stop_price: str | None = decimal(None)
     display_quantity: str | None = decimal(None)

@@ -31,7 +31,8 @@ async def signup(body: SignUp, state: State) -> views.ViewResponse:
                               role=user.role), 201)  # type: ignore[arg-type]
 
 
-@router.post("/auth/login", response_model=schema(views.Session))
+@router.post("/auth/login", response_model=schema(views.Session),
+             responses={401: {"description": "Wrong email or password."}})
 async def login(body: Login, state: State, request: Request) -> views.ViewResponse:
     email = body.email.strip().lower()
     client = request.client.host if request.client else "unknown"
@@ -45,7 +46,8 @@ async def login(body: Login, state: State, request: Request) -> views.ViewRespon
     return _session(state, user.user_id, user.role, refresh)
 
 
-@router.post("/auth/refresh", response_model=schema(views.Session))
+@router.post("/auth/refresh", response_model=schema(views.Session),
+             responses={401: {"description": "The refresh token is not valid."}})
 async def refresh(body: Refresh, state: State) -> views.ViewResponse:
     rotated = await state.users.rotate_refresh(body.refresh_token,
                                                state.settings.refresh_token_seconds)
