@@ -272,7 +272,7 @@ def test_api_key_scopes_are_enforced(server: RunningServer) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rate_limits_per_user_and_per_key(backend: str, tmp_path: Path) -> None:
-    rate, burst = 1.0, 5  # a slow refill, so that a loaded machine cannot refill mid-burst
+    rate, burst = 0.2, 5  # a slow refill, so that a loaded machine cannot refill mid-burst
     with rest_server(backend, tmp_path, rate_limit_per_second=rate,
                      rate_limit_burst=burst) as server:
         alice = Api(server, funded(server, USD="100"))
