@@ -45,6 +45,7 @@ async def count(url: str, table: Any) -> int:
 
 
 @pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.slow
 def test_projection_equals_the_event_stream(db_url: str, stream: Stream, copy: bool) -> None:
     """On PostgreSQL with ``COPY`` for the append-only tables, and without (SQLite has
     no ``COPY``: both runs write the same way there)."""
@@ -61,6 +62,7 @@ def test_projection_equals_the_event_stream(db_url: str, stream: Stream, copy: b
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_restart_in_the_middle_neither_duplicates_nor_skips(db_url: str, stream: Stream) -> None:
     records = stream.records
     half = len(records) // 2
@@ -121,6 +123,7 @@ def test_a_failed_batch_writes_nothing_and_can_be_retried(
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_amounts_beyond_64_bits(db_url: str) -> None:
     """Balances sum past 2**63: exact on PostgreSQL (NUMERIC); on SQLite (64-bit
     INTEGER) the batch is refused instead of being rounded."""
@@ -150,6 +153,7 @@ def test_amounts_beyond_64_bits(db_url: str) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_order_lifecycle_step_by_step(db_url: str) -> None:
     """Statuses, quantities and history of hand-made orders after each command: a stop
     that triggers and rests, a self-trade decrement, an amendment, an iceberg that
