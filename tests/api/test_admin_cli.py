@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from matchbook.api.users import user_store
 from matchbook.cli import app
+
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
 
 PASSWORD = "correct horse battery"
 

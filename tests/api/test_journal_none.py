@@ -7,7 +7,10 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import pytest
 from rest_helpers import Api, caught_up, funded, rest_server
+
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
 
 
 def test_the_read_model_follows_a_server_without_journal(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from matchbook.cli import app
+
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
 
 
 def test_bench_api_runs_every_phase_and_reports_json() -> None:

@@ -15,6 +15,8 @@ from rest_helpers import BACKENDS, Api, assert_error, caught_up, database, funde
 from matchbook.api.errors import ApiCode
 from server import Account, RunningServer, running_server
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 PER_ACCOUNT = 30
 
 

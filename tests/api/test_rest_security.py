@@ -21,6 +21,8 @@ from matchbook.api.errors import ApiCode
 from matchbook.core.codes import Code
 from server import PASSWORD, RunningServer
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest,

@@ -22,6 +22,8 @@ from matchbook.api.errors import ApiCode
 from matchbook.core.codes import Code
 from server import RunningServer
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RunningServer]:

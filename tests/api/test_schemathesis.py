@@ -24,6 +24,8 @@ from rest_helpers import BACKENDS, Api, funded, rest_server
 schemathesis = pytest.importorskip("schemathesis")
 from schemathesis.engine import events, from_schema  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 SEED = 20240611
 FUZZ_EXAMPLES = 15  # per operation and generation mode
 

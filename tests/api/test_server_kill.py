@@ -18,10 +18,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from matchbook.api.users import create_users
+
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
 
 PASSWORD = "correct horse battery"
 HOST = "127.0.0.1"

@@ -19,6 +19,8 @@ from matchbook.core import CancelAll, PlaceOrder
 from matchbook.core.commands import BUY, LIMIT, SELL
 from server import Account, RunningServer, running_server
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 class WS:
     """A blocking WebSocket client that reads JSON messages."""

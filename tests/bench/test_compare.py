@@ -9,6 +9,8 @@ import pytest
 
 from matchbook.bench.compare import BASE_PACKAGE, compare
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -4,6 +4,8 @@ import pytest
 
 from matchbook.bench.engine import run
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.mark.parametrize("accounts", [True, False])
 def test_small_mix_reports_consistent_figures(accounts: bool) -> None:

@@ -4,6 +4,8 @@ import pytest
 
 from matchbook.bench.pipeline import run
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.mark.parametrize("mode", ["none", "os"])
 def test_the_projector_follows_every_command(mode: str) -> None:

@@ -21,6 +21,8 @@ from matchbook.client import (
 )
 from server import Account, RunningServer, running_server
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:

@@ -10,6 +10,8 @@ import pytest
 from matchbook.client import Balance, Client, Depth, MatchbookError, Order
 from server import running_server
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 def test_sync_client_end_to_end(tmp_path: object) -> None:
     with running_server(tmp_path) as server:  # type: ignore[arg-type]

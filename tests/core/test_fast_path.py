@@ -55,6 +55,7 @@ def _operator_command(rng: random.Random, users: int) -> Command:
 
 @pytest.mark.parametrize("accounts", [True, False])
 @pytest.mark.parametrize("seed", [5, 6])
+@pytest.mark.slow
 def test_the_short_path_and_the_full_pipeline_agree(seed: int, accounts: bool) -> None:
     users = 6
     fast, full = Engine(MARKETS, accounts=accounts), FullPipeline(MARKETS, accounts=accounts)

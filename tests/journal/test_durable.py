@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -83,6 +83,7 @@ def isolated(data_dir: Path, target: Path, snapshot: Path | None) -> Path:
 # --------------------------------------------------------------------------- replay
 
 
+@pytest.mark.slow
 def test_recovery_from_every_snapshot_and_from_seq_1_gives_the_live_state(
         tmp_path: Path) -> None:
     """110,000 random commands, a snapshot every 20,000: recovering from each snapshot
@@ -424,6 +425,7 @@ def test_cli_verify_passes_on_a_healthy_journal(data_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["torn tail", "corrupt snapshot", "missing segment"])
+@pytest.mark.slow
 def test_cli_verify_fails_on_damage(data_dir: Path, damage: str) -> None:
     segments = list_segments(data_dir / "journal")
     if damage == "torn tail":
@@ -450,6 +452,7 @@ def test_cli_inspect_shows_records_in_order(data_dir: Path) -> None:
     assert "deposit" in text and "2024-03-01T12:00:00" in text
 
 
+@pytest.mark.slow
 def test_cli_replay_matches_recovery_to_that_seq(data_dir: Path) -> None:
     result = cli("journal", "replay", "--data-dir", data_dir, "--to", "700", "--json")
     assert result.exit_code == 0, result.output
@@ -624,6 +627,7 @@ json_values = st.recursive(
     max_leaves=60)
 
 
+@settings(max_examples=60, deadline=None)
 @given(json_values, st.integers(min_value=1, max_value=5))
 def test_encoding_in_slices_gives_the_same_bytes(value: Any, rows: int) -> None:
     assert encode_json_in_slices(value, rows) == msgspec.json.encode(value)

@@ -238,6 +238,7 @@ def test_recovery_of_a_clean_journal_reports_it(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("own_segment", [False, True], ids=["shared", "own-segment"])
+@pytest.mark.slow
 def test_torn_write_at_every_offset_of_the_last_record(tmp_path: Path, own_segment: bool) -> None:
     earlier = make_records(1, 6)
     last = (7, 77, b"the last record, torn anywhere")

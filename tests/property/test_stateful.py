@@ -572,6 +572,7 @@ def _run(engine: Engine, stream: list[Sequenced]) -> list[list[Event]]:
 
 @settings(max_examples=4, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
+@pytest.mark.slow
 def test_same_stream_gives_same_events_and_state_hash(seed: int) -> None:
     stream = seeded_stream(seed, 2_500)
     first, second = Engine(MARKETS, accounts=True), Engine(MARKETS, accounts=True)
@@ -585,6 +586,7 @@ def test_same_stream_gives_same_events_and_state_hash(seed: int) -> None:
 
 @settings(max_examples=6, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), split=st.integers(1, 1_500), msgpack=st.booleans())
+@pytest.mark.slow
 def test_restored_snapshot_has_same_hash_and_continues_identically(
         seed: int, split: int, msgpack: bool) -> None:
     stream = seeded_stream(seed, 1_500)

@@ -19,6 +19,8 @@ from matchbook.journal.durable import DurabilityConfig, DurableEngine
 from matchbook.store.follow import ProjectorTask
 from matchbook.store.projector import JournalNotFromStartError, Projector, rebuild
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 BATCH = 100
 
 

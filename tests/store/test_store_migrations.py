@@ -15,6 +15,8 @@ from sqlalchemy import inspect
 from matchbook.store import migrate, schema
 from matchbook.store.db import create_engine, database_url
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 async def _inspect(url: str, fn: Any) -> Any:
     db = create_engine(url)

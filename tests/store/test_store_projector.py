@@ -45,6 +45,7 @@ async def count(url: str, table: Any) -> int:
 
 
 @pytest.mark.parametrize("copy", [True, False])
+@pytest.mark.slow
 def test_projection_equals_the_event_stream(db_url: str, stream: Stream, copy: bool) -> None:
     """On PostgreSQL with ``COPY`` for the append-only tables, and without (SQLite has
     no ``COPY``: both runs write the same way there)."""
@@ -61,6 +62,7 @@ def test_projection_equals_the_event_stream(db_url: str, stream: Stream, copy: b
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_restart_in_the_middle_neither_duplicates_nor_skips(db_url: str, stream: Stream) -> None:
     records = stream.records
     half = len(records) // 2
@@ -121,6 +123,7 @@ def test_a_failed_batch_writes_nothing_and_can_be_retried(
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_the_whole_supply_projects_exactly(db_url: str) -> None:
     """Balances can reach the asset's maximum supply (10**18 minor units) and no
     further: the engine refuses the deposit that would pass it, and both stores hold the
@@ -146,6 +149,7 @@ def test_the_whole_supply_projects_exactly(db_url: str) -> None:
     asyncio.run(main())
 
 
+@pytest.mark.slow
 def test_order_lifecycle_step_by_step(db_url: str) -> None:
     """Statuses, quantities and history of hand-made orders after each command: a stop
     that triggers and rests, a self-trade decrement, an amendment, an iceberg that

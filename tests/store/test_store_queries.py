@@ -17,6 +17,8 @@ from matchbook.store import queries
 from matchbook.store.db import create_engine
 from matchbook.store.projector import Projector
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,

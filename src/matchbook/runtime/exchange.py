@@ -81,7 +81,8 @@ class Exchange:
         self.projector: ProjectorTask | None = None
         self.db: AsyncEngine | None = None  # the read model, for the API's history reads
         self.metrics = Metrics(durable, self.sequencer, self.consumers)
-        self._stops: list[Callable[[], Awaitable[None]]] = []  # extra consumers' stops
+        # step 6: extra consumers and what stops them
+        self._attached: list[tuple[Consumer, Callable[[], Awaitable[None]] | None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -149,20 +150,22 @@ class Exchange:
 
     def attach(self, consumer: Consumer,
                stop: Callable[[], Awaitable[None]] | None = None) -> None:
-        """6. Add ``consumer`` after every other; ``stop`` is awaited first by ``stop()``."""
+        """6. Add ``consumer`` after every other; ``stop()`` awaits ``stop`` first (while
+        the exchange still trades) and then takes the consumer off the list."""
         self.consumers.append(consumer)
-        if stop is not None:
-            self._stops.append(stop)
+        self._attached.append((consumer, stop))
 
     async def stop(self) -> None:
         """The steps in reverse: extra consumers, drain the sequencer, metrics, the
         projector (writes what it was offered), the last snapshot and the journal."""
-        for stop in reversed(self._stops):  # 6.
-            try:
-                await stop()
-            except Exception:
-                logger.exception("stopping a consumer failed")
-        self._stops.clear()
+        for consumer, stop in reversed(self._attached):  # 6.
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:
+                    logger.exception("stopping %s failed", type(consumer).__name__)
+            self.consumers.remove(consumer)
+        self._attached.clear()
         await self.sequencer.stop(snapshot=False, close=False)  # 2. drained through every consumer
         self.metrics.stop()  # 5.
         await self._close_read_model()  # 4.

@@ -15,6 +15,8 @@ from matchbook.core import Engine
 from matchbook.tools import crash
 from matchbook.tools.crash import CommandStream, markets_and_limits, run_trial, run_trials
 
+pytestmark = pytest.mark.slow  # a server, subprocesses or a long run
+
 
 def test_three_kill_and_recover_trials(tmp_path: Path) -> None:
     results = run_trials(3, seed=101, directory=tmp_path)
