@@ -241,24 +241,42 @@ class OrderState:
 
     def view(self, sym: Symbol, fills: list[Fill] | None = None,
              priority_kept: bool | None = None) -> Order:
-        has_price = self.order_type != MARKET and self.order_type != STOP_MARKET
+        # the everyday order has nothing filled and no fee yet: those zeros are formatted
+        # once per symbol (a decimal formatting costs more than the rest of a field)
+        zero_qty, zero_fee = _zeros(sym)
         fq = sym.format_qty
+        qty, filled, leaves, fee, price, order_type = (
+            self.qty, self.filled, self.leaves, self.fee, self.price, self.order_type)
         return Order(
             order_id=str(self.order_id), client_order_id=self.client_order_id or None,
             symbol=sym.name, side=SIDE_NAMES[self.side],  # type: ignore[arg-type]
-            type=TYPE_NAMES[self.order_type],  # type: ignore[arg-type]
-            price=sym.format_price(self.price) if has_price and self.price else None,
-            quantity=fq(max(self.qty, self.filled)), filled_quantity=fq(self.filled),
-            remaining_quantity=fq(self.leaves), status=self.status,  # type: ignore[arg-type]
+            type=TYPE_NAMES[order_type],  # type: ignore[arg-type]
+            price=sym.format_price(price) if price and order_type != MARKET and (
+                order_type != STOP_MARKET) else None,
+            quantity=fq(qty if qty > filled else filled),
+            filled_quantity=fq(filled) if filled else zero_qty,
+            remaining_quantity=fq(leaves) if leaves else zero_qty,
+            status=self.status,  # type: ignore[arg-type]
             time_in_force=TIF_NAMES[self.tif],  # type: ignore[arg-type]
             post_only=self.post_only,
             stop_price=sym.format_price(self.stop_price) if self.stop_price else None,
             display_quantity=fq(self.display) if self.display else None,
             expire_time_ns=self.expire_ts or None, cancel_reason=self.reason,
             created_ns=self.created_ns, updated_ns=self.updated_ns,
-            fee=sym.quote.format(self.fee) if self.fee is not None else None,
+            fee=(sym.quote.format(fee) if fee else zero_fee) if fee is not None else None,
             fee_asset=sym.quote.code, fills=fills if fills is not None else [],
             priority_kept=priority_kept)
+
+
+_ZEROS: dict[str, tuple[str, str]] = {}
+
+
+def _zeros(sym: Symbol) -> tuple[str, str]:
+    """``sym``'s zero quantity and zero fee as text (a decimal each, formatted once)."""
+    found = _ZEROS.get(sym.name)
+    if found is None:
+        found = _ZEROS[sym.name] = (sym.format_qty(0), sym.quote.format(0))
+    return found
 
 
 def fill_of(sym: Symbol, f: OrderFilled, ts_ns: int | None) -> Fill:
@@ -276,12 +294,17 @@ def order_after(sym: Symbol, state: OrderState, events: Iterable[Event], ts_ns: 
     oid = state.order_id
     fills: list[Fill] = []
     for e in events:
-        if getattr(e, "order_id", None) != oid or type(e) is OrderAccepted:
-            continue
-        state.apply(e, ts_ns)
-        if type(e) is OrderFilled:
-            fills.append(fill_of(sym, e, ts_ns))  # type: ignore[arg-type]
+        t = type(e)
+        if t is OrderFilled:
+            if e.order_id == oid:  # type: ignore[attr-defined]
+                state.apply(e, ts_ns)
+                fills.append(fill_of(sym, e, ts_ns))  # type: ignore[arg-type]
+        elif t in _LATER and e.order_id == oid:  # type: ignore[attr-defined]
+            state.apply(e, ts_ns)
     return state.view(sym, fills, priority_kept)
+
+
+_LATER = frozenset({OrderCancelled, OrderExpired, OrderTriggered, OrderAmended})
 
 
 def order_of_live(sym: Symbol, o: LiveOrder) -> Order:
@@ -704,7 +727,7 @@ def _model(struct: type[View]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for f in msgspec.structs.fields(struct):
         fields[f.name] = (_pydantic_type(f.type), Field(...))
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         struct.__name__, __config__=ConfigDict(extra="forbid"), __doc__=struct.__doc__,
         **fields)
     return model
