@@ -104,7 +104,9 @@ class Order(View, kw_only=True):
     ``priority_kept`` is set by an amend, else null. ``created_ns``, ``updated_ns`` and
     ``fee`` (the fees charged so far) are null where the source does not know them: the
     live engine keeps no times and no fee totals, so an open order read from it carries
-    what the read model has recorded of it, if anything yet.
+    what the read model has recorded of it, if anything yet. The engine also forgets a
+    stop's ``stop_price`` once it triggers: a triggered stop listed live shows null,
+    read alone (``GET /orders/{id}``) it shows the recorded one.
     """
 
     order_id: str
@@ -216,11 +218,10 @@ class OrderState:
         if t is OrderCancelled:
             assert isinstance(ev, OrderCancelled)
             self.leaves = ev.leaves_lots
-            self.reason = REASONS.get(ev.reason)
             if ev.leaves_lots:  # reduced (self-trade decrement), still open
                 self.qty = self.filled + ev.leaves_lots
             else:
-                self.closed = "cancelled"
+                self.closed, self.reason = "cancelled", REASONS.get(ev.reason)
             return "cancelled"
         if t is OrderExpired:
             self.leaves = 0
@@ -316,6 +317,8 @@ def order_of_state(sym: Symbol, state: OrderState, row: dict[str, Any] | None) -
     """An open order read from the engine (``state``), with what only the read model
     knows (times, the fees so far) from its ``row`` when it has been recorded."""
     if row is not None:
+        if not state.stop_price and row["stop_price_ticks"]:  # a triggered stop
+            state.stop_price = row["stop_price_ticks"]
         state.created_ns = row["created_ts_ns"]
         state.updated_ns = row["updated_ts_ns"]
         if row["filled_lots"] == state.filled:  # the row is up to date with the engine
