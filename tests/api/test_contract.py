@@ -2,7 +2,8 @@
 SDK's own request description (``matchbook.client._api``) and its answer decoded with the
 SDK's model for it, and the keys the server sends are exactly the model's fields, at
 every depth. A field added on one side only, a renamed one, a type that changed, or a
-route the SDK cannot call fails here. Every operation of ``/openapi.json`` must be
+route the SDK cannot call fails here. Each answer must also be valid against its
+operation's 2xx schema in ``/openapi.json``, and every operation of the document must be
 called, so a new route needs its SDK call (and model) too.
 """
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import jsonschema_rs
 import msgspec
 import pytest
 
@@ -70,6 +72,17 @@ class Contract:
         self.http = httpx.Client(base_url=server.base_url, timeout=30)
         self.called: set[tuple[str, str]] = set()
         self.token: str | None = None
+        self.document = self.http.get("/openapi.json").json()
+
+    def documented(self, method: str, path: str, status: int, body: Any) -> None:
+        """``body`` is valid against the OpenAPI schema of that operation's answer."""
+        operation = self.document["paths"][_template(path, self.document["paths"])]
+        answer = operation[method.lower()]["responses"][str(status)]
+        schema = answer["content"]["application/json"]["schema"]
+        validator = jsonschema_rs.Draft202012Validator(
+            {**schema, "components": self.document["components"]})
+        errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, (method, path, errors[:5])
 
     def __call__(self, call: Call[T], token: str | None = None, status: int = 0) -> T:
         token = token or self.token
@@ -80,8 +93,10 @@ class Contract:
         if status:
             assert response.status_code == status, (call.path, response.status_code)
         decoded: T = msgspec.json.decode(response.content, type=call.result)  # the SDK's way
-        problems = key_mismatches(json.loads(response.content), call.result)
+        body = json.loads(response.content)
+        problems = key_mismatches(body, call.result)
         assert not problems, (call.method, call.path, problems)
+        self.documented(call.method, call.path, response.status_code, body)
         self.called.add((call.method, call.path))
         return decoded
 
@@ -178,7 +193,7 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert run(_api.delete_api_key(key.api_key_id)).revoked
 
     # every operation of the OpenAPI document was called
-    document = run.http.get("/openapi.json").json()
+    document = run.document
     operations = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item}
     called = {(method, _template(path, document["paths"])) for method, path in run.called}

@@ -63,8 +63,11 @@ class Trading:
 
     def placed(self, command: PlaceOrder, result: Result) -> views.Order:
         """The answer to ``command`` from its ``result``; raises its rejection."""
-        events = accepted(result.events)
-        first = _first(events, OrderAccepted)
+        events = result.events
+        first = events[0]  # a place's first event: accepted, or its rejection
+        if type(first) is not OrderAccepted:
+            accepted(events)  # raises the rejection
+            first = _first(events, OrderAccepted)
         assert isinstance(first, OrderAccepted)
         state = views.OrderState.of_accepted(first, result.ts_ns)
         return views.order_after(self.symbols[command.symbol], state, events, result.ts_ns)

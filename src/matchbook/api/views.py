@@ -64,8 +64,10 @@ OPEN_STATUSES = frozenset({"new", "partially_filled", "pending_trigger"})
 Level = tuple[str, str]  # (price, quantity)
 
 
-class View(msgspec.Struct, kw_only=True):
-    """Base of every answer: every field is sent, ``null`` included."""
+class View(msgspec.Struct, kw_only=True, gc=False):
+    """Base of every answer: every field is sent, ``null`` included. Views hold only
+    text, numbers and other views, never a cycle, so the cyclic collector need not track
+    them (``gc=False``: a few fewer tracked objects per order answered)."""
 
 
 def plain(value: Decimal) -> str:
@@ -104,7 +106,9 @@ class Order(View, kw_only=True):
     ``priority_kept`` is set by an amend, else null. ``created_ns``, ``updated_ns`` and
     ``fee`` (the fees charged so far) are null where the source does not know them: the
     live engine keeps no times and no fee totals, so an open order read from it carries
-    what the read model has recorded of it, if anything yet.
+    what the read model has recorded of it, if anything yet. The engine also forgets a
+    stop's ``stop_price`` once it triggers: a triggered stop listed live shows null,
+    read alone (``GET /orders/{id}``) it shows the recorded one.
     """
 
     order_id: str
@@ -216,11 +220,10 @@ class OrderState:
         if t is OrderCancelled:
             assert isinstance(ev, OrderCancelled)
             self.leaves = ev.leaves_lots
-            self.reason = REASONS.get(ev.reason)
             if ev.leaves_lots:  # reduced (self-trade decrement), still open
                 self.qty = self.filled + ev.leaves_lots
             else:
-                self.closed = "cancelled"
+                self.closed, self.reason = "cancelled", REASONS.get(ev.reason)
             return "cancelled"
         if t is OrderExpired:
             self.leaves = 0
@@ -241,24 +244,42 @@ class OrderState:
 
     def view(self, sym: Symbol, fills: list[Fill] | None = None,
              priority_kept: bool | None = None) -> Order:
-        has_price = self.order_type != MARKET and self.order_type != STOP_MARKET
+        # the everyday order has nothing filled and no fee yet: those zeros are formatted
+        # once per symbol (a decimal formatting costs more than the rest of a field)
+        zero_qty, zero_fee = _zeros(sym)
         fq = sym.format_qty
+        qty, filled, leaves, fee, price, order_type = (
+            self.qty, self.filled, self.leaves, self.fee, self.price, self.order_type)
         return Order(
             order_id=str(self.order_id), client_order_id=self.client_order_id or None,
             symbol=sym.name, side=SIDE_NAMES[self.side],  # type: ignore[arg-type]
-            type=TYPE_NAMES[self.order_type],  # type: ignore[arg-type]
-            price=sym.format_price(self.price) if has_price and self.price else None,
-            quantity=fq(max(self.qty, self.filled)), filled_quantity=fq(self.filled),
-            remaining_quantity=fq(self.leaves), status=self.status,  # type: ignore[arg-type]
+            type=TYPE_NAMES[order_type],  # type: ignore[arg-type]
+            price=sym.format_price(price) if price and order_type != MARKET and (
+                order_type != STOP_MARKET) else None,
+            quantity=fq(qty if qty > filled else filled),
+            filled_quantity=fq(filled) if filled else zero_qty,
+            remaining_quantity=fq(leaves) if leaves else zero_qty,
+            status=self.status,  # type: ignore[arg-type]
             time_in_force=TIF_NAMES[self.tif],  # type: ignore[arg-type]
             post_only=self.post_only,
             stop_price=sym.format_price(self.stop_price) if self.stop_price else None,
             display_quantity=fq(self.display) if self.display else None,
             expire_time_ns=self.expire_ts or None, cancel_reason=self.reason,
             created_ns=self.created_ns, updated_ns=self.updated_ns,
-            fee=sym.quote.format(self.fee) if self.fee is not None else None,
+            fee=(sym.quote.format(fee) if fee else zero_fee) if fee is not None else None,
             fee_asset=sym.quote.code, fills=fills if fills is not None else [],
             priority_kept=priority_kept)
+
+
+_ZEROS: dict[str, tuple[str, str]] = {}
+
+
+def _zeros(sym: Symbol) -> tuple[str, str]:
+    """``sym``'s zero quantity and zero fee as text (a decimal each, formatted once)."""
+    found = _ZEROS.get(sym.name)
+    if found is None:
+        found = _ZEROS[sym.name] = (sym.format_qty(0), sym.quote.format(0))
+    return found
 
 
 def fill_of(sym: Symbol, f: OrderFilled, ts_ns: int | None) -> Fill:
@@ -276,12 +297,17 @@ def order_after(sym: Symbol, state: OrderState, events: Iterable[Event], ts_ns: 
     oid = state.order_id
     fills: list[Fill] = []
     for e in events:
-        if getattr(e, "order_id", None) != oid or type(e) is OrderAccepted:
-            continue
-        state.apply(e, ts_ns)
-        if type(e) is OrderFilled:
-            fills.append(fill_of(sym, e, ts_ns))  # type: ignore[arg-type]
+        t = type(e)
+        if t is OrderFilled:
+            if e.order_id == oid:  # type: ignore[attr-defined]
+                state.apply(e, ts_ns)
+                fills.append(fill_of(sym, e, ts_ns))  # type: ignore[arg-type]
+        elif t in _LATER and e.order_id == oid:  # type: ignore[attr-defined]
+            state.apply(e, ts_ns)
     return state.view(sym, fills, priority_kept)
+
+
+_LATER = frozenset({OrderCancelled, OrderExpired, OrderTriggered, OrderAmended})
 
 
 def order_of_live(sym: Symbol, o: LiveOrder) -> Order:
@@ -293,6 +319,8 @@ def order_of_state(sym: Symbol, state: OrderState, row: dict[str, Any] | None) -
     """An open order read from the engine (``state``), with what only the read model
     knows (times, the fees so far) from its ``row`` when it has been recorded."""
     if row is not None:
+        if not state.stop_price and row["stop_price_ticks"]:  # a triggered stop
+            state.stop_price = row["stop_price_ticks"]
         state.created_ns = row["created_ts_ns"]
         state.updated_ns = row["updated_ts_ns"]
         if row["filled_lots"] == state.filled:  # the row is up to date with the engine
@@ -724,7 +752,7 @@ def _model(struct: type[View]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for f in msgspec.structs.fields(struct):
         fields[f.name] = (_pydantic_type(f.type), Field(...))
-    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    model: type[BaseModel] = create_model(
         struct.__name__, __config__=ConfigDict(extra="forbid"), __doc__=struct.__doc__,
         **fields)
     return model

@@ -135,7 +135,7 @@ class PrivateStreams:
                 extra["fill"] = views.fill_of(sym, ev, ts_ns)  # type: ignore[arg-type]
             elif t is OrderCancelled:
                 assert isinstance(ev, OrderCancelled)
-                extra["cancel_reason"] = st.reason
+                extra["cancel_reason"] = views.REASONS.get(ev.reason)
                 extra["cancelled_quantity"] = sym.format_qty(ev.cancelled_lots)
             elif t is OrderAmended:
                 extra["priority_kept"] = ev.priority_kept  # type: ignore[attr-defined]

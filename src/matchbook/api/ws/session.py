@@ -360,10 +360,9 @@ def _hub(websocket: WebSocket) -> Hub | None:
     return getattr(state, "ws_hub", None) if state is not None else None
 
 
-async def _serve(websocket: WebSocket, conn: Connection,
+async def _serve(hub: Hub, websocket: WebSocket, conn: Connection,
                  on_message: Callable[[str], Awaitable[None] | None]) -> None:
     """Run ``conn`` until the peer leaves or the hub closes it."""
-    hub = conn.hub
     conn.writer = asyncio.get_running_loop().create_task(conn.write_loop())
     hub.add(conn)
     reader = asyncio.get_running_loop().create_task(_read(websocket, on_message))
@@ -408,7 +407,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     session = _Session(hub, conn)
     try:
-        await _serve(websocket, conn, session.handle)
+        await _serve(hub, websocket, conn, session.handle)
     finally:
         for task in list(session.tasks):
             task.cancel()
@@ -435,4 +434,4 @@ async def ws_market(websocket: WebSocket) -> None:
             if isinstance(message, dict) and message.get("op") == "ping":
                 conn.send({"type": "pong", "time_ns": time.time_ns()})
 
-    await _serve(websocket, conn, on_message)
+    await _serve(hub, websocket, conn, on_message)
