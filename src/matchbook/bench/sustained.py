@@ -6,7 +6,7 @@ What a run is, for each scenario (``rest:closed``, ``ws:closed``, ``rest:open:20
 1. A fresh server (``matchbook serve`` in a subprocess, a new data directory) runs as in
    production: the journal in ``fsync`` mode, the SQL projector writing to its SQLite
    read model with its production settings. Only the per-user rate limit is raised
-   (the load comes from a few dozen traders).
+   (the load comes from 8 traders).
 2. Traders sign in and the administrator funds them over REST.
 3. Load generator processes (``matchbook.bench.loadgen``, one by default) connect
    every slot, then all start together: a warm-up (``warmup`` seconds), the measurement
@@ -62,10 +62,12 @@ Progress = Callable[[str, int, int], None]
 TRANSPORTS = ("rest", "ws")
 LOOPS = ("closed", "open")
 FUNDING = {"buyer": ("USD", "1000000000"), "seller": ("BTC", "100000")}
-MAX_PAIRS = 16  # traders are (buyer, seller) pairs; connections share them beyond this
+MAX_PAIRS = 4
+"""Traders come in (buyer, seller) pairs, shared by the connections beyond this: each
+sign-up and sign-in costs an argon2 hash (about a second on a busy 2-core machine)."""
 
 # The server as in production, but for the per-user request budget: the load comes from
-# at most 32 traders, each far above the default 200 requests/s at 10,000 orders/s.
+# at most 8 traders, each far above the default 200 requests/s.
 SERVER_ENV = {"MATCHBOOK_RATE_LIMIT_PER_SECOND": "1000000000",
               "MATCHBOOK_RATE_LIMIT_BURST": "1000000000"}
 
@@ -332,54 +334,124 @@ class _Generator:
             self.process.stdout.close()
 
 
-def run_scenario(scenario: Scenario, config: SustainedConfig,
-                 note: Progress | None = None) -> dict[str, Any]:
-    """One scenario on a fresh server; its figures (see the module doc)."""
-    config.validate()
-    note = note or (lambda stage, done, total: None)
-    pairs = _pairs(config.connections)
-    names = _user_names(pairs)
-    server = ServerProcess(BenchConfig(journal_mode=config.journal_mode), users=names,
-                           env=SERVER_ENV)
-    generators: list[_Generator] = []
-    try:
-        note(f"{scenario.name}: server", 0, 1)
-        server.start()
-        admin, traders = asyncio.run(_sign_in(server.port, names))
-        note(f"{scenario.name}: server", 1, 1)
-        generators = [_Generator(spec)
-                      for spec in _specs(scenario, config, server.port, traders)]
-        for generator in generators:
-            generator.receive(120, "that it connected")
-        warmup_at = time.time() + 0.5
-        window = Window(warmup_at, warmup_at + config.warmup,
-                        warmup_at + config.warmup + config.duration)
-        for generator in generators:
-            generator.send(window)
-        first, last = asyncio.run(_measure(server, admin, window, note, scenario.name,
-                                           config))
-        results = [generator.receive(config.drain_seconds + 120, "its figures")
-                   for generator in generators]
-        after = asyncio.run(_stats(server.port, admin))
-        catch_up = asyncio.run(_settle(server.port, admin))
+class Session:
+    """A fresh server with its traders signed in and funded, for one or more loads in
+    turn (:meth:`load`), then the correctness check over all of them (:meth:`check`).
+    A context manager: the server is stopped and its data removed on exit."""
+
+    def __init__(self, config: SustainedConfig, note: Progress | None = None) -> None:
+        config.validate()
+        self.config = config
+        self.note = note or (lambda stage, done, total: None)
+        self.pairs = _pairs(config.connections)
+        self.names = _user_names(self.pairs)
+        self.server = ServerProcess(BenchConfig(journal_mode=config.journal_mode),
+                                    users=self.names, env=SERVER_ENV)
+        self.admin = ""
+        self.traders: dict[str, tuple[int, str]] = {}
+        self.results: list[dict[str, Any]] = []  # every generator's, for the check
+
+    def __enter__(self) -> Session:
+        try:
+            self.note("server start", 0, 1)
+            self.server.start()
+            self.admin, self.traders = asyncio.run(_sign_in(self.server.port, self.names))
+            self.note("server start", 1, 1)
+        except BaseException:
+            self.server.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+    def load(self, scenario: Scenario, duration: float | None = None) -> dict[str, Any]:
+        """Run ``scenario`` (its measurement window ``duration`` seconds, by default the
+        configuration's); its figures, once the projector caught up with it."""
+        config = self.config
+        duration = config.duration if duration is None else duration
+        server = self.server
+        generators: list[_Generator] = []
+        try:
+            generators = [_Generator(spec) for spec in _specs(scenario, config, server.port,
+                                                               self.traders)]
+            for generator in generators:
+                generator.receive(120, "that it connected")
+            warmup_at = time.time() + 0.5
+            window = Window(warmup_at, warmup_at + config.warmup,
+                            warmup_at + config.warmup + duration)
+            for generator in generators:
+                generator.send(window)
+            first, last = asyncio.run(_measure(server, self.admin, window, self.note,
+                                               scenario.name))
+            results = [generator.receive(config.drain_seconds + 120, "its figures")
+                       for generator in generators]
+        finally:
+            for generator in generators:
+                generator.stop()
+        self.results.extend(results)
+        after = asyncio.run(_stats(server.port, self.admin))
+        catch_up = asyncio.run(_settle(server.port, self.admin))
         result = _figures(scenario, config, first, last, after, results)
         result["server"]["projector_catch_up_seconds"] = catch_up
+        return result
+
+    def check(self) -> dict[str, Any]:
+        """The correctness check over every load so far (see ``matchbook.bench.check``);
+        stops the server."""
+        self.note("correctness check", 0, 1)
+        observed = asyncio.run(_observe(self.server.port, self.traders))
+        self.server.stop(remove=False)
+        outcome = _check(self.server, self.traders, observed, self.results, self.pairs)
+        self.note("correctness check", 1, 1)
+        return outcome
+
+
+def run_scenario(scenario: Scenario, config: SustainedConfig,
+                 note: Progress | None = None) -> dict[str, Any]:
+    """One scenario on a fresh server, then the correctness check (unless the
+    configuration turns it off); its figures (see the module doc)."""
+    with Session(config, note) as session:
+        result = session.load(scenario)
         if config.check:
-            note(f"{scenario.name}: check", 0, 1)
-            observed = asyncio.run(_observe(server.port, traders))
-            server.stop(remove=False)
-            result["check"] = _check(server, traders, observed, results, pairs)
-            note(f"{scenario.name}: check", 1, 1)
-    finally:
-        for generator in generators:
-            generator.stop()
-        server.stop()
+            result["check"] = session.check()
     return result
 
 
+def step_up(transport: str, rates: list[float], config: SustainedConfig,
+            median_limit_ms: float, note: Progress | None = None) -> dict[str, Any]:
+    """Open loops at rising ``rates`` on one server, each for ``config.duration``
+    seconds, until the median latency passes ``median_limit_ms``, a run is void or
+    the server does not sustain the rate; then the correctness check. Returns every
+    step and the highest rate whose median stayed within the limit on a valid run."""
+    steps: list[dict[str, Any]] = []
+    best: float | None = None
+    stopped = "every rate was run"
+    with Session(config, note) as session:
+        for rate in rates:
+            step = session.load(Scenario(transport, "open", rate))
+            steps.append(step)
+            if step.get("void"):
+                stopped = f"void at {rate:g}/s: {step.get('void_reason')}"
+                break
+            if step.get("saturated"):
+                stopped = f"the server did not sustain {rate:g}/s"
+                break
+            if step["latency"]["p50_ms"] > median_limit_ms:
+                stopped = (f"the median passed {median_limit_ms:g} ms at {rate:g}/s "
+                           f"({step['latency']['p50_ms']} ms)")
+                break
+            best = rate
+        check = session.check() if config.check else None
+    return {"transport": transport, "rates": rates, "median_limit_ms": median_limit_ms,
+            "duration_seconds": config.duration, "connections": config.connections,
+            "steps": steps, "stopped": stopped, "highest_rate_within_limit": best,
+            "check": check}
+
+
 async def _measure(server: ServerProcess, admin: str, window: Window, note: Progress,
-                   name: str, config: SustainedConfig) -> tuple[_Sample, _Sample]:
-    total = config.warmup + config.duration
+                   name: str) -> tuple[_Sample, _Sample]:
+    total = window.end_at - window.warmup_at
     await _sleep_until(window.start_at, note, f"{name}: load", window.warmup_at, total)
     first = await _sample(server, admin)
     await _sleep_until(window.end_at, note, f"{name}: load", window.warmup_at, total)
@@ -519,5 +591,5 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["DEFAULT_SCENARIOS", "Scenario", "ScenarioError", "SustainedConfig", "run",
-           "run_scenario", "summarize"]
+__all__ = ["DEFAULT_SCENARIOS", "Scenario", "ScenarioError", "Session", "SustainedConfig",
+           "run", "run_scenario", "step_up", "summarize"]
