@@ -200,6 +200,11 @@ def test_the_suite_has_every_section_and_takes_new_ones() -> None:
         del SECTIONS["test-extra"]
 
 
+def test_bench_all_refuses_an_unknown_section() -> None:
+    result = CliRunner().invoke(app, ["bench", "all", "--section", "warp"])
+    assert result.exit_code == 2 and "unknown warp" in result.output
+
+
 # -- the correctness check ---------------------------------------------------------------------
 
 
