@@ -379,7 +379,7 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        console.print(_sustained_table(result))
+        console.print(_sustained_table(result), width=max(console.width, 150))
     if check and not result["sections"]["server"]["check"]["passed"]:
         raise typer.Exit(1)
 
@@ -480,7 +480,7 @@ def bench_all(
         if body.get("check"):
             table.add_row(name, "correctness check", "pass" if body["check"]["passed"]
                           else "[red]FAIL[/red]", "")
-    console.print(table)
+    console.print(table, width=max(console.width, 120))
     failures = failed_checks(result)
     for failure in failures:
         console.print(f"[red]check failed[/red] {failure}")
@@ -531,7 +531,7 @@ def bench_diff(
                           "-" if r.b is None else f"{r.b:,}",
                           "" if r.change is None else f"{r.change:+.1%}",
                           f"±{r.noise:.0%}" if r.change is not None else "", verdict)
-        console.print(table)
+        console.print(table, width=max(console.width, 120))
         for warning in warnings:
             console.print(f"[yellow]warning[/yellow] {warning}")
         bad = regressions(rows)

@@ -163,6 +163,9 @@ def test_an_open_loop_the_server_cannot_keep_up_with_is_saturated() -> None:
 
     report = run_virtual(main)
     assert report.scheduled == 100 and report.answered < 100 and report.saturated
+    # what was never sent is dropped; what was in flight is answered, so nothing the
+    # server may have executed goes unseen
+    assert report.never_sent + report.answered == 100 and report.lost == 0
 
 
 def test_open_loop_rejects_a_rate_that_is_not_positive() -> None:

@@ -278,6 +278,20 @@ def test_the_check_fails_when_acknowledged_orders_are_missing_from_the_journal(
     assert any("reported 0.0030 filled" in p for p in problems)
 
 
+def test_the_check_allows_for_orders_whose_answers_were_never_read(
+        traded_journal: Any) -> None:
+    journal, facts = traded_journal
+    # a saturated open loop gave up on 2 requests: the journal may hold up to 2 more
+    assert _discrepancies(journal, facts, accepted=4, filled="0.0010") != []
+    from matchbook.config import default_markets
+
+    expected = expected_state(journal, default_markets(), [1, 2], "BTC-USD")
+    assert discrepancies(facts["observed"], expected, accepted=4, filled="0.0010",
+                         deposited=facts["deposited"], unanswered=2) == []
+    assert discrepancies(facts["observed"], expected, accepted=2, filled="0.0010",
+                         deposited=facts["deposited"], unanswered=2) != []
+
+
 # -- scenarios ---------------------------------------------------------------------------------
 
 

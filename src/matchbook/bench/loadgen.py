@@ -121,10 +121,12 @@ class OpenLoopReport:
     issue_lag: Latency = field(default_factory=Latency)
     most_waiting: int = 0  # the longest the backlog got (requests due, no slot free)
     saturated: bool = False
+    never_sent: int = 0  # dropped from the backlog when the drain timed out
+    lost: int = 0  # sent but not answered even then
 
 
 async def open_loop(slots: Sequence[Send], recorder: Recorder, rate: float, first_due: float,
-                    clock: Clock, sleep: Sleep, drain_seconds: float = 30.0,
+                    clock: Clock, sleep: Sleep, drain_seconds: float = 10.0,
                     phase: float = 0.0) -> OpenLoopReport:
     """Requests due at ``first_due + (k + phase) / rate`` until ``recorder.end``, each
     taken by the first free slot; latency from the due time (see the module doc)."""
@@ -167,10 +169,20 @@ async def open_loop(slots: Sequence[Send], recorder: Recorder, rate: float, firs
         for _ in workers:
             backlog.put_nowait(None)
         done, pending = await asyncio.wait(workers, timeout=drain_seconds)
+        if pending:
+            # the server did not keep up: drop what was never sent, let what is in flight
+            # be answered (its outcome is in the journal either way)
+            report.saturated = True
+            while not backlog.empty():
+                if backlog.get_nowait() is not None:
+                    report.never_sent += 1
+            for _ in pending:
+                backlog.put_nowait(None)
+            more, pending = await asyncio.wait(pending, timeout=drain_seconds)
+            done |= more
+            report.lost = len(pending)  # still unanswered: outcome unknown
         for task in done:
             task.result()  # a slot's failure is the run's
-        if pending:
-            report.saturated = True
     finally:
         for task in workers:
             task.cancel()
@@ -340,7 +352,7 @@ class GeneratorSpec:
     window: int = 1  # WebSocket requests in flight per connection
     rate: float = 0.0  # open loop: this generator's requests per second
     phase: float = 0.0  # open loop: this generator's offset, as a fraction of an interval
-    drain_seconds: float = 30.0
+    drain_seconds: float = 10.0
     generator: int = 0
 
 
@@ -436,7 +448,8 @@ async def _generate(spec: GeneratorSpec, pipe: Any) -> dict[str, Any]:
     if report is not None:
         out.update(scheduled=report.scheduled, answered=report.answered,
                    issue_lag=report.issue_lag.encode(), most_waiting=report.most_waiting,
-                   saturated=report.saturated)
+                   saturated=report.saturated, never_sent=report.never_sent,
+                   lost=report.lost)
     return out
 
 

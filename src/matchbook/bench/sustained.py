@@ -124,7 +124,7 @@ class SustainedConfig:
     warmup: float = 5.0
     generators: int = 1  # load generator processes
     journal_mode: str = "fsync"
-    drain_seconds: float = 30.0  # open loop: how long the backlog may take after the end
+    drain_seconds: float = 10.0  # open loop: how long the backlog may take after the end
     max_issue_lag_ms: float = 5.0  # open loop: void above this generator lag p99
     check: bool = True  # the correctness check after the run
 
@@ -389,7 +389,7 @@ class Session:
                 generator.send(window)
             first, last = asyncio.run(_measure(server, self.admin, window, self.note,
                                                scenario.name))
-            results = [generator.receive(config.drain_seconds + 120, "its figures")
+            results = [generator.receive(2 * config.drain_seconds + 120, "its figures")
                        for generator in generators]
         finally:
             for generator in generators:
@@ -475,10 +475,12 @@ def _check(server: ServerProcess, traders: dict[str, tuple[int, str]],
     accepted = sum(r["accepted"] for r in results)
     filled = str(sum((Decimal(r["filled"]) for r in results), Decimal(0)))
     deposited = {asset: str(Decimal(amount) * pairs) for asset, amount in FUNDING.values()}
+    lost = sum(r.get("lost", 0) for r in results)
     problems = discrepancies(observed, expected, accepted=accepted, filled=filled,
-                             deposited=deposited)
+                             deposited=deposited, unanswered=lost)
     return {"passed": not problems, "problems": problems[:20],
-            "accepted_orders": accepted, "traded": expected["traded"],
+            "accepted_orders": accepted, "unanswered_orders": lost,
+            "traded": expected["traded"],
             "open_levels": len(expected["bids"]) + len(expected["asks"]),
             "seconds": round(time.perf_counter() - started, 2)}
 
@@ -542,7 +544,9 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
         kept = orders >= SUSTAINED_SHARE * scenario.rate * wall
         saturated = any(r["saturated"] for r in results) or not kept
         out.update({
-            "rate": scenario.rate, "scheduled": scheduled, "unanswered": scheduled - answered,
+            "rate": scenario.rate, "scheduled": scheduled, "answered": answered,
+            "never_sent": sum(r.get("never_sent", 0) for r in results),
+            "lost": sum(r.get("lost", 0) for r in results),
             "issue_lag": {k: lag_figures[k] for k in ("p50_ms", "p99_ms", "max_ms")},
             "most_waiting": max(r["most_waiting"] for r in results),
             "void": void, "saturated": saturated,
