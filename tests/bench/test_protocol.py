@@ -321,3 +321,20 @@ def test_summary_takes_the_median_of_runs_and_every_check() -> None:
     assert summary["orders_per_sec"] == 200.0 and summary["p99_ms"] == 10.0
     assert summary["server_cpu_ms_per_order_runs"] == [0.5, 0.3, 0.4]
     assert summary["check_passed"] is False
+
+
+def test_the_latency_plot_is_a_png_of_every_step(tmp_path: Path) -> None:
+    from matchbook.bench.plot import plot_result
+
+    steps = [{"rate": rate, "valid": rate < 4000, "saturated": rate >= 4000,
+              "latency": {k: (i + 1) * rate / 1000 for i, k in enumerate((
+                  "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms"))}}
+             for rate in (500.0, 1000.0, 2000.0, 4000.0)]
+    result = _result({"x_ms": 1.0})
+    result["sections"]["latency"] = results.section(
+        "latency", {}, {}, detail=[{"transport": "rest", "connections": 50,
+                                    "median_limit_ms": 25.0, "steps": steps}])
+    out = plot_result(result, tmp_path / "latency.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no latency section"):
+        plot_result(_result({"x_ms": 1.0}), tmp_path / "none.png")

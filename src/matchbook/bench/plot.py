@@ -17,6 +17,7 @@ def plot_latency(step_ups: list[dict[str, Any]], out: Path, title: str = "") -> 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     panels = [s for s in step_ups if s.get("steps")]
     if not panels:
@@ -38,6 +39,9 @@ def plot_latency(step_ups: list[dict[str, Any]], out: Path, title: str = "") -> 
                             (s["rate"], s["latency"]["p50_ms"] or 0.001), fontsize=8)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(rates)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("offered rate (orders/s)")
         ax.set_ylabel("latency from intended send time (ms)")
         ax.set_title(f"{step_up['transport'].upper()} orders, open loop, "
