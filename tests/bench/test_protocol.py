@@ -323,6 +323,7 @@ def test_summary_takes_the_median_of_runs_and_every_check() -> None:
     assert summary["check_passed"] is False
 
 
+@pytest.mark.slow  # matplotlib takes seconds to load on a busy machine
 def test_the_latency_plot_is_a_png_of_every_step(tmp_path: Path) -> None:
     from matchbook.bench.plot import plot_result
 
