@@ -158,14 +158,18 @@ def test_an_open_loop_the_server_cannot_keep_up_with_is_saturated() -> None:
     async def main(loop: _VirtualLoop) -> Any:
         start = loop.time()
         recorder = Recorder(start, start + 1.0)
-        return await open_loop([server.slot(loop)], recorder, 100.0, start, loop.time,
-                               asyncio.sleep, drain_seconds=2.0)
+        report = await open_loop([server.slot(loop)], recorder, 100.0, start, loop.time,
+                                 asyncio.sleep, drain_seconds=2.0)
+        return report, recorder
 
-    report = run_virtual(main)
+    report, recorder = run_virtual(main)
     assert report.scheduled == 100 and report.answered < 100 and report.saturated
     # what was never sent is dropped; what was in flight is answered, so nothing the
     # server may have executed goes unseen
     assert report.never_sent + report.answered == 100 and report.lost == 0
+    # the requests given up on are in the histogram with the time they had waited
+    assert recorder.latency.count == 100
+    assert recorder.latency.figures()["max_ms"] >= 2000.0
 
 
 def test_open_loop_rejects_a_rate_that_is_not_positive() -> None:

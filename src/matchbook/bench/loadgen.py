@@ -98,6 +98,14 @@ class Recorder:
         if self.start <= finished < self.end:
             self.completed_in_window += 1
 
+    def dropped(self, due: float, now: float) -> None:
+        """A request due at ``due`` was given up at ``now`` without being sent: its
+        latency would have been more than ``now - due``, which is recorded (so a
+        saturated run's percentiles are lower bounds, never flattered by leaving out
+        the requests it could not send)."""
+        if self.start <= due < self.end:
+            self.latency.record_seconds(now - due)
+
 
 async def closed_loop(slots: Sequence[Send], recorder: Recorder, clock: Clock) -> None:
     """Every slot sends, awaits the answer and sends again, until ``recorder.end``."""
@@ -173,9 +181,12 @@ async def open_loop(slots: Sequence[Send], recorder: Recorder, rate: float, firs
             # the server did not keep up: drop what was never sent, let what is in flight
             # be answered (its outcome is in the journal either way)
             report.saturated = True
+            now = clock()
             while not backlog.empty():
-                if backlog.get_nowait() is not None:
+                dropped = backlog.get_nowait()
+                if dropped is not None:
                     report.never_sent += 1
+                    recorder.dropped(dropped, now)
             for _ in pending:
                 backlog.put_nowait(None)
             more, pending = await asyncio.wait(pending, timeout=drain_seconds)
