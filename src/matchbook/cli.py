@@ -326,6 +326,12 @@ def bench_api(
     console.print(table)
 
 
+def _wide(width: int) -> Console:
+    """The console, or where output is not a terminal (a file, a pipe: 80 columns by
+    default) one at least ``width`` wide, so that wide tables are not cut."""
+    return console if console.is_terminal else Console(width=max(console.width, width))
+
+
 def _fail(message: str) -> None:
     """A one-line error on stderr and exit status 2."""
     typer.echo(f"error: {message}", err=True)
@@ -379,7 +385,7 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        console.print(_sustained_table(result), width=max(console.width, 150))
+        _wide(150).print(_sustained_table(result))
     if check and not result["sections"]["server"]["check"]["passed"]:
         raise typer.Exit(1)
 
@@ -480,7 +486,7 @@ def bench_all(
         if body.get("check"):
             table.add_row(name, "correctness check", "pass" if body["check"]["passed"]
                           else "[red]FAIL[/red]", "")
-    console.print(table, width=max(console.width, 120))
+    _wide(130).print(table)
     failures = failed_checks(result)
     for failure in failures:
         console.print(f"[red]check failed[/red] {failure}")
@@ -531,7 +537,7 @@ def bench_diff(
                           "-" if r.b is None else f"{r.b:,}",
                           "" if r.change is None else f"{r.change:+.1%}",
                           f"±{r.noise:.0%}" if r.change is not None else "", verdict)
-        console.print(table, width=max(console.width, 120))
+        _wide(130).print(table)
         for warning in warnings:
             console.print(f"[yellow]warning[/yellow] {warning}")
         bad = regressions(rows)
