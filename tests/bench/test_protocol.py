@@ -137,10 +137,21 @@ def test_a_check_that_fails_in_b_is_a_regression() -> None:
     assert [r.verdict for r in rows if r.figure == "correctness check"] == ["REGRESSION"]
 
 
+def test_diff_compares_the_sections_both_files_hold() -> None:
+    a = _result({"x_ms": 1.0})
+    a["sections"]["engine"] = results.section("engine", {}, {"ops_per_sec": 5.0})
+    rows = diff(a, _result({"x_ms": 1.0}))
+    assert [(r.section, r.figure) for r in rows] == [("server", "x_ms")]
+    assert any("sections only in A (engine)" in w for w in meta_warnings(a, _result({})))
+
+
 def test_diff_warns_when_the_files_are_not_comparable() -> None:
     warnings = meta_warnings(_result({}, cores=2), _result({}, cores=8, quick=True))
     assert any("cores differs" in w for w in warnings)
     assert any("--quick" in w for w in warnings)
+    other = _result({})
+    other["sections"]["server"]["workload"] = {"n": 2}
+    assert "section server: the workloads differ" in meta_warnings(_result({}), other)
 
 
 def test_bench_diff_command_prints_the_table_and_fails_strictly(tmp_path: Path) -> None:

@@ -39,11 +39,12 @@ def _spread(runs: Any) -> float:
 
 
 def diff(a: dict[str, Any], b: dict[str, Any], noise: float = DEFAULT_NOISE) -> list[Row]:
-    """Every figure of ``a`` and ``b`` (both validated result files), section by
-    section, in ``a``'s order and then what only ``b`` has."""
+    """Every figure of the sections both ``a`` and ``b`` (validated result files) hold,
+    section by section in ``a``'s order; a figure only one of them has is ``new`` or
+    ``gone``."""
     rows: list[Row] = []
     sections_a, sections_b = a["sections"], b["sections"]
-    for name in [*sections_a, *(n for n in sections_b if n not in sections_a)]:
+    for name in [n for n in sections_a if n in sections_b]:  # see meta_warnings for the rest
         sa, sb = sections_a.get(name), sections_b.get(name)
         figures_a = sa["figures"] if sa else {}
         figures_b = sb["figures"] if sb else {}
@@ -89,8 +90,15 @@ def meta_warnings(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
             warnings.append(f"{key} differs: {ma.get(key)} / {mb.get(key)}")
     if ma.get("quick") != mb.get("quick"):
         warnings.append("one run is --quick and the other is not: the workloads differ")
-    if a.get("workload") != b.get("workload"):
-        warnings.append("the workloads differ")
+    for name in (n for n in a["sections"] if n in b["sections"]):
+        if a["sections"][name].get("workload") != b["sections"][name].get("workload"):
+            warnings.append(f"section {name}: the workloads differ")
+    only_a = [n for n in a["sections"] if n not in b["sections"]]
+    only_b = [n for n in b["sections"] if n not in a["sections"]]
+    if only_a or only_b:
+        warnings.append("not compared: sections only in "
+                        + "; only in ".join(f"{label} ({', '.join(names)})" for label, names in
+                                            (("A", only_a), ("B", only_b)) if names))
     for label, meta in (("A", ma), ("B", mb)):
         loads = [v for v in (meta.get("load_average") or {}).get("start", [])[:1]]
         cores = meta.get("cores") or 1
