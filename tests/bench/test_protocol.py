@@ -211,6 +211,32 @@ def test_the_suite_has_every_section_and_takes_new_ones() -> None:
         del SECTIONS["test-extra"]
 
 
+def test_an_optional_module_registers_its_section_when_it_exists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook the simulator uses: a module listed in OPTIONAL_SECTION_MODULES that
+    defines a @section joins bench all; an absent one is skipped and reported."""
+    from matchbook.bench import suite
+
+    (tmp_path / "extra_bench_sections.py").write_text(
+        "from matchbook.bench.results import section as result_section\n"
+        "from matchbook.bench.suite import section\n"
+        "@section('extra', 'a section from outside')\n"
+        "def run(options, note):\n"
+        "    return result_section('extra', {'seed': options.seed}, {'x_per_sec': 1.0})\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(suite, "OPTIONAL_SECTION_MODULES",
+                        ("extra_bench_sections", "matchbook.no_such_package.bench"))
+    try:
+        status = suite.load_optional_sections()
+        assert status == {"extra_bench_sections": "loaded",
+                          "matchbook.no_such_package.bench": "absent"}
+        result = suite.run_all(suite.Options(quick=True), ["extra"])
+        assert result["sections"]["extra"]["figures"] == {"x_per_sec": 1.0}
+        assert result["meta"]["optional_sections"]["extra_bench_sections"] == "loaded"
+    finally:
+        SECTIONS.pop("extra", None)
+
+
 def test_bench_all_refuses_an_unknown_section() -> None:
     result = CliRunner().invoke(app, ["bench", "all", "--section", "warp"])
     assert result.exit_code == 2 and "unknown warp" in result.output

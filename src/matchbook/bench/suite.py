@@ -5,8 +5,9 @@ run in registration order. Each takes the suite's :class:`Options` and a progres
 callback and returns one section of the result file (``results.section``). Adding a
 benchmark to the suite is one decorated function; a package that is not always present
 registers its own section when imported: :data:`OPTIONAL_SECTION_MODULES` lists the
-modules ``bench all`` imports if they exist. The simulator's is
-``matchbook.sim.bench``::
+modules ``bench all`` imports if they exist (the result file's
+``meta.optional_sections`` says which were loaded). The simulator's is
+``matchbook.sim.bench``: a ``@section`` function there is all it takes::
 
     from matchbook.bench.suite import Options, section
     from matchbook.bench.results import section as result_section
@@ -76,19 +77,23 @@ def section(name: str, description: str) -> Callable[[SectionRun], SectionRun]:
     return register
 
 
-def load_optional_sections() -> list[str]:
-    """Import the optional modules that exist (they register their sections); their
-    names."""
-    found = []
+def load_optional_sections() -> dict[str, str]:
+    """Import the optional modules (they register their sections): for each, ``"loaded"``,
+    ``"absent"``, or why it could not be imported (a missing dependency of its own: the
+    suite runs without it and the result file says so)."""
+    status = {}
     for module in OPTIONAL_SECTION_MODULES:
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
-            if exc.name is None or not module.startswith(exc.name):
-                raise  # the module exists but one of its own imports is missing
+            absent = exc.name is not None and module.startswith(exc.name)
+            status[module] = "absent" if absent else f"not imported: {exc}"
             continue
-        found.append(module)
-    return found
+        except ImportError as exc:
+            status[module] = f"not imported: {exc}"
+            continue
+        status[module] = "loaded"
+    return status
 
 
 def _repeat(options: Options) -> int:
@@ -302,7 +307,7 @@ def run_all(options: Options, names: list[str] | None = None, command: str = "",
     from matchbook.bench.results import finish, new_result
 
     note = progress or (lambda stage, done, total: None)
-    load_optional_sections()
+    optional = load_optional_sections()
     chosen = names or list(SECTIONS)
     unknown = [n for n in chosen if n not in SECTIONS]
     if unknown:
@@ -313,6 +318,7 @@ def run_all(options: Options, names: list[str] | None = None, command: str = "",
                          "connections": options.connections,
                          "median_limit_ms": options.median_limit_ms,
                          "sections": chosen}, command, options.quick)
+    result["meta"]["optional_sections"] = optional
     for name in chosen:
         note(f"section {name}", 0, 1)
         result["sections"][name] = SECTIONS[name].run(options, note)
