@@ -50,6 +50,12 @@ bench-deep: $(STAMP)
 bench-journal: $(STAMP)
 	$(BIN)/matchbook bench journal
 
+## every benchmark section into one result file, compared with the committed baseline
+.PHONY: bench-all
+bench-all: $(STAMP)
+	$(BIN)/matchbook bench all --json bench/results/latest.json
+	$(BIN)/matchbook bench diff bench/results/baseline.json bench/results/latest.json
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .import_linter_cache
 

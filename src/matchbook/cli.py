@@ -266,8 +266,38 @@ def bench_api(
     phase: Annotated[list[str] | None, typer.Option(
         help="rest, ws, fanout (repeat the option; default all three).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    sustained: Annotated[bool, typer.Option(
+        "--sustained", help="Sustained mode: fixed duration, load from separate processes, "
+        "closed and open loop, server CPU per order (the options below).")] = False,
+    scenario: Annotated[list[str] | None, typer.Option(
+        help="Sustained: TRANSPORT:LOOP[:RATE], e.g. rest:closed, ws:closed, rest:open:2000 "
+        "(repeat; default those three).")] = None,
+    connections: Annotated[int, typer.Option(
+        help="Sustained: REST or WebSocket connections.")] = 50,
+    window: Annotated[int, typer.Option(
+        help="Sustained: WebSocket requests in flight per connection.")] = 1,
+    duration: Annotated[float, typer.Option(
+        help="Sustained: seconds of each measurement window.")] = 30.0,
+    warmup: Annotated[float, typer.Option(help="Sustained: seconds of load before it.")] = 5.0,
+    generators: Annotated[int, typer.Option(
+        help="Sustained: load generator processes.")] = 1,
+    repeat: Annotated[int, typer.Option(
+        help="Sustained: runs of each scenario, taking turns (a fresh server each).")] = 2,
+    max_issue_lag_ms: Annotated[float, typer.Option(
+        help="Sustained: an open loop is void when the generator's lag p99 exceeds this.")
+    ] = 5.0,
+    check: Annotated[bool, typer.Option(
+        help="Sustained: check balances and book against a replay of the journal.")] = True,
+    out: Annotated[Path | None, typer.Option(
+        help="Sustained: also write the result file here.")] = None,
 ) -> None:
-    """The server end to end over loopback: REST and WebSocket order entry, book fan-out."""
+    """The server end to end over loopback: REST and WebSocket order entry, book fan-out
+    (bursts, in this process); with --sustained, a sustained load from separate generator
+    processes, reporting orders/s, latency percentiles and server CPU per order."""
+    if sustained:
+        _bench_sustained(scenario, connections, window, duration, warmup, generators, repeat,
+                         journal_mode, max_issue_lag_ms, check, as_json, out)
+        return
     from matchbook.bench.api import BenchConfig, run
 
     phases = tuple(phase or ("rest", "ws", "fanout"))
@@ -314,6 +344,243 @@ def bench_api(
                      f"{fan['missing']} missed")
     table.caption = "; ".join(notes)
     console.print(table)
+
+
+def _wide(width: int) -> Console:
+    """The console, or where output is not a terminal (a file, a pipe: 80 columns by
+    default) one at least ``width`` wide, so that wide tables are not cut."""
+    return console if console.is_terminal else Console(width=max(console.width, width))
+
+
+def _fail(message: str) -> None:
+    """A one-line error on stderr and exit status 2."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
+                     duration: float, warmup: float, generators: int, repeat: int,
+                     journal_mode: str, max_issue_lag_ms: float, check: bool, as_json: bool,
+                     out: Path | None) -> None:
+    import time
+
+    from matchbook.bench.results import finish, new_result, section
+    from matchbook.bench.suite import server_check, server_figures
+    from matchbook.bench.sustained import (
+        DEFAULT_SCENARIOS,
+        Scenario,
+        SustainedConfig,
+    )
+    from matchbook.bench.sustained import run as run_sustained
+
+    try:
+        parsed = [Scenario.parse(s) for s in (scenarios or DEFAULT_SCENARIOS)]
+        config = SustainedConfig(connections=connections, window=window, duration=duration,
+                                 warmup=warmup, generators=generators,
+                                 journal_mode=journal_mode, max_issue_lag_ms=max_issue_lag_ms,
+                                 check=check)
+        config.validate()
+        if repeat < 1:
+            raise ValueError(f"repeat must be at least 1, got {repeat}")
+    except ValueError as exc:
+        _fail(str(exc))
+    command = "matchbook bench api --sustained " + " ".join(
+        f"--scenario {s.name}" for s in parsed) + (
+        f" --connections {connections} --window {window} --duration {duration:g} "
+        f"--warmup {warmup:g} --generators {generators} --repeat {repeat}")
+    result = new_result({"scenarios": [s.name for s in parsed], "seed": None}, command)
+    started = time.perf_counter()
+    with _stages(as_json or not console.is_terminal) as note:
+        data = run_sustained(parsed, config, repeat, note)
+    figures, runs = server_figures(data["scenarios"])
+    result["sections"]["server"] = section(
+        "matchbook serve in a subprocess, load from separate generator processes",
+        {"scenarios": [s.name for s in parsed], **data["config"], "repeat": repeat},
+        figures, runs=runs, check=server_check(data["scenarios"]) if check else None,
+        detail=data, seconds=time.perf_counter() - started)
+    finish(result, time.perf_counter() - started)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        _wide(150).print(_sustained_table(result))
+    if check and not result["sections"]["server"]["check"]["passed"]:
+        raise typer.Exit(1)
+
+
+def _sustained_table(result: dict[str, Any]) -> Table:
+    meta = result["meta"]
+    body = result["sections"]["server"]
+    config = body["detail"]["config"]
+    table = Table(title=f"bench api --sustained: journal {config['journal_mode']}, "
+                        f"{config['connections']} connections, {config['duration']:g} s "
+                        f"windows, {meta['cores']} CPUs, commit {meta['commit'][:10]}")
+    for column in ("scenario", "run", "orders/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
+                   "max ms", "server CPU ms/order", "CPU srv/load/other", "load avg",
+                   "check"):
+        table.add_column(column, justify="left" if column in ("scenario", "check")
+                         else "right")
+    for name, scenario in body["detail"]["scenarios"].items():
+        for i, run in enumerate(scenario["runs"], 1):
+            latency = run["latency"]
+            verdict = "pass" if (run.get("check") or {}).get("passed") else (
+                "-" if "check" not in run else "[red]FAIL[/red]")
+            if run.get("valid") is False:
+                verdict += " [red]void[/red]" if run.get("void") else " [red]saturated[/red]"
+            table.add_row(name, str(i), f"{run['orders_per_sec']:,.0f}",
+                          *(f"{latency[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms",
+                                                          "p999_ms", "max_ms")),
+                          f"{run['server_cpu_ms_per_order'] or 0:.3f}",
+                          f"{run['server_cpu_share']:.2f}/{run['load_cpu_share']:.2f}/"
+                          f"{run['other_cpu_share']:.2f}",
+                          str((run["load_average"]["start"] or ["-"])[0]),
+                          verdict)
+    table.caption = ("latency: closed loop from sending, open loop from the intended send "
+                     "time; server CPU per order = the server process's CPU time in the "
+                     "window / orders answered in it")
+    return table
+
+
+@bench_app.command("all")
+def bench_all(
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Write the result file here (e.g. bench/results/NAME.json).")] = None,
+    quick: Annotated[bool, typer.Option(help="Smaller workloads: a few minutes.")] = False,
+    section_names: Annotated[list[str] | None, typer.Option(
+        "--section", help="Run only these sections (repeat the option).")] = None,
+    seed: Annotated[int, typer.Option()] = 7,
+    connections: Annotated[int, typer.Option(help="Server connections.")] = 50,
+    median_limit_ms: Annotated[float, typer.Option(
+        help="The latency step-up stops once the median passes this.")] = 25.0,
+    repeat: Annotated[int, typer.Option(
+        help="Runs of each figure (0: 1 with --quick, else 2).")] = 0,
+    plot: Annotated[Path | None, typer.Option(
+        help="Write the latency-against-rate PNG here (default: beside --json).")] = None,
+) -> None:
+    """Every benchmark section (engine, journal, pipeline, server, latency) into one result
+    file with the commit, the machine and every figure; compare two with bench diff."""
+    import sys
+    import time
+
+    from matchbook.bench.plot import plot_result
+    from matchbook.bench.suite import (
+        SECTIONS,
+        Options,
+        failed_checks,
+        load_optional_sections,
+        run_all,
+    )
+
+    load_optional_sections()
+    unknown = [n for n in section_names or [] if n not in SECTIONS]
+    if unknown:
+        _fail(f"--section: unknown {', '.join(unknown)} (known: {', '.join(SECTIONS)})")
+    if json_out is not None and json_out.suffix != ".json":
+        _fail(f"--json: {json_out} should end in .json")
+    options = Options(quick=quick, seed=seed, connections=connections,
+                      median_limit_ms=median_limit_ms, repeat=repeat)
+    started = time.perf_counter()
+    with _stages(not console.is_terminal) as note:
+        result = run_all(options, section_names, " ".join(["matchbook", *sys.argv[1:]]),
+                         note)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        console.print(f"wrote {json_out}")
+    target = plot or (json_out.with_name(json_out.stem + "-latency.png") if json_out else None)
+    if target is not None and "latency" in result["sections"]:
+        console.print(f"wrote {plot_result(result, target)}")
+    table = Table(title=f"bench all{' --quick' if quick else ''}: commit "
+                        f"{result['meta']['commit'][:10]}, {result['meta']['cpu_model']}, "
+                        f"load average {result['meta']['load_average']['start']} -> "
+                        f"{result['meta']['load_average']['end']}, "
+                        f"{time.perf_counter() - started:.0f} s")
+    for column in ("section", "figure", "value", "runs"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for name, body in result["sections"].items():
+        for figure, value in body["figures"].items():
+            table.add_row(name, figure, f"{value:,}",
+                          " / ".join(f"{v:,}" for v in body["runs"].get(figure, [])))
+        if body.get("check"):
+            table.add_row(name, "correctness check", "pass" if body["check"]["passed"]
+                          else "[red]FAIL[/red]", "")
+    _wide(130).print(table)
+    failures = failed_checks(result)
+    for failure in failures:
+        console.print(f"[red]check failed[/red] {failure}")
+    if failures:
+        raise typer.Exit(1)
+
+
+@bench_app.command("diff")
+def bench_diff(
+    a: Annotated[Path, typer.Argument(help="The earlier result file.")],
+    b: Annotated[Path, typer.Argument(help="The later result file.")],
+    noise: Annotated[float, typer.Option(
+        help="Changes within this share (or a figure's own spread of runs) are noise.")
+    ] = 0.10,
+    strict: Annotated[bool, typer.Option(help="Exit 1 when a figure regressed.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
+) -> None:
+    """Two result files of bench all (or bench api --sustained --out), figure by figure,
+    with regressions beyond the noise flagged."""
+    from matchbook.bench.diff import diff, meta_warnings, regressions
+    from matchbook.bench.results import ResultFileError, load
+
+    if not 0 <= noise < 10:
+        _fail(f"--noise: {noise} is not a share between 0 and 10")
+    try:
+        first, second = load(a), load(b)
+    except ResultFileError as exc:
+        _fail(str(exc))
+    rows = diff(first, second, noise)
+    warnings = meta_warnings(first, second)
+    if as_json:
+        typer.echo(json.dumps({"warnings": warnings, "rows": [
+            {"section": r.section, "figure": r.figure, "a": r.a, "b": r.b, "change": r.change,
+             "noise": r.noise, "verdict": r.verdict} for r in rows]}))
+    else:
+        ma, mb = first["meta"], second["meta"]
+        table = Table(title=f"bench diff: A {ma['commit'][:10]} ({ma['created']}) -> "
+                            f"B {mb['commit'][:10]} ({mb['created']})")
+        for column in ("section", "figure", "A", "B", "change", "noise", "verdict"):
+            table.add_column(column, justify="left" if column in (
+                "section", "figure", "verdict") else "right")
+        colours = {"better": "green", "REGRESSION": "bold red", "same": "dim",
+                   "check": "red"}
+        for r in rows:
+            colour = colours.get(r.verdict, "")
+            verdict = f"[{colour}]{r.verdict}[/{colour}]" if colour else r.verdict
+            table.add_row(r.section, r.figure, "-" if r.a is None else f"{r.a:,}",
+                          "-" if r.b is None else f"{r.b:,}",
+                          "" if r.change is None else f"{r.change:+.1%}",
+                          f"±{r.noise:.0%}" if r.change is not None else "", verdict)
+        _wide(130).print(table)
+        for warning in warnings:
+            console.print(f"[yellow]warning[/yellow] {warning}")
+        bad = regressions(rows)
+        console.print(f"{len(bad)} regression(s) beyond noise" if bad else
+                      "no regression beyond noise")
+    if strict and regressions(rows):
+        raise typer.Exit(1)
+
+
+@bench_app.command("plot")
+def bench_plot(
+    result_file: Annotated[Path, typer.Argument(help="A result file with a latency section.")],
+    out: Annotated[Path, typer.Option(help="The PNG to write.")] = Path("latency.png"),
+) -> None:
+    """Latency percentiles against the offered rate (the latency section), as a PNG."""
+    from matchbook.bench.plot import plot_result
+    from matchbook.bench.results import ResultFileError, load
+
+    try:
+        result = load(result_file)
+        console.print(f"wrote {plot_result(result, out)}")
+    except (ResultFileError, ValueError) as exc:
+        _fail(str(exc))
 
 
 def main() -> None:  # pragma: no cover

@@ -157,20 +157,34 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _create_users(data_dir: Path) -> None:
+BENCH_USERS = ("buyer", "seller", "quoter")
+
+
+async def _create_users(data_dir: Path, names: tuple[str, ...] = BENCH_USERS) -> None:
     """The administrator and the traders, in the server's user store (before it runs)."""
     from matchbook.api.users import create_users
 
     await create_users(f"sqlite+aiosqlite:///{data_dir / 'matchbook.db'}", [
         ("admin@bench.local", PASSWORD, "admin"),
-        *((f"{name}@bench.local", PASSWORD, "user") for name in ("buyer", "seller", "quoter"))])
+        *((f"{name}@bench.local", PASSWORD, "user") for name in names)])
 
 
 class ServerProcess:
-    """``matchbook serve`` on a fresh data directory, on loopback, in a subprocess."""
+    """``matchbook serve`` on a fresh data directory, on loopback, in a subprocess, with
+    an administrator and the users ``users`` (signed in as ``NAME@bench.local``)."""
 
-    def __init__(self, config: BenchConfig) -> None:
+    ENV = {
+        # the bench measures the exchange, not the per-user request budget
+        "MATCHBOOK_RATE_LIMIT_PER_SECOND": "1000000000",
+        "MATCHBOOK_RATE_LIMIT_BURST": "1000000000",
+        "MATCHBOOK_QUEUE_SIZE": "100000",
+    }
+
+    def __init__(self, config: BenchConfig, users: tuple[str, ...] = BENCH_USERS,
+                 env: dict[str, str] | None = None) -> None:
         self.config = config
+        self.users = users
+        self.env = self.ENV if env is None else env
         self.tmp = Path(tempfile.mkdtemp(prefix="matchbook-bench-api-"))
         self.data_dir = self.tmp / "data"
         self.port = _free_port()
@@ -179,14 +193,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> None:
         self.data_dir.mkdir(parents=True)
-        asyncio.run(_create_users(self.data_dir))
+        asyncio.run(_create_users(self.data_dir, self.users))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MATCHBOOK_")}
-        env.update({
-            # the bench measures the exchange, not the per-user request budget
-            "MATCHBOOK_RATE_LIMIT_PER_SECOND": "1000000000",
-            "MATCHBOOK_RATE_LIMIT_BURST": "1000000000",
-            "MATCHBOOK_QUEUE_SIZE": "100000",
-        })
+        env.update(self.env)
         command = [sys.executable, "-m", "matchbook.cli", "serve", "--data-dir",
                    str(self.data_dir), "--host", HOST, "--port", str(self.port),
                    "--journal-mode", self.config.journal_mode, "--json-logs"]
@@ -221,7 +230,9 @@ class ServerProcess:
         except OSError:
             return ""
 
-    def stop(self) -> None:
+    def stop(self, remove: bool = True) -> None:
+        """Stop the server gracefully (SIGINT), and remove its data unless ``remove`` is
+        false (then :meth:`remove` does, once the journal has been read)."""
         process = self.process
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGINT)  # graceful: drain, snapshot, close
@@ -230,6 +241,10 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+        if remove:
+            self.remove()
+
+    def remove(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
