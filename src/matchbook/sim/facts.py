@@ -366,3 +366,62 @@ def run_seeds(preset: Any, seeds: Sequence[int], *, workers: int = 2,
             if progress:
                 progress(i, len(jobs))
     return results
+
+
+def run_report(preset: Any, seeds: Sequence[int], *, control: Any = None,
+               control_seeds: Sequence[int] = (), workers: int = 2,
+               progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """The realism report of ``preset`` over ``seeds`` and, with ``control``, of the
+    negative control over ``control_seeds``: ``{"report", "per_seed", "control",
+    "control_per_seed", "control_fails_5_and_6"}``."""
+    def note(stage: str) -> Callable[[int, int], None] | None:
+        if progress is None:
+            return None
+        return lambda done, total: progress(stage, done, total)
+
+    per_seed = run_seeds(preset, seeds, workers=workers, progress=note(f"{preset.name} seeds"))
+    out: dict[str, Any] = {"preset": preset.name, "day_seconds": preset.day_s,
+                           "agents": preset.agent_count, "report": report(per_seed),
+                           "per_seed": per_seed}
+    if control is not None:
+        control_seed = run_seeds(control, control_seeds, workers=workers,
+                                 progress=note(f"{control.name} (control) seeds"))
+        control_report = report(control_seed)
+        out["control"] = control_report
+        out["control_per_seed"] = control_seed
+        out["control_preset"] = control.name
+        out["control_fails_5_and_6"] = all(
+            control_report["facts"][f]["verdict"] == "FAIL" for f in ("5", "6"))
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.integer | np.floating):
+        return _jsonable(value.item())
+    return value
+
+
+def save_report(result: dict[str, Any], out_dir: Any) -> dict[str, str]:
+    """``facts.json`` (every figure, per seed too) and the PNG plots in ``out_dir``."""
+    import json
+    from pathlib import Path
+
+    from matchbook.sim.plots import plot_facts
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": str(out / "facts.json")}
+    (out / "facts.json").write_text(json.dumps(_jsonable(result), indent=1) + "\n")
+    files["png"] = str(plot_facts(result["per_seed"], result["report"],
+                                  out / "facts.png", title=f"preset {result['preset']}"))
+    if "control_per_seed" in result:
+        files["control_png"] = str(plot_facts(
+            result["control_per_seed"], result["control"], out / "facts-control.png",
+            title=f"negative control ({result['control_preset']})"))
+    return files
