@@ -25,7 +25,7 @@ def test_registered_names_make_and_vectorise() -> None:
         assert obs.shape == (3, 6)
         actions = vec.action_space.sample()
         assert actions.shape[0] == 3
-        obs, rewards, terminated, truncated, _ = vec.step(actions)
+        obs, rewards, terminated, _, _ = vec.step(actions)
         assert obs.shape == (3, 6) and rewards.shape == terminated.shape == (3,)
 
 

@@ -27,7 +27,7 @@ SHORT = PRESETS["small"].scaled(day_s=1800)
 def test_same_seed_gives_a_byte_identical_journal(tmp_path: Path) -> None:
     first = run_preset(SHORT, 11, tmp_path / "a")
     second = run_preset(SHORT, 11, tmp_path / "b")
-    other = run_preset(SHORT, 12, tmp_path / "c")
+    run_preset(SHORT, 12, tmp_path / "c")
     assert first.messages > 1000 and first.trades > 100
     assert journal_digest(tmp_path / "a") == journal_digest(tmp_path / "b")
     assert first.state_hash == second.state_hash
