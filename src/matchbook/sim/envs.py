@@ -42,7 +42,7 @@ from gymnasium.vector.utils import batch_space
 from matchbook.core.commands import BUY, IOC, LIMIT, MARKET, SELL, CancelAll, PlaceOrder
 from matchbook.sim.agents import SECOND, Agent
 from matchbook.sim.presets import GYM, Preset
-from matchbook.sim.runner import Simulation, agent_random
+from matchbook.sim.runner import Simulation, agent_random, fundamental_path
 
 _WARM: dict[tuple[Any, ...], tuple[Simulation, dict[str, Any]]] = {}
 
@@ -80,6 +80,9 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.max_background = max_background
         template, self._checkpoint = _warm(preset, warm_seed, warmup_s)
         self.sim = _clone(template)
+        self._template_fundamental = template._fundamental
+        self._template_activity = template._activity
+        self.episode_seconds = 3600.0
         self.symbol = template.symbol
         self.observation_space = spaces.Box(-1e4, 1e4, (self.n_features,), np.float32)
         self._mid_prev = 0.0
@@ -92,10 +95,22 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _restart(self, seed: int | None) -> None:
         super().reset(seed=seed)
-        self.sim.rewind(self._checkpoint)
+        sim = self.sim
+        sim.rewind(self._checkpoint)
         episode = int(self.np_random.integers(0, 2**62))
-        for agent in self.sim.agents:
+        for agent in sim.agents:
             agent.rng = agent_random(episode, agent.agent_id)
+        # the latent fundamental goes on from where the warm-up left it along a path of
+        # the episode's own (the background agents would otherwise replay one future)
+        i = (sim.now_ns - sim.start_ns) // SECOND
+        length = len(self._template_fundamental)
+        ahead = min(length - i, int(self.episode_seconds) + 600)
+        path, activity = fundamental_path(self.preset, episode,
+                                          float(self._template_fundamental[i]), ahead)
+        sim._fundamental = np.concatenate([self._template_fundamental[:i], path[:ahead],
+                                           np.full(length - i - ahead, path[ahead - 1])])
+        sim._activity = np.concatenate([self._template_activity[:i], activity[:ahead],
+                                        np.full(length - i - ahead, activity[ahead - 1])])
 
     def _book(self) -> tuple[int, int, int, int]:
         book = self.sim.engine.books[self.symbol.name]
@@ -151,6 +166,7 @@ class ExecutionEnv(_MarketEnv):
         self.side = BUY if side == "buy" else SELL
         self.target_lots = target_lots
         self.horizon = horizon
+        self.episode_seconds = horizon * self.step_ns / SECOND
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -207,6 +223,7 @@ class MarketMakingEnv(_MarketEnv):
         self.inventory_limit = inventory_limit
         self.inventory_penalty = inventory_penalty
         self.horizon = horizon
+        self.episode_seconds = horizon * self.step_ns / SECOND
         self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
 
     def _value(self) -> float:

@@ -200,12 +200,13 @@ class _View:
         self.sim._parents[parent_id - 1][4] = now_ns
 
 
-def fundamental_path(preset: Preset, seed: int, price_ticks: int) -> tuple[np.ndarray,
-                                                                             np.ndarray]:
-    """The latent fundamental (ticks, one value per simulated second, one extra hour
-    beyond the day for the informed traders' look-ahead) and the activity multiplier."""
+def fundamental_path(preset: Preset, seed: int, price_ticks: float,
+                     seconds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The latent fundamental (ticks, one value per simulated second from
+    ``price_ticks``, for ``seconds`` or the day plus one hour for the informed traders'
+    look-ahead) and the activity multiplier."""
     f = preset.fundamental
-    n = preset.day_s + 3600 + 1
+    n = (seconds if seconds is not None else preset.day_s + 3600) + 1
     rng = np.random.Generator(np.random.PCG64(agent_seed(seed, "fundamental")))
     h = np.zeros(n)
     for tau, sd in f.vol_components:
