@@ -1,7 +1,8 @@
 """Gymnasium environments on the production engine, against the simulator's agents.
 
-Registered names (``import matchbook.sim.envs`` registers them; ``gymnasium.make`` and
-``gymnasium.make_vec`` also find them through the package's entry point):
+Registered names (``import matchbook.sim.envs`` registers them; without that import,
+``gymnasium.make("matchbook.sim.envs:Matchbook/Execution-v0")`` imports the module
+first):
 
 * ``Matchbook/Execution-v0``: buy (or sell) ``target_lots`` within ``horizon`` steps.
   Action ``Box(0, 1, (1,))``: the share of what is left to send now as a market order
