@@ -32,18 +32,21 @@ def test_batch_equals_commands_one_by_one() -> None:
     orders["action"][::37] = AMEND  # some amends too (of whatever they name)
     batched, single = funded_engine(), funded_engine()
     result = apply_batch(batched, "BTC-USD", orders)
-    trades = deltas = rejects = 0
+    trades = deltas = 0
+    codes: list[tuple[int, int]] = []
     seq = single.last_seq
     for i, command in enumerate(_commands(orders)):
         seq += 1
         events = single.apply(seq, int(orders["ts_ns"][i]), command)
         trades += sum(type(e) is TradeExecuted for e in events)
         deltas += sum(type(e) is BookLevelChanged for e in events)
-        rejects += sum(type(e) is OrderRejected for e in events)
+        codes += [(i, e.code) for e in events if type(e) is OrderRejected]
     assert batched.state_hash() == single.state_hash()
     assert result.fill_count == trades > 100
     assert len(result.deltas["row"]) == deltas
-    assert len(result.rejects["row"]) == rejects
+    assert list(zip(result.rejects["row"].tolist(), result.rejects["code"].tolist(),
+                    strict=True)) == codes
+    assert codes
     fills = result.fills
     assert np.all(np.diff(fills["row"]) >= 0) and np.all(np.diff(fills["trade_id"]) > 0)
     assert set(np.unique(fills["aggressor"])) <= {-1, 1}

@@ -48,7 +48,7 @@ def test_the_journal_replays_to_the_run_state(tmp_path: Path) -> None:
 def test_adding_an_agent_leaves_every_other_stream_unchanged() -> None:
     base = Simulation(SHORT, 3)
     more = replace(SHORT, agents=tuple(
-        (kind, count + 1 if kind == "noise" else count, params)
+        (kind, count + 1 if kind == "market_maker" else count, params)
         for kind, count, params in SHORT.agents))
     grown = Simulation(more, 3, extra_agents=[NoiseTrader("latecomer")])
     states = {a.agent_id: a.rng.getstate() for a in base.agents}
