@@ -2,12 +2,12 @@
 
 ``run_sandbox(num_orders, seed)`` builds its own ``Engine`` (the shipped markets,
 accounts on, 200 funded users), generates a seeded order flow on BTC-USD with NumPy
-(limit orders around a drifting mid, 15% of them crossing, market orders and cancels
-of open orders) and applies it order by order, timing each ``Engine.apply`` with
-``perf_counter_ns``. It answers with plain data: counts, latency percentiles, a
-log-bucket latency histogram, throughput over the run, the final spread and the
-volume traded (decimal strings). It never sees the live exchange: the API runs it in
-a worker process.
+(limit orders around a drifting mid, 15% of them crossing, market orders, and cancels
+of open orders: an order leaves the cancel list when it is filled) and applies it
+order by order, timing each ``Engine.apply`` with ``perf_counter_ns``. It answers
+with plain data: counts, latency percentiles, a log-bucket latency histogram,
+throughput over the run, the final spread and the volume traded (decimal strings).
+It never sees the live exchange: the API runs it in a worker process.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from matchbook.config import default_markets
 from matchbook.core import Deposit, Engine, RiskLimits
 from matchbook.core.commands import BUY, IOC, LIMIT, MARKET, SELL, CancelOrder, PlaceOrder
-from matchbook.core.events import OrderAccepted, OrderRejected, TradeExecuted
+from matchbook.core.events import OrderAccepted, OrderFilled, OrderRejected, TradeExecuted
 
 SYMBOL = "BTC-USD"
 USERS = 200
@@ -71,7 +71,16 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
     latency = np.empty(num_orders, dtype=np.int64)
     chunk = max(1, num_orders // SERIES_POINTS)
     series: list[dict[str, float]] = []
-    live: list[tuple[int, int]] = []  # (order id, user) of accepted limit orders
+    live: list[tuple[int, int]] = []  # (order id, user) of open limit orders
+    where: dict[int, int] = {}  # order id -> its index in ``live``
+
+    def forget(oid: int) -> None:
+        i = where.pop(oid, None)
+        if i is not None:
+            last = live.pop()
+            if last[0] != oid:
+                live[i] = last
+                where[last[0]] = i
     trades = rejected = 0
     volume_lots = 0
     apply = engine.apply
@@ -89,10 +98,8 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
             elif kind == 1:
                 command = PlaceOrder(uid, SYMBOL, side, MARKET, qty_lots=qty, tif=IOC)
             elif live:
-                j = int(pick * len(live))
-                oid, owner = live[j]
-                live[j] = live[-1]
-                live.pop()
+                oid, owner = live[int(pick * len(live))]
+                forget(oid)
                 command = CancelOrder(owner, oid)
             else:
                 command = PlaceOrder(uid, SYMBOL, side, LIMIT, qty_lots=qty, price_ticks=price)
@@ -106,8 +113,12 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
                 if k is TradeExecuted:
                     trades += 1
                     volume_lots += e.qty_lots
+                elif k is OrderFilled:
+                    if not e.leaves_lots:
+                        forget(e.order_id)
                 elif k is OrderAccepted:
                     if kind == 0:
+                        where[e.order_id] = len(live)
                         live.append((e.order_id, e.user_id))
                 elif k is OrderRejected:
                     rejected += 1
