@@ -17,6 +17,7 @@ from rich.table import Table
 
 from matchbook.serve import admin_app, db_app, serve
 from matchbook.tools.journal_cli import journal_app, snapshot_app
+from matchbook.sim.cli import bench_sim, sim_app
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
@@ -26,6 +27,8 @@ app.add_typer(snapshot_app, name="snapshot")
 app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.add_typer(sim_app, name="sim")
+bench_app.command("sim")(bench_sim)
 console = Console()
 
 

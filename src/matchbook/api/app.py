@@ -23,7 +23,7 @@ from matchbook.api import errors, metrics
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
-from matchbook.api.routes import admin, auth, orders, public, simple, wallet
+from matchbook.api.routes import admin, auth, orders, public, simple, simulation, wallet
 from matchbook.api.routing import operations
 from matchbook.api.users import UserStore
 from matchbook.api.ws import Hub
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the tags in documentation order; routers are included busiest first, as a request
     # is matched against the routes in inclusion order
     tags = [{"name": str(module.router.tags[0])}
-            for module in (public, auth, orders, wallet, admin, simple)]
+            for module in (public, auth, orders, wallet, admin, simple, simulation)]
     # FastAPI's native OpenTelemetry is off: nothing exports it, and looking for its
     # providers would cost every request
     app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(simple.router)
     for module in (public, auth, wallet, admin):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(simulation.router)
     app.include_router(ws_router)
 
     @app.get("/metrics", include_in_schema=False)
