@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from matchbook.journal.cli import journal_app, snapshot_app
+from matchbook.ml.cli import ml_app
 from matchbook.serve import admin_app, db_app, serve
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
@@ -26,6 +27,7 @@ app.add_typer(snapshot_app, name="snapshot")
 app.command("serve")(serve)
 app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
+app.add_typer(ml_app, name="ml")
 console = Console()
 
 

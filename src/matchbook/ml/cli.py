@@ -1,0 +1,234 @@
+"""``matchbook ml ...``: capture, import, evaluate (and backtest when the simulator is
+installed). Every error a user can cause is one line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+ml_app = typer.Typer(help="Order-book data, features, models and their honest evaluation.",
+                     no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+
+Out = Annotated[Path, typer.Option("--out", help="Directory to write the data set into.")]
+Session = Annotated[str | None, typer.Option(help="Session id (default: from the file or "
+                                                  "directory name).")]
+Regime = Annotated[str, typer.Option(help="Regime tag of the session (e.g. calm, volatile).")]
+TickSize = Annotated[str, typer.Option("--tick-size", help="Price tick as a decimal.")]
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=errors, disable=quiet or not errors.is_terminal,
+                  transient=True) as progress:
+        task = progress.add_task("starting", total=None)
+
+        def note(text: str) -> None:
+            progress.update(task, description=text)
+
+        yield note
+
+
+def _summary(title: str, datasets: dict[str, Any], out: Path, seconds: float) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("data set", "sessions", "messages", "book rows", "notes"):
+        table.add_column(col, justify="right" if col in ("messages", "book rows") else "left")
+    for path, ds in datasets.items():
+        notes = ", ".join(f"{k} {v}" for k, v in ds.meta.notes.items()
+                          if isinstance(v, int) and v)
+        table.add_row(str(path), ", ".join(s.session for s in ds.meta.sessions),
+                      f"{ds.messages.height:,}", f"{ds.book.height:,}", notes)
+    console.print(table)
+    console.print(f"written to {out} in {seconds:.1f} s", highlight=False)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@ml_app.command("capture")
+def capture_command(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Matchbook data directory "
+                                                             "(journal/ and snapshots/).")],
+    out: Out,
+    symbol: Annotated[list[str] | None, typer.Option(help="Symbols to capture (repeatable; "
+                                                          "default: every traded one).")] = None,
+    session: Session = None,
+    regime: Regime = "",
+    markets_file: Annotated[Path | None, typer.Option("--markets", help="Markets TOML the "
+                                                                        "engine ran with.")] = None,
+) -> None:
+    """Replay a journal through the core engine into L3 messages and 10-level books
+    (Parquet), keyed by journal sequence number."""
+    from matchbook.config import read_config
+    from matchbook.core import ConfigError, load_markets
+    from matchbook.ml.capture import capture
+    from matchbook.ml.schema import DataError, write_dataset
+
+    started = time.perf_counter()
+    try:
+        markets = load_markets(read_config(markets_file))
+    except (OSError, ValueError, ConfigError) as exc:
+        raise _fail(f"{markets_file or 'markets'}: {exc}") from exc
+    with _progress(False) as note:
+        try:
+            found = capture(data_dir, markets, symbols=symbol, session=session, regime=regime,
+                            progress=lambda n: note(f"replaying the journal: {n:,} commands"))
+        except DataError as exc:
+            raise _fail(str(exc)) from exc
+    if not found:
+        raise _fail(f"{data_dir}: no book activity in the journal for "
+                    f"{', '.join(symbol) if symbol else 'any symbol'}")
+    written = {}
+    for name, ds in found.items():
+        target = out if len(found) == 1 else out / name
+        write_dataset(target, ds)
+        written[target] = ds
+    _summary(f"captured {data_dir}", written, out, time.perf_counter() - started)
+
+
+@ml_app.command("import-lobster")
+def import_lobster_command(
+    message: Annotated[Path, typer.Option("--message", help="LOBSTER message file.")],
+    orderbook: Annotated[Path, typer.Option("--orderbook", help="LOBSTER orderbook file.")],
+    out: Out,
+    tick_size: TickSize = "0.01",
+    session: Session = None,
+    regime: Regime = "",
+    date: Annotated[str | None, typer.Option(help="Trading day YYYY-MM-DD (default: from the "
+                                                  "file name, else 1970-01-01).")] = None,
+    opening: Annotated[str, typer.Option(help="Opening snapshot block: auto, none, or a "
+                                              "number of leading messages.")] = "auto",
+) -> None:
+    """Import a LOBSTER message + orderbook pair (see docs/ml-data-formats.md)."""
+    from matchbook.ml.lobster import import_lobster
+    from matchbook.ml.schema import DataError, write_dataset
+
+    started = time.perf_counter()
+    try:
+        ds = import_lobster(message, orderbook, tick_size=tick_size, session=session,
+                            regime=regime, date=date, opening=opening)
+    except DataError as exc:
+        raise _fail(str(exc)) from exc
+    write_dataset(out, ds)
+    _summary("LOBSTER import", {out: ds}, out, time.perf_counter() - started)
+
+
+@ml_app.command("import-l3")
+def import_l3_command(
+    file: Annotated[Path, typer.Argument(help="L3 CSV file.")],
+    out: Out,
+    tick_size: TickSize = "0.01",
+    lot_size: Annotated[str, typer.Option("--lot-size", help="Quantity step as a decimal.")]
+        = "1",
+    session: Session = None,
+    regime: Regime = "",
+) -> None:
+    """Import a generic L3 CSV: timestamp, order_id, side, price, size, action (see
+    docs/ml-data-formats.md)."""
+    from matchbook.ml.l3csv import import_l3
+    from matchbook.ml.schema import DataError, write_dataset
+
+    started = time.perf_counter()
+    try:
+        ds = import_l3(file, tick_size=tick_size, lot_size=lot_size, session=session,
+                       regime=regime)
+    except DataError as exc:
+        raise _fail(str(exc)) from exc
+    write_dataset(out, ds)
+    _summary("L3 CSV import", {out: ds}, out, time.perf_counter() - started)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@ml_app.command("evaluate")
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help="A data set directory, or a directory "
+                                                      "of them (one per session).")],
+    label: Annotated[str, typer.Option(help="next-mid, k10, k50, k100, k10-spread, "
+                                            "k50-spread or k100-spread.")] = "next-mid",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    test_fraction: Annotated[float, typer.Option(help="Share of each regime's sessions held "
+                                                      "out for the test.")] = 0.4,
+    embargo: Annotated[int, typer.Option(help="Sessions dropped between train and test.")]
+        = 1,
+    train_regime: Annotated[str | None, typer.Option(help="Regime shift: train on this "
+                                                          "regime ...")] = None,
+    test_regime: Annotated[str | None, typer.Option(help="... and test on this one.")] = None,
+    plots: Annotated[Path | None, typer.Option(help="Directory for the PNG plots (default: "
+                                                    "DATA/report).")] = None,
+    max_train: Annotated[int, typer.Option(help="Training events used at most (a seeded "
+                                                "sample beyond).")] = 1_000_000,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of sampling and models.")] = 0,
+) -> None:
+    """Baselines and models on held-out sessions: accuracy with block-bootstrap CIs and
+    binomial tests; with two tagged regimes also the regime-shift result."""
+    from matchbook.ml.evaluate import EvaluationError, evaluate, regime_shift
+    from matchbook.ml.labels import LabelError
+    from matchbook.ml.report import plot_all, print_report
+    from matchbook.ml.samples import build_samples
+    from matchbook.ml.schema import DataError, read_dataset
+
+    if not 0 < test_fraction < 1:
+        raise _fail("--test-fraction must be between 0 and 1")
+    if (train_regime is None) != (test_regime is None):
+        raise _fail("--train-regime and --test-regime go together")
+    with _progress(as_json) as note:
+        try:
+            note("reading the data set")
+            ds = read_dataset(data)
+            note(f"features and labels of {ds.book.height:,} events")
+            samples = build_samples(ds, label)
+            kwargs: dict[str, Any] = dict(test_fraction=test_fraction, embargo=embargo,
+                                          resamples=resamples, seed=seed,
+                                          max_train=max_train, note=note)
+            if train_regime is not None:
+                result, details = regime_shift(samples, train_regime, test_regime or "",
+                                               **kwargs)
+            else:
+                result, details = evaluate(samples, **kwargs)
+                tags = sorted({t for t in samples.regimes.values() if t})
+                if len(tags) >= 2 and "calm" in tags and "volatile" in tags:
+                    shift, _ = regime_shift(samples, "calm", "volatile", **kwargs)
+                    result["regime_shift"] = _shift_summary(shift)
+        except (DataError, LabelError, EvaluationError) as exc:
+            raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    print_report(result, console)
+    if "regime_shift" in result and "best" in result["regime_shift"]:
+        rs = result["regime_shift"]
+        console.print(f"regime shift ({rs['train']} -> {rs['test']}): {rs['best']['name']} "
+                      f"{rs['best']['accuracy']:.2%} (95% CI {rs['best']['ci_low']:.2%} .. "
+                      f"{rs['best']['ci_high']:.2%}) vs {rs['best']['best_baseline']} "
+                      f"{rs['best']['best_baseline_accuracy']:.2%}", highlight=False)
+    target = plots or data / "report"
+    paths = plot_all(result, details, target)
+    console.print("plots: " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def _shift_summary(shift: dict[str, Any]) -> dict[str, Any]:
+    keys = ("accuracy", "ci_low", "ci_high", "n")
+    return {**shift["regime_shift"], "n_train": shift["n_train"], "n_test": shift["n_test"],
+            "best": shift["best"],
+            "baselines": {k: {f: v[f] for f in keys} for k, v in shift["baselines"].items()},
+            "models": {k: {f: v[f] for f in keys} for k, v in shift["models"].items()}}
