@@ -40,6 +40,7 @@ from matchbook.core.events import (
     OrderAmended,
     OrderCancelled,
     OrderExpired,
+    OrderFilled,
     OrderTriggered,
     TradeExecuted,
     TradingHalted,
@@ -146,7 +147,8 @@ class _Recorder:
         streams = self.streams
         touched: dict[int, tuple[int, str]] = {}  # order id -> (user id, symbol)
         changed: set[str] = set()
-        for ev in events:
+        displays: dict[int, int] = {}  # iceberg peaks of orders accepted in this command
+        for i, ev in enumerate(events):
             kind = type(ev)
             if kind is BookLevelChanged:
                 stream = streams.get(ev.symbol)  # type: ignore[attr-defined]
@@ -162,6 +164,8 @@ class _Recorder:
                 changed.add(t.symbol)
                 aggressor = _sign(t.aggressor_side)
                 maker = stream.resting.get(t.maker_order_id)
+                if maker is None and t.maker_order_id in touched:
+                    maker = self._rested_meanwhile(stream, seq, ts, t, events, i, displays)
                 if maker is None:  # not seen resting: cannot happen on a full replay
                     stream.msg(seq, ts, _EXEC, t.maker_order_id, -aggressor, t.price_ticks,
                                t.qty_lots, aggressor, 1)
@@ -179,6 +183,8 @@ class _Recorder:
             elif kind is OrderAccepted or kind is OrderTriggered:
                 if ev.symbol in streams:  # type: ignore[attr-defined]
                     touched[ev.order_id] = (ev.user_id, ev.symbol)  # type: ignore[attr-defined]
+                    if kind is OrderAccepted and ev.display_lots:  # type: ignore[attr-defined]
+                        displays[ev.order_id] = ev.display_lots  # type: ignore[attr-defined]
             elif kind is OrderCancelled or kind is OrderExpired:
                 stream = streams.get(ev.symbol)  # type: ignore[attr-defined]
                 if stream is None:
@@ -211,6 +217,24 @@ class _Recorder:
             self._reconcile(seq, ts, touched, changed)
         for name in changed:
             streams[name].book_row(seq, ts)
+
+    def _rested_meanwhile(self, stream: _Stream, seq: int, ts: int, t: TradeExecuted,
+                          events: list[object], at: int, displays: dict[int, int]
+                          ) -> list[int] | None:
+        """An order that traded as a taker, rested its remainder and is now hit as a maker
+        within the same command (by a stop the first trades triggered): its ``ADD``
+        comes first, with the visible quantity it had before this fill (read from the
+        maker's ``OrderFilled`` that follows the trade)."""
+        for ev in events[at + 1: at + 3]:
+            if type(ev) is OrderFilled and ev.order_id == t.maker_order_id:  # type: ignore[attr-defined]
+                before = ev.leaves_lots + t.qty_lots  # type: ignore[attr-defined]
+                peak = displays.get(t.maker_order_id, 0)
+                visible = min(peak, before) if peak else before
+                side = -_sign(t.aggressor_side)
+                stream.msg(seq, ts, _ADD, t.maker_order_id, side, t.price_ticks, visible)
+                entry = stream.resting[t.maker_order_id] = [side, t.price_ticks, visible]
+                return entry
+        return None
 
     def _delete(self, stream: _Stream, seq: int, ts: int, oid: int) -> None:
         known = stream.resting.pop(oid, None)
@@ -324,8 +348,8 @@ def capture(data_dir: str | Path, markets: Markets, *, symbols: list[str] | None
         progress(done)
     out: dict[str, Dataset] = {}
     for name, stream in streams.items():
-        if not stream.book_keys:
-            continue
+        if not any(e == _ADD or e == _SNAPSHOT for e in stream.cols[2]):
+            continue  # no order ever rested: halts alone are no market
         messages, book = stream.frames()
         sym = markets.symbols[name]
         info = SessionInfo(stream.session, regime, messages.height, book.height,

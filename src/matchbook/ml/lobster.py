@@ -166,7 +166,7 @@ def import_lobster(message_path: str | Path, orderbook_path: str | Path, *,
     book_frame = pl.DataFrame(data, schema=BOOK_SCHEMA)
     mismatches, checked, first_bad = _consistency(book_frame, mtype, price_ticks, size,
                                                   direction, block)
-    if checked >= 20 and mismatches > checked // 2:
+    if checked >= 5 and mismatches > checked // 2:
         raise DataError(mpath, first_bad, None,
                         f"the messages do not match {opath.name}: {mismatches:,} of "
                         f"{checked:,} checkable messages disagree with the book change "
