@@ -1,0 +1,328 @@
+"""Gymnasium environments on the production engine, against the simulator's agents.
+
+Registered names (``import matchbook.sim.envs`` registers them; ``gymnasium.make`` and
+``gymnasium.make_vec`` also find them through the package's entry point):
+
+* ``Matchbook/Execution-v0``: buy (or sell) ``target_lots`` within ``horizon`` steps.
+  Action ``Box(0, 1, (1,))``: the share of what is left to send now as a market order
+  (everything left goes at the last step). Observation (6 floats): time left, quantity
+  left (both 0..1), spread (bp), mid move since arrival (bp), top-of-book imbalance
+  (-1..1), recent volatility (bp per minute). Reward: minus the implementation
+  shortfall of the step's fills against the arrival mid, in bp of the target, and a
+  penalty for what was not done at the end.
+* ``Matchbook/MarketMaking-v0``: quote one bid and one ask of ``quote_lots`` every step.
+  Action ``Box(0, 1, (2,))``: bid and ask distance from the mid, as a share of
+  ``max_offset_bp``. Observation (6 floats): inventory (share of the limit), spread
+  (bp), last mid move (bp), imbalance, time left, volatility. Reward: the change of the
+  mark-to-mid value of the account (fees included, as the engine charges them), in bp
+  of one quote's notional, minus ``inventory_penalty`` x inventory share squared.
+
+One step = the policy's commands, then the background agents until ``step_seconds``
+of simulated time have passed or ``max_background`` (100) messages were applied.
+
+``reset()`` does not replay a warm-up: a warmed-up simulation is checkpointed once per
+process (``Engine.snapshot()`` plus a copy of the agents and their schedule) and
+restored with ``Engine.restore``; the background agents then draw from streams seeded
+by the episode seed. ``ExecutionVectorEnv`` / ``MarketMakingVectorEnv`` are
+``gymnasium.vector.VectorEnv`` s of ``num_envs`` simulations with batched ``(B, F)``
+observations and ``(B, A)`` actions (next-step autoreset).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from matchbook.core.commands import BUY, IOC, LIMIT, MARKET, SELL, CancelAll, PlaceOrder
+from matchbook.sim.agents import SECOND, Agent
+from matchbook.sim.presets import GYM, Preset
+from matchbook.sim.runner import Simulation, agent_random
+
+_WARM: dict[tuple[Any, ...], tuple[Simulation, dict[str, Any]]] = {}
+
+
+class PolicyAccount(Agent):
+    """The environment's own user: funded like an agent, never woken by the loop."""
+
+    kind = "policy"
+
+    def first_wake(self, start_ns: int) -> int:
+        return 0
+
+
+def _warm(preset: Preset, seed: int, warmup_s: int) -> tuple[Simulation, dict[str, Any]]:
+    """A simulation after ``warmup_s`` simulated seconds, and its checkpoint (built once
+    per process and key; each environment gets a copy through ``rewind``)."""
+    key = (preset.name, repr(preset), seed, warmup_s)
+    if key not in _WARM:
+        sim = Simulation(preset, seed, record=False,
+                         extra_agents=[PolicyAccount("policy", usd=50_000_000, btc=1000)])
+        sim.run_until(sim.start_ns + warmup_s * SECOND)
+        _WARM[key] = (sim, sim.checkpoint())
+    return _WARM[key]
+
+
+class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
+    metadata = {"render_modes": []}
+    n_features = 6
+
+    def __init__(self, *, preset: Preset = GYM, warm_seed: int = 0, warmup_s: int = 900,
+                 step_seconds: float = 10.0, max_background: int = 100) -> None:
+        super().__init__()
+        self.preset = preset
+        self.step_ns = int(step_seconds * SECOND)
+        self.max_background = max_background
+        template, self._checkpoint = _warm(preset, warm_seed, warmup_s)
+        self.sim = _clone(template)
+        self.symbol = template.symbol
+        self.observation_space = spaces.Box(-1e4, 1e4, (self.n_features,), np.float32)
+        self._mid_prev = 0.0
+
+    # -- shared helpers ----------------------------------------------------------------
+
+    @property
+    def policy(self) -> Agent:
+        return self.sim.agents[-1]
+
+    def _restart(self, seed: int | None) -> None:
+        super().reset(seed=seed)
+        self.sim.rewind(self._checkpoint)
+        episode = int(self.np_random.integers(0, 2**62))
+        for agent in self.sim.agents:
+            agent.rng = agent_random(episode, agent.agent_id)
+
+    def _book(self) -> tuple[int, int, int, int]:
+        book = self.sim.engine.books[self.symbol.name]
+        bid = -book.bid_heap[0] if book.bid_heap else 0
+        ask = book.ask_heap[0] if book.ask_heap else 0
+        bq = book.bids[bid].total if bid else 0
+        aq = book.asks[ask].total if ask else 0
+        return bid, ask, bq, aq
+
+    def _mid(self) -> float:
+        return self.sim.view.mid()
+
+    def _market_features(self) -> tuple[float, float, float]:
+        bid, ask, bq, aq = self._book()
+        mid = self._mid()
+        spread_bp = (ask - bid) / mid * 1e4 if bid and ask else 0.0
+        imbalance = (bq - aq) / (bq + aq) if bq + aq else 0.0
+        vol_bp = self.sim._vol_ticks / mid * 1e4 if mid else 0.0
+        return spread_bp, imbalance, vol_bp
+
+    def _background(self) -> None:
+        sim = self.sim
+        sim.run_until(sim.now_ns + self.step_ns, max_messages=self.max_background)
+
+    def _balances(self) -> tuple[int, int]:
+        """The policy's USD and BTC (available + held), minor units."""
+        engine, uid = self.sim.engine, self.policy.user_id
+        usd = sum(engine.balance(uid, self.symbol.quote.code))
+        btc = sum(engine.balance(uid, self.symbol.base.code))
+        return usd, btc
+
+
+def _clone(template: Simulation) -> Simulation:
+    """A new simulation object sharing nothing mutable with ``template`` (its state
+    comes from the checkpoint at the first reset)."""
+    import copy
+
+    sim = copy.copy(template)
+    sim.view = copy.copy(template.view)
+    sim.view.sim = sim
+    sim.rejects = {}
+    return sim
+
+
+class ExecutionEnv(_MarketEnv):
+    """Optimal execution: work a parent order against the background agents."""
+
+    def __init__(self, *, target_lots: int = 400, horizon: int = 60, side: str = "buy",
+                 **kw: Any) -> None:
+        super().__init__(**kw)
+        if side not in ("buy", "sell"):
+            raise ValueError(f"side must be buy or sell, got {side!r}")
+        self.side = BUY if side == "buy" else SELL
+        self.target_lots = target_lots
+        self.horizon = horizon
+        self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._restart(seed)
+        self.t = 0
+        self.left = self.target_lots
+        self.arrival = self._mid()
+        self.cost_bp = 0.0
+        return self._obs(), {"arrival_mid_ticks": self.arrival}
+
+    def _obs(self) -> np.ndarray:
+        spread, imbalance, vol = self._market_features()
+        move = (self._mid() - self.arrival) / self.arrival * 1e4
+        return np.clip(np.array([1 - self.t / self.horizon, self.left / self.target_lots,
+                                 spread, move, imbalance, vol], dtype=np.float32), -1e4, 1e4)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        share = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], 0.0, 1.0))
+        last = self.t == self.horizon - 1
+        lots = self.left if last else min(self.left, round(share * self.left))
+        reward = 0.0
+        filled = 0
+        if lots > 0:
+            (events,) = self.sim.submit([PlaceOrder(self.policy.user_id, self.symbol.name,
+                                                    self.side, MARKET, qty_lots=lots,
+                                                    tif=IOC)], self.policy)
+            sign = 1 if self.side == BUY else -1
+            for e in events:
+                if type(e).__name__ == "TradeExecuted":
+                    filled += e.qty_lots
+                    slip_bp = sign * (e.price_ticks - self.arrival) / self.arrival * 1e4
+                    reward -= slip_bp * e.qty_lots / self.target_lots
+            self.left -= filled
+        self.t += 1
+        self._background()
+        terminated = self.left == 0 or self.t >= self.horizon
+        if terminated and self.left:
+            reward -= 50.0 * self.left / self.target_lots  # not done: 50 bp on the rest
+        self.cost_bp -= reward
+        return self._obs(), float(reward), bool(terminated), False, {
+            "filled_lots": filled, "left_lots": self.left, "shortfall_bp": self.cost_bp}
+
+
+class MarketMakingEnv(_MarketEnv):
+    """Market making: quote around the mid, earn the spread, carry the inventory."""
+
+    def __init__(self, *, quote_lots: int = 10, max_offset_bp: float = 10.0,
+                 inventory_limit: int = 400, inventory_penalty: float = 0.5,
+                 horizon: int = 360, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.quote_lots = quote_lots
+        self.max_offset_bp = max_offset_bp
+        self.inventory_limit = inventory_limit
+        self.inventory_penalty = inventory_penalty
+        self.horizon = horizon
+        self.action_space = spaces.Box(0.0, 1.0, (2,), np.float32)
+
+    def _value(self) -> float:
+        usd, btc = self._balances()
+        sym = self.symbol
+        mid = self._mid()
+        return usd + btc / sym.base_per_lot * mid * sym.quote_per_tick_lot
+
+    def _inventory(self) -> int:
+        return (self._balances()[1] - self.start_btc) // self.symbol.base_per_lot
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        self._restart(seed)
+        self.t = 0
+        self.start_btc = self._balances()[1]
+        self.value = self._value()
+        self._mid_prev = self._mid()
+        return self._obs(0.0), {}
+
+    def _obs(self, move_bp: float) -> np.ndarray:
+        spread, imbalance, vol = self._market_features()
+        return np.clip(np.array([self._inventory() / self.inventory_limit, spread, move_bp,
+                                 imbalance, 1 - self.t / self.horizon, vol],
+                                dtype=np.float32), -1e4, 1e4)
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        mid = self._mid()
+        bp = mid * 1e-4
+        uid, name = self.policy.user_id, self.symbol.name
+        inventory = self._inventory()
+        commands: list[Any] = [CancelAll(uid, name)]
+        if inventory < self.inventory_limit:
+            commands.append(PlaceOrder(uid, name, BUY, LIMIT, qty_lots=self.quote_lots,
+                                       price_ticks=max(1, int(mid - (0.5 + a[0]
+                                                                      * self.max_offset_bp) * bp))))
+        if inventory > -self.inventory_limit:
+            commands.append(PlaceOrder(uid, name, SELL, LIMIT, qty_lots=self.quote_lots,
+                                       price_ticks=math.ceil(mid + (0.5 + a[1]
+                                                                    * self.max_offset_bp) * bp)))
+        self.sim.submit(commands, self.policy)
+        self.t += 1
+        self._background()
+        value = self._value()
+        notional = self.quote_lots * mid * self.symbol.quote_per_tick_lot
+        pnl_bp = (value - self.value) / notional * 1e4 if notional else 0.0
+        self.value = value
+        share = self._inventory() / self.inventory_limit
+        reward = pnl_bp - self.inventory_penalty * share * share
+        new_mid = self._mid()
+        move = (new_mid - mid) / mid * 1e4 if mid else 0.0
+        terminated = self.t >= self.horizon
+        return self._obs(move), float(reward), bool(terminated), False, {
+            "inventory_lots": self._inventory(), "pnl_bp": pnl_bp}
+
+
+class _VectorMarketEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
+    """``num_envs`` environments stepped in one call (next-step autoreset)."""
+
+    env_class: type[_MarketEnv] = _MarketEnv
+
+    def __init__(self, num_envs: int = 8, **kw: Any) -> None:
+        self.num_envs = num_envs
+        self.envs = [self.env_class(**kw) for _ in range(num_envs)]
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
+        self._done = np.zeros(num_envs, dtype=np.bool_)
+        self._obs = np.zeros((num_envs, self.envs[0].n_features), dtype=np.float32)
+
+    def reset(self, *, seed: int | list[int] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        seeds = seed if isinstance(seed, list) else [
+            None if seed is None else seed + i for i in range(self.num_envs)]
+        for i, env in enumerate(self.envs):
+            self._obs[i], _ = env.reset(seed=seeds[i])
+        self._done[:] = False
+        return self._obs.copy(), {}
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray, dict[str, Any]]:
+        actions = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, -1)
+        rewards = np.zeros(self.num_envs, dtype=np.float64)
+        terminated = np.zeros(self.num_envs, dtype=np.bool_)
+        truncated = np.zeros(self.num_envs, dtype=np.bool_)
+        for i, env in enumerate(self.envs):
+            if self._done[i]:
+                self._obs[i], _ = env.reset()
+                continue
+            obs, reward, term, trunc, _ = env.step(actions[i])
+            self._obs[i] = obs
+            rewards[i], terminated[i], truncated[i] = reward, term, trunc
+        self._done = terminated | truncated
+        return self._obs.copy(), rewards, terminated, truncated, {}
+
+
+class ExecutionVectorEnv(_VectorMarketEnv):
+    env_class = ExecutionEnv
+
+
+class MarketMakingVectorEnv(_VectorMarketEnv):
+    env_class = MarketMakingEnv
+
+
+def register_envs() -> None:
+    """Register the environments with gymnasium (idempotent)."""
+    for name, cls, vec in (("Matchbook/Execution-v0", "ExecutionEnv", "ExecutionVectorEnv"),
+                           ("Matchbook/MarketMaking-v0", "MarketMakingEnv",
+                            "MarketMakingVectorEnv")):
+        if name not in gym.registry:
+            gym.register(id=name, entry_point=f"matchbook.sim.envs:{cls}",
+                         vector_entry_point=f"matchbook.sim.envs:{vec}",
+                         disable_env_checker=True)
+
+
+register_envs()
