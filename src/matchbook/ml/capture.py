@@ -346,10 +346,12 @@ def capture(data_dir: str | Path, markets: Markets, *, symbols: list[str] | None
         raise DataError(data_dir / "journal", None, None, str(exc)) from exc
     if progress is not None:
         progress(done)
+    active = {name: stream for name, stream in streams.items()
+              if any(e == _ADD or e == _SNAPSHOT for e in stream.cols[2])}
+    if len(active) == 1 and not symbols:  # one market traded: the session is the run
+        next(iter(active.values())).session = base
     out: dict[str, Dataset] = {}
-    for name, stream in streams.items():
-        if not any(e == _ADD or e == _SNAPSHOT for e in stream.cols[2]):
-            continue  # no order ever rested: halts alone are no market
+    for name, stream in active.items():
         messages, book = stream.frames()
         sym = markets.symbols[name]
         info = SessionInfo(stream.session, regime, messages.height, book.height,
