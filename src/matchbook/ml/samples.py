@@ -141,20 +141,27 @@ def session_holdout(samples: Samples, test_fraction: float = 0.4, embargo: int =
 
 def time_holdout(samples: Samples, test_fraction: float = 0.3, embargo: int = 1000,
                  blocks: int = 20) -> Split:
-    """One session: events before a cut train, after it (plus ``embargo`` events) test;
-    training rows whose label reaches past the cut are purged. The test stretch is cut
-    into ``blocks`` contiguous blocks for the bootstrap."""
-    idx = samples.index
-    lo, hi = int(idx.min()), int(idx.max())
-    cut = lo + int((hi - lo) * (1 - test_fraction))
-    train = (idx < cut) & (samples.end < cut)
-    test = idx >= cut + embargo
-    span = max(1, hi - (cut + embargo) + 1)
-    block = ((idx[test] - (cut + embargo)) * blocks // span).astype(np.int64)
-    return Split(train, test, block,
-                 f"one session: events before {cut:,} train (labels reaching past it "
-                 f"purged), after {cut + embargo:,} test (embargo {embargo:,} events); "
-                 f"{blocks} time blocks for the bootstrap")
+    """Few sessions: in each, events before a cut train, after it (plus ``embargo``
+    events) test; training rows whose label reaches past the cut are purged. Each
+    session's test stretch is cut into ``blocks`` contiguous blocks for the bootstrap."""
+    idx, end = samples.index, samples.end
+    train = np.zeros(len(samples), dtype=bool)
+    test = np.zeros(len(samples), dtype=bool)
+    block = np.zeros(len(samples), dtype=np.int64)
+    for code in np.unique(samples.session):
+        mine = samples.session == code
+        lo, hi = int(idx[mine].min()), int(idx[mine].max())
+        cut = lo + int((hi - lo) * (1 - test_fraction))
+        train |= mine & (idx < cut) & (end < cut)
+        tested = mine & (idx >= cut + embargo)
+        test |= tested
+        span = max(1, hi - (cut + embargo) + 1)
+        block[tested] = int(code) * blocks + (idx[tested] - (cut + embargo)) * blocks // span
+    return Split(train, test, block[test],
+                 f"by time within each session: the first {1 - test_fraction:.0%} of events "
+                 f"train (labels reaching past the cut purged), the rest test after an "
+                 f"embargo of {embargo:,} events; {blocks} time blocks per session for the "
+                 f"bootstrap")
 
 
 def walk_forward(samples: Samples, folds: int = 3, embargo: int = 1) -> list[Split]:
