@@ -7,7 +7,6 @@ import random
 from pathlib import Path
 
 import pytest
-from workload import Workload, engine_view
 
 from matchbook.config import default_markets
 from matchbook.core import HaltTrading, ResumeTrading
@@ -15,6 +14,7 @@ from matchbook.journal.durable import DurabilityConfig, DurableEngine
 from matchbook.ml.book import L3Book
 from matchbook.ml.capture import capture
 from matchbook.ml.schema import DataError, Event, level_columns, read_dataset, write_dataset
+from workload import Workload, engine_view
 
 MARKETS = default_markets()
 SYMBOLS = ("BTC-USD", "ETH-BTC")

@@ -91,7 +91,7 @@ def test_mid_features_and_labels_by_hand() -> None:
     label, end = next_mid(a)
     assert label.tolist() == [1, 1, -1, -1, -1, 1, 0]
     assert end.tolist() == [2, 2, 5, 5, 5, 6, -1]
-    move, end_k, has = horizon_move(a, 2)
+    move, _end_k, has = horizon_move(a, 2)
     assert move.tolist()[:5] == [1, 1, 0, -1, 1] and has.tolist() == [True] * 5 + [False] * 2
     assert three_class(np.array([-2.0, -0.5, 0.0, 0.5, 2.0]), 0.5).tolist() == [-1, 0, 0, 0, 1]
 

@@ -18,7 +18,7 @@ BUY, SELL = 1, -1
 
 
 class L3Book:
-    __slots__ = ("bid_prices", "ask_prices", "bids", "asks", "orders")
+    __slots__ = ("ask_prices", "asks", "bid_prices", "bids", "orders")
 
     def __init__(self) -> None:
         self.orders: dict[int, list[int]] = {}  # id -> [side, price_ticks, qty_lots]

@@ -273,3 +273,126 @@ def simulate_command(
     console.print(table)
     console.print(f"{len(runs)} sessions in {time.perf_counter() - started:.0f} s",
                   highlight=False)
+
+
+# --------------------------------------------------------------------------- train, backtest
+
+
+@ml_app.command("train")
+def train_command(
+    data: Annotated[Path, typer.Option("--data", help="Data set directory (or a directory "
+                                                      "of them).")],
+    out: Annotated[Path, typer.Option("--out", help="Model file to write.")],
+    model: Annotated[str, typer.Option(help="lightgbm or logistic.")] = "lightgbm",
+    max_train: Annotated[int, typer.Option(help="Training events used at most.")] = 1_000_000,
+    seed: Annotated[int, typer.Option(help="Seed of sampling and the model.")] = 0,
+) -> None:
+    """Fit a next-mid model on every session of a data set, for the backtest."""
+    import numpy as np
+
+    from matchbook.ml.backtest import save_model
+    from matchbook.ml.models import LightGBM, logistic
+    from matchbook.ml.samples import build_samples
+    from matchbook.ml.schema import DataError, read_dataset
+
+    if model not in ("lightgbm", "logistic"):
+        raise _fail(f"--model {model!r}: use lightgbm or logistic")
+    with _progress(False) as note:
+        try:
+            note("features and labels")
+            samples = build_samples(read_dataset(data), "next-mid")
+        except DataError as exc:
+            raise _fail(str(exc)) from exc
+        if len(samples) < 100:
+            raise _fail(f"{data}: only {len(samples)} labelled events")
+        rows = np.arange(len(samples))
+        if rows.size > max_train:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, max_train, replace=False))
+        note(f"fitting {model} on {rows.size:,} events")
+        fitted = (LightGBM(seed=seed) if model == "lightgbm" else logistic()).fit(
+            samples.X[rows], samples.y[rows])
+    path = save_model(out, fitted, label="next-mid", trained_on=samples.session_names,
+                      name=model)
+    console.print(f"{model} trained on {rows.size:,} events of {len(samples.session_names)} "
+                  f"sessions -> {path}", highlight=False)
+
+
+@ml_app.command("backtest")
+def backtest_command(
+    model: Annotated[Path, typer.Option("--model", help="Model file from `matchbook ml "
+                                                        "train`.")],
+    preset: Annotated[str, typer.Option(help="Regime or simulator preset.")] = "calm",
+    seeds: Annotated[int, typer.Option(help="Simulated sessions.")] = 5,
+    first_seed: Annotated[int, typer.Option(help="First seed (use seeds the model was not "
+                                                 "trained on).")] = 1000,
+    hours: Annotated[float, typer.Option(help="Simulated hours per session.")] = 2.0,
+    threshold: Annotated[float, typer.Option(help="Act when P(up) >= this or <= 1 - this.")]
+        = 0.6,
+    every: Annotated[float, typer.Option(help="Seconds between decisions.")] = 5.0,
+    markout: Annotated[float, typer.Option(help="Mark-out horizon per trade, seconds.")]
+        = 10.0,
+    latency_ms: Annotated[float, typer.Option(help="The agents' order latency, ms.")] = 1.0,
+    tier: Annotated[str, typer.Option(help="Fee tier of the strategy agents ('' = the "
+                                           "default rates).")] = "vip",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """The model trading live inside the simulator on the production engine, as a taker
+    and as a maker, against a random twin of each and a flat agent."""
+    from rich.table import Table
+
+    from matchbook.config import default_markets
+    from matchbook.ml.backtest import (
+        BacktestConfig,
+        BacktestError,
+        load_model,
+        run_session,
+        summarise,
+    )
+    from matchbook.ml.simulate import regime_preset
+
+    if seeds < 1 or hours <= 0 or not 0.5 < threshold < 1:
+        raise _fail("--seeds and --hours must be positive, --threshold within (0.5, 1)")
+    try:
+        bundle = load_model(model)
+        spec = regime_preset(preset, int(hours * 3600))
+    except BacktestError as exc:
+        raise _fail(str(exc)) from exc
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from exc
+    overlap = {f"{spec.name}-{s:04d}" for s in range(first_seed, first_seed + seeds)} & set(
+        bundle["trained_on"])
+    if overlap:
+        raise _fail(f"the model was trained on {', '.join(sorted(overlap))}: choose other "
+                    f"seeds (--first-seed)")
+    config = BacktestConfig(threshold=threshold, decide_every_s=every, markout_s=markout,
+                            latency_ms=latency_ms, tier=tier,
+                            start_after_s=min(900.0, spec.day_s / 4))
+    markets = default_markets()
+    quote = markets.symbols[spec.symbol].quote
+    runs = []
+    started = time.perf_counter()
+    with _progress(as_json) as note:
+        for seed in range(first_seed, first_seed + seeds):
+            note(f"{spec.name} seed {seed}: simulating with the model's agents")
+            runs += run_session(bundle, spec, seed, config)
+    result = {"model": bundle["name"], "preset": spec.name, "seeds": seeds,
+              "hours": hours, "threshold": threshold, "markout_s": markout, "tier": tier,
+              "latency_ms": latency_ms, "quote": quote.code,
+              "strategies": summarise(runs, quote_decimals=quote.decimals),
+              "seconds": round(time.perf_counter() - started, 1)}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title=f"backtest of {bundle['name']} in {spec.name} ({seeds} sessions of "
+                        f"{hours:g} h, tier {tier or 'default'}); P&L in {quote.code}")
+    for col in ("strategy", "trades", "net bp/trade", "95% CI (bp)", "gross bp", "hit",
+                "P&L/session", "Sharpe", "max DD", "lots/session", "maker"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for name, s in result["strategies"].items():
+        table.add_row(name, f"{s['trades']:,}", f"{s['net_bp_per_trade']:+.2f}",
+                      f"{s['bp_ci_low']:+.2f} .. {s['bp_ci_high']:+.2f}",
+                      f"{s.get('gross_bp_per_trade', 0.0):+.2f}", f"{s.get('hit_rate', 0):.0%}",
+                      f"{s['session_pnl_mean']:.4f}", f"{s['sharpe_sessions']:.2f}",
+                      f"{s['max_drawdown']:.4f}", f"{s['turnover_lots_per_session']:.0f}",
+                      f"{s.get('maker_share', 0):.0%}")
+    console.print(table)

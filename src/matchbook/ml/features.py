@@ -33,6 +33,7 @@ Features (``FEATURES``):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -110,11 +111,12 @@ def level_ofi(bid_px: np.ndarray, bid_qty: np.ndarray, ask_px: np.ndarray,
     return e
 
 
-def session_arrays(book: pl.DataFrame, flow: pl.DataFrame, session: str) -> SessionArrays:
+def session_arrays(book: Any, flow: Any, session: str) -> SessionArrays:
     """Features of one session's book rows (sorted by seq) and per-seq message flow
-    (``seq``, ``signed_volume``)."""
-    n = book.height
-    col = {c: book[c].to_numpy() for c in BOOK_INPUTS if c != "session"}
+    (``seq``, ``signed_volume``): polars frames, or mappings of column name to numpy
+    array (the live feed of a backtest)."""
+    col = {c: np.asarray(book[c]) for c in BOOK_INPUTS if c != "session"}
+    n = col["seq"].size
     seq = col["seq"].astype(np.int64)
     ts = col["ts_ns"].astype(np.int64)
     bid1, ask1 = col["bid_px_1"].astype(np.int64), col["ask_px_1"].astype(np.int64)
@@ -146,12 +148,12 @@ def session_arrays(book: pl.DataFrame, flow: pl.DataFrame, session: str) -> Sess
             em += level_ofi(col[f"bid_px_{i}"], col[f"bid_qty_{i}"], col[f"ask_px_{i}"],
                             col[f"ask_qty_{i}"])
             depth_m += col[f"bid_qty_{i}"] + col[f"ask_qty_{i}"]
-        flow_seq = flow["seq"].to_numpy()
+        flow_seq = np.asarray(flow["seq"])
         signed = np.zeros(n, dtype=np.float64)
         if flow_seq.size:
             pos = np.searchsorted(seq, flow_seq)
             keep = (pos < n) & (seq[np.minimum(pos, n - 1)] == flow_seq)
-            signed[pos[keep]] = flow["signed_volume"].to_numpy()[keep]
+            signed[pos[keep]] = np.asarray(flow["signed_volume"])[keep]
         for w in WINDOWS:
             mean_d1 = np.maximum(_roll_sum(depth1, w) / np.minimum(np.arange(1, n + 1), w) / 2,
                                  1.0)

@@ -3,6 +3,7 @@ purged walk-forward splits by session (or, for one session, by time)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -172,7 +173,7 @@ def walk_forward(samples: Samples, folds: int = 3, embargo: int = 1) -> list[Spl
         return []
     edges = np.linspace(n // (folds + 1), n, folds + 1).astype(int)
     out = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         train_codes = list(range(0, max(0, a - embargo)))
         test_codes = list(range(a, b))
         if not train_codes or not test_codes:
