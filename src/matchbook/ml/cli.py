@@ -396,3 +396,38 @@ def backtest_command(
                       f"{s['max_drawdown']:.4f}", f"{s['turnover_lots_per_session']:.0f}",
                       f"{s.get('maker_share', 0):.0%}")
     console.print(table)
+
+
+# --------------------------------------------------------------------------- bench
+
+
+@ml_app.command("bench")
+def bench_command(
+    events: Annotated[int, typer.Option(help="Book events in the synthetic session.")]
+        = 1_000_000,
+    data: Annotated[Path | None, typer.Option("--data", help="Measure on this data set "
+                                                             "instead.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Features and labels of a million events: seconds, events per second and the
+    process's peak memory (a random-walk book with 10 levels a side, or --data)."""
+    import resource
+    import subprocess
+
+    from matchbook.ml.bench import bench_features
+
+    if events < 1000:
+        raise _fail("--events must be at least 1000")
+    result = bench_features(events, data)
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    try:
+        result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                          capture_output=True, text=True, timeout=5,
+                                          check=False).stdout.strip()
+    except OSError:
+        result["commit"] = ""
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for key, value in result.items():
+        console.print(f"{key:>24}: {value}", highlight=False)

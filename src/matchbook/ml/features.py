@@ -202,15 +202,21 @@ def sessions(dataset: Dataset) -> list[SessionArrays]:
     """Feature arrays of every session of ``dataset``, in the order the meta lists them."""
     book = dataset.book.select(BOOK_INPUTS)
     flow = message_flow(dataset.messages)
-    by_book = book.partition_by("session", as_dict=True, maintain_order=True)
-    by_flow = flow.partition_by("session", as_dict=True)
-    order = [s.session for s in dataset.meta.sessions] or [k[0] for k in by_book]
+    names = book["session"].unique(maintain_order=True).to_list()
+    if len(names) == 1:  # one session: no partition (a copy of every column)
+        by_book = {(names[0],): book}
+        by_flow = {(names[0],): flow}
+    else:
+        by_book = book.partition_by("session", as_dict=True, maintain_order=True)
+        by_flow = flow.partition_by("session", as_dict=True)
+    order = [s.session for s in dataset.meta.sessions] or names
     out = []
     for name in order:
         part = by_book.get((name,))
         if part is None or part.height == 0:
             continue
-        part = part.sort("seq")
+        if not part["seq"].is_sorted():
+            part = part.sort("seq")
         fl = by_flow.get((name,))
         if fl is None:
             fl = pl.DataFrame({"seq": [], "signed_volume": []},

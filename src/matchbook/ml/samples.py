@@ -132,7 +132,8 @@ def session_holdout(samples: Samples, test_fraction: float = 0.4, embargo: int =
         k = min(k, len(codes) - 1)
         cut = len(codes) - k
         test_codes += codes[cut:]
-        train_codes += codes[: max(0, cut - embargo)]
+        # the embargo never takes a regime's last training session
+        train_codes += codes[: max(min(1, cut), cut - embargo)]
     train = np.isin(samples.session, train_codes)
     test = np.isin(samples.session, test_codes)
     return Split(train, test, samples.session[test].astype(np.int64),
