@@ -51,7 +51,7 @@ def main() -> None:
     print(f"   {len(samples):,} labelled events in {len(samples.session_names)} sessions")
 
     print("3. baselines and models, out of sample ...")
-    result, details = evaluate(samples, resamples=500)
+    result, _details = evaluate(samples, resamples=500)
     for group in ("baselines", "models"):
         for name, m in result[group].items():
             print(f"   {name:<26} {m['accuracy']:.2%}  (95% CI {m['ci_low']:.2%} .. "

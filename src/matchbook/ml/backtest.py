@@ -290,6 +290,31 @@ def _mid_at(mids_ts: np.ndarray, mids2: np.ndarray, t: np.ndarray) -> np.ndarray
     return mids2[np.clip(pos, 0, mids2.size - 1)]
 
 
+def observed_simulation(preset: Any, seed: int, agents: list[Any], *, tier: str = "") -> Any:
+    """A simulation of ``preset`` with ``agents`` (``SignalTrader``s) added, their fills
+    recorded by the feed, on fee tier ``tier`` ("" = the default rates)."""
+    from matchbook.config import default_markets
+
+    cls = _observed_simulation_class()
+    sim = cls(preset, seed, extra_agents=agents, markets=default_markets())
+    for a in agents:
+        a.feed = sim.feed
+        sim.feed.watch.add(a.user_id)
+    if tier:
+        sim.submit([SetFeeTier(a.user_id, tier) for a in agents])
+    return sim
+
+
+def signal_trader(agent_id: str, *, mode: str, model: Any | None, threshold: float = 0.6,
+                  decide_every_s: float = 5.0, max_inventory: int = 5,
+                  start_after_s: float = 900.0, latency_ns: int = 1_000_000) -> Any:
+    """A ``SignalTrader`` (``model`` None: the random twin)."""
+    return _signal_trader_class()(
+        agent_id, mode=mode, feed=None, model=model, threshold=threshold,
+        decide_every_s=decide_every_s, max_inventory=max_inventory,
+        start_after_s=start_after_s, latency_ns=latency_ns)
+
+
 def run_session(bundle: dict[str, Any], preset: Any, seed: int,
                 config: BacktestConfig) -> list[StrategyRun]:
     """One simulated session with a model agent and a random twin per strategy."""
@@ -297,7 +322,6 @@ def run_session(bundle: dict[str, Any], preset: Any, seed: int,
 
     markets = default_markets()
     symbol = markets.symbols[preset.symbol]
-    cls = _observed_simulation_class()
     trader = _signal_trader_class()
     agents = [trader(f"ml-{strategy}-{kind}", mode=strategy, feed=None,
                      model=bundle["model"] if kind == "model" else None,
@@ -305,12 +329,7 @@ def run_session(bundle: dict[str, Any], preset: Any, seed: int,
                      max_inventory=config.max_inventory, start_after_s=config.start_after_s,
                      latency_ns=int(config.latency_ms * 1e6))
               for strategy in config.strategies for kind in ("model", "random")]
-    sim = cls(preset, seed, extra_agents=agents, markets=markets)
-    for a in agents:
-        a.feed = sim.feed
-        sim.feed.watch.add(a.user_id)
-    if config.tier:
-        sim.submit([SetFeeTier(a.user_id, config.tier) for a in agents])
+    sim = observed_simulation(preset, seed, agents, tier=config.tier)
     sim.run()
     mids = np.asarray(sim.feed.mids, dtype=np.int64).reshape(-1, 2)
     mids_ts, mids2 = mids[:, 0], mids[:, 1]
