@@ -178,9 +178,14 @@ def evaluate_command(
                                                 "sample beyond).")] = 1_000_000,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and models.")] = 0,
+    save_model: Annotated[Path | None, typer.Option("--save-model", help="Write the chosen "
+                                                    "model (fitted on the training sessions) "
+                                                    "here, for the backtest.")] = None,
 ) -> None:
     """Baselines and models on held-out sessions: accuracy with block-bootstrap CIs and
     binomial tests; with two tagged regimes also the regime-shift result."""
+    import numpy as np
+
     from matchbook.ml.evaluate import EvaluationError, evaluate, regime_shift
     from matchbook.ml.labels import LabelError
     from matchbook.ml.report import plot_all, print_report
@@ -211,6 +216,14 @@ def evaluate_command(
                     result["regime_shift"] = _shift_summary(shift)
         except (DataError, LabelError, EvaluationError) as exc:
             raise _fail(str(exc)) from exc
+    if save_model is not None:
+        from matchbook.ml.backtest import save_model as write_model
+
+        best = result["best"]["name"]
+        train_names = sorted({samples.session_names[c] for c in np.unique(
+            samples.session[details.train_mask])})
+        write_model(save_model, details.models[best], label=samples.label.name,
+                    trained_on=train_names, name=best)
     if as_json:
         typer.echo(json.dumps(result))
         return

@@ -56,6 +56,7 @@ class Details:
     importance: dict[str, np.ndarray] = field(default_factory=dict)
     feature_names: tuple[str, ...] = ()
     models: dict[str, Any] = field(default_factory=dict)
+    train_mask: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- metrics
@@ -294,7 +295,8 @@ def evaluate(samples: Samples, *, test_fraction: float = 0.4, embargo: int = 1,
     block_names = ([names[i] for i in blocks_used] if by_session
                    else [f"block {i}" for i in blocks_used])
     details = Details(classes, y_test, proba, split.blocks, block_names,
-                      feature_names=samples.feature_names, models=fitted)
+                      feature_names=samples.feature_names, models=fitted,
+                      train_mask=split.train)
     details.importance["lightgbm"] = fitted["lightgbm"].importance()
     coef = fitted["logistic"][-1].coef_
     details.importance["logistic"] = np.abs(coef).mean(axis=0)
