@@ -15,9 +15,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from matchbook.ml.cli import ml_app
 from matchbook.serve import admin_app, db_app, serve
-from matchbook.tools.journal_cli import journal_app, snapshot_app
 from matchbook.sim.cli import bench_sim, sim_app
+from matchbook.tools.journal_cli import journal_app, snapshot_app
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")
@@ -29,6 +30,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(db_app, name="db")
 app.add_typer(sim_app, name="sim")
 bench_app.command("sim")(bench_sim)
+app.add_typer(ml_app, name="ml")
 console = Console()
 
 

@@ -145,7 +145,7 @@ def journal_section(options: Options, note: Progress) -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from matchbook.journal.bench import bench_journal_append
+    from matchbook.bench.journal import bench_journal_append
 
     cases = (("fsync", 1, 1_000 if options.quick else 5_000),
              ("fsync", 256, 50_000 if options.quick else 200_000),
