@@ -20,10 +20,10 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from matchbook.api import errors, metrics, store_reads
+from matchbook.api import errors, metrics, static, store_reads
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
-from matchbook.api.routes import admin, auth, orders, public, simple, wallet
+from matchbook.api.routes import admin, admin_health, auth, orders, public, simple, wallet
 from matchbook.api.users import UserStore
 from matchbook.api.ws import Hub
 from matchbook.api.ws import router as ws_router
@@ -145,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.HttpMetrics)
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(simple.router)
-    for module in (public, auth, wallet, admin):
+    for module in (public, auth, wallet, admin, admin_health):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(ws_router)
 
@@ -154,4 +154,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    static.mount(app)  # the web UI at /, after every route
     return app
