@@ -24,7 +24,7 @@ function bar(c: Candle) {
 export default function Candles({ symbol, interval, onInterval }: {
   symbol: SymbolInfo; interval: Interval; onInterval: (i: Interval) => void;
 }) {
-  const box = useRef<HTMLDivElement>(null);
+  const box = useRef<HTMLElement>(null);
   const chart = useRef<IChartApi | null>(null);
   const series = useRef<{ candles: ISeriesApi<"Candlestick">; volume: ISeriesApi<"Histogram"> } | null>(null);
   const [legend, setLegend] = useState<Candle | null>(null);
@@ -101,7 +101,7 @@ export default function Candles({ symbol, interval, onInterval }: {
           </span>
         )}
       </div>
-      <div ref={box} className="min-h-0 flex-1" aria-label={`${symbol.symbol} ${interval} candles`} role="img" />
+      <figure ref={box} className="m-0 min-h-0 flex-1" aria-label={`${symbol.symbol} ${interval} candles`} />
     </div>
   );
 }

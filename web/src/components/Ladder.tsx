@@ -14,6 +14,7 @@ export function Ladder({ symbol }: { symbol: SymbolInfo }) {
   const bids = useMarket((s) => s.view.bids);
   const asks = useMarket((s) => s.view.asks);
   const synced = useMarket((s) => s.view.synced);
+  const updateId = useMarket((s) => s.view.updateId);
   const orders = useMarket((s) => s.view.openOrders);
   const update = useTicket((s) => s.update);
   const pd = priceDecimals(symbol);
@@ -37,8 +38,8 @@ export function Ladder({ symbol }: { symbol: SymbolInfo }) {
   return (
     <div className="flex h-full flex-col">
       <h2 className="panel-title">Order book</h2>
-      <div className="min-h-0 flex-1 overflow-auto" data-testid="ladder-scroll">
-        <table className="grid-table num" aria-label={`${symbol.symbol} order book`} data-testid="ladder">
+      <div className="min-h-0 flex-1 overflow-auto" data-testid="ladder-scroll" tabIndex={0} aria-label="Order book, scrollable">
+        <table className="grid-table num" aria-label={`${symbol.symbol} order book`} data-testid="ladder" data-update-id={updateId}>
           <thead>
             <tr><th scope="col">Price ({symbol.quote})</th><th scope="col">Size ({symbol.base})</th><th scope="col">Total</th></tr>
           </thead>

@@ -24,7 +24,7 @@ export function OrdersPanel({ symbol }: { symbol: SymbolInfo }) {
             className="tab py-1.5 text-xs font-semibold" onClick={() => setTab(t)}>{label}</button>
         ))}
       </div>
-      <div id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`} className="min-h-0 flex-1 overflow-auto">
+      <div id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`} className="min-h-0 flex-1 overflow-auto" tabIndex={0}>
         {!session ? <p className="p-3 text-muted">Sign in to see your orders.</p>
           : tab === "open" ? <OpenOrders orders={open} symbol={symbol} />
           : tab === "history" ? <History /> : <Fills />}

@@ -11,7 +11,7 @@ export function Tape({ symbol }: { symbol: SymbolInfo }) {
   return (
     <div className="flex h-full flex-col">
       <h2 className="panel-title">Trades</h2>
-      <div className="min-h-0 flex-1 overflow-auto">
+      <div className="min-h-0 flex-1 overflow-auto" tabIndex={0} aria-label="Recent trades, scrollable">
         <table className="grid-table num" aria-label={`${symbol.symbol} recent trades`} data-testid="tape">
           <thead><tr><th scope="col">Price</th><th scope="col">Size</th><th scope="col">Time</th></tr></thead>
           <tbody>
