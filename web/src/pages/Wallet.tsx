@@ -137,7 +137,7 @@ function MoveForm({ kind, assets, decimals, balances }: {
 }
 
 function Ledger({ decimals }: { decimals: Map<string, number> }) {
-  const { data = [], error } = useQuery({ queryKey: ["ledger"], queryFn: () => api.ledger(undefined, 1000) });
+  const { data = [], error } = useQuery({ queryKey: ["ledger"], queryFn: () => api.ledger(undefined, 1000), refetchInterval: 5000 });
   const parent = useRef<HTMLDivElement>(null);
   const rows = useVirtualizer({ count: data.length, getScrollElement: () => parent.current, estimateSize: () => 24, overscan: 10 });
   if (error) return <p role="alert" className="p-3 text-down">{error.message}</p>;

@@ -77,11 +77,12 @@ export async function expectLadderEqualsDepth(page: Page, request: APIRequestCon
     record();
     new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
   });
-  for (let attempt = 0; attempt < 30; attempt++) {
+  for (let attempt = 0; attempt < 12; attempt++) {
     const rest = await depth(request);
     const shown = await page.evaluate(async (id) => {
       const w = window as unknown as { __ladders: Map<number, { bids: string[][]; asks: string[][] }> };
-      for (let i = 0; i < 100 && Math.max(-1, ...w.__ladders.keys()) < id; i++) await new Promise((r) => setTimeout(r, 30));
+      // the page may trail the server (a loaded machine, a proxied socket): up to 8 s
+      for (let i = 0; i < 160 && Math.max(-1, ...w.__ladders.keys()) < id; i++) await new Promise((r) => setTimeout(r, 50));
       return w.__ladders.get(id) ?? null;
     }, rest.last_update_id);
     if (shown === null) continue; // the page merged past that id: ask again

@@ -135,3 +135,36 @@ test("performance dashboard: a run shows its figures, or a clear error without a
   await expectAccessible(page, "performance");
   await screenshot(page, "performance");
 });
+
+test("performance dashboard: KPIs, log-scale histogram, throughput and the change against the previous run", async ({ page }) => {
+  // the simulator's answer, played by the test (its contract: orders, trades, throughput,
+  // p50/p99/p99.9, a latency histogram, throughput over time)
+  let run = 0;
+  await page.route("**/api/simulation", async (route) => {
+    const body = route.request().postDataJSON() as { num_orders: number };
+    run++;
+    await route.fulfill({ json: {
+      orders: body.num_orders, trades: 400 * run, throughput: 50000 * run,
+      latency_us: { p50: 12, p99: 80 / run, p99_9: 300 },
+      latency_histogram: [{ le_us: 10, count: 4000 }, { le_us: 100, count: 5900 }, { le_us: 1000, count: 90 }, { le_us: 10000, count: 10 }],
+      throughput_series: [{ t: 0, value: 48000 }, { t: 1, value: 52000 }, { t: 2, value: 50000 }],
+    } });
+  });
+  await page.goto(url("/performance"));
+  await page.evaluate(() => localStorage.removeItem("matchbook.simulation-runs"));
+  await page.reload();
+  await page.getByLabel("Number of orders").fill("10000");
+  await page.getByRole("button", { name: "Run simulation" }).click();
+  await expect(page.getByTestId("simulation-kpis")).toContainText("50,000 orders/s");
+  await page.getByRole("button", { name: "Run simulation" }).click();
+  const kpis = page.getByTestId("simulation-kpis");
+  await expect(kpis).toContainText("100,000 orders/s");
+  await expect(kpis).toContainText("12.0 µs");
+  await expect(kpis).toContainText("40.0 µs");
+  await expect(page.locator(".recharts-bar-rectangle")).toHaveCount(4);
+  const latest = page.getByTestId("simulation-runs").locator("tbody tr").first();
+  await expect(latest).toContainText("+100.0%");
+  await expect(latest).toContainText("-50.0%");
+  await expectAccessible(page, "performance-runs");
+  await screenshot(page, "performance-runs");
+});
