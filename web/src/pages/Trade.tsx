@@ -35,9 +35,9 @@ export default function Trade() {
   if (!symbols) return <p className="p-6 text-muted">Loading markets…</p>;
   if (!symbol) return <p className="p-6" role="alert">The market {name} is not traded here.</p>;
   return (
-    <main className="grid h-[calc(100vh-44px)] min-h-[720px] grid-cols-[300px_minmax(0,1fr)_300px] grid-rows-[auto_minmax(0,1.3fr)_minmax(0,1fr)] gap-2 p-2">
+    <main className="grid h-[calc(100vh-44px)] min-h-[720px] grid-cols-[280px_minmax(0,1fr)_270px_300px] grid-rows-[auto_minmax(0,1.25fr)_minmax(0,1fr)] gap-2 p-2">
       <h1 className="sr-only">Trade {symbol.symbol}</h1>
-      <section className="panel col-span-3 flex items-center gap-6 px-3 py-2" aria-label="Market">
+      <section className="panel col-span-4 flex items-center gap-6 px-3 py-2" aria-label="Market">
         <MarketSelector current={symbol.symbol} />
         <TickerBar symbol={symbol} />
       </section>
@@ -47,18 +47,16 @@ export default function Trade() {
           <Candles symbol={symbol} interval={interval} onInterval={setInterval} />
         </Suspense>
       </section>
+      <section className="panel min-h-0" aria-label="Depth chart">
+        <Suspense fallback={<p className="p-3 text-muted">Loading depth…</p>}><DepthChart symbol={symbol} /></Suspense>
+      </section>
       <section className="panel row-span-2 min-h-0 overflow-auto" aria-label="Place an order">
         <h2 className="panel-title">Place an order</h2>
         <OrderForm symbol={symbol} />
         <Balances assets={[symbol.base, symbol.quote]} />
       </section>
-      <div className="grid min-h-0 grid-cols-[minmax(0,1.5fr)_minmax(0,1fr)_minmax(0,1.1fr)] gap-2">
-        <section className="panel min-h-0" aria-label="Your orders"><OrdersPanel symbol={symbol} /></section>
-        <section className="panel min-h-0" aria-label="Depth chart">
-          <Suspense fallback={<p className="p-3 text-muted">Loading depth…</p>}><DepthChart symbol={symbol} /></Suspense>
-        </section>
-        <section className="panel min-h-0" aria-label="Recent trades"><Tape symbol={symbol} /></section>
-      </div>
+      <section className="panel min-h-0" aria-label="Your orders"><OrdersPanel symbol={symbol} /></section>
+      <section className="panel min-h-0" aria-label="Recent trades"><Tape symbol={symbol} /></section>
     </main>
   );
 }
