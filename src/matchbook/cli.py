@@ -17,8 +17,8 @@ from rich.table import Table
 
 from matchbook.ml.cli import ml_app
 from matchbook.serve import admin_app, db_app, serve
-from matchbook.sim.cli import bench_sim, sim_app
 from matchbook.tools.journal_cli import journal_app, snapshot_app
+from matchbook.tools.sim_cli import bench_sim, sim_app
 
 app = typer.Typer(help="Matchbook: a price-time priority exchange.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: throughput and latency percentiles.")

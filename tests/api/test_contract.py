@@ -190,6 +190,7 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert run(_api.admin_users(), admin)
     assert run.eventually(lambda: _api.admin_audit(), admin)
     assert run(_api.admin_stats(), admin).seq > 0
+    assert run(_api.admin_health(), admin).ack_latency_seconds.buckets
     assert run(_api.delete_api_key(key.api_key_id)).revoked
 
     # every operation of the OpenAPI document was called

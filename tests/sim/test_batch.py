@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from matchbook.bench.sim import batch_orders, funded_engine
 from matchbook.core.commands import AmendOrder, CancelOrder, PlaceOrder
 from matchbook.core.events import BookLevelChanged, OrderRejected, TradeExecuted
 from matchbook.sim.batch import AMEND, CANCEL, ORDER_DTYPE, PLACE, apply_batch
-from matchbook.sim.bench import batch_orders, funded_engine
 
 
 def _commands(orders: np.ndarray) -> list[object]:

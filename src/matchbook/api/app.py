@@ -19,11 +19,20 @@ from fastapi.responses import Response
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from matchbook.api import errors, metrics
+from matchbook.api import errors, metrics, static
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
-from matchbook.api.routes import admin, auth, orders, public, simple, simulation, wallet
+from matchbook.api.routes import (
+    admin,
+    admin_health,
+    auth,
+    orders,
+    public,
+    simple,
+    simulation,
+    wallet,
+)
 from matchbook.api.routing import operations
 from matchbook.api.users import UserStore
 from matchbook.api.ws import Hub
@@ -132,7 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.HttpMetrics)
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(simple.router)
-    for module in (public, auth, wallet, admin):
+    for module in (public, auth, wallet, admin, admin_health):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(simulation.router)
     app.include_router(ws_router)
@@ -142,4 +151,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
 
+    static.mount(app)  # the web UI at /, after every route
     return app

@@ -589,6 +589,26 @@ class Stats(View, kw_only=True):
     uptime_seconds: float
 
 
+class LatencyBucket(View, kw_only=True):
+    le: str  # the bucket's upper bound in seconds, "+Inf" for the last
+    count: int  # cumulative
+
+
+class LatencyHistogram(View, kw_only=True):
+    buckets: list[LatencyBucket]
+
+
+class AdminHealth(Stats, kw_only=True):
+    """``Stats`` with cumulative counters, for a dashboard that derives rates."""
+
+    version: str
+    commands_by_type: dict[str, int]
+    trades_by_symbol: dict[str, int]
+    rejections_by_code: dict[str, int]
+    ack_latency_seconds: LatencyHistogram
+    websocket_dropped: int
+
+
 # -- market data -------------------------------------------------------------------------
 
 

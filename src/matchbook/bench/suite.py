@@ -7,7 +7,7 @@ benchmark to the suite is one decorated function; a package that is not always p
 registers its own section when imported: :data:`OPTIONAL_SECTION_MODULES` lists the
 modules ``bench all`` imports if they exist (the result file's
 ``meta.optional_sections`` says which were loaded). The simulator's is
-``matchbook.sim.bench``: a ``@section`` function there is all it takes::
+``matchbook.bench.sim``: a ``@section`` function there is all it takes::
 
     from matchbook.bench.suite import Options, section
     from matchbook.bench.results import section as result_section
@@ -64,7 +64,7 @@ class Section:
 
 
 SECTIONS: dict[str, Section] = {}
-OPTIONAL_SECTION_MODULES = ("matchbook.sim.bench",)
+OPTIONAL_SECTION_MODULES = ("matchbook.bench.sim",)
 
 
 def section(name: str, description: str) -> Callable[[SectionRun], SectionRun]:

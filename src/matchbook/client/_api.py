@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from matchbook.client.models import (
     Address,
     Adjustment,
+    AdminHealth,
     ApiKeyInfo,
     AssetInfo,
     AuditEntry,
@@ -375,3 +376,8 @@ def admin_audit(limit: int = 100, before_seq: int | None = None) -> Call[list[Au
 def admin_stats() -> Call[Stats]:
     """Sequencer, journal, projection and connection statistics."""
     return Call("GET", f"{V1}/admin/stats", Stats)
+
+
+def admin_health() -> Call[AdminHealth]:
+    """The stats with cumulative counters and the ack latency histogram (for rates)."""
+    return Call("GET", f"{V1}/admin/health", AdminHealth)

@@ -208,6 +208,7 @@ class Client(_Base):
     admin_users = _sync(_api.admin_users)
     admin_audit = _sync(_api.admin_audit)
     admin_stats = _sync(_api.admin_stats)
+    admin_health = _sync(_api.admin_health)
 
 
 class AsyncClient(_Base):
@@ -311,3 +312,4 @@ class AsyncClient(_Base):
     admin_users = _async(_api.admin_users)
     admin_audit = _async(_api.admin_audit)
     admin_stats = _async(_api.admin_stats)
+    admin_health = _async(_api.admin_health)

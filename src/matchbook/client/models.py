@@ -362,3 +362,21 @@ class Stats(Model, frozen=True, kw_only=True):
     open_orders: int
     websocket_clients: int
     uptime_seconds: float
+
+
+class LatencyBucket(Model, frozen=True, kw_only=True):
+    le: str
+    count: int
+
+
+class LatencyHistogram(Model, frozen=True, kw_only=True):
+    buckets: list[LatencyBucket]
+
+
+class AdminHealth(Stats, frozen=True, kw_only=True):
+    version: str
+    commands_by_type: dict[str, int]
+    trades_by_symbol: dict[str, int]
+    rejections_by_code: dict[str, int]
+    ack_latency_seconds: LatencyHistogram
+    websocket_dropped: int

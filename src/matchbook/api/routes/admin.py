@@ -198,12 +198,16 @@ async def audit(admin: AdminUser, state: State, limit: Limit = 100,
 @router.get("/stats", response_model=schema(views.Stats))
 async def stats(admin: AdminUser, state: State) -> views.ViewResponse:
     """Sequencer, journal, projection and connection statistics."""
+    return respond(await stats_view(state))
+
+
+async def stats_view(state: ApiState) -> views.Stats:
     exchange, reads = state.exchange, state.reads
     seq = exchange.sequencer.stats
     last_seq = reads.last_seq
     mode, written, fsyncs, fsync_seconds = reads.journal()
     uptime = (time.time_ns() - exchange.started_ns) / 1e9
-    return respond(views.Stats(
+    return views.Stats(
         seq=last_seq, queue_depth=reads.queue_depth(), commands=seq.commands,
         batches=seq.batches, busy_rejections=seq.busy_rejections,
         throughput_per_sec=round(seq.commands / uptime, 1) if uptime else 0.0,
@@ -215,7 +219,7 @@ async def stats(admin: AdminUser, state: State) -> views.ViewResponse:
         open_orders=reads.open_order_count(),
         projector=_projector(exchange.projector),
         websocket_clients=state.ws_hub.client_count if state.ws_hub is not None else 0,
-        uptime_seconds=round(uptime, 1)))
+        uptime_seconds=round(uptime, 1))
 
 
 def _projector(task: ProjectorTask | None) -> views.ProjectorHealth | None:

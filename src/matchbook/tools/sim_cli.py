@@ -262,7 +262,7 @@ def bench_sim(
     """The simulator's figures: agent messages/s and peak RSS for a simulated day, the
     batch call's messages/s, gym steps/s (single and vector) and reset time, and the
     sandbox run behind POST /api/simulation."""
-    from matchbook.sim.bench import PARTS, run_bench
+    from matchbook.bench.sim import PARTS, run_bench
 
     chosen = _preset(preset, day_hours)
     seed_value = _seed(seed)

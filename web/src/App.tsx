@@ -1,0 +1,73 @@
+import { lazy, Suspense } from "react";
+import { BrowserRouter, Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import Trade from "./pages/Trade";
+import { SignIn, SignUp } from "./pages/Auth";
+import { ConnectionBadge } from "./components/ConnectionBadge";
+import { Toasts } from "./components/Toasts";
+import { useAuth } from "./stores/auth";
+
+// pages beyond the trading screen are separate chunks
+const Wallet = lazy(() => import("./pages/Wallet"));
+const ApiKeys = lazy(() => import("./pages/ApiKeys"));
+const Admin = lazy(() => import("./pages/Admin"));
+const Performance = lazy(() => import("./pages/Performance"));
+
+const queries = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } });
+
+function Header() {
+  const session = useAuth((s) => s.session);
+  const signOut = useAuth((s) => s.signOut);
+  const navigate = useNavigate();
+  const link = ({ isActive }: { isActive: boolean }) => `px-2 py-1 rounded ${isActive ? "text-accent" : "text-gray-300 hover:text-white"}`;
+  return (
+    <header className="flex h-11 items-center gap-3 border-b border-line px-3">
+      <Link to="/" className="font-bold text-accent no-underline">Matchbook</Link>
+      <nav aria-label="Main" className="flex gap-1 text-sm">
+        <NavLink to="/trade/BTC-USD" className={link}>Trade</NavLink>
+        {session && <NavLink to="/wallet" className={link}>Wallet</NavLink>}
+        {session && <NavLink to="/keys" className={link}>API keys</NavLink>}
+        {session?.role === "admin" && <NavLink to="/admin" className={link}>Admin</NavLink>}
+        <NavLink to="/performance" className={link}>Performance</NavLink>
+      </nav>
+      <div className="ml-auto flex items-center gap-3">
+        <ConnectionBadge />
+        {session ? (
+          <>
+            <span className="text-xs text-muted" data-testid="signed-in-as">{session.email}</span>
+            <button type="button" className="btn py-0.5 text-xs" onClick={() => { signOut(); navigate("/trade/BTC-USD"); }}>Sign out</button>
+          </>
+        ) : (
+          <>
+            <Link to="/signin" className="btn py-0.5 text-xs no-underline">Sign in</Link>
+            <Link to="/signup" className="btn btn-buy py-0.5 text-xs no-underline">Sign up</Link>
+          </>
+        )}
+      </div>
+    </header>
+  );
+}
+
+export default function App() {
+  return (
+    <QueryClientProvider client={queries}>
+      <BrowserRouter>
+        <Header />
+        <Suspense fallback={<p className="p-6 text-muted">Loading…</p>}>
+          <Routes>
+            <Route path="/" element={<Navigate to="/trade/BTC-USD" replace />} />
+            <Route path="/trade/:symbol" element={<Trade />} />
+            <Route path="/signin" element={<SignIn />} />
+            <Route path="/signup" element={<SignUp />} />
+            <Route path="/wallet" element={<Wallet />} />
+            <Route path="/keys" element={<ApiKeys />} />
+            <Route path="/admin/*" element={<Admin />} />
+            <Route path="/performance" element={<Performance />} />
+            <Route path="*" element={<main className="p-6"><h1 className="text-lg">Page not found</h1><Link to="/">Back to trading</Link></main>} />
+          </Routes>
+        </Suspense>
+        <Toasts />
+      </BrowserRouter>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { LocalBook, depthPoints, ladderRows, spreadOf, type BookDelta, type BookSnapshot } from "./book";
+
+const snap = (update_id: number, bids: [string, string][], asks: [string, string][]): BookSnapshot =>
+  ({ type: "book_snapshot", symbol: "BTC-USD", update_id, bids, asks });
+const delta = (first: number, last: number, bids: [string, string][] = [], asks: [string, string][] = []): BookDelta =>
+  ({ type: "book_delta", symbol: "BTC-USD", first_update_id: first, last_update_id: last, bids, asks });
+
+describe("LocalBook", () => {
+  it("replaces the whole book on a snapshot: no level of the old book survives", () => {
+    const book = new LocalBook("BTC-USD");
+    book.applySnapshot(snap(10, [["100.00", "1"], ["99.00", "2"]], [["101.00", "1"]]));
+    book.applySnapshot(snap(20, [["98.00", "3"]], [["102.00", "4"]]));
+    expect(book.levels("bids")).toEqual([["98.00", "3"]]);
+    expect(book.levels("asks")).toEqual([["102.00", "4"]]);
+    expect(book.updateId).toBe(20);
+  });
+
+  it("applies contiguous deltas, removes zero levels and ignores stale ones", () => {
+    const book = new LocalBook("BTC-USD");
+    book.applySnapshot(snap(10, [["100.00", "1"]], [["101.00", "1"]]));
+    expect(book.applyDelta(delta(11, 12, [["100.00", "0"], ["99.50", "2"]]))).toBe("applied");
+    expect(book.levels("bids")).toEqual([["99.50", "2"]]);
+    expect(book.applyDelta(delta(5, 12, [["97.00", "9"]]))).toBe("stale");
+    expect(book.levels("bids")).toEqual([["99.50", "2"]]);
+    // an overlapping delta (first <= last applied + 1) continues the book
+    expect(book.applyDelta(delta(12, 13, [], [["101.00", "3"]]))).toBe("applied");
+    expect(book.levels("asks")).toEqual([["101.00", "3"]]);
+    expect(book.updateId).toBe(13);
+  });
+
+  it("reports a gap and leaves the book untouched", () => {
+    const book = new LocalBook("BTC-USD");
+    book.applySnapshot(snap(10, [["100.00", "1"]], [["101.00", "1"]]));
+    expect(book.applyDelta(delta(12, 12, [["99.00", "5"]]))).toBe("gap");
+    expect(book.levels("bids")).toEqual([["100.00", "1"]]);
+    expect(book.updateId).toBe(10);
+  });
+
+  it("refuses deltas before a snapshot and reports a crossed book", () => {
+    const book = new LocalBook("BTC-USD");
+    expect(book.applyDelta(delta(1, 1, [["1.00", "1"]]))).toBe("no_snapshot");
+    book.applySnapshot(snap(1, [["100.00", "1"]], [["101.00", "1"]]));
+    expect(book.applyDelta(delta(2, 2, [["101.00", "1"]]))).toBe("crossed");
+  });
+
+  it("sorts prices exactly, best first, whatever their digit count", () => {
+    const book = new LocalBook("X");
+    book.applySnapshot(snap(1, [["9.99", "1"], ["10.01", "1"], ["100.00", "1"]], [["1000.00", "1"], ["200.50", "1"]]));
+    expect(book.levels("bids").map(([p]) => p)).toEqual(["100.00", "10.01", "9.99"]);
+    expect(book.levels("asks").map(([p]) => p)).toEqual(["200.50", "1000.00"]);
+    expect(book.bestBid()).toBe("100.00");
+    expect(book.bestAsk()).toBe("200.50");
+    expect(book.levels("bids", 2)).toHaveLength(2);
+  });
+});
+
+describe("ladder and depth", () => {
+  it("accumulates sizes exactly (no float drift)", () => {
+    const rows = ladderRows([["100.00", "0.1"], ["99.00", "0.2"], ["98.00", "0.3"]]);
+    expect(rows.map((r) => r.cumulative)).toEqual(["0.1", "0.3", "0.6"]);
+    expect(rows[2]!.depthShare).toBe(1);
+  });
+
+  it("gives the spread absolute and in percent of the mid", () => {
+    expect(spreadOf("99.00", "101.00", 2)).toEqual({ absolute: "2.00", percent: "2.000" });
+    expect(spreadOf(undefined, "101.00", 2)).toBeNull();
+  });
+
+  it("orders depth points from the lowest bid to the highest ask with cumulative sizes", () => {
+    const points = depthPoints([["100.00", "1"], ["99.00", "2"]], [["101.00", "3"], ["102.00", "4"]]);
+    expect(points.map((p) => p.price)).toEqual(["99.00", "100.00", "101.00", "102.00"]);
+    expect(points.map((p) => p.cumulative)).toEqual(["3", "1", "3", "7"]);
+  });
+});

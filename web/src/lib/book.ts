@@ -1,0 +1,188 @@
+// The local order book kept from the `book` channel: a snapshot replaces the book, deltas
+// apply only in update-id order, and anything else (a gap, a crossed book) asks for a
+// resync: the socket then resubscribes with `since` or takes a fresh snapshot.
+import { Decimal, dec, priceKey } from "./decimal";
+
+export type Level = [price: string, quantity: string];
+
+export interface BookSnapshot {
+  type: "book_snapshot";
+  symbol: string;
+  update_id: number;
+  epoch?: string;
+  bids: Level[];
+  asks: Level[];
+}
+
+export interface BookDelta {
+  type: "book_delta";
+  symbol: string;
+  first_update_id: number;
+  last_update_id: number;
+  bids: Level[];
+  asks: Level[];
+}
+
+export type DeltaOutcome = "applied" | "stale" | "gap" | "crossed" | "no_snapshot";
+
+export class LocalBook {
+  readonly symbol: string;
+  bids = new Map<string, string>();
+  asks = new Map<string, string>();
+  updateId = -1;
+  epoch: string | undefined;
+  /** Bumped on every change: views recompute only when it moved. */
+  version = 0;
+
+  constructor(symbol: string) {
+    this.symbol = symbol;
+  }
+
+  get synced(): boolean {
+    return this.updateId >= 0;
+  }
+
+  /** Replace the whole book (never merge: a level absent from the snapshot is gone). */
+  applySnapshot(snapshot: BookSnapshot): void {
+    this.bids = new Map(snapshot.bids.filter(([, q]) => !isZero(q)));
+    this.asks = new Map(snapshot.asks.filter(([, q]) => !isZero(q)));
+    this.updateId = snapshot.update_id;
+    if (snapshot.epoch !== undefined) this.epoch = snapshot.epoch;
+    this.version++;
+  }
+
+  /** Apply a delta if it continues the book; "stale" ones (already applied) are ignored,
+   * a "gap" leaves the book untouched, a delta that would cross it is refused. */
+  applyDelta(delta: BookDelta): DeltaOutcome {
+    if (!this.synced) return "no_snapshot";
+    if (delta.last_update_id <= this.updateId) return "stale";
+    if (delta.first_update_id > this.updateId + 1) return "gap";
+    for (const [price, qty] of delta.bids) setLevel(this.bids, price, qty);
+    for (const [price, qty] of delta.asks) setLevel(this.asks, price, qty);
+    this.updateId = delta.last_update_id;
+    this.version++;
+    return this.crossed() ? "crossed" : "applied";
+  }
+
+  /** Forget everything (before a resync): no level survives to become a ghost. */
+  clear(): void {
+    this.bids.clear();
+    this.asks.clear();
+    this.updateId = -1;
+    this.version++;
+  }
+
+  /** Best first: bids high to low, asks low to high; at most ``limit`` levels. O(n log n). */
+  levels(side: "bids" | "asks", limit = Infinity): Level[] {
+    const entries = [...(side === "bids" ? this.bids : this.asks).entries()];
+    const sorted = entries
+      .map((e) => [priceKey(e[0]), e] as const)
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map(([, e]) => e as Level);
+    if (side === "bids") sorted.reverse();
+    return sorted.slice(0, limit);
+  }
+
+  bestBid(): string | undefined {
+    return best(this.bids, "max");
+  }
+
+  bestAsk(): string | undefined {
+    return best(this.asks, "min");
+  }
+
+  crossed(): boolean {
+    const bid = this.bestBid();
+    const ask = this.bestAsk();
+    return bid !== undefined && ask !== undefined && priceKey(bid) >= priceKey(ask);
+  }
+}
+
+function isZero(qty: string): boolean {
+  return dec(qty).isZero();
+}
+
+function setLevel(side: Map<string, string>, price: string, qty: string): void {
+  if (isZero(qty)) side.delete(price);
+  else side.set(price, qty);
+}
+
+function best(side: Map<string, string>, pick: "max" | "min"): string | undefined {
+  let found: string | undefined;
+  let key = 0n;
+  for (const price of side.keys()) {
+    const k = priceKey(price);
+    if (found === undefined || (pick === "max" ? k > key : k < key)) {
+      found = price;
+      key = k;
+    }
+  }
+  return found;
+}
+
+export interface LadderRow {
+  price: string;
+  quantity: string;
+  cumulative: string;
+  /** Share of the largest cumulative size shown (0..1): bar widths only. */
+  depthShare: number;
+  sizeShare: number;
+}
+
+/** Ladder rows with cumulative size, best first, for one side. */
+export function ladderRows(levels: Level[], maxCumulative?: Decimal): LadderRow[] {
+  let running = new Decimal(0);
+  const cumulative = levels.map(([, q]) => (running = running.plus(q)));
+  const top = maxCumulative ?? running;
+  const largest = levels.reduce((m, [, q]) => Decimal.max(m, q), new Decimal(0));
+  return levels.map(([price, quantity], i) => ({
+    price,
+    quantity,
+    cumulative: cumulative[i]!.toFixed(),
+    depthShare: top.isZero() ? 0 : cumulative[i]!.div(top).toNumber(),
+    sizeShare: largest.isZero() ? 0 : dec(quantity).div(largest).toNumber(),
+  }));
+}
+
+export interface Spread {
+  absolute: string;
+  percent: string | null;
+}
+
+export function spreadOf(bid: string | undefined, ask: string | undefined, decimals: number): Spread | null {
+  if (bid === undefined || ask === undefined) return null;
+  const a = dec(ask);
+  const b = dec(bid);
+  const mid = a.plus(b).div(2);
+  return {
+    absolute: a.minus(b).toFixed(decimals),
+    percent: mid.isZero() ? null : a.minus(b).div(mid).mul(100).toFixed(3),
+  };
+}
+
+export interface DepthPoint {
+  /** Chart geometry only (a plotting coordinate, never an amount that is computed on). */
+  x: number;
+  bid?: number;
+  ask?: number;
+  price: string;
+  cumulative: string;
+}
+
+/** Step-area points of cumulative depth: bids from the best down, asks from the best up. */
+export function depthPoints(bids: Level[], asks: Level[]): DepthPoint[] {
+  const points: DepthPoint[] = [];
+  let sum = new Decimal(0);
+  const bidPoints: DepthPoint[] = [];
+  for (const [price, qty] of bids) {
+    sum = sum.plus(qty);
+    bidPoints.push({ x: dec(price).toNumber(), bid: sum.toNumber(), price, cumulative: sum.toFixed() });
+  }
+  points.push(...bidPoints.reverse());
+  sum = new Decimal(0);
+  for (const [price, qty] of asks) {
+    sum = sum.plus(qty);
+    points.push({ x: dec(price).toNumber(), ask: sum.toNumber(), price, cumulative: sum.toFixed() });
+  }
+  return points;
+}

@@ -1,0 +1,174 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { Feed, badgeOf, type FeedView } from "./feed";
+
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onopen: (() => void) | null = null;
+  onmessage: ((e: { data: string }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(public url: string) {
+    FakeSocket.all.push(this);
+  }
+  send(text: string) {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  close() {
+    this.readyState = 3;
+    this.onclose?.();
+  }
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+  }
+  receive(message: Record<string, unknown>) {
+    this.onmessage?.({ data: JSON.stringify(message) });
+  }
+  subscriptions(channel: string) {
+    return this.sent.filter((m) => m.op === "subscribe" && m.channel === channel);
+  }
+}
+
+const snapshot = (update_id: number, bids: string[][], asks: string[][]) =>
+  ({ type: "book_snapshot", symbol: "BTC-USD", update_id, epoch: "e1", bids, asks });
+const delta = (first: number, last: number, bids: string[][] = [], asks: string[][] = []) =>
+  ({ type: "book_delta", symbol: "BTC-USD", first_update_id: first, last_update_id: last, bids, asks });
+const trade = (id: string) => ({ type: "trade", symbol: "BTC-USD", trade_id: id, price: "100.00", quantity: "1", side: "buy", timestamp_ns: 1 });
+
+let frames: (() => void)[] = [];
+let views: FeedView[] = [];
+let feed: Feed;
+
+function flush(): FeedView {
+  const pending = frames;
+  frames = [];
+  pending.forEach((run) => run());
+  return views[views.length - 1]!;
+}
+
+function socket(): FakeSocket {
+  return FakeSocket.all[FakeSocket.all.length - 1]!;
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  FakeSocket.all = [];
+  frames = [];
+  views = [];
+  feed = new Feed({
+    url: "ws://test/ws", WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+    schedule: (run) => frames.push(run), onView: (v) => views.push(v),
+  });
+  feed.start("BTC-USD");
+  socket().open();
+  socket().receive({ type: "subscribed", channel: "book", symbol: "BTC-USD", epoch: "e1", resumed: false });
+  socket().receive(snapshot(10, [["100.00", "1"], ["99.00", "2"]], [["101.00", "1"]]));
+});
+
+afterEach(() => {
+  feed.stop();
+  vi.useRealTimers();
+});
+
+describe("Feed", () => {
+  it("subscribes to every public channel of the symbol on open", () => {
+    expect(socket().sent.map((m) => m.channel)).toEqual(["book", "trades", "ticker", "candles"]);
+    expect(flush().bids).toEqual([["100.00", "1"], ["99.00", "2"]]);
+  });
+
+  it("publishes once per frame however many messages arrive", () => {
+    flush();
+    const before = views.length;
+    for (let i = 11; i < 111; i++) socket().receive(delta(i, i, [["98.00", String(i)]]));
+    expect(frames).toHaveLength(1);
+    const view = flush();
+    expect(views.length).toBe(before + 1);
+    expect(view.updateId).toBe(110);
+  });
+
+  it("on a gap resubscribes with since and the epoch, once, and resumes without ghosts", () => {
+    socket().receive(delta(12, 12, [["98.00", "5"]])); // 11 is missing
+    socket().receive(delta(13, 13, [["97.00", "5"]]));
+    const resubscribes = socket().subscriptions("book").slice(1);
+    expect(resubscribes).toEqual([{ op: "subscribe", channel: "book", symbol: "BTC-USD", since: 10, epoch: "e1" }]);
+    expect(flush().bids).toEqual([["100.00", "1"], ["99.00", "2"]]); // untouched while it waits
+    socket().receive({ type: "subscribed", channel: "book", symbol: "BTC-USD", epoch: "e1", resumed: true });
+    socket().receive(delta(11, 13, [["100.00", "0"], ["98.00", "5"], ["97.00", "5"]]));
+    expect(flush().bids).toEqual([["99.00", "2"], ["98.00", "5"], ["97.00", "5"]]);
+  });
+
+  it("a snapshot answering the resync replaces the book: no ghost level", () => {
+    socket().receive(delta(15, 15, [["98.00", "5"]]));
+    socket().receive(snapshot(40, [["95.00", "1"]], [["96.00", "1"]]));
+    expect(flush()).toMatchObject({ bids: [["95.00", "1"]], asks: [["96.00", "1"]], updateId: 40 });
+  });
+
+  it("a crossed book is cleared and a fresh snapshot asked for", () => {
+    socket().receive(delta(11, 11, [["102.00", "1"]]));
+    expect(socket().subscriptions("book").at(-1)).toEqual({ op: "subscribe", channel: "book", symbol: "BTC-USD" });
+    expect(flush()).toMatchObject({ bids: [], asks: [], synced: false });
+  });
+
+  it("reconnects after a dropped socket and resubscribes with since", () => {
+    const first = socket();
+    first.close();
+    expect(flush().status).toBe("reconnecting");
+    vi.advanceTimersByTime(10);
+    const second = socket();
+    expect(second).not.toBe(first);
+    second.open();
+    expect(second.subscriptions("book")[0]).toMatchObject({ since: 10, epoch: "e1" });
+    expect(flush().status).toBe("live");
+  });
+
+  it("a new server epoch drops the old book", () => {
+    socket().close();
+    vi.advanceTimersByTime(10);
+    socket().open();
+    socket().receive({ type: "subscribed", channel: "book", symbol: "BTC-USD", epoch: "e2", resumed: false });
+    expect(flush().synced).toBe(false);
+  });
+
+  it("deduplicates trades by id", () => {
+    socket().receive(trade("5"));
+    socket().receive(trade("5"));
+    socket().receive(trade("6"));
+    expect(flush().trades.map((t) => t.trade_id)).toEqual(["6", "5"]);
+  });
+
+  it("removes cancelled and filled orders from the private stream", () => {
+    feed.setToken("token");
+    socket().close();
+    vi.advanceTimersByTime(10);
+    socket().open();
+    expect(socket().sent[0]).toEqual({ op: "auth", token: "token", request_id: "auth" });
+    socket().receive({ type: "authenticated", user_id: 1 });
+    expect(socket().subscriptions("orders")).toHaveLength(1);
+    const order = (id: string, status: string) => ({ order_id: id, symbol: "BTC-USD", side: "buy", status, price: "1.00", quantity: "1" });
+    socket().receive({ type: "orders_snapshot", orders: [order("1", "new"), order("2", "new")] });
+    expect(flush().openOrders.map((o) => o.order_id)).toEqual(["2", "1"]);
+    socket().receive({ type: "order", event: "cancelled", order: order("1", "cancelled") });
+    socket().receive({ type: "order", event: "filled", order: order("2", "partially_filled") });
+    expect(flush().openOrders.map((o) => [o.order_id, o.status])).toEqual([["2", "partially_filled"]]);
+    socket().receive({ type: "order", event: "filled", order: order("2", "filled") });
+    expect(flush().openOrders).toEqual([]);
+  });
+
+  it("pings a quiet link and drops a dead one", () => {
+    vi.advanceTimersByTime(2500);
+    expect(socket().sent.some((m) => m.op === "ping")).toBe(true);
+    const dead = socket();
+    vi.advanceTimersByTime(25000);
+    expect(dead.readyState).toBe(3);
+  });
+});
+
+describe("badgeOf", () => {
+  it("is live with fresh data, stale with its age, reconnecting without a link", () => {
+    expect(badgeOf("live", 1000, 2000)).toEqual({ kind: "live" });
+    expect(badgeOf("live", 1000, 8500)).toEqual({ kind: "stale", seconds: 7 });
+    expect(badgeOf("reconnecting", 1000, 1000)).toEqual({ kind: "reconnecting" });
+  });
+});

@@ -1,0 +1,66 @@
+// A real `matchbook serve` for the browser tests: journal and SQLite in a temporary
+// directory, the demo market on, a free port, an administrator created beforehand with
+// `matchbook admin create-user --admin`. The UI it serves is the built web/dist.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const ADMIN = { email: "admin@e2e.matchbook", password: "admin-e2e-password" };
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const matchbook = process.env.MATCHBOOK_BIN ?? join(root, ".venv", "bin", "matchbook");
+
+function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => ok(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`matchbook serve exited with ${child.exitCode}:\n${log()}`);
+    try {
+      const r = await fetch(`${url}/api/v1/health`);
+      if (r.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`matchbook serve did not become healthy:\n${log()}`);
+}
+
+export default async function globalSetup(): Promise<() => Promise<void>> {
+  if (!existsSync(join(root, "web", "dist", "index.html"))) throw new Error("web/dist is not built: run `npm run build` first");
+  const dataDir = mkdtempSync(join(tmpdir(), "matchbook-e2e-"));
+  execFileSync(matchbook, ["admin", "create-user", "--data-dir", dataDir, "--email", ADMIN.email, "--password", ADMIN.password, "--admin"],
+    { stdio: "pipe" });
+  const port = await freePort();
+  let output = "";
+  const child = spawn(matchbook, ["serve", "--demo", "--data-dir", dataDir, "--port", String(port), "--journal-mode", "os"],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MATCHBOOK_WEB_DIR: join(root, "web", "dist") } });
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, () => output.slice(-4000));
+  process.env.MB_BASE_URL = url;
+  return async () => {
+    child.kill("SIGTERM");
+    await new Promise((r) => { if (child.exitCode !== null) r(null); else child.once("exit", r); setTimeout(r, 15_000); });
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}
+
+export function baseUrl(): string {
+  if (process.env.MB_BASE_URL) return process.env.MB_BASE_URL;
+  throw new Error("MB_BASE_URL is not set: the global setup starts the server");
+}
