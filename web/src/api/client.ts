@@ -110,6 +110,8 @@ export interface Withdrawal { withdrawal_id: number; user_id?: number; asset: st
 export interface AdminUser { user_id: number; email: string; role: string; suspended: boolean; open_orders: number }
 export interface AuditEntry { seq: number; timestamp_ns: number; user_id: number | null; command_type: string; command: Record<string, unknown>; result_code: number; event_count: number }
 export type Scope = "read" | "trade" | "withdraw";
+/** The candle intervals the server takes (an enum in its OpenAPI). */
+export type CandleInterval = NonNullable<NonNullable<paths["/api/v1/candles"]["get"]["parameters"]["query"]>["interval"]>;
 
 export const api = {
   symbols: () => call<SymbolInfo[]>(() => client.GET("/api/v1/symbols")),
@@ -118,7 +120,7 @@ export const api = {
   trades: (symbol: string, limit = 80) => call<TapeTrade[]>(() => client.GET("/api/v1/trades", { params: { query: { symbol, limit } } })),
   ticker: (symbol: string) => call<Ticker>(() => client.GET("/api/v1/ticker", { params: { query: { symbol } } })),
   candles: (symbol: string, interval: string, limit = 500) =>
-    call<Candle[]>(() => client.GET("/api/v1/candles", { params: { query: { symbol, interval, limit } } })),
+    call<Candle[]>(() => client.GET("/api/v1/candles", { params: { query: { symbol, interval: interval as CandleInterval, limit } } })),
 
   signUp: (email: string, password: string) =>
     call<{ user_id: number; email: string; role: string }>(() => client.POST("/api/v1/auth/signup", { body: { email, password } })),
