@@ -432,8 +432,9 @@ def _sustained_table(result: dict[str, Any]) -> Table:
             latency = run["latency"]
             verdict = "pass" if (run.get("check") or {}).get("passed") else (
                 "-" if "check" not in run else "[red]FAIL[/red]")
-            if run.get("valid") is False:
-                verdict += " [red]void[/red]" if run.get("void") else " [red]saturated[/red]"
+            for flag in ("void", "saturated"):
+                if run.get(flag):
+                    verdict += f" [red]{flag}[/red]"
             table.add_row(name, str(i), f"{run['orders_per_sec']:,.0f}",
                           *(f"{latency[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms",
                                                           "p999_ms", "max_ms")),
