@@ -97,7 +97,10 @@ class Guard:
                     if path == _SIGNUP and method == "POST":
                         self.signups.check(("addr", address))
             except ApiError as exc:
-                await _refuse(send, kind, exc.status, exc.code, exc.message, exc.headers)
+                headers = exc.headers
+                if method in _BODY_METHODS:  # its body is never read: no keep-alive
+                    headers = {**(headers or {}), "Connection": "close"}
+                await _refuse(send, kind, exc.status, exc.code, exc.message, headers)
                 return
         if kind == "websocket" or method not in _BODY_METHODS:
             await self.app(scope, receive, send)
@@ -106,7 +109,8 @@ class Guard:
                  else settings.max_body_bytes)
         if length > limit:
             await _refuse(send, kind, 413, ApiCode.BODY_TOO_LARGE,
-                          f"The request body is larger than {limit} bytes.")
+                          f"The request body is larger than {limit} bytes.",
+                          {"Connection": "close"})
             return
         await self._bounded(scope, receive, send, limit)
 
