@@ -86,6 +86,9 @@ def test_generated_requests_never_fail_the_server(backend: str, tmp_path: Path) 
 
         config = _config(server.base_url, admin.token)
         schema = schemathesis.openapi.from_url(server.base_url + "/openapi.json", config=config)
+        # a sandbox performance run costs up to seconds of CPU per request (its input
+        # handling and limits have their own tests in test_simulation_api.py)
+        schema = schema.exclude(path="/api/simulation", method="POST")
         requests: Counter[str] = Counter()
         problems: list[str] = []
         failed: set[str] = set()

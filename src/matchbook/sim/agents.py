@@ -213,7 +213,7 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 0.5, **kw: Any) -> None:
+                 view_noise_bp: float = 1.5, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.anchor = anchor
         self.view_noise_bp = view_noise_bp
@@ -271,7 +271,7 @@ class ExecutionAgent(Agent):
     kind = "execution"
 
     def __init__(self, agent_id: str, *, idle_wait_s: float = 900.0,
-                 child_wait_s: float = 20.0, alpha: float = 1.5, min_children: int = 2,
+                 child_wait_s: float = 20.0, alpha: float = 1.35, min_children: int = 2,
                  max_children: int = 3000, child_lots: int = 10, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.idle_wait_s = idle_wait_s

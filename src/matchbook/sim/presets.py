@@ -28,7 +28,7 @@ class Fundamental:
     vol_components: tuple[tuple[float, float], ...] = ((120.0, 0.3), (1200.0, 0.4),
                                                        (7200.0, 0.5), (43200.0, 0.4))
     jump_per_s: float = 1 / 3600
-    jump_bp: float = 15.0
+    jump_bp: float = 8.0
     activity_beta: float = 0.8
 
 

@@ -213,7 +213,7 @@ def _facts_table(report: dict[str, Any], title: str) -> None:
                           "" if share is None or not first else f"{share:.0%}",
                           f"[{colour}]{fact['verdict']}[/{colour}]" if first else "")
             first = False
-    console.print(table)
+    console.print(table, width=max(console.width, 140))
 
 
 @sim_app.command("export")
