@@ -101,6 +101,7 @@ ADMIN_ROUTES = [
     ("GET", "/admin/users", None),
     ("GET", "/admin/audit", None),
     ("GET", "/admin/stats", None),
+    ("GET", "/admin/health", None),
 ]
 
 

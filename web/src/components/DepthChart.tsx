@@ -5,11 +5,14 @@ import { Area, AreaChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "rec
 import { depthPoints, type DepthPoint } from "../lib/book";
 import type { SymbolInfo } from "../lib/market";
 import { useMarket } from "../stores/market";
+import { useThrottled } from "../lib/throttle";
 
 export default function DepthChart({ symbol }: { symbol: SymbolInfo }) {
   const bids = useMarket((s) => s.view.bids);
   const asks = useMarket((s) => s.view.asks);
-  const points = useMemo(() => depthPoints(bids, asks), [bids, asks]);
+  const live = useMemo(() => ({ bids, asks }), [bids, asks]);
+  const book = useThrottled(live, 250); // a chart redraw costs far more than a ladder row
+  const points = useMemo(() => depthPoints(book.bids.slice(0, 40), book.asks.slice(0, 40)), [book]);
   return (
     <div className="flex h-full flex-col">
       <h2 className="panel-title">Depth</h2>

@@ -45,7 +45,7 @@ export function Ladder({ symbol }: { symbol: SymbolInfo }) {
           </thead>
           <tbody aria-label="Asks">
             {padTop(askRows.slice().reverse(), ROWS).map((row, i) =>
-              row ? <Row key={row.price} row={row} side="ask" pd={pd} qd={qd} mine={mine.has(`ask:${row.price}`)} onPick={pick} />
+              row ? <Row key={`a${i}`} row={row} side="ask" pd={pd} qd={qd} mine={mine.has(`ask:${row.price}`)} onPick={pick} />
                 : <tr key={`a${i}`} aria-hidden="true" className="h-[21px]"><td colSpan={3} /></tr>)}
           </tbody>
           <tbody aria-label="Spread">
@@ -58,7 +58,7 @@ export function Ladder({ symbol }: { symbol: SymbolInfo }) {
           </tbody>
           <tbody aria-label="Bids">
             {padBottom(bidRows, ROWS).map((row, i) =>
-              row ? <Row key={row.price} row={row} side="bid" pd={pd} qd={qd} mine={mine.has(`bid:${row.price}`)} onPick={pick} />
+              row ? <Row key={`b${i}`} row={row} side="bid" pd={pd} qd={qd} mine={mine.has(`bid:${row.price}`)} onPick={pick} />
                 : <tr key={`b${i}`} aria-hidden="true" className="h-[21px]"><td colSpan={3} /></tr>)}
           </tbody>
         </table>

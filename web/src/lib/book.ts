@@ -29,6 +29,8 @@ export class LocalBook {
   readonly symbol: string;
   bids = new Map<string, string>();
   asks = new Map<string, string>();
+  /** Each price's exact sort key, parsed once (not on every best-price or sort). */
+  private keys = new Map<string, bigint>();
   updateId = -1;
   epoch: string | undefined;
   /** Bumped on every change: views recompute only when it moved. */
@@ -76,7 +78,7 @@ export class LocalBook {
   levels(side: "bids" | "asks", limit = Infinity): Level[] {
     const entries = [...(side === "bids" ? this.bids : this.asks).entries()];
     const sorted = entries
-      .map((e) => [priceKey(e[0]), e] as const)
+      .map((e) => [this.key(e[0]), e] as const)
       .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
       .map(([, e]) => e as Level);
     if (side === "bids") sorted.reverse();
@@ -84,17 +86,41 @@ export class LocalBook {
   }
 
   bestBid(): string | undefined {
-    return best(this.bids, "max");
+    return this.best(this.bids, "max");
   }
 
   bestAsk(): string | undefined {
-    return best(this.asks, "min");
+    return this.best(this.asks, "min");
   }
 
   crossed(): boolean {
     const bid = this.bestBid();
     const ask = this.bestAsk();
-    return bid !== undefined && ask !== undefined && priceKey(bid) >= priceKey(ask);
+    return bid !== undefined && ask !== undefined && this.key(bid) >= this.key(ask);
+  }
+
+  private key(price: string): bigint {
+    let k = this.keys.get(price);
+    if (k === undefined) {
+      k = priceKey(price);
+      if (this.keys.size > 100_000) this.keys.clear(); // a bounded cache over a long session
+      this.keys.set(price, k);
+    }
+    return k;
+  }
+
+  /** O(levels), with no parsing. */
+  private best(side: Map<string, string>, pick: "max" | "min"): string | undefined {
+    let found: string | undefined;
+    let key = 0n;
+    for (const price of side.keys()) {
+      const k = this.key(price);
+      if (found === undefined || (pick === "max" ? k > key : k < key)) {
+        found = price;
+        key = k;
+      }
+    }
+    return found;
   }
 }
 
@@ -105,19 +131,6 @@ function isZero(qty: string): boolean {
 function setLevel(side: Map<string, string>, price: string, qty: string): void {
   if (isZero(qty)) side.delete(price);
   else side.set(price, qty);
-}
-
-function best(side: Map<string, string>, pick: "max" | "min"): string | undefined {
-  let found: string | undefined;
-  let key = 0n;
-  for (const price of side.keys()) {
-    const k = priceKey(price);
-    if (found === undefined || (pick === "max" ? k > key : k < key)) {
-      found = price;
-      key = k;
-    }
-  }
-  return found;
 }
 
 export interface LadderRow {
