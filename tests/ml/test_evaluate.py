@@ -118,8 +118,10 @@ def test_cli_evaluate_prints_one_json_object(tmp_path: Path) -> None:
         tagged = Dataset(ds.messages, ds.book, Meta("test", "X", "0.01", "1", [
             SessionInfo(f"d{i}", "calm" if i % 2 else "volatile")]))
         write_dataset(tmp_path / f"d{i}", tagged)
+    model = tmp_path / "model.pkl"
     result = CliRunner().invoke(app, ["ml", "evaluate", "--data", str(tmp_path), "--json",
-                                      "--resamples", "200"])
+                                      "--resamples", "200", "--folds", "2",
+                                      "--save-model", str(model)])
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1
@@ -129,5 +131,11 @@ def test_cli_evaluate_prints_one_json_object(tmp_path: Path) -> None:
     assert set(data["models"]) == {"logistic", "lightgbm"}
     assert {"name", "accuracy", "ci_low", "ci_high", "p_vs_best_baseline"} <= set(data["best"])
     assert data["regime_shift"]["train"] == "calm"
+    assert len(data["walk_forward"]) == 2
+    from matchbook.ml.backtest import load_model
+
+    bundle = load_model(model)
+    assert bundle["name"] == data["best"]["name"]
+    assert not set(bundle["trained_on"]) & {f"d{i}" for i in (5, 6, 7)}  # test sessions
     bad = CliRunner().invoke(app, ["ml", "evaluate", "--data", str(tmp_path / "none")])
     assert bad.exit_code == 1 and "no such directory" in bad.output

@@ -178,6 +178,8 @@ def evaluate_command(
                                                 "sample beyond).")] = 1_000_000,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and models.")] = 0,
+    folds: Annotated[int, typer.Option(help="Also report K expanding walk-forward folds "
+                                           "over the sessions (0 = none).")] = 0,
     save_model: Annotated[Path | None, typer.Option("--save-model", help="Write the chosen "
                                                     "model (fitted on the training sessions) "
                                                     "here, for the backtest.")] = None,
@@ -214,6 +216,8 @@ def evaluate_command(
                 if len(tags) >= 2 and "calm" in tags and "volatile" in tags:
                     shift, _ = regime_shift(samples, "calm", "volatile", **kwargs)
                     result["regime_shift"] = _shift_summary(shift)
+            if folds:
+                result["walk_forward"] = _walk_forward(samples, folds, embargo, kwargs)
         except (DataError, LabelError, EvaluationError) as exc:
             raise _fail(str(exc)) from exc
     if save_model is not None:
@@ -237,6 +241,23 @@ def evaluate_command(
     target = plots or data / "report"
     paths = plot_all(result, details, target)
     console.print("plots: " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def _walk_forward(samples: Any, folds: int, embargo: int, kwargs: dict[str, Any]
+                  ) -> list[dict[str, Any]]:
+    """Per fold: the split and the test accuracy of every baseline and model."""
+    from matchbook.ml.evaluate import evaluate
+    from matchbook.ml.samples import walk_forward
+
+    out = []
+    args = {k: v for k, v in kwargs.items() if k not in ("test_fraction", "embargo")}
+    for split in walk_forward(samples, folds, embargo):
+        result, _ = evaluate(samples, split=split, **args)
+        out.append({"split": split.description, "n_test": result["n_test"],
+                    "best": result["best"]["name"],
+                    "accuracy": {k: v["accuracy"] for group in ("baselines", "models")
+                                 for k, v in result[group].items()}})
+    return out
 
 
 def _shift_summary(shift: dict[str, Any]) -> dict[str, Any]:
