@@ -47,7 +47,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const port = await freePort();
   let output = "";
   const child = spawn(matchbook, ["serve", "--demo", "--data-dir", dataDir, "--port", String(port), "--journal-mode", "os"],
-    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, MATCHBOOK_WEB_DIR: join(root, "web", "dist") } });
+    { stdio: ["ignore", "pipe", "pipe"], env: {
+      ...process.env, MATCHBOOK_WEB_DIR: join(root, "web", "dist"),
+      // every test signs up and reads market data from one address (127.0.0.1): the
+      // per-address throttles stay on, with room for the whole suite
+      MATCHBOOK_SIGNUP_BURST: "1000", MATCHBOOK_ANON_RATE_BURST: "100000",
+      MATCHBOOK_ANON_RATE_PER_SECOND: "10000", MATCHBOOK_LOGIN_MAX_FAILURES: "1000",
+    } });
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   const url = `http://127.0.0.1:${port}`;
