@@ -56,6 +56,8 @@ from typing import Any
 
 import msgspec
 
+from matchbook.bench.loadgen import HttpConnection
+
 HOST = "127.0.0.1"
 SYMBOL = "BTC-USD"
 TRADE_PRICE = "50000.00"
@@ -86,47 +88,18 @@ class BenchConfig:
 # -- a small HTTP/1.1 client -------------------------------------------------------------
 
 
-class _Http:
-    """One keep-alive HTTP/1.1 connection; requests are sent one at a time.
-
-    Far cheaper per request than a general client, so that the load process spends
-    its time waiting for the server rather than in its own parsing.
-    """
+class _Http(HttpConnection):
+    """One keep-alive HTTP/1.1 connection of one signed-in caller; requests are sent one
+    at a time (the load generator's hand-parsed connection)."""
 
     def __init__(self, port: int, token: str = "") -> None:
-        self.port = port
-        self.auth = f"Authorization: Bearer {token}\r\n" if token else ""
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        super().__init__(port)
+        self.token = token
 
-    async def connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection(HOST, self.port)
-
-    def prepare(self, method: str, path: str, body: bytes | None = None) -> bytes:
+    def prepare(self, method: str, path: str, body: bytes | None = None,
+                token: str = "") -> bytes:
         """The bytes of a request (built once, sent many times)."""
-        head = f"{method} {path} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n{self.auth}"
-        if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-        return (head + "\r\n").encode() + (body or b"")
-
-    async def send(self, request: bytes) -> tuple[int, bytes]:
-        """Write ``request``; the status and body of the answer."""
-        assert self.reader is not None and self.writer is not None
-        self.writer.write(request)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        lower = head.lower()
-        at = lower.find(b"content-length:")
-        if at >= 0:
-            end = lower.index(b"\r\n", at)
-            return status, await self.reader.readexactly(int(lower[at + 15:end]))
-        body = b""
-        while True:  # chunked
-            size = int((await self.reader.readuntil(b"\r\n")).strip(), 16)
-            chunk = await self.reader.readexactly(size + 2)
-            if size == 0:
-                return status, body
-            body += chunk[:-2]
+        return super().prepare(method, path, body, token or self.token)
 
     async def call(self, method: str, path: str, payload: Any = None) -> Any:
         body = msgspec.json.encode(payload) if payload is not None else None
@@ -140,12 +113,6 @@ class _Http:
         if status >= 300:
             raise RuntimeError(f"{method} {path}: {status} {data[:300]!r}")
         return _decode(data) if data else None
-
-    async def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-            with contextlib.suppress(Exception):
-                await self.writer.wait_closed()
 
 
 # -- the server subprocess ---------------------------------------------------------------
