@@ -230,5 +230,5 @@ class SupplyMachine(RuleBasedStateMachine):
 
 
 TestSupplyMachine = SupplyMachine.TestCase
-TestSupplyMachine.settings = settings(max_examples=60, stateful_step_count=40, deadline=None,
+TestSupplyMachine.settings = settings(max_examples=30, stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
