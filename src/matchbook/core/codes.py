@@ -6,7 +6,8 @@ from the number alone:
 * ``1xxx`` request: malformed or unknown input (symbol, order, grid, duplicates);
 * ``2xxx`` risk: funds, sizes, notional, price band, limits, halts, suspension;
 * ``3xxx`` matching: the order could not be executed as asked (post-only, FOK, ...);
-* ``4xxx`` wallet: deposits, withdrawals, transfers, addresses.
+* ``4xxx`` wallet: deposits, withdrawals, transfers, addresses;
+* ``5xxx`` P2P: ads, trades, escrow, disputes.
 
 The API maps codes to HTTP statuses in one table; the numbers never change meaning.
 """
@@ -76,6 +77,33 @@ class Code(IntEnum):
     INVALID_DESTINATION = 4010
     SUPPLY_LIMIT = 4011
 
+    # P2P
+    UNKNOWN_AD = 5001
+    AD_NOT_OPEN = 5002
+    UNKNOWN_P2P_TRADE = 5003
+    STATE_MISMATCH = 5004
+    NOT_YOUR_ROLE = 5005
+    OWN_AD = 5006
+    QUANTITY_OUT_OF_RANGE = 5007
+    INVALID_AD = 5008
+    UNKNOWN_FIAT = 5009
+    INVALID_PAYMENT_WINDOW = 5010
+    UNKNOWN_PAYMENT_METHOD = 5011
+    INVALID_PAYMENT_METHOD = 5012
+    NO_REFERENCE_PRICE = 5013
+    INVALID_PRICE_SOURCE = 5014
+    PAYMENT_WINDOW_PASSED = 5015
+    CONFIRM_REQUIRED = 5016
+    APPEAL_TOO_EARLY = 5017
+    NOT_DISPUTE_OPENER = 5018
+    P2P_BANNED = 5019
+    FEEDBACK_NOT_ALLOWED = 5020
+    INVALID_TEXT = 5021
+    INVALID_OUTCOME = 5022
+    SAME_ADMIN = 5023
+    INVALID_OUTAGE = 5024
+    AD_NOT_YOURS = 5025
+
 
 MESSAGES: dict[int, str] = {
     Code.OK: "Accepted.",
@@ -131,6 +159,42 @@ MESSAGES: dict[int, str] = {
     Code.INVALID_DESTINATION: "A withdrawal destination has at most 200 characters.",
     Code.SUPPLY_LIMIT: ("The amount would take the exchange's total of this asset beyond its "
                         "maximum supply."),
+    Code.UNKNOWN_AD: "No ad has this id.",
+    Code.AD_NOT_OPEN: "The ad is not open for trades.",
+    Code.UNKNOWN_P2P_TRADE: "No P2P trade of yours has this id.",
+    Code.STATE_MISMATCH: "The trade is not in the state the request expected.",
+    Code.NOT_YOUR_ROLE: "Your role in this trade does not allow this action.",
+    Code.OWN_AD: "You cannot take your own ad.",
+    Code.QUANTITY_OUT_OF_RANGE: (
+        "The quantity must be within the ad's minimum and maximum and what remains of it."
+    ),
+    Code.INVALID_AD: (
+        "The ad is not valid: check its side, quantities (min <= max <= total), price "
+        "and terms (at most 2,000 characters)."
+    ),
+    Code.UNKNOWN_FIAT: "The fiat currency is not accepted here.",
+    Code.INVALID_PAYMENT_WINDOW: "The payment window must be between 5 minutes and 6 hours.",
+    Code.UNKNOWN_PAYMENT_METHOD: "No payment method of yours (or of the ad) has this id.",
+    Code.INVALID_PAYMENT_METHOD: (
+        "A payment method needs a name of at most 64 and details of at most 500 characters."
+    ),
+    Code.NO_REFERENCE_PRICE: "The reference symbol has no mid price to price the trade at.",
+    Code.INVALID_PRICE_SOURCE: (
+        "A margin price needs a symbol whose base is the asset and whose quote is the fiat."
+    ),
+    Code.PAYMENT_WINDOW_PASSED: "The payment window has passed.",
+    Code.CONFIRM_REQUIRED: (
+        "Cancelling after marking the trade paid needs an explicit confirmation."
+    ),
+    Code.APPEAL_TOO_EARLY: "A dispute can be opened only after the appeal delay.",
+    Code.NOT_DISPUTE_OPENER: "Only the user who opened the dispute can withdraw it.",
+    Code.P2P_BANNED: "Too many cancelled or expired trades: P2P trading is paused for you.",
+    Code.FEEDBACK_NOT_ALLOWED: "Feedback is left once per side, after a completed trade.",
+    Code.INVALID_TEXT: "The text must be 1 to 2,000 printable characters.",
+    Code.INVALID_OUTCOME: "The outcome must be release or refund.",
+    Code.SAME_ADMIN: "A second, different admin must approve this resolution.",
+    Code.INVALID_OUTAGE: "An outage must end after it starts, at or before the current time.",
+    Code.AD_NOT_YOURS: "No ad of yours has this id.",
     Code.INVALID_RISK_LIMITS: ("Risk limits need a positive open-order limit and positive "
                                "position limits, at most one per known asset."),
 }

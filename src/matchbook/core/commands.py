@@ -243,6 +243,217 @@ class SetRiskLimits(Command, frozen=True, gc=False, tag=True, array_like=True):
     position_limits: tuple[tuple[str, int], ...] = ()
 
 
+
+# -- P2P escrow trading (the design: shared P2P.md; the state machine: core/p2p.py) ------
+#
+# Quantities are minor units of the asset; prices and fiat amounts are minor units of the
+# fiat currency (its decimals come from the ``[fiat]`` table of the markets config), a price
+# being fiat minor units per one whole unit of the asset. Every trade action carries the
+# state the client believes the trade is in (``expected_state``, a ``TradeState`` value) and
+# an optional idempotency key: the same key again from the same user returns the first
+# answer and changes nothing.
+
+
+class P2PSide(IntEnum):
+    SELL = 1  # the ad's maker sells the asset (the ad is escrowed when posted)
+    BUY = 2  # the ad's maker buys the asset (the taker's asset is escrowed at take)
+
+
+class AdState(IntEnum):
+    OPEN = 1
+    PAUSED = 2
+    CLOSED = 3  # nothing left to take
+    CANCELLED = 4
+
+
+class TradeState(IntEnum):
+    PENDING_PAYMENT = 1
+    PAID = 2
+    DISPUTED = 3
+    COMPLETED = 4
+    CANCELLED = 5
+    EXPIRED = 6
+    RESOLVED_RELEASE = 7
+    RESOLVED_REFUND = 8
+
+
+class DisputeOutcome(IntEnum):
+    RELEASE = 1  # escrow to the buyer
+    REFUND = 2  # escrow back to the seller side
+
+
+class AddPaymentMethod(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Save a payment method (``name`` e.g. "SEPA", ``details`` e.g. an IBAN); the details
+    are shown to a counterparty only once a trade with them is open."""
+
+    user_id: int
+    name: str
+    details: str
+
+
+class RemovePaymentMethod(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Remove a payment method; open ads and trades keep the copy they took."""
+
+    user_id: int
+    method_id: int
+
+
+class PostAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Post an ad. A fixed ``price_minor`` (fiat minor units per whole unit), or, with
+    ``price_minor`` = 0, a margin ``price_margin_bps`` over the mid of ``price_symbol``
+    (whose base is the asset and whose quote is the fiat), frozen at each take.
+    A sell ad moves ``qty_minor`` from the maker's available balance into escrow."""
+
+    user_id: int
+    side: int  # P2PSide
+    asset: str
+    fiat: str
+    price_minor: int
+    price_margin_bps: int
+    price_symbol: str
+    qty_minor: int
+    min_qty_minor: int
+    max_qty_minor: int
+    payment_method_ids: tuple[int, ...]
+    payment_window_s: int  # 300 .. 21,600
+    terms: str
+
+
+class PauseAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    user_id: int
+    ad_id: int
+
+
+class ResumeAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    user_id: int
+    ad_id: int
+
+
+class CancelAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Cancel an ad; a sell ad's escrow not held by a live trade goes back to the maker.
+    ``admin_id`` > 0 when an operator removes it (moderation)."""
+
+    user_id: int
+    ad_id: int
+    admin_id: int = 0
+    reason: str = ""
+
+
+class TakeAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Open a trade on an ad for ``qty_minor``; the taker is the buyer of a sell ad and
+    the seller of a buy ad (whose asset moves into escrow)."""
+
+    user_id: int
+    ad_id: int
+    qty_minor: int
+    payment_method_id: int  # one of the ad's (a sell ad) or the taker's (a buy ad); 0 = first
+    idempotency_key: str = ""
+
+
+class MarkPaid(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """The buyer says the fiat was sent."""
+
+    user_id: int
+    trade_id: int
+    expected_state: int
+    idempotency_key: str = ""
+
+
+class ReleaseEscrow(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """The seller confirms the fiat arrived: escrow to the buyer, minus the P2P fee."""
+
+    user_id: int
+    trade_id: int
+    expected_state: int
+    idempotency_key: str = ""
+
+
+class CancelTrade(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """The buyer cancels; after marking paid only with ``confirm``."""
+
+    user_id: int
+    trade_id: int
+    expected_state: int
+    confirm: bool = False
+    idempotency_key: str = ""
+
+
+class OpenDispute(Command, frozen=True, gc=False, tag=True, array_like=True):
+    user_id: int
+    trade_id: int
+    expected_state: int
+    reason: str
+    text: str
+    idempotency_key: str = ""
+
+
+class WithdrawDispute(Command, frozen=True, gc=False, tag=True, array_like=True):
+    user_id: int
+    trade_id: int
+    expected_state: int
+    idempotency_key: str = ""
+
+
+class ResolveDispute(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """An admin's decision. Above the configured amount it needs a second admin: the
+    first decision is recorded as a proposal, a different admin's same outcome carries it
+    out (a different outcome replaces the proposal)."""
+
+    admin_id: int
+    trade_id: int
+    outcome: int  # DisputeOutcome
+    note: str
+    expected_state: int = 3  # TradeState.DISPUTED
+    idempotency_key: str = ""
+
+
+class PostTradeMessage(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """A chat line in a trade, by its buyer or seller, or by an admin (``admin`` true)."""
+
+    user_id: int
+    trade_id: int
+    text: str
+    admin: bool = False
+
+
+class LeaveFeedback(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """After a completed trade, each side may rate the other once."""
+
+    user_id: int
+    trade_id: int
+    positive: bool
+    comment: str = ""
+
+
+class RecordOutage(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Recorded by the runtime at start-up: the exchange was down from ``from_ts_ns``
+    (the last journaled time) to ``to_ts_ns``; every running P2P deadline moves later by
+    the difference, so nobody loses a trade while the platform was off."""
+
+    from_ts_ns: int
+    to_ts_ns: int
+
+
+AnyP2PCommand = (
+    AddPaymentMethod
+    | RemovePaymentMethod
+    | PostAd
+    | PauseAd
+    | ResumeAd
+    | CancelAd
+    | TakeAd
+    | MarkPaid
+    | ReleaseEscrow
+    | CancelTrade
+    | OpenDispute
+    | WithdrawDispute
+    | ResolveDispute
+    | PostTradeMessage
+    | LeaveFeedback
+    | RecordOutage
+)
+
+
 AnyCommand = (
     PlaceOrder
     | CancelOrder
@@ -262,4 +473,5 @@ AnyCommand = (
     | ReinstateUser
     | SetFeeTier
     | SetRiskLimits
+    | AnyP2PCommand
 )

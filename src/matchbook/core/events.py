@@ -278,6 +278,196 @@ class RiskLimitsSet(Event, frozen=True, gc=False, tag=True, array_like=True):
     position_limits: tuple[tuple[str, int], ...]
 
 
+# -- P2P escrow trading (core/p2p.py) ----------------------------------------------------
+#
+# Escrow is its own balance per asset (``Engine.escrow_balances``): money moves from a
+# seller's available balance into escrow when a sell ad is posted or a buy ad is taken,
+# and out of escrow to the buyer (minus the fee, to the fee account) on release, or back
+# to the seller (or to the sell ad it came from) on cancel, expiry and refund. Every
+# money move is in the event's ``*_minor`` fields, so the ledger is derived from events.
+
+
+class P2PRejected(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """A P2P command failed a check; nothing changed. ``target_id`` is the ad, trade or
+    payment method it named (0 if none); ``state`` the trade's or ad's current state
+    (0 if none), so that a client told ``STATE_MISMATCH`` learns where the trade is."""
+
+    user_id: int
+    code: int
+    message: str
+    command: str
+    target_id: int
+    state: int
+
+
+class P2PRepeated(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """The same idempotency key again from the same user: nothing changed; ``code`` is the
+    first answer's (0 = it was carried out), ``target_id`` the trade or ad it concerned."""
+
+    user_id: int
+    command: str
+    idempotency_key: str
+    code: int
+    target_id: int
+
+
+class PaymentMethodAdded(Event, frozen=True, gc=False, tag=True, array_like=True):
+    method_id: int
+    user_id: int
+    name: str
+    details: str
+
+
+class PaymentMethodRemoved(Event, frozen=True, gc=False, tag=True, array_like=True):
+    method_id: int
+    user_id: int
+
+
+class AdPosted(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """A new ad; ``escrow_minor`` moved from the maker's available balance into escrow
+    (the whole quantity of a sell ad, 0 for a buy ad)."""
+
+    ad_id: int
+    user_id: int
+    side: int
+    asset: str
+    fiat: str
+    price_minor: int
+    price_margin_bps: int
+    price_symbol: str
+    qty_minor: int
+    min_qty_minor: int
+    max_qty_minor: int
+    payment_method_ids: tuple[int, ...]
+    payment_window_s: int
+    terms: str
+    escrow_minor: int
+
+
+class AdChanged(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """An ad was paused, resumed, cancelled or closed, or its remaining quantity changed
+    because a trade on it was cancelled or expired. ``escrow_returned_minor`` moved from
+    escrow back to the maker's available balance. ``actor_id`` 0 = the engine itself."""
+
+    ad_id: int
+    user_id: int
+    state: int  # AdState
+    remaining_minor: int
+    escrow_returned_minor: int
+    actor_id: int
+    reason: str
+
+
+class P2PTradeOpened(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """An ad was taken. ``escrow_from_seller_minor`` moved from the seller's available
+    balance into escrow (a buy ad); for a sell ad the quantity was already in the ad's
+    escrow and now belongs to the trade."""
+
+    trade_id: int
+    ad_id: int
+    maker_id: int
+    buyer_id: int
+    seller_id: int
+    asset: str
+    fiat: str
+    qty_minor: int
+    price_minor: int
+    fiat_amount_minor: int
+    payment_method_id: int
+    payment_method_name: str
+    payment_details: str
+    pay_by_ns: int
+    ad_remaining_minor: int
+    escrow_from_seller_minor: int
+
+
+class P2PTradeChanged(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """A trade moved from ``from_state`` to ``to_state`` (``TradeState``), by
+    ``actor_id`` (0 = a deadline passed). Money out of escrow: ``to_buyer_minor`` to the
+    buyer's available balance and ``fee_minor`` to the fee account (a release),
+    ``to_seller_minor`` to the seller's available balance, or ``to_ad_minor`` back into the
+    sell ad's remaining quantity (it stays in escrow). The deadlines are the ones in
+    force after the change (0 = none)."""
+
+    trade_id: int
+    ad_id: int
+    from_state: int
+    to_state: int
+    actor_id: int
+    reason: str
+    buyer_id: int
+    seller_id: int
+    asset: str
+    qty_minor: int
+    to_buyer_minor: int
+    fee_minor: int
+    to_seller_minor: int
+    to_ad_minor: int
+    pay_by_ns: int
+    appeal_after_ns: int
+    escalate_at_ns: int
+
+
+class DisputeResolutionProposed(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """The first admin's decision on a dispute above the second-approval amount; a
+    different admin must agree before any money moves."""
+
+    trade_id: int
+    admin_id: int
+    outcome: int
+    note: str
+
+
+class TradeMessagePosted(Event, frozen=True, gc=False, tag=True, array_like=True):
+    message_id: int
+    trade_id: int
+    user_id: int
+    text: str
+    admin: bool
+
+
+class FeedbackLeft(Event, frozen=True, gc=False, tag=True, array_like=True):
+    trade_id: int
+    from_user_id: int
+    to_user_id: int
+    positive: bool
+    comment: str
+
+
+class P2PUserBanned(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """Too many cancels or expiries in 24 h: no new trades or ads until ``until_ns``."""
+
+    user_id: int
+    until_ns: int
+    count: int
+
+
+class DeadlinesExtended(Event, frozen=True, gc=False, tag=True, array_like=True):
+    """Start-up after an outage: every running deadline moved by ``downtime_ns``."""
+
+    from_ts_ns: int
+    to_ts_ns: int
+    downtime_ns: int
+    trades: int
+
+
+AnyP2PEvent = (
+    P2PRejected
+    | P2PRepeated
+    | PaymentMethodAdded
+    | PaymentMethodRemoved
+    | AdPosted
+    | AdChanged
+    | P2PTradeOpened
+    | P2PTradeChanged
+    | DisputeResolutionProposed
+    | TradeMessagePosted
+    | FeedbackLeft
+    | P2PUserBanned
+    | DeadlinesExtended
+)
+
+
 AnyEvent = (
     OrderAccepted
     | OrderRejected
@@ -302,6 +492,7 @@ AnyEvent = (
     | UserReinstated
     | FeeTierSet
     | RiskLimitsSet
+    | AnyP2PEvent
 )
 
 
