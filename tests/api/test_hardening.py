@@ -119,7 +119,7 @@ def test_a_stalled_body_times_out(server: RunningServer) -> None:
     token = server.make_user().token
     status, body, elapsed = _raw(server, _post_head("/api/v1/orders", 100, token), b'{"si')
     assert status == 408 and body["code"] == ApiCode.REQUEST_TIMEOUT
-    assert 0.4 < elapsed < 3.0
+    assert 0.4 < elapsed < 10.0  # the timeout (0.5 s here) fired, not the client's own
 
 
 def test_long_urls_and_large_headers_are_refused(server: RunningServer) -> None:

@@ -353,8 +353,8 @@ def test_heartbeat_when_idle_and_pong_on_ping(server: RunningServer) -> None:
         pong = ws.request(op="ping")
         assert pong["type"] == "pong" and pong["time_ns"] > 0
         started = time.monotonic()
-        assert ws.recv(timeout=3.0) == {"type": "heartbeat"}
-        assert 0.5 < time.monotonic() - started < 3.0
+        assert ws.recv(timeout=10.0) == {"type": "heartbeat"}
+        assert 0.5 < time.monotonic() - started < 10.0  # after the interval, not at once
         metrics = httpx.get(f"{server.base_url}/metrics").text
         assert "matchbook_websocket_clients" in metrics
 
