@@ -17,7 +17,6 @@ with ``my_role`` and ``allowed_actions`` computed for the caller and the server'
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -185,7 +184,7 @@ class P2PService:
         role = self.role(trade, viewer_id, is_admin)
         if role is None:
             raise p2p_error(Code.UNKNOWN_P2P_TRADE, code_message(Code.UNKNOWN_P2P_TRADE))
-        now = now if now is not None else time.time_ns()
+        now = now if now is not None else self.reads.now_ns()
         state = pv.TRADE_STATES[trade.state]
         party = role in ("buyer", "seller")
         in_dispute = state in ("disputed", "resolved_release", "resolved_refund")
@@ -311,8 +310,11 @@ class P2PService:
                                 f"No symbol {body.price_symbol or asset + '-' + fiat} "
                                 f"to take a margin price from.") from None
         qty = self.asset_minor(asset, body.quantity, "quantity")
+        smallest = 1  # without min_quantity: the least worth one fiat minor unit
+        if price:
+            smallest = -(-10 ** self.markets.assets[asset].decimals // price)
         low = self.asset_minor(asset, body.min_quantity, "min_quantity") if (
-            body.min_quantity) else min(qty, 1)
+            body.min_quantity) else min(qty, smallest)
         high = self.asset_minor(asset, body.max_quantity, "max_quantity") if (
             body.max_quantity) else qty
         return PostAd(user_id, pv.P2P_SIDE_CODES[body.side], asset, fiat, price,
@@ -420,7 +422,7 @@ class P2PService:
     def trades(self, user_id: int, state: str | None, limit: int) -> list[pv.P2PTrade]:
         """``user_id``'s trades, newest first (``state``: one state, ``live`` or
         ``finished``)."""
-        now = time.time_ns()
+        now = self.reads.now_ns()
         found = []
         for trade in reversed(self.reads.p2p_trades()):
             if user_id != trade.buyer_id and user_id != trade.seller_id:
