@@ -713,7 +713,9 @@ class P2PDesk:
         now = self.engine.last_ts
         if trade.escalate_at_ns <= now:  # passed while disputed: a full period again
             trade.escalate_at_ns = now + self.config.escalate_after_s * S
-            self._schedule(trade.escalate_at_ns, trade.trade_id, ESCALATE)
+        # scheduled again: the entry of the paid state may be gone (fired while disputed,
+        # or dropped by an outage's rebuild); a duplicate is dropped when popped
+        self._schedule(trade.escalate_at_ns, trade.trade_id, ESCALATE)
         self._changed(trade, PAID, c.user_id, "dispute withdrawn", out)
         return trade.trade_id
 
