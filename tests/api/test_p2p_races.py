@@ -79,7 +79,7 @@ def test_two_releases_at_once_pay_once(server: RunningServer) -> None:
 
 def test_a_release_against_the_expiry_moves_the_money_once(server: RunningServer) -> None:
     d = desk(server, btc="5", quantity="3", window=300)
-    seller_id, buyer_id = d.seller.account.user_id, d.buyer.account.user_id
+    seller_id = d.seller.account.user_id
     outcomes: Counter[str] = Counter()
 
     async def main() -> None:
@@ -87,12 +87,16 @@ def test_a_release_against_the_expiry_moves_the_money_once(server: RunningServer
         seller = _client(server, d.seller.account.token)
         async with buyer, seller:
             for round_ in range(ROUNDS):
+                # a new buyer each round: expiries count against the buyer (a ban at 3)
+                d.buyer = Api(server, funded(server, USD="1"))
+                buyer_id = d.buyer.account.user_id
+                buyer.headers["Authorization"] = f"Bearer {d.buyer.account.token}"
                 trade = await asyncio.to_thread(d.take, "0.1")
                 tid = trade["trade_id"]
                 buyer_before = minor(server, buyer_id, "BTC")[0]
                 ad_before = _ad_remaining(server, d.ad_id)
                 # the payment window ends within a few ms of now, either side of it
-                shift_clock(server, 300 - 0.004 * (round_ % 4))
+                shift_clock(server, 300 - 0.030 + 0.005 * (round_ % 8))
                 answers = await _at_once(
                     (buyer, f"/p2p/trades/{tid}/paid", {"expected_state": "pending_payment"}),
                     (seller, f"/p2p/trades/{tid}/release", {"expected_state": "paid"}))
@@ -116,7 +120,8 @@ def test_a_release_against_the_expiry_moves_the_money_once(server: RunningServer
                 assert minor(server, seller_id, "BTC")[0] == 200_000_000  # never the seller's
 
     asyncio.run(main())
-    assert sum(outcomes.values()) == ROUNDS
+    assert sum(outcomes.values()) == ROUNDS, outcomes
+    print("release against expiry:", dict(outcomes))
 
 
 def _ad_remaining(server: RunningServer, ad_id: int) -> int:
@@ -127,28 +132,17 @@ def _ad_remaining(server: RunningServer, ad_id: int) -> int:
 
 
 def test_takes_against_the_ads_cancel(server: RunningServer) -> None:
-    for _ in range(4):
+    for round_ in range(4):
+        escrow_before = escrow(server)
         d = desk(server, btc="1", quantity="1")
         seller_id = d.seller.account.user_id
         takers = [Api(server, funded(server, USD="1")) for _ in range(8)]
-        escrow_before = escrow(server)
 
-        async def main() -> list[httpx.Response]:
-            clients = [_client(server, t.account.token) for t in takers]
-            maker = _client(server, d.seller.account.token)
-            try:
-                calls = [(c, f"/p2p/ads/{d.ad_id}/take", {"quantity": "0.1"})
-                         for c in clients]
-                calls.insert(len(calls) // 2, (maker, f"/p2p/ads/{d.ad_id}/cancel", {}))
-                return await _at_once(*calls)
-            finally:
-                for c in [*clients, maker]:
-                    await c.aclose()
-
-        answers = asyncio.run(main())
-        cancel = answers[len(takers) // 2]
+        answers = asyncio.run(_takes_and_cancel(server, d.ad_id, d.seller.account.token,
+                                                [t.account.token for t in takers], 2 + round_))
+        cancel = answers.pop(2 + round_)
         assert cancel.status_code == 200 and cancel.json()["state"] == "cancelled"
-        takes = answers[:len(takers) // 2] + answers[len(takers) // 2 + 1:]
+        takes = answers
         taken = sum(1 for r in takes if r.status_code == 201)
         for r in takes:
             assert r.status_code in (201, 409), r.text
@@ -157,6 +151,20 @@ def test_takes_against_the_ads_cancel(server: RunningServer) -> None:
         # what was taken is in escrow for the trades; the rest came back to the maker
         assert minor(server, seller_id, "BTC") == (100_000_000 - taken * QTY, 0)
         assert escrow(server) - escrow_before == taken * QTY
+
+
+async def _takes_and_cancel(server: RunningServer, ad_id: int, maker_token: str,
+                            taker_tokens: list[str], at: int) -> list[httpx.Response]:
+    """Every taker takes 0.1 while the maker cancels (the cancel is ``at`` among them)."""
+    clients = [_client(server, token) for token in taker_tokens]
+    maker = _client(server, maker_token)
+    try:
+        calls = [(c, f"/p2p/ads/{ad_id}/take", {"quantity": "0.1"}) for c in clients]
+        calls.insert(at, (maker, f"/p2p/ads/{ad_id}/cancel", {}))
+        return await _at_once(*calls)
+    finally:
+        for c in [*clients, maker]:
+            await c.aclose()
 
 
 def test_a_cancel_against_a_mark_paid(server: RunningServer) -> None:
