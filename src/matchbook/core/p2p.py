@@ -396,6 +396,11 @@ class P2PDesk:
         until = self.bans.get(user_id, 0)
         return until if until > self.engine.last_ts else 0
 
+    def untouched(self) -> bool:
+        """Nothing P2P ever happened (no method, ad or message was ever created)."""
+        return (self.next_method_id == 1 and self.next_ad_id == 1
+                and self.next_message_id == 1 and not self.idempotency and not self.bans)
+
     def methods_of(self, user_id: int) -> list[PaymentMethod]:
         return [m for m in self.methods.values() if m.user_id == user_id]
 
