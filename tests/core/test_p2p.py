@@ -22,8 +22,10 @@ from p2p_helpers import (
     minor,
 )
 
+from matchbook.config import read_config
 from matchbook.core import (
     AdjustBalance,
+    ConfigError,
     CreateAddress,
     OrderType,
     PlaceOrder,
@@ -31,6 +33,7 @@ from matchbook.core import (
     Side,
     SuspendUser,
     Transfer,
+    load_markets,
 )
 from matchbook.core.codes import Code
 from matchbook.core.commands import (
@@ -70,6 +73,7 @@ from matchbook.core.events import (
     PaymentMethodRemoved,
     TradeMessagePosted,
 )
+from matchbook.core.symbols import P2PConfig
 
 BTC_TOTAL = minor("1000")  # what Desk funds each user with
 
@@ -686,3 +690,54 @@ def test_a_refusal_carries_the_trades_current_state() -> None:
     refused = assert_refused(desk.apply_unchanged(MarkPaid(2, tid, PENDING)),
                              Code.STATE_MISMATCH, PAID)
     assert refused.target_id == tid
+
+
+# =====================================================================================
+# configuration
+# =====================================================================================
+
+
+@pytest.mark.parametrize(("table", "message_part"), [
+    ({"p2p": {"fee_bps": -1}}, "fee_bps must be an integer within 0..1000"),
+    ({"p2p": {"fee_bps": "10"}}, "fee_bps must be an integer"),
+    ({"p2p": {"appeal_after_s": 900, "escalate_after_s": 600}}, "longer than appeal_after_s"),
+    ({"p2p": {"cancel_limit": 0}}, "cancel_limit"),
+    ({"p2p": {"timeout": 5}}, "unknown key timeout"),
+    ({"p2p": {"second_approval": {"DOGE": "1"}}}, "unknown asset DOGE"),
+    ({"p2p": {"second_approval": {"BTC": "0.000000001"}}}, "at most 8 decimals"),
+    ({"p2p": {"second_approval": {"BTC": "lots"}}}, "decimal string"),
+    ({"fiat": {"EUR": {}}}, "fiat EUR: needs decimals"),
+    ({"fiat": {"EUR": {"decimals": 9}}}, "decimals must be within 0..8"),
+    ({"fiat": {"E": {"decimals": 2}}}, "3 to 8 letters"),
+], ids=["negative-fee", "fee-as-text", "escalate-before-appeal", "no-cancels-allowed",
+        "unknown-key", "second-approval-unknown-asset", "second-approval-too-fine",
+        "second-approval-not-a-number", "fiat-without-decimals", "fiat-decimals-too-many",
+        "fiat-code-too-short"])
+def test_a_bad_p2p_config_names_the_entry(table: dict[str, object], message_part: str) -> None:
+    config = read_config()
+    config.update(table)
+    with pytest.raises(ConfigError, match=message_part):
+        load_markets(config)
+
+
+def test_p2p_config_defaults_when_the_tables_are_absent() -> None:
+    config = read_config()
+    del config["p2p"], config["fiat"]
+    markets = load_markets(config)
+    assert markets.p2p == P2PConfig()
+    assert sorted(markets.fiats) == ["EUR", "GBP", "USD"]
+    assert markets.p2p.fee_bps == 0 and markets.p2p.second_approval_minor == {}
+
+
+def test_the_shipped_second_approval_amounts_are_in_minor_units() -> None:
+    assert CONFIG.second_approval_minor["BTC"] == minor("1")
+    assert CONFIG.second_approval_minor["SOL"] == MARKETS.assets["SOL"].to_minor("500")
+
+
+def test_a_cancel_limit_of_one_bans_at_the_first_cancel() -> None:
+    config = read_config()
+    config["p2p"]["cancel_limit"] = 1
+    desk = Desk(markets=load_markets(config))
+    tid = desk.pending()
+    banned = one(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
+    assert banned.count == 1
