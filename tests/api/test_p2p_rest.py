@@ -44,6 +44,9 @@ def test_a_trade_from_ad_to_feedback_with_its_read_model(backend: str,
         assert "DE89" not in json.dumps(ad)  # no payment details on the board
         assert minor(server, d.seller.account.user_id, "BTC") == (100_000_000, 0)
         assert escrow(server) == 200_000_000
+        wallet = {b["asset"]: b for b in d.seller.ok("GET", "/balances")}["BTC"]
+        assert (wallet["available"], wallet["escrow"], wallet["total"]) == (
+            "1.00000000", "2.00000000", "3.00000000")
 
         public = Api(server)
         board = public.ok("GET", "/p2p/ads", params={"side": "sell", "asset": "BTC",
