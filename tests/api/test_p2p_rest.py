@@ -393,3 +393,28 @@ def test_margin_ads_price_from_the_book(server: RunningServer) -> None:
     trade = taker.ok("POST", f"/p2p/ads/{ad['ad_id']}/take", json={"quantity": "0.1"})
     assert (trade["price"], trade["fiat_amount"]) == ("50500.00", "5050.00")
     assert Decimal(trade["fiat_amount"]) == Decimal(trade["price"]) * Decimal("0.1")
+
+
+def test_the_maker_hears_the_take_of_their_ad(server: RunningServer) -> None:
+    d = desk(server)
+
+    async def watch() -> list[dict[str, Any]]:
+        async with websockets.connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": d.seller.account.token}))
+            await ws.send(json.dumps({"op": "subscribe", "channel": "p2p"}))
+            seen: list[dict[str, Any]] = []
+            while not any(m.get("type") == "p2p_snapshot" for m in seen):
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            await asyncio.get_running_loop().run_in_executor(None, d.take, "0.5")
+            while not any(m.get("type") == "notification" for m in seen):
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            return seen
+
+    seen = asyncio.run(watch())
+    ad = next(m for m in seen if m["type"] == "p2p_ad")["ad"]
+    assert (ad["ad_id"], ad["remaining"]) == (d.ad_id, "1.50000000")
+    trade = next(m for m in seen if m["type"] == "p2p_trade")
+    assert (trade["event"], trade["trade"]["my_role"], trade["trade"]["allowed_actions"]) == (
+        "opened", "seller", [])
+    note = next(m for m in seen if m["type"] == "notification")["notification"]
+    assert (note["kind"], note["trade_id"]) == ("trade_opened", trade["trade"]["trade_id"])

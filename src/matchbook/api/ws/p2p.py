@@ -62,6 +62,13 @@ class P2PStreams:
             ev: Any
             for ev in events:
                 t = type(ev)
+                if t is AdPosted or t is AdChanged or t is P2PTradeOpened:
+                    maker = ev.maker_id if t is P2PTradeOpened else ev.user_id
+                    if maker in subs:
+                        ad = reads.p2p_ad(ev.ad_id)
+                        if ad is not None:
+                            self._send(maker, {"type": "p2p_ad", "seq": seq,
+                                               "ad": p2p.ad_view(ad)})
                 if t in _TRADE:
                     parties = [uid for uid in (ev.buyer_id, ev.seller_id) if uid in subs]
                     if not parties:
@@ -107,13 +114,6 @@ class P2PStreams:
                         text=ev.text, at=pv.iso(ts_ns))}
                     for uid in {trade.buyer_id, trade.seller_id, ev.user_id}:
                         self._send(uid, message)
-                elif t is AdPosted or t is AdChanged or t is P2PTradeOpened:
-                    maker = ev.user_id
-                    if maker in subs:
-                        ad = reads.p2p_ad(ev.ad_id)
-                        if ad is not None:
-                            self._send(maker, {"type": "p2p_ad", "seq": seq,
-                                               "ad": p2p.ad_view(ad)})
             for row in notifications_of(seq, ts_ns, events, self._parties, p2p.markets):
                 if row[1] in subs:
                     self._send(row[1], {"type": "notification", "seq": seq,
