@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from p2p_helpers import desk, escrow, minor, shift_clock
+from p2p_rest_helpers import desk, escrow, minor, shift_clock
 from rest_helpers import Api, funded
 
 from matchbook.core.codes import Code

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import websockets
-from p2p_helpers import desk, escrow, minor, shift_clock
+from p2p_rest_helpers import desk, escrow, minor, shift_clock
 from rest_helpers import BACKENDS, Api, assert_error, caught_up, eventually, funded, rest_server
 
 from matchbook.api.errors import ApiCode
