@@ -761,3 +761,16 @@ def test_every_escrow_posting_names_its_ad_or_trade() -> None:
         ("escrow", "fees", fee, "p2p_fee", f"p2p:{tid}"),
         ("escrow", "user:1:available", minor("0.5"), "escrow_return", f"ad:{ad_id}"),
     ]
+
+
+def test_a_repeat_a_day_later_forgets_the_keys_older_than_a_day_and_nothing_else() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="2", max_qty="1")
+    desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "old"))
+    start = desk.ts_ns
+    desk.advance(start + 3600 * S)
+    desk.apply(TakeAd(3, ad_id, minor("0.1"), 0, "recent"))
+    desk.advance(start + 86_400 * S)  # "old" is a day old now
+    again = desk.apply(TakeAd(3, ad_id, minor("0.1"), 0, "recent"))
+    assert [type(e) for e in again] == [P2PRepeated]
+    assert set(desk.engine.p2p.idempotency) == {(3, "recent")}
