@@ -23,11 +23,15 @@ from matchbook.api import errors, metrics, static
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
+from matchbook.api.p2p_clock import DeadlineClock
 from matchbook.api.routes import (
     admin,
     admin_health,
+    admin_p2p,
     auth,
+    notifications,
     orders,
+    p2p,
     public,
     simple,
     simulation,
@@ -104,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                        settings.login_lockout_seconds))
         hub = state.ws_hub = Hub(state)
         hub.start()
+        clock = DeadlineClock(exchange, float(settings.extra.get("p2p_clock_seconds", 0.5)))
+        clock.start()  # P2P deadlines fire on time on a quiet exchange
         exchange.attach(hub, stop=hub.stop)  # step 6: after market data and metrics
         app.state.api = state
         operations(app)  # the guard's table of operations, built before the first request
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with _long_lived_collector():
                 yield
         finally:
+            await clock.stop()
             for bot in bots:
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)
@@ -126,7 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the tags in documentation order; routers are included busiest first, as a request
     # is matched against the routes in inclusion order
     tags = [{"name": str(module.router.tags[0])}
-            for module in (public, auth, orders, wallet, admin, simple, simulation)]
+            for module in (public, auth, orders, wallet, p2p, notifications, admin, admin_p2p,
+                           simple, simulation)]
     # FastAPI's native OpenTelemetry is off: nothing exports it, and looking for its
     # providers would cost every request
     app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
@@ -141,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.HttpMetrics)
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(simple.router)
-    for module in (public, auth, wallet, admin, admin_health):
+    for module in (public, auth, wallet, p2p, notifications, admin, admin_health, admin_p2p):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(simulation.router)
     app.include_router(ws_router)
