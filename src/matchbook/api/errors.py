@@ -136,6 +136,23 @@ def runtime_refusal(exc: BaseException) -> tuple[ApiCode, str, int, str] | None:
     return None
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The answer to a route that raised ``exc``."""
+    return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
+                        headers=exc.headers)
+
+
+def runtime_response(exc: BaseException) -> JSONResponse | None:
+    """The answer to a route whose command the runtime refused with ``exc`` (busy,
+    stopping, unencodable), else ``None``."""
+    refusal = runtime_refusal(exc)
+    if refusal is None:
+        return None
+    code, message, status, retry_after = refusal
+    return JSONResponse(error_body(code, message), status_code=status,
+                        headers={"Retry-After": retry_after} if retry_after else None)
+
+
 def _explain(error: Any) -> str:
     """A validation error's sentence; a pattern the schema names is said in words."""
     if error.get("type") == "string_pattern_mismatch":
@@ -263,8 +280,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
-                            headers=exc.headers)
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -299,11 +315,9 @@ def install(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
     async def _runtime(request: Request, exc: Exception) -> JSONResponse:
-        refusal = runtime_refusal(exc)
-        assert refusal is not None  # registered for these kinds only
-        code, message, status, retry_after = refusal
-        return JSONResponse(error_body(code, message), status_code=status,
-                            headers={"Retry-After": retry_after} if retry_after else None)
+        response = runtime_response(exc)
+        assert response is not None  # registered for these kinds only
+        return response
 
     for kind in _RUNTIME:
         app.add_exception_handler(kind, _runtime)
