@@ -32,6 +32,11 @@ class Streams(Protocol):
     @property
     def client_count(self) -> int: ...
 
+    @property
+    def dropped(self) -> int:
+        """Connections dropped for falling behind."""
+        ...
+
     def revoke_api_key(self, key_id: int) -> int: ...
 
 

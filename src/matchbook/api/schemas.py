@@ -97,9 +97,16 @@ class Refresh(Body):
     refresh_token: str = text(..., min_length=10, max_length=200)
 
 
+KeyScope = Literal["read", "trade", "withdraw"]
+
+
+def _default_scopes() -> list[KeyScope]:
+    return ["read", "trade"]
+
+
 class NewApiKey(Body):
-    scopes: list[Literal["read", "trade", "withdraw"]] = Field(
-        default_factory=lambda: ["read", "trade"], min_length=1, max_length=3)
+    scopes: list[KeyScope] = Field(default_factory=_default_scopes, min_length=1,
+                                   max_length=3)
     label: str = text(max_length=100)
 
 

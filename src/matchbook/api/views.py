@@ -788,10 +788,12 @@ def _pydantic_type(tp: Any) -> Any:
     if origin is tuple and len(set(args)) == 1 and Ellipsis not in args:
         # a pair of one type is documented as an array of exactly two: the same JSON,
         # without ``prefixItems``, which some OpenAPI tools still misread
-        return Annotated[list[args[0]], Field(min_length=len(args), max_length=len(args))]
+        array: Any = list
+        return Annotated[array[args[0]], Field(min_length=len(args), max_length=len(args))]
     if origin is types.UnionType or origin is typing.Union:
         return functools.reduce(operator.or_, args)
-    return origin[args if len(args) > 1 else args[0]]
+    generic: Any = origin
+    return generic[args if len(args) > 1 else args[0]]
 
 
 def schema(tp: Any) -> Any:
