@@ -127,7 +127,8 @@ class Guard:
         async def counted() -> Message:
             nonlocal received, refusal
             try:
-                message = await asyncio.wait_for(receive(), timeout)
+                async with asyncio.timeout(timeout):  # no task per read, as wait_for makes
+                    message = await receive()
             except TimeoutError:
                 refusal = (408, ApiCode.REQUEST_TIMEOUT,
                            "The request body did not arrive in time.")
