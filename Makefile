@@ -61,7 +61,7 @@ bench-ui: $(STAMP) $(WEB_BUILD)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
-## lint, type-check (mypy strict on core, journal, runtime, marketdata, store) and the
+## lint, type-check (mypy strict on core, journal, runtime, marketdata, store, api, client) and the
 ## import contracts of the layers (lint-imports, configured in pyproject.toml)
 check: $(STAMP)
 	$(BIN)/ruff check src tests

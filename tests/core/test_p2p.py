@@ -681,7 +681,7 @@ def test_refusal(setup: object, code: int) -> None:
 
 
 def test_every_p2p_code_has_a_refusal_case() -> None:
-    p2p_codes = {c for c in Code if 5000 < c < 6000}
+    p2p_codes = {c for c in Code if 7000 < c < 8000}
     assert p2p_codes <= {code for _, _, code in REFUSALS}
 
 

@@ -3,6 +3,7 @@ and codes (answers go the other way in ``views``)."""
 
 from __future__ import annotations
 
+from matchbook.api.decimals import price_ticks, qty_lots
 from matchbook.api.errors import ApiError
 from matchbook.core import Code, GridError, Markets, Symbol
 from matchbook.core.commands import (
@@ -41,7 +42,7 @@ def ticks(sym: Symbol, value: str | None, field: str) -> int:
     if value is None:
         return 0
     try:
-        return sym.price_to_ticks(value)
+        return price_ticks(sym, value)
     except GridError as exc:
         raise ApiError(Code.INVALID_PRICE, f"{field}: {exc}") from None
 
@@ -50,7 +51,7 @@ def lots(sym: Symbol, value: str | None, field: str) -> int:
     if value is None:
         return 0
     try:
-        return sym.qty_to_lots(value)
+        return qty_lots(sym, value)
     except GridError as exc:
         raise ApiError(Code.INVALID_QUANTITY, f"{field}: {exc}") from None
 

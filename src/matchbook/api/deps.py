@@ -34,6 +34,11 @@ class Streams(Protocol):
     @property
     def client_count(self) -> int: ...
 
+    @property
+    def dropped(self) -> int:
+        """Connections dropped for falling behind."""
+        ...
+
     def revoke_api_key(self, key_id: int) -> int: ...
 
 
@@ -100,19 +105,27 @@ class Caller(SecurityBase):
         principal: Principal | None = request.scope.get(PRINCIPAL)  # verified by the guard
         if principal is None:
             principal = await authenticate(state, request.headers)
-        if principal.key_id:
-            state.limiter.check(("key", principal.key_id))
-        else:
-            state.limiter.check(("user", principal.user_id))
-        if self.scope is not None and self.scope not in principal.scopes:
-            raise ApiError(ApiCode.SCOPE_MISSING, f"This API key lacks the '{self.scope}' scope.")
-        if self.admin:
-            if not principal.is_admin:
-                raise ApiError(ApiCode.FORBIDDEN, "Administrators only.")
-            if principal.key_id:
-                raise ApiError(ApiCode.FORBIDDEN,
-                               "Administration needs a signed-in session, not a key.")
+        admit(state, principal, self.scope, admin=self.admin)
         return principal
+
+
+def admit(state: ApiState, principal: Principal, scope: str | None,
+          *, admin: bool = False) -> None:
+    """Spend one request of the caller's rate limit, then check their rights (``scope``,
+    ``admin``): ``Caller``'s checks once the caller is known. Raises ``ApiError`` 429,
+    403. O(1)."""
+    if principal.key_id:
+        state.limiter.check(("key", principal.key_id))
+    else:
+        state.limiter.check(("user", principal.user_id))
+    if scope is not None and scope not in principal.scopes:
+        raise ApiError(ApiCode.SCOPE_MISSING, f"This API key lacks the '{scope}' scope.")
+    if admin:
+        if not principal.is_admin:
+            raise ApiError(ApiCode.FORBIDDEN, "Administrators only.")
+        if principal.key_id:
+            raise ApiError(ApiCode.FORBIDDEN,
+                           "Administration needs a signed-in session, not a key.")
 
 
 class _Headers(Protocol):

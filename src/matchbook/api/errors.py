@@ -81,10 +81,8 @@ STATUS: dict[int, int] = {
     Code.TRADING_HALTED: 409,
     Code.USER_SUSPENDED: 403,
     Code.USER_NOT_SUSPENDED: 409,
-}
-
-
-P2P_STATUS: dict[int, int] = {
+    # the P2P desk: a state mismatch is a conflict, a role or a ban forbidden, an
+    # unknown id not found; every other refusal of the desk is a 400
     Code.STATE_MISMATCH: 409,
     Code.NOT_YOUR_ROLE: 403,
     Code.AD_NOT_YOURS: 403,
@@ -94,18 +92,14 @@ P2P_STATUS: dict[int, int] = {
     Code.UNKNOWN_PAYMENT_METHOD: 404,
     Code.UNKNOWN_FIAT: 404,
 }
-"""The P2P desk's codes (the engine's ``5xxx``) that are not a 400: a state mismatch is
-a conflict, a role or a ban forbidden, an unknown id not found; every other refusal is a
-400. They share their numbers with the API's own ``5xxx`` (authentication and limits),
-so they are looked up here, by the P2P service, never through ``STATUS``: a P2P answer
-names its code and the status this table gives it (``p2p_error``)."""
+
 
 
 def p2p_error(code: int, message: str, state: str | None = None) -> ApiError:
-    """The API error of a P2P refusal: its status from ``P2P_STATUS`` (else 400), and
+    """The API error of a P2P refusal: its status from ``STATUS`` (else 400), and
     for a state mismatch the trade's or ad's current ``state`` in the body."""
-    extra = {"state": state} if state else None
-    return ApiError(code, message, P2P_STATUS.get(code, 400), extra=extra)
+    extra: dict[str, object] | None = {"state": state} if state else None
+    return ApiError(code, message, STATUS.get(code, 400), extra=extra)
 
 
 def http_status(code: int) -> int:
@@ -162,6 +156,23 @@ def runtime_refusal(exc: BaseException) -> tuple[ApiCode, str, int, str] | None:
     return None
 
 
+def api_error_response(exc: ApiError) -> JSONResponse:
+    """The answer to a route that raised ``exc``."""
+    return JSONResponse(error_body(exc.code, exc.message, **(exc.extra or {})),
+                        status_code=exc.status, headers=exc.headers)
+
+
+def runtime_response(exc: BaseException) -> JSONResponse | None:
+    """The answer to a route whose command the runtime refused with ``exc`` (busy,
+    stopping, unencodable), else ``None``."""
+    refusal = runtime_refusal(exc)
+    if refusal is None:
+        return None
+    code, message, status, retry_after = refusal
+    return JSONResponse(error_body(code, message), status_code=status,
+                        headers={"Retry-After": retry_after} if retry_after else None)
+
+
 def _explain(error: Any) -> str:
     """A validation error's sentence; a pattern the schema names is said in words."""
     if error.get("type") == "string_pattern_mismatch":
@@ -188,13 +199,12 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["code", "message"],
     "properties": {
         "code": {"type": "integer", "description": "The numbered code: 1xxx request, 2xxx "
-                 "risk, 3xxx matching, 4xxx wallet, 5xxx P2P desk (the engine's; on "
-                 "/p2p routes), 5xxx authentication and limits, 6xxx request format (the "
-                 "API's)."},
+                 "risk, 3xxx matching, 4xxx wallet, 7xxx P2P desk (the engine's), 5xxx "
+                 "authentication and limits, 6xxx request format (the API's)."},
         "message": {"type": "string", "maxLength": MAX_MESSAGE},
         "field": {"type": "string", "maxLength": 100},
         "state": {"type": "string", "description": "P2P: where the trade or ad is now "
-                  "(with code 5004, a state mismatch)."},
+                  "(with code 7004, a state mismatch)."},
         "errors": {"type": "array", "maxItems": 10, "items": {
             "type": "object", "required": ["field", "message"],
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
@@ -292,8 +302,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **(exc.extra or {})),
-                            status_code=exc.status, headers=exc.headers)
+        return api_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -328,11 +337,9 @@ def install(app: FastAPI) -> None:
                             headers=getattr(exc, "headers", None))
 
     async def _runtime(request: Request, exc: Exception) -> JSONResponse:
-        refusal = runtime_refusal(exc)
-        assert refusal is not None  # registered for these kinds only
-        code, message, status, retry_after = refusal
-        return JSONResponse(error_body(code, message), status_code=status,
-                            headers={"Retry-After": retry_after} if retry_after else None)
+        response = runtime_response(exc)
+        assert response is not None  # registered for these kinds only
+        return response
 
     for kind in _RUNTIME:
         app.add_exception_handler(kind, _runtime)

@@ -97,10 +97,10 @@ class Guard:
                     if path == _SIGNUP and method == "POST":
                         self.signups.check(("addr", address))
             except ApiError as exc:
-                headers = exc.headers
+                extra = exc.headers
                 if method in _BODY_METHODS:  # its body is never read: no keep-alive
-                    headers = {**(headers or {}), "Connection": "close"}
-                await _refuse(send, kind, exc.status, exc.code, exc.message, headers)
+                    extra = {**(extra or {}), "Connection": "close"}
+                await _refuse(send, kind, exc.status, exc.code, exc.message, extra)
                 return
         if kind == "websocket" or method not in _BODY_METHODS:
             await self.app(scope, receive, send)
@@ -127,7 +127,8 @@ class Guard:
         async def counted() -> Message:
             nonlocal received, refusal
             try:
-                message = await asyncio.wait_for(receive(), timeout)
+                async with asyncio.timeout(timeout):  # no task per read, as wait_for makes
+                    message = await receive()
             except TimeoutError:
                 refusal = (408, ApiCode.REQUEST_TIMEOUT,
                            "The request body did not arrive in time.")
@@ -181,13 +182,13 @@ class Guard:
     def _client(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> tuple[str, int]:
         peer = scope.get("client") or ("unknown", 0)
         if not _trusted(peer[0], self.trusted):
-            return tuple(peer)  # type: ignore[return-value]
+            return tuple(peer)
         forwarded = [part.strip() for name, value in headers if name == b"x-forwarded-for"
                      for part in value.decode("latin-1").split(",")]
         for address in reversed(forwarded):  # the nearest hop first
             if address and not _trusted(address, self.trusted):
                 return address, 0
-        return tuple(peer)  # type: ignore[return-value]
+        return tuple(peer)
 
 
 class _HeaderView:

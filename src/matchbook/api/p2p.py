@@ -327,8 +327,8 @@ class P2PService:
     async def post_ad(self, command: PostAd) -> pv.P2PAd:
         events = await self._run(command)
         # the first AdPosted: deadlines that fired before the command lead the events
-        ad_id = next(e.ad_id if type(e) is AdPosted else e.target_id  # type: ignore[attr-defined]
-                     for e in events if type(e) is AdPosted or type(e) is P2PRepeated)
+        ad_id = next(e.ad_id if isinstance(e, AdPosted) else e.target_id
+                     for e in events if isinstance(e, (AdPosted, P2PRepeated)))
         return self.ad_view(self.reads.p2p_ad(ad_id))
 
     def ad(self, ad_id: int) -> pv.P2PAd:
@@ -388,8 +388,8 @@ class P2PService:
         events = await self._run(TakeAd(user_id, ad_id, qty, method_id or 0, key))
         # the trade this take opened (or, repeated, the first take's), never one whose
         # deadline fired before the command
-        trade_id = next(e.trade_id if type(e) is P2PTradeOpened else e.target_id  # type: ignore[attr-defined]
-                        for e in events if type(e) is P2PTradeOpened or type(e) is P2PRepeated)
+        trade_id = next(e.trade_id if isinstance(e, P2PTradeOpened) else e.target_id
+                        for e in events if isinstance(e, (P2PTradeOpened, P2PRepeated)))
         return self.trade_view(self.reads.p2p_trade(trade_id), user_id)
 
     async def act(self, user_id: int, trade_id: int, action: str, expected: str, key: str,

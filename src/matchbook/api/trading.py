@@ -16,7 +16,7 @@ from matchbook.api import views
 from matchbook.api.convert import SIDES, STPS, TIFS, TYPES, accepted, lots, minor, symbol_of, ticks
 from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.reads import Reads
-from matchbook.api.schemas import NewOrder
+from matchbook.api.schemas import NewOrder, NewOrderFields
 from matchbook.core import AmendOrder, CancelAll, CancelOrder, Code, PlaceOrder, Symbol
 from matchbook.core.events import Event, OrderAccepted, OrderAmended, OrderCancelled
 from matchbook.runtime.exchange import Exchange
@@ -33,7 +33,7 @@ class Trading:
 
     # -- place -----------------------------------------------------------------------
 
-    def order_command(self, user_id: int, body: NewOrder) -> PlaceOrder:
+    def order_command(self, user_id: int, body: NewOrder | NewOrderFields) -> PlaceOrder:
         """The engine command for an order request; raises ``ApiError`` on bad decimals,
         an unknown symbol or a GTD order without its expiry."""
         markets = self.exchange.markets

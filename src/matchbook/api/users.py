@@ -12,6 +12,7 @@ The core knows only user ids; this module owns everything else about a user.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import secrets
 import time
@@ -173,7 +174,7 @@ class UserStore:
         key = _api_key(row)
         return Principal(key.user_id, row.role or "user", key.scopes, key.key_id)
 
-    async def list_api_keys(self, user_id: int) -> list[ApiKey]:
+    async def list_api_keys(self, user_id: int) -> builtins.list[ApiKey]:
         async with self.db.connect() as conn:
             rows = (await conn.execute(sa.select(api_keys).where(
                 api_keys.c.user_id == user_id, api_keys.c.revoked.is_(False))

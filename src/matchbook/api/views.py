@@ -29,6 +29,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import Response
 
+from matchbook.api.decimals import price_text, qty_text
 from matchbook.api.reads import Reads
 from matchbook.core import Asset, Symbol
 from matchbook.core.book import Order as LiveOrder
@@ -247,23 +248,22 @@ class OrderState:
         # the everyday order has nothing filled and no fee yet: those zeros are formatted
         # once per symbol (a decimal formatting costs more than the rest of a field)
         zero_qty, zero_fee = _zeros(sym)
-        fq = sym.format_qty
         qty, filled, leaves, fee, price, order_type = (
             self.qty, self.filled, self.leaves, self.fee, self.price, self.order_type)
         return Order(
             order_id=str(self.order_id), client_order_id=self.client_order_id or None,
             symbol=sym.name, side=SIDE_NAMES[self.side],  # type: ignore[arg-type]
             type=TYPE_NAMES[order_type],  # type: ignore[arg-type]
-            price=sym.format_price(price) if price and order_type != MARKET and (
+            price=price_text(sym, price) if price and order_type != MARKET and (
                 order_type != STOP_MARKET) else None,
-            quantity=fq(qty if qty > filled else filled),
-            filled_quantity=fq(filled) if filled else zero_qty,
-            remaining_quantity=fq(leaves) if leaves else zero_qty,
+            quantity=qty_text(sym, qty if qty > filled else filled),
+            filled_quantity=qty_text(sym, filled) if filled else zero_qty,
+            remaining_quantity=qty_text(sym, leaves) if leaves else zero_qty,
             status=self.status,  # type: ignore[arg-type]
             time_in_force=TIF_NAMES[self.tif],  # type: ignore[arg-type]
             post_only=self.post_only,
             stop_price=sym.format_price(self.stop_price) if self.stop_price else None,
-            display_quantity=fq(self.display) if self.display else None,
+            display_quantity=qty_text(sym, self.display) if self.display else None,
             expire_time_ns=self.expire_ts or None, cancel_reason=self.reason,
             created_ns=self.created_ns, updated_ns=self.updated_ns,
             fee=(sym.quote.format(fee) if fee else zero_fee) if fee is not None else None,
@@ -285,7 +285,7 @@ def _zeros(sym: Symbol) -> tuple[str, str]:
 def fill_of(sym: Symbol, f: OrderFilled, ts_ns: int | None) -> Fill:
     return Fill(trade_id=str(f.trade_id), order_id=str(f.order_id), symbol=sym.name,
                 side=SIDE_NAMES[f.side],  # type: ignore[arg-type]
-                price=sym.format_price(f.price_ticks), quantity=sym.format_qty(f.qty_lots),
+                price=price_text(sym, f.price_ticks), quantity=qty_text(sym, f.qty_lots),
                 is_maker=f.is_maker, fee=sym.quote.format(f.fee_minor),
                 fee_asset=sym.quote.code, timestamp_ns=ts_ns)
 
@@ -796,10 +796,12 @@ def _pydantic_type(tp: Any) -> Any:
     if origin is tuple and len(set(args)) == 1 and Ellipsis not in args:
         # a pair of one type is documented as an array of exactly two: the same JSON,
         # without ``prefixItems``, which some OpenAPI tools still misread
-        return Annotated[list[args[0]], Field(min_length=len(args), max_length=len(args))]
+        array: Any = list
+        return Annotated[array[args[0]], Field(min_length=len(args), max_length=len(args))]
     if origin is types.UnionType or origin is typing.Union:
         return functools.reduce(operator.or_, args)
-    return origin[args if len(args) > 1 else args[0]]
+    generic: Any = origin
+    return generic[args if len(args) > 1 else args[0]]
 
 
 def schema(tp: Any) -> Any:

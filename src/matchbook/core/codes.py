@@ -7,7 +7,7 @@ from the number alone:
 * ``2xxx`` risk: funds, sizes, notional, price band, limits, halts, suspension;
 * ``3xxx`` matching: the order could not be executed as asked (post-only, FOK, ...);
 * ``4xxx`` wallet: deposits, withdrawals, transfers, addresses;
-* ``5xxx`` P2P: ads, trades, escrow, disputes.
+* ``7xxx`` P2P: ads, trades, escrow, disputes (the API keeps 5xxx and 6xxx for its own).
 
 The API maps codes to HTTP statuses in one table; the numbers never change meaning.
 """
@@ -78,31 +78,31 @@ class Code(IntEnum):
     SUPPLY_LIMIT = 4011
 
     # P2P
-    UNKNOWN_AD = 5001
-    AD_NOT_OPEN = 5002
+    UNKNOWN_AD = 7001
+    AD_NOT_OPEN = 7002
     UNKNOWN_P2P_TRADE = 5003
-    STATE_MISMATCH = 5004
-    NOT_YOUR_ROLE = 5005
-    OWN_AD = 5006
-    QUANTITY_OUT_OF_RANGE = 5007
-    INVALID_AD = 5008
-    UNKNOWN_FIAT = 5009
-    INVALID_PAYMENT_WINDOW = 5010
-    UNKNOWN_PAYMENT_METHOD = 5011
-    INVALID_PAYMENT_METHOD = 5012
-    NO_REFERENCE_PRICE = 5013
-    INVALID_PRICE_SOURCE = 5014
-    PAYMENT_WINDOW_PASSED = 5015
-    CONFIRM_REQUIRED = 5016
-    APPEAL_TOO_EARLY = 5017
-    NOT_DISPUTE_OPENER = 5018
+    STATE_MISMATCH = 7004
+    NOT_YOUR_ROLE = 7005
+    OWN_AD = 7006
+    QUANTITY_OUT_OF_RANGE = 7007
+    INVALID_AD = 7008
+    UNKNOWN_FIAT = 7009
+    INVALID_PAYMENT_WINDOW = 7010
+    UNKNOWN_PAYMENT_METHOD = 7011
+    INVALID_PAYMENT_METHOD = 7012
+    NO_REFERENCE_PRICE = 7013
+    INVALID_PRICE_SOURCE = 7014
+    PAYMENT_WINDOW_PASSED = 7015
+    CONFIRM_REQUIRED = 7016
+    APPEAL_TOO_EARLY = 7017
+    NOT_DISPUTE_OPENER = 7018
     P2P_BANNED = 5019
-    FEEDBACK_NOT_ALLOWED = 5020
-    INVALID_TEXT = 5021
-    INVALID_OUTCOME = 5022
-    SAME_ADMIN = 5023
-    INVALID_OUTAGE = 5024
-    AD_NOT_YOURS = 5025
+    FEEDBACK_NOT_ALLOWED = 7020
+    INVALID_TEXT = 7021
+    INVALID_OUTCOME = 7022
+    SAME_ADMIN = 7023
+    INVALID_OUTAGE = 7024
+    AD_NOT_YOURS = 7025
 
 
 MESSAGES: dict[int, str] = {

@@ -18,6 +18,8 @@ router = APIRouter(tags=["trading"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
+# A well-formed order is answered before it gets here, by matchbook.api.order_lane (the
+# same checks and answer, without the framework's layers); this route answers the rest.
 @router.post("/orders", status_code=201, response_model=schema(views.Order))
 async def new_order(body: NewOrder, principal: Trader, state: State) -> views.ViewResponse:
     """Place an order; the answer is the order as this request left it (after

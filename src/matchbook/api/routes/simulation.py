@@ -155,7 +155,7 @@ def _service(request: Request) -> _Service:
     service = getattr(app.state, "simulation", None)
     if service is None:
         service = app.state.simulation = _Service()
-    return service  # type: ignore[no-any-return]
+    return service
 
 
 async def _execute(service: _Service, run: _Run) -> None:

@@ -48,8 +48,8 @@ P2P_MONEY = frozenset({AdPosted, AdChanged, P2PTradeOpened, P2PTradeChanged})
 
 def _p2p_users(ev: Event) -> tuple[int, ...]:
     """Whose balance a P2P event may have moved."""
-    if type(ev) is AdPosted or type(ev) is AdChanged:
-        return (ev.user_id,)  # type: ignore[attr-defined]
+    if isinstance(ev, (AdPosted, AdChanged)):
+        return (ev.user_id,)
     return (ev.buyer_id, ev.seller_id)  # type: ignore[attr-defined]
 
 

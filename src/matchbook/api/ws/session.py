@@ -21,7 +21,7 @@ from matchbook.api.auth import Principal
 from matchbook.api.convert import symbol_of
 from matchbook.api.deps import ApiState
 from matchbook.api.errors import ApiCode, ApiError, runtime_refusal
-from matchbook.api.schemas import AmendOrderBody, NewOrder
+from matchbook.api.schemas import AmendOrderBody, NewOrder, new_order_fields
 from matchbook.api.trading import Trading
 from matchbook.api.ws import frames
 from matchbook.api.ws.connection import (
@@ -256,7 +256,9 @@ class _Session:
         conn, trading = self.conn, self.state.trading
         fields = {k: v for k, v in message.items() if k != "op" and k != "request_id"}
         try:
-            command = trading.order_command(principal.user_id, NewOrder.model_validate(fields))
+            body = new_order_fields(fields)  # NewOrder words the error of what it refuses
+            command = trading.order_command(principal.user_id,
+                                            body or NewOrder.model_validate(fields))
             trading.place_nowait(command, _Placed(conn, request_id, trading, command))
         except Exception as exc:
             conn.in_flight -= 1
