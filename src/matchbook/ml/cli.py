@@ -192,7 +192,7 @@ def evaluate_command(
     from matchbook.ml.labels import LabelError
     from matchbook.ml.report import plot_all, print_report
     from matchbook.ml.samples import build_samples
-    from matchbook.ml.schema import DataError, read_dataset
+    from matchbook.ml.schema import DataError
 
     if not 0 < test_fraction < 1:
         raise _fail("--test-fraction must be between 0 and 1")
@@ -200,10 +200,8 @@ def evaluate_command(
         raise _fail("--train-regime and --test-regime go together")
     with _progress(as_json) as note:
         try:
-            note("reading the data set")
-            ds = read_dataset(data)
-            note(f"features and labels of {ds.book.height:,} events")
-            samples = build_samples(ds, label)
+            note("features and labels, one session at a time")
+            samples = build_samples(data, label)
             kwargs: dict[str, Any] = dict(test_fraction=test_fraction, embargo=embargo,
                                           resamples=resamples, seed=seed,
                                           max_train=max_train, note=note)
@@ -327,14 +325,14 @@ def train_command(
     from matchbook.ml.backtest import save_model
     from matchbook.ml.models import LightGBM, logistic
     from matchbook.ml.samples import build_samples
-    from matchbook.ml.schema import DataError, read_dataset
+    from matchbook.ml.schema import DataError
 
     if model not in ("lightgbm", "logistic"):
         raise _fail(f"--model {model!r}: use lightgbm or logistic")
     with _progress(False) as note:
         try:
             note("features and labels")
-            samples = build_samples(read_dataset(data), "next-mid")
+            samples = build_samples(data, "next-mid")
         except DataError as exc:
             raise _fail(str(exc)) from exc
         if len(samples) < 100:
@@ -437,31 +435,45 @@ def backtest_command(
 
 @ml_app.command("bench")
 def bench_command(
-    events: Annotated[int, typer.Option(help="Book events in the synthetic session.")]
-        = 1_000_000,
-    data: Annotated[Path | None, typer.Option("--data", help="Measure on this data set "
-                                                             "instead.")] = None,
+    events: Annotated[int, typer.Option(help="Book events per stage.")] = 1_000_000,
+    stage: Annotated[list[str] | None, typer.Option(
+        help="capture, features or evaluate (repeatable; default: features and evaluate; "
+             "capture first simulates a calm session long enough, minutes).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Data set for features and "
+                                                             "evaluate (default: synthetic).")]
+        = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory to "
+                                                  "capture (default: simulated).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Features and labels of a million events: seconds, events per second and the
-    process's peak memory (a random-walk book with 10 levels a side, or --data)."""
-    import resource
-    import subprocess
+    """Seconds (wall and CPU) and peak resident memory of capture, features and evaluate
+    on N events, each stage in its own process."""
+    from rich.table import Table
 
-    from matchbook.ml.bench import bench_features
+    from matchbook.ml.bench import STAGES, bench
 
+    stages = stage or ["features", "evaluate"]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise _fail(f"--stage {unknown[0]!r}: one of {', '.join(STAGES)}")
     if events < 1000:
         raise _fail("--events must be at least 1000")
-    result = bench_features(events, data)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    try:
-        result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
-                                          capture_output=True, text=True, timeout=5,
-                                          check=False).stdout.strip()
-    except OSError:
-        result["commit"] = ""
+    with _progress(as_json) as note:
+        try:
+            result = bench(stages, events, data=data, data_dir=data_dir, note=note)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(result))
         return
-    for key, value in result.items():
-        console.print(f"{key:>24}: {value}", highlight=False)
+    table = Table(title=f"matchbook ml bench, {events:,} events requested")
+    for col in ("stage", "events", "wall s", "CPU s", "events/CPU s", "base RSS MB",
+                "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for name, s in result["stages"].items():
+        table.add_row(name, f"{s['events']:,}", f"{s['wall_s']:.1f}", f"{s['cpu_s']:.1f}",
+                      f"{s['events_per_cpu_s']:,}", f"{s['base_rss_mb']:,.0f}",
+                      f"{s['peak_rss_mb']:,.0f}")
+    console.print(table)
+    rest = {k: v for k, v in result.items() if k != "stages"}
+    console.print(json.dumps(rest), highlight=False, soft_wrap=True)
