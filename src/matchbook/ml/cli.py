@@ -366,14 +366,18 @@ def backtest_command(
     latency_ms: Annotated[float, typer.Option(help="The agents' order latency, ms.")] = 1.0,
     tier: Annotated[str, typer.Option(help="Fee tier of the strategy agents ('' = the "
                                            "default rates).")] = "vip",
+    strategy: Annotated[list[str] | None, typer.Option(
+        help="maker, taker or skew (repeatable; default: all three).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """The model trading live inside the simulator on the production engine, as a taker
-    and as a maker, against a random twin of each and a flat agent."""
+    """The model trading live inside the simulator on the production engine, as a taker,
+    as a one-sided maker and as a two-sided maker skewing its quotes, each against a
+    random twin (and a no-signal twin for skew) and a flat agent."""
     from rich.table import Table
 
     from matchbook.config import default_markets
     from matchbook.ml.backtest import (
+        STRATEGIES,
         BacktestConfig,
         BacktestError,
         load_model,
@@ -382,6 +386,9 @@ def backtest_command(
     )
     from matchbook.ml.simulate import regime_preset
 
+    strategies = tuple(strategy or STRATEGIES)
+    if set(strategies) - set(STRATEGIES):
+        raise _fail(f"--strategy: one of {', '.join(STRATEGIES)}")
     if seeds < 1 or hours <= 0 or not 0.5 < threshold < 1:
         raise _fail("--seeds and --hours must be positive, --threshold within (0.5, 1)")
     try:
@@ -397,7 +404,7 @@ def backtest_command(
         raise _fail(f"the model was trained on {', '.join(sorted(overlap))}: choose other "
                     f"seeds (--first-seed)")
     config = BacktestConfig(threshold=threshold, decide_every_s=every, markout_s=markout,
-                            latency_ms=latency_ms, tier=tier,
+                            latency_ms=latency_ms, tier=tier, strategies=strategies,
                             start_after_s=min(900.0, spec.day_s / 4))
     markets = default_markets()
     quote = markets.symbols[spec.symbol].quote
@@ -408,7 +415,8 @@ def backtest_command(
             note(f"{spec.name} seed {seed}: simulating with the model's agents")
             runs += run_session(bundle, spec, seed, config)
     result = {"model": bundle["name"], "preset": spec.name, "seeds": seeds,
-              "hours": hours, "threshold": threshold, "markout_s": markout, "tier": tier,
+              "first_seed": first_seed, "hours": hours, "threshold": threshold,
+              "every_s": every, "markout_s": markout, "tier": tier,
               "latency_ms": latency_ms, "quote": quote.code,
               "strategies": summarise(runs, quote_decimals=quote.decimals),
               "seconds": round(time.perf_counter() - started, 1)}
@@ -420,6 +428,11 @@ def backtest_command(
     for col in ("strategy", "trades", "net bp/trade", "95% CI (bp)", "gross bp", "hit",
                 "P&L/session", "Sharpe", "max DD", "lots/session", "maker"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
+    edges = Table(title="the model's edge: net bp per trade minus its twin's (paired "
+                        "bootstrap over sessions), and where its P&L comes from")
+    for col in ("strategy", "vs random (bp)", "95% CI", "vs no signal (bp)", "95% CI",
+                "taking: trades", "taking bp", "quoting: trades", "quoting bp"):
+        edges.add_column(col, justify="left" if col == "strategy" else "right")
     for name, s in result["strategies"].items():
         table.add_row(name, f"{s['trades']:,}", f"{s['net_bp_per_trade']:+.2f}",
                       f"{s['bp_ci_low']:+.2f} .. {s['bp_ci_high']:+.2f}",
@@ -427,7 +440,17 @@ def backtest_command(
                       f"{s['session_pnl_mean']:.4f}", f"{s['sharpe_sessions']:.2f}",
                       f"{s['max_drawdown']:.4f}", f"{s['turnover_lots_per_session']:.0f}",
                       f"{s.get('maker_share', 0):.0%}")
-    console.print(table)
+        if "edge_vs_random" in s:
+            r, n = s["edge_vs_random"], s.get("edge_vs_symmetric")
+            edges.add_row(name, f"{r['bp']:+.2f}", f"{r['ci_low']:+.2f} .. {r['ci_high']:+.2f}",
+                          f"{n['bp']:+.2f}" if n else "-",
+                          f"{n['ci_low']:+.2f} .. {n['ci_high']:+.2f}" if n else "-",
+                          f"{s['taking']['trades']:,}", f"{s['taking']['net_bp_per_trade']:+.2f}",
+                          f"{s['quoting']['trades']:,}",
+                          f"{s['quoting']['net_bp_per_trade']:+.2f}")
+    wide = Console(width=max(console.width, 150))
+    wide.print(table)
+    wide.print(edges)
 
 
 # --------------------------------------------------------------------------- bench
