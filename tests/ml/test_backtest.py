@@ -94,6 +94,8 @@ def test_run_session_reports_each_strategy(tmp_path: Path) -> None:
     skew = report["skew-model"]
     assert skew["trades"] == 5 and skew["maker_share"] == 1.0
     assert skew["quoting"]["trades"] == 5 and skew["taking"]["trades"] == 0
+    skew_fills = next(r for r in runs if r.name == "skew-model").fills
+    assert [f[1] for f in skew_fills] == [1] * 5
     # without a signal the market maker quotes both sides and trades both ways
     assert report["skew-symmetric"]["trades"] > 5
     # the edges are paired over the same sessions
