@@ -196,6 +196,7 @@ def machine() -> dict[str, Any]:
 def bench(stages: list[str], events: int, *, data: Path | None = None,
           data_dir: Path | None = None, note: Any = lambda _: None) -> dict[str, Any]:
     """Prepare the inputs, run each stage in a child process, collect the figures."""
+    started = machine()  # the commit the stages import, read before they run
     work = Path(tempfile.mkdtemp(prefix="matchbook-ml-bench-"))
     result: dict[str, Any] = {"events_requested": events, "stages": {}}
     try:
@@ -228,6 +229,8 @@ def bench(stages: list[str], events: int, *, data: Path | None = None,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result.update(machine())
+    result["commit"] = started["commit"]
+    result["load_average_at_start"] = started["load_average"]
     return result
 
 
