@@ -27,6 +27,17 @@ def test_bench_reports_time_and_peak_memory_per_stage() -> None:
     assert len(result["load_average"]) == 3 and result["commit"] is not None
 
 
+def test_synthetic_data_has_the_events_asked_for(tmp_path) -> None:
+    from matchbook.ml.bench import write_synthetic
+    from matchbook.ml.schema import read_meta
+
+    for events, sessions in ((5000, 5), (20_001, 20), (1500, 1)):
+        out = write_synthetic(tmp_path / str(events), events)
+        metas = read_meta(out)
+        assert len(metas) == sessions
+        assert sum(m.sessions[0].book_rows for _, m in metas) == events
+
+
 def test_bench_refuses_an_unknown_stage() -> None:
     run = CliRunner().invoke(app, ["ml", "bench", "--stage", "train"])
     assert run.exit_code == 1

@@ -81,14 +81,13 @@ def synthetic_dataset(events: int, seed: int = 0, session: str = "bench") -> Dat
 
 
 def write_synthetic(out: Path, events: int, sessions: int = SYNTHETIC_SESSIONS) -> Path:
-    """``events`` synthetic book rows in ``sessions`` data set directories under ``out``."""
-    per = max(1000, events // sessions)
-    done = 0
+    """``events`` synthetic book rows in up to ``sessions`` data set directories under
+    ``out`` (at least 1,000 rows each)."""
+    sessions = max(1, min(sessions, events // 1000))
     for i in range(sessions):
-        size = per if i < sessions - 1 else max(1000, events - done)
+        size = events // sessions + (1 if i < events % sessions else 0)
         write_dataset(out / f"bench-{i:02d}", synthetic_dataset(size, seed=i,
                                                                 session=f"bench-{i:02d}"))
-        done += size
     return out
 
 
@@ -205,7 +204,8 @@ def bench(stages: list[str], events: int, *, data: Path | None = None,
             if data is None:
                 note(f"writing {events:,} synthetic events in {SYNTHETIC_SESSIONS} sessions")
                 data = write_synthetic(work / "synthetic", events)
-                result["data"] = f"synthetic random-walk book, {SYNTHETIC_SESSIONS} sessions"
+                result["data"] = (f"synthetic random-walk book, "
+                                  f"{min(SYNTHETIC_SESSIONS, max(1, events // 1000))} sessions")
             else:
                 result["data"] = str(data)
             inputs["features"] = inputs["evaluate"] = data
