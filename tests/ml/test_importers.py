@@ -223,6 +223,11 @@ def test_l3_orders_before_the_file_change_their_level_only(tmp_path: Path) -> No
     ("5,1,buy,100.00", "size", "truncated line"),
     ("1,1,buy,100.00,5,add", "timestamp", "backwards"),
     ("5,1,buy,100.00,0,add", "size", "positive size"),
+    (f"5,1,buy,100.00,{2**63},add", "size", "out of range"),
+    (f"5,{2**64},buy,100.00,1,add", "order_id", "out of range"),
+    (f"{2**63},1,buy,100.00,1,add", "timestamp", "out of range"),
+    (f"5,1,buy,{2**62},1,add", "price", "out of range"),
+    (f"5,1,sell,101.00,{2**63 - 1},add", "size", "beyond 64 bits"),
 ])
 def test_l3_malformed_lines(tmp_path: Path, line_text: str, field: str, problem: str) -> None:
     path = tmp_path / "bad.csv"

@@ -54,6 +54,16 @@ _NEEDS_PRICE = {"add", "modify", "trade", "hidden_trade", "snapshot"}
 _NEEDS_SIZE = {"add", "cancel", "modify", "trade", "hidden_trade", "snapshot"}
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _in_range(value: int, path: Path, line: int, name: str) -> int:
+    """``value`` if it fits the data set's int64 columns."""
+    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise DataError(path, line, name, f"{value} is out of range")
+    return value
+
+
 def _decimal(text: str, path: Path, line: int, name: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -71,7 +81,7 @@ def _units(text: str, step: Decimal, path: Path, line: int, name: str) -> int:
         raise DataError(path, line, name, f"{text} is not a multiple of {step}")
     if value < 0:
         raise DataError(path, line, name, f"{text} is negative")
-    return int(units)
+    return _in_range(int(units), path, line, name)
 
 
 def _timestamp(text: str, path: Path, line: int) -> int:
@@ -79,10 +89,13 @@ def _timestamp(text: str, path: Path, line: int) -> int:
         whole, _, frac = text.partition(".")
         if not (whole.isdigit() and (frac.isdigit() or not frac)):
             raise DataError(path, line, "timestamp", f"{text!r} is not seconds or nanoseconds")
-        return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+        return _in_range(int(whole) * 1_000_000_000 + int((frac + "000000000")[:9]), path,
+                         line, "timestamp")
     try:
-        return int(text)
-    except ValueError:
+        return _in_range(int(text), path, line, "timestamp")
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(path, line, "timestamp",
                         f"{text!r} is not seconds or nanoseconds") from None
 
@@ -149,6 +162,7 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
                     except ValueError:
                         raise DataError(path, line, "order_id",
                                         f"{oid_t!r} is not an integer") from None
+                    _in_range(oid, path, line, "order_id")
                 if action in _NEEDS_ID and oid <= 0:
                     raise DataError(path, line, "order_id", f"{action} needs a positive order id")
                 side = 0
@@ -162,10 +176,14 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
                     raise DataError(path, line, "price", f"{action} needs a positive price")
                 if action in _NEEDS_SIZE and size <= 0:
                     raise DataError(path, line, "size", f"{action} needs a positive size")
-                halted = _apply(book, cols, line, ts, action, oid, side, price, size, halted,
-                                counts)
-                keys.extend((line, ts, int(halted)))
-                flat.extend(book.top(LEVELS))
+                try:
+                    halted = _apply(book, cols, line, ts, action, oid, side, price, size,
+                                    halted, counts)
+                    keys.extend((line, ts, int(halted)))
+                    flat.extend(book.top(LEVELS))
+                except OverflowError:
+                    raise DataError(path, line, "size", "a price level's total size is beyond "
+                                    "64 bits") from None
         except csv.Error as exc:
             raise DataError(path, line, None, str(exc)) from exc
         except UnicodeDecodeError as exc:
