@@ -114,6 +114,12 @@ def test_lobster_malformed_message_file(tmp_path: Path, change, line, field, pro
     assert "\n" not in str(info.value)
 
 
+def test_lobster_date_must_fit_nanoseconds(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="within 1970..2261") as info:
+        import_lobster(*lobster_pair(tmp_path), date="2400-01-01")
+    assert info.value.field == "date"
+
+
 def test_lobster_truncated_orderbook_file(tmp_path: Path) -> None:
     m, o = lobster_pair(tmp_path, books=BOOKS[:-1])
     with pytest.raises(DataError) as info:
