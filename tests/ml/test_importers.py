@@ -115,7 +115,7 @@ def test_lobster_malformed_message_file(tmp_path: Path, change, line, field, pro
 
 
 def test_lobster_date_must_fit_nanoseconds(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="within 1970..2261") as info:
+    with pytest.raises(DataError, match=r"within 1970\.\.2261") as info:
         import_lobster(*lobster_pair(tmp_path), date="2400-01-01")
     assert info.value.field == "date"
 
