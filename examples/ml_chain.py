@@ -10,8 +10,9 @@ Every step is a function of ``matchbook.ml`` (the same code as ``matchbook ml ..
 2. ``build_samples``: the features and the next-mid label of every event;
 3. ``evaluate``: baselines and models fitted on the first sessions, chosen on
    validation sessions, scored once on the last ones with bootstrap CIs;
-4. ``run_session``: the fitted model as a live agent (maker and taker) in a fresh
-   simulated session, against random twins.
+4. ``run_session``: the fitted model as a live agent (taker, one-sided maker and a
+   two-sided maker skewing its quotes) in a fresh simulated session, against random
+   twins.
 
 A handful of short sessions is a demonstration, not evidence: ``docs/ml.md`` says
 how many sessions a claim needs and what the accuracy means.
@@ -23,7 +24,7 @@ import argparse
 import time
 from pathlib import Path
 
-from matchbook.ml import build_samples, evaluate, read_dataset, write_dataset
+from matchbook.ml import build_samples, evaluate, write_dataset
 from matchbook.ml.backtest import BacktestConfig, run_session, summarise
 from matchbook.ml.models import LightGBM
 from matchbook.ml.simulate import regime_preset, simulate_session
@@ -47,7 +48,7 @@ def main() -> None:
                   f"{ds.book.height:,} book events")
 
     print("2. features and labels ...")
-    samples = build_samples(read_dataset(args.out), "next-mid")
+    samples = build_samples(args.out, "next-mid")  # read one session at a time
     print(f"   {len(samples):,} labelled events in {len(samples.session_names)} sessions")
 
     print("3. baselines and models, out of sample ...")

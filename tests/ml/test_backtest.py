@@ -85,10 +85,24 @@ def test_run_session_reports_each_strategy(tmp_path: Path) -> None:
                                                                   threshold=0.55))
     report = summarise(runs, quote_decimals=8, resamples=200)
     assert set(report) == {"maker-model", "maker-random", "taker-model", "taker-random",
-                           "flat"}
+                           "skew-model", "skew-random", "skew-symmetric", "flat"}
     # the majority model always says up (P = 0.6 >= 0.55): its taker only buys, to the limit
     taker = report["taker-model"]
     assert taker["trades"] == 5 and taker["maker_share"] == 0.0
+    assert taker["taking"]["trades"] == 5 and taker["quoting"]["trades"] == 0
+    # ... and its skewing maker never quotes an ask: it only buys, to the limit
+    skew = report["skew-model"]
+    assert skew["trades"] == 5 and skew["maker_share"] == 1.0
+    assert skew["quoting"]["trades"] == 5 and skew["taking"]["trades"] == 0
+    skew_fills = next(r for r in runs if r.name == "skew-model").fills
+    assert [f[1] for f in skew_fills] == [1] * 5
+    # without a signal the market maker quotes both sides and trades both ways
+    assert report["skew-symmetric"]["trades"] > 5
+    # the edges are paired over the same sessions
+    for name in ("taker-model", "maker-model", "skew-model"):
+        edge = report[name]["edge_vs_random"]
+        assert edge["sessions"] == 1 and edge["ci_low"] <= edge["bp"] <= edge["ci_high"]
+    assert "edge_vs_symmetric" in skew and "edge_vs_symmetric" not in taker
     assert report["flat"]["trades"] == 0
 
 
@@ -104,3 +118,21 @@ def test_model_files_are_checked(tmp_path: Path) -> None:
                       label="k10", trained_on=[], name="majority")
     with pytest.raises(BacktestError, match="predicts k10"):
         load_model(path)
+
+
+def test_paired_edge_is_the_difference_of_net_bp_per_trade() -> None:
+    from matchbook.ml.backtest import StrategyRun, _paired_edge
+
+    def run(name: str, session: str, net: list[float], notional: list[float]) -> StrategyRun:
+        fills = [(0, 1, 1, 1, 0, True)] * len(net)
+        return StrategyRun(name, session, fills, np.asarray(net), np.asarray(net),
+                           np.asarray(notional), 0.0, 0.0, len(net), 0, 0)
+
+    model = [run("x-model", "s1", [2.0, 2.0], [1e4, 1e4]), run("x-model", "s2", [1.0], [1e4])]
+    twin = [run("x-random", "s2", [0.0], [1e4]), run("x-random", "s1", [1.0, 1.0], [1e4, 1e4])]
+    edge = _paired_edge(model, twin, resamples=500, seed=0)
+    # model: 5 / 3e4 = 1.667 bp; twin: 2 / 3e4 = 0.667 bp
+    assert edge["bp"] == pytest.approx(1.0)
+    assert edge["sessions"] == 2
+    # each session alone: s1 2 - 1 = 1 bp, s2 1 - 0 = 1 bp: every resample gives 1
+    assert edge["ci_low"] == pytest.approx(1.0) and edge["ci_high"] == pytest.approx(1.0)

@@ -137,5 +137,15 @@ def test_cli_evaluate_prints_one_json_object(tmp_path: Path) -> None:
     bundle = load_model(model)
     assert bundle["name"] == data["best"]["name"]
     assert not set(bundle["trained_on"]) & {f"d{i}" for i in (5, 6, 7)}  # test sessions
+    # without --json: the readable report and its four plots
+    plots = tmp_path / "plots"
+    readable = CliRunner().invoke(app, ["ml", "evaluate", "--data", str(tmp_path),
+                                        "--resamples", "200", "--plots", str(plots)])
+    assert readable.exit_code == 0, readable.output
+    assert "held-out test results" in readable.output and "lead" in readable.output
+    pngs = {p.name for p in plots.glob("*.png")}
+    assert pngs == {"confusion.png", "calibration.png", "accuracy_by_session.png",
+                    "feature_importance.png"}
+    assert all((plots / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
     bad = CliRunner().invoke(app, ["ml", "evaluate", "--data", str(tmp_path / "none")])
     assert bad.exit_code == 1 and "no such directory" in bad.output

@@ -202,3 +202,33 @@ def test_features_of_sessions_do_not_mix() -> None:
     both = Dataset(pl.concat([one.messages, two.messages]), pl.concat([one.book, two.book]),
                    Meta("t", "X", "0.01", "1", [SessionInfo("a"), SessionInfo("b")]))
     np.testing.assert_array_equal(sessions(both)[1].features, sessions(two)[0].features)
+
+
+def test_samples_read_from_disk_one_session_at_a_time_equal_those_in_memory(
+        tmp_path) -> None:
+    """``build_samples(directory)`` reads one data set (and one session) at a time and
+    only the columns features use: the samples are those of the data set in memory."""
+    from matchbook.ml.schema import write_dataset
+
+    rng = np.random.default_rng(11)
+    parts = [random_dataset(rng, 150, name) for name in ("a", "b", "c")]
+    both = Dataset(pl.concat([p.messages for p in parts[:2]]),
+                   pl.concat([p.book for p in parts[:2]]),
+                   Meta("t", "X", "0.01", "1", [SessionInfo("a", "calm"),
+                                                 SessionInfo("b", "volatile")]))
+    write_dataset(tmp_path / "1-ab", both)  # two sessions in one directory
+    third = parts[2]
+    third.meta.sessions[0].regime = "calm"
+    write_dataset(tmp_path / "2-c", third)
+    memory = Dataset(pl.concat([p.messages for p in parts]), pl.concat([p.book for p in parts]),
+                     Meta("t", "X", "0.01", "1", [SessionInfo("a", "calm"),
+                                                   SessionInfo("b", "volatile"),
+                                                   SessionInfo("c", "calm")]))
+    for label in ("next-mid", "k10"):
+        disk, mem = build_samples(tmp_path, label), build_samples(memory, label)
+        assert disk.session_names == mem.session_names == ["a", "b", "c"]
+        assert disk.regimes == mem.regimes
+        np.testing.assert_array_equal(disk.X, mem.X)
+        np.testing.assert_array_equal(disk.y, mem.y)
+        np.testing.assert_array_equal(disk.session, mem.session)
+        np.testing.assert_array_equal(disk.end, mem.end)

@@ -114,6 +114,12 @@ def test_lobster_malformed_message_file(tmp_path: Path, change, line, field, pro
     assert "\n" not in str(info.value)
 
 
+def test_lobster_date_must_fit_nanoseconds(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"within 1970\.\.2261") as info:
+        import_lobster(*lobster_pair(tmp_path), date="2400-01-01")
+    assert info.value.field == "date"
+
+
 def test_lobster_truncated_orderbook_file(tmp_path: Path) -> None:
     m, o = lobster_pair(tmp_path, books=BOOKS[:-1])
     with pytest.raises(DataError) as info:
@@ -223,6 +229,11 @@ def test_l3_orders_before_the_file_change_their_level_only(tmp_path: Path) -> No
     ("5,1,buy,100.00", "size", "truncated line"),
     ("1,1,buy,100.00,5,add", "timestamp", "backwards"),
     ("5,1,buy,100.00,0,add", "size", "positive size"),
+    (f"5,1,buy,100.00,{2**63},add", "size", "out of range"),
+    (f"5,{2**64},buy,100.00,1,add", "order_id", "out of range"),
+    (f"{2**63},1,buy,100.00,1,add", "timestamp", "out of range"),
+    (f"5,1,buy,{2**62},1,add", "price", "out of range"),
+    (f"5,1,sell,101.00,{2**63 - 1},add", "size", "beyond 64 bits"),
 ])
 def test_l3_malformed_lines(tmp_path: Path, line_text: str, field: str, problem: str) -> None:
     path = tmp_path / "bad.csv"

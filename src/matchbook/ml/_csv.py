@@ -10,6 +10,7 @@ it exactly. No traceback reaches a user.
 from __future__ import annotations
 
 import csv
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -36,18 +37,10 @@ def _first_bad_line(path: Path, names: list[str], kinds: list[str]) -> DataError
                     text = value.strip()
                     if not text:
                         return DataError(path, number, name, "empty value")
-                    if kind == "int":
-                        try:
-                            int(text)
-                        except ValueError:
-                            return DataError(path, number, name,
-                                             f"{text!r} is not an integer")
-                    else:
-                        try:
-                            if not Decimal(text).is_finite():
-                                raise InvalidOperation
-                        except InvalidOperation:
-                            return DataError(path, number, name, f"{text!r} is not a number")
+                    pattern = INT_PATTERN if kind == "int" else DECIMAL_PATTERN
+                    if not re.fullmatch(pattern, text) or (
+                            kind == "int" and not _INT64[0] <= int(text) <= _INT64[1]):
+                        return _value_error(path, number, name, kind, text)
     except UnicodeDecodeError as exc:
         return DataError(path, None, None, f"not UTF-8 text: {exc}")
     except OSError as exc:
@@ -72,33 +65,43 @@ def read_columns(path: Path, names: list[str], kinds: list[str]) -> pl.DataFrame
     checks = []
     for name, kind in zip(names, kinds, strict=True):
         col = pl.col(name).str.strip_chars()
-        pattern = r"^[+-]?\d+$" if kind == "int" else r"^[+-]?(\d+\.?\d*|\.\d+)$"
-        checks.append((col.is_null() | ~col.str.contains(pattern)).alias(name))
+        ok = col.str.contains(INT_PATTERN if kind == "int" else DECIMAL_PATTERN)
+        if kind == "int":  # and within int64
+            ok = ok & col.cast(pl.Int64, strict=False).is_not_null()
+        checks.append((col.is_null() | ~ok).fill_null(True).alias(name))
     bad = frame.select(checks)
-    any_bad = bad.select(pl.any_horizontal(pl.all()).arg_max()).item()
-    if any_bad is not None and bool(bad.row(any_bad) and any(bad.row(any_bad))):
-        return _raise_row(path, frame, names, kinds, int(any_bad))
+    first = bad.select(pl.any_horizontal(pl.all()).arg_true().first()).item()
+    if first is not None:
+        raise _row_error(path, frame, names, kinds, int(first))
     return frame.with_columns(pl.col(n).str.strip_chars() for n in names)
 
 
-def _raise_row(path: Path, frame: pl.DataFrame, names: list[str], kinds: list[str],
-               index: int) -> pl.DataFrame:
+INT_PATTERN = r"^[+-]?\d+$"
+# non-negative decimal seconds below 10^9 (LOBSTER's time: seconds after midnight)
+DECIMAL_PATTERN = r"^\d{1,9}(\.\d*)?$"
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _row_error(path: Path, frame: pl.DataFrame, names: list[str], kinds: list[str],
+               index: int) -> DataError:
     row = frame.row(index)
     for value, name, kind in zip(row, names, kinds, strict=True):
         if value is None or not str(value).strip():
-            raise DataError(path, index + 1, name, "empty value (truncated line?)")
+            return DataError(path, index + 1, name, "empty value (truncated line?)")
         text = str(value).strip()
-        if kind == "int":
-            try:
-                int(text)
-            except ValueError:
-                raise DataError(path, index + 1, name, f"{text!r} is not an integer") from None
-        else:
-            try:
-                Decimal(text)
-            except InvalidOperation:
-                raise DataError(path, index + 1, name, f"{text!r} is not a number") from None
-    raise DataError(path, index + 1, None, "malformed line")
+        pattern = INT_PATTERN if kind == "int" else DECIMAL_PATTERN
+        if not re.fullmatch(pattern, text) or (
+                kind == "int" and not _INT64[0] <= int(text) <= _INT64[1]):
+            return _value_error(path, index + 1, name, kind, text)
+    return DataError(path, index + 1, None, "malformed line")
+
+
+def _value_error(path: Path, line: int, name: str, kind: str, text: str) -> DataError:
+    if kind == "int":
+        if re.fullmatch(INT_PATTERN, text):
+            return DataError(path, line, name, f"{text} is out of range")
+        return DataError(path, line, name, f"{text!r} is not an integer")
+    return DataError(path, line, name, f"{text!r} is not a non-negative decimal below 10^9")
 
 
 def decimal_seconds_to_ns(col: pl.Expr) -> pl.Expr:

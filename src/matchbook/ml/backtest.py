@@ -18,10 +18,18 @@ How it works:
   - ``maker``: quote one post-only lot at the best bid when P(up) >= ``threshold``, at
     the best ask when P(up) <= 1 - ``threshold`` (always on the side that reduces an
     inventory at its limit), cancelling what it quoted before: the edge is used to
-    choose which queue to join, and to stay out of the queue about to be run over;
+    choose which queue to join;
+  - ``skew``: a market maker quoting one post-only lot at the best bid *and* the best
+    ask at every decision, except the side the model expects to be run over: no ask
+    when P(up) >= ``threshold``, no bid when P(up) <= 1 - ``threshold``. The edge is
+    used to avoid adverse fills (a quote about to be run over trades just before the
+    price moves against it);
 
 * a ``random`` twin of each trades the same way on a coin flip with the same
-  decision rate, and a flat agent (no trades) is the zero line;
+  decision rate; the ``skew`` strategy also has a ``symmetric`` twin that always
+  quotes both sides (no signal), and a flat agent (no trades) is the zero line. The
+  model's edge is its net P&L per trade minus its random twin's, with a paired
+  bootstrap CI over sessions (the twins trade in the same simulated sessions);
 * all strategy agents share each simulated market (each its own account, 1-lot
   orders against queues of several lots) on the exchange's ``vip`` fee tier (maker
   -1 bp, taker 3 bp: the tier market makers get in the shipped markets file).
@@ -31,7 +39,8 @@ minus the fill price (sign by side) times the quantity, minus the fee the engine
 charged (a rebate counts as income). Per session, the P&L is the cash flow plus the
 inventory at the closing mid. Reported: net P&L per trade with a 95% bootstrap CI over
 sessions, the hit rate, per-session P&L, Sharpe across sessions (mean / sd, not
-annualised), worst drawdown of the marked-to-mid P&L, turnover.
+annualised), worst drawdown of the marked-to-mid P&L, turnover, and the split of the
+P&L between fills that took liquidity and fills that provided it (taking vs quoting).
 """
 
 from __future__ import annotations
@@ -59,6 +68,10 @@ from matchbook.ml.features import FEATURES, session_arrays
 from matchbook.ml.schema import LEVELS, level_columns
 
 SECOND = 1_000_000_000
+STRATEGIES = ("maker", "taker", "skew")
+# the agents each strategy runs as: the model's, and the twins it is judged against
+TWINS = {"maker": ("model", "random"), "taker": ("model", "random"),
+         "skew": ("model", "random", "symmetric")}
 WINDOW_ROWS = 300  # book rows the live features are computed from (the longest window is 100)
 MODEL_FORMAT = 1
 
@@ -193,9 +206,10 @@ def _signal_trader_class() -> type:
 
         def __init__(self, agent_id: str, *, mode: str, feed: Feed, model: Any | None,
                      threshold: float, decide_every_s: float, max_inventory: int,
-                     start_after_s: float, latency_ns: int) -> None:
+                     start_after_s: float, latency_ns: int, signal: bool = True) -> None:
             super().__init__(agent_id, latency_ns=latency_ns)
             self.mode, self.feed, self.model = mode, feed, model
+            self.signal = signal  # False: no signal at all (P(up) = 0.5 always)
             self.threshold = threshold
             self.every_ns = int(decide_every_s * SECOND)
             self.max_inventory = max_inventory
@@ -209,6 +223,8 @@ def _signal_trader_class() -> type:
             return start_ns + self.start_after_ns + int(self.rng.random() * self.every_ns)
 
         def _p_up(self) -> float | None:
+            if not self.signal:
+                return 0.5
             if self.model is None:
                 return self.rng.random()
             x = self.feed.features()
@@ -231,7 +247,17 @@ def _signal_trader_class() -> type:
             up, down = p >= self.threshold, p <= 1 - self.threshold
             if up or down:
                 self.signals += 1
-            if self.mode == "maker":
+            if self.mode == "skew":
+                if m.open_order_count(uid):
+                    out.append(CancelAll(uid, sym))
+                bid, ask = m.best_bid(), m.best_ask()
+                if bid and not down and self.inventory < self.max_inventory:
+                    out.append(PlaceOrder(uid, sym, BUY, LIMIT, qty_lots=1, price_ticks=bid,
+                                          post_only=True))
+                if ask and not up and self.inventory > -self.max_inventory:
+                    out.append(PlaceOrder(uid, sym, SELL, LIMIT, qty_lots=1, price_ticks=ask,
+                                          post_only=True))
+            elif self.mode == "maker":
                 if m.open_order_count(uid):
                     out.append(CancelAll(uid, sym))
                 side = BUY if up else SELL if down else 0
@@ -280,7 +306,7 @@ class BacktestConfig:
     latency_ms: float = 1.0
     start_after_s: float = 900.0
     tier: str = "vip"
-    strategies: tuple[str, ...] = ("maker", "taker")
+    strategies: tuple[str, ...] = ("maker", "taker", "skew")
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -327,8 +353,8 @@ def run_session(bundle: dict[str, Any], preset: Any, seed: int,
                      model=bundle["model"] if kind == "model" else None,
                      threshold=config.threshold, decide_every_s=config.decide_every_s,
                      max_inventory=config.max_inventory, start_after_s=config.start_after_s,
-                     latency_ns=int(config.latency_ms * 1e6))
-              for strategy in config.strategies for kind in ("model", "random")]
+                     latency_ns=int(config.latency_ms * 1e6), signal=kind != "symmetric")
+              for strategy in config.strategies for kind in TWINS[strategy]]
     sim = observed_simulation(preset, seed, agents, tier=config.tier)
     sim.run()
     mids = np.asarray(sim.feed.mids, dtype=np.int64).reshape(-1, 2)
@@ -356,6 +382,44 @@ def run_session(bundle: dict[str, Any], preset: Any, seed: int,
                                 fills, net, gross, (price * qty * qptl).astype(float), pnl,
                                 drawdown, int(qty.sum()), a.decisions, a.signals))
     return runs
+
+
+def _bp(net: np.ndarray, notional: np.ndarray) -> float:
+    total = float(notional.sum())
+    return float(net.sum()) / total * 1e4 if total else 0.0
+
+
+def _part(runs: list[StrategyRun], *, maker: bool) -> dict[str, Any]:
+    """Trades and net bp per trade of the fills that provided (``maker``) or took
+    liquidity."""
+    net, notional = [], []
+    for r in runs:
+        which = np.asarray([bool(f[5]) == maker for f in r.fills], dtype=bool)
+        net.append(r.markout_minor[which] if which.size else np.zeros(0))
+        notional.append(r.notional_minor[which] if which.size else np.zeros(0))
+    n = np.concatenate(net) if net else np.zeros(0)
+    value = np.concatenate(notional) if notional else np.zeros(0)
+    return {"trades": int(n.size), "net_bp_per_trade": _bp(n, value)}
+
+
+def _paired_edge(model: list[StrategyRun], twin: list[StrategyRun], *, resamples: int,
+                 seed: int) -> dict[str, float]:
+    """Net bp per trade of ``model`` minus ``twin``'s, with a 95% CI from resampling the
+    sessions both traded in (the same draws for both: the difference is paired)."""
+    by_session = {r.session: r for r in twin}
+    pairs = [(m, by_session[m.session]) for m in model if m.session in by_session]
+    if not pairs:
+        return {"bp": 0.0, "ci_low": 0.0, "ci_high": 0.0, "sessions": 0}
+    rows = np.array([[m.markout_minor.sum(), m.notional_minor.sum(),
+                      t.markout_minor.sum(), t.notional_minor.sum()] for m, t in pairs])
+    draws = np.random.default_rng(seed + 1).integers(0, len(pairs), (resamples, len(pairs)))
+    tot = rows[draws].sum(axis=1)
+    diff = (tot[:, 0] / np.maximum(tot[:, 1], 1) - tot[:, 2] / np.maximum(tot[:, 3], 1)) * 1e4
+    whole = rows.sum(axis=0)
+    point = (whole[0] / max(whole[1], 1) - whole[2] / max(whole[3], 1)) * 1e4
+    lo, hi = np.quantile(diff, [0.025, 0.975])
+    return {"bp": float(point), "ci_low": float(lo), "ci_high": float(hi),
+            "sessions": len(pairs)}
 
 
 def summarise(runs: list[StrategyRun], *, quote_decimals: int, resamples: int = 2000,
@@ -396,10 +460,22 @@ def summarise(runs: list[StrategyRun], *, quote_decimals: int, resamples: int = 
             "turnover_lots_per_session": float(np.mean([r.turnover_lots for r in mine])),
             "maker_share": float(np.mean([f[5] for r in mine for f in r.fills]))
             if trades else 0.0,
+            "taking": _part(mine, maker=False),
+            "quoting": _part(mine, maker=True),
             "decisions": int(sum(r.decisions for r in mine)),
             "signals": int(sum(r.signals for r in mine)),
             "sessions": len(mine),
         }
+    for name in names:
+        strategy, _, kind = name.rpartition("-")
+        if kind != "model":
+            continue
+        for twin in ("random", "symmetric"):
+            other = f"{strategy}-{twin}"
+            if other in out:
+                out[name][f"edge_vs_{twin}"] = _paired_edge(
+                    [r for r in runs if r.name == name], [r for r in runs if r.name == other],
+                    resamples=resamples, seed=seed)
     out["flat"] = {"trades": 0, "net_pnl_per_trade": 0.0, "ci_low": 0.0, "ci_high": 0.0,
                    "net_bp_per_trade": 0.0, "bp_ci_low": 0.0, "bp_ci_high": 0.0,
                    "session_pnl_mean": 0.0, "sharpe_sessions": 0.0, "max_drawdown": 0.0,

@@ -192,7 +192,7 @@ def evaluate_command(
     from matchbook.ml.labels import LabelError
     from matchbook.ml.report import plot_all, print_report
     from matchbook.ml.samples import build_samples
-    from matchbook.ml.schema import DataError, read_dataset
+    from matchbook.ml.schema import DataError
 
     if not 0 < test_fraction < 1:
         raise _fail("--test-fraction must be between 0 and 1")
@@ -200,10 +200,8 @@ def evaluate_command(
         raise _fail("--train-regime and --test-regime go together")
     with _progress(as_json) as note:
         try:
-            note("reading the data set")
-            ds = read_dataset(data)
-            note(f"features and labels of {ds.book.height:,} events")
-            samples = build_samples(ds, label)
+            note("features and labels, one session at a time")
+            samples = build_samples(data, label)
             kwargs: dict[str, Any] = dict(test_fraction=test_fraction, embargo=embargo,
                                           resamples=resamples, seed=seed,
                                           max_train=max_train, note=note)
@@ -327,14 +325,14 @@ def train_command(
     from matchbook.ml.backtest import save_model
     from matchbook.ml.models import LightGBM, logistic
     from matchbook.ml.samples import build_samples
-    from matchbook.ml.schema import DataError, read_dataset
+    from matchbook.ml.schema import DataError
 
     if model not in ("lightgbm", "logistic"):
         raise _fail(f"--model {model!r}: use lightgbm or logistic")
     with _progress(False) as note:
         try:
             note("features and labels")
-            samples = build_samples(read_dataset(data), "next-mid")
+            samples = build_samples(data, "next-mid")
         except DataError as exc:
             raise _fail(str(exc)) from exc
         if len(samples) < 100:
@@ -368,14 +366,18 @@ def backtest_command(
     latency_ms: Annotated[float, typer.Option(help="The agents' order latency, ms.")] = 1.0,
     tier: Annotated[str, typer.Option(help="Fee tier of the strategy agents ('' = the "
                                            "default rates).")] = "vip",
+    strategy: Annotated[list[str] | None, typer.Option(
+        help="maker, taker or skew (repeatable; default: all three).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """The model trading live inside the simulator on the production engine, as a taker
-    and as a maker, against a random twin of each and a flat agent."""
+    """The model trading live inside the simulator on the production engine, as a taker,
+    as a one-sided maker and as a two-sided maker skewing its quotes, each against a
+    random twin (and a no-signal twin for skew) and a flat agent."""
     from rich.table import Table
 
     from matchbook.config import default_markets
     from matchbook.ml.backtest import (
+        STRATEGIES,
         BacktestConfig,
         BacktestError,
         load_model,
@@ -384,6 +386,9 @@ def backtest_command(
     )
     from matchbook.ml.simulate import regime_preset
 
+    strategies = tuple(strategy or STRATEGIES)
+    if set(strategies) - set(STRATEGIES):
+        raise _fail(f"--strategy: one of {', '.join(STRATEGIES)}")
     if seeds < 1 or hours <= 0 or not 0.5 < threshold < 1:
         raise _fail("--seeds and --hours must be positive, --threshold within (0.5, 1)")
     try:
@@ -399,7 +404,7 @@ def backtest_command(
         raise _fail(f"the model was trained on {', '.join(sorted(overlap))}: choose other "
                     f"seeds (--first-seed)")
     config = BacktestConfig(threshold=threshold, decide_every_s=every, markout_s=markout,
-                            latency_ms=latency_ms, tier=tier,
+                            latency_ms=latency_ms, tier=tier, strategies=strategies,
                             start_after_s=min(900.0, spec.day_s / 4))
     markets = default_markets()
     quote = markets.symbols[spec.symbol].quote
@@ -410,7 +415,8 @@ def backtest_command(
             note(f"{spec.name} seed {seed}: simulating with the model's agents")
             runs += run_session(bundle, spec, seed, config)
     result = {"model": bundle["name"], "preset": spec.name, "seeds": seeds,
-              "hours": hours, "threshold": threshold, "markout_s": markout, "tier": tier,
+              "first_seed": first_seed, "hours": hours, "threshold": threshold,
+              "every_s": every, "markout_s": markout, "tier": tier,
               "latency_ms": latency_ms, "quote": quote.code,
               "strategies": summarise(runs, quote_decimals=quote.decimals),
               "seconds": round(time.perf_counter() - started, 1)}
@@ -422,6 +428,11 @@ def backtest_command(
     for col in ("strategy", "trades", "net bp/trade", "95% CI (bp)", "gross bp", "hit",
                 "P&L/session", "Sharpe", "max DD", "lots/session", "maker"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
+    edges = Table(title="the model's edge: net bp per trade minus its twin's (paired "
+                        "bootstrap over sessions), and where its P&L comes from")
+    for col in ("strategy", "vs random (bp)", "95% CI", "vs no signal (bp)", "95% CI",
+                "taking: trades", "taking bp", "quoting: trades", "quoting bp"):
+        edges.add_column(col, justify="left" if col == "strategy" else "right")
     for name, s in result["strategies"].items():
         table.add_row(name, f"{s['trades']:,}", f"{s['net_bp_per_trade']:+.2f}",
                       f"{s['bp_ci_low']:+.2f} .. {s['bp_ci_high']:+.2f}",
@@ -429,7 +440,17 @@ def backtest_command(
                       f"{s['session_pnl_mean']:.4f}", f"{s['sharpe_sessions']:.2f}",
                       f"{s['max_drawdown']:.4f}", f"{s['turnover_lots_per_session']:.0f}",
                       f"{s.get('maker_share', 0):.0%}")
-    console.print(table)
+        if "edge_vs_random" in s:
+            r, n = s["edge_vs_random"], s.get("edge_vs_symmetric")
+            edges.add_row(name, f"{r['bp']:+.2f}", f"{r['ci_low']:+.2f} .. {r['ci_high']:+.2f}",
+                          f"{n['bp']:+.2f}" if n else "-",
+                          f"{n['ci_low']:+.2f} .. {n['ci_high']:+.2f}" if n else "-",
+                          f"{s['taking']['trades']:,}", f"{s['taking']['net_bp_per_trade']:+.2f}",
+                          f"{s['quoting']['trades']:,}",
+                          f"{s['quoting']['net_bp_per_trade']:+.2f}")
+    wide = Console(width=max(console.width, 150))
+    wide.print(table)
+    wide.print(edges)
 
 
 # --------------------------------------------------------------------------- bench
@@ -437,31 +458,45 @@ def backtest_command(
 
 @ml_app.command("bench")
 def bench_command(
-    events: Annotated[int, typer.Option(help="Book events in the synthetic session.")]
-        = 1_000_000,
-    data: Annotated[Path | None, typer.Option("--data", help="Measure on this data set "
-                                                             "instead.")] = None,
+    events: Annotated[int, typer.Option(help="Book events per stage.")] = 1_000_000,
+    stage: Annotated[list[str] | None, typer.Option(
+        help="capture, features or evaluate (repeatable; default: features and evaluate; "
+             "capture first simulates a calm session long enough, minutes).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Data set for features and "
+                                                             "evaluate (default: synthetic).")]
+        = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory to "
+                                                  "capture (default: simulated).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Features and labels of a million events: seconds, events per second and the
-    process's peak memory (a random-walk book with 10 levels a side, or --data)."""
-    import resource
-    import subprocess
+    """Seconds (wall and CPU) and peak resident memory of capture, features and evaluate
+    on N events, each stage in its own process."""
+    from rich.table import Table
 
-    from matchbook.ml.bench import bench_features
+    from matchbook.ml.bench import STAGES, bench
 
+    stages = stage or ["features", "evaluate"]
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise _fail(f"--stage {unknown[0]!r}: one of {', '.join(STAGES)}")
     if events < 1000:
         raise _fail("--events must be at least 1000")
-    result = bench_features(events, data)
-    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    try:
-        result["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
-                                          capture_output=True, text=True, timeout=5,
-                                          check=False).stdout.strip()
-    except OSError:
-        result["commit"] = ""
+    with _progress(as_json) as note:
+        try:
+            result = bench(stages, events, data=data, data_dir=data_dir, note=note)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(json.dumps(result))
         return
-    for key, value in result.items():
-        console.print(f"{key:>24}: {value}", highlight=False)
+    table = Table(title=f"matchbook ml bench, {events:,} events requested")
+    for col in ("stage", "events", "wall s", "CPU s", "events/CPU s", "base RSS MB",
+                "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for name, s in result["stages"].items():
+        table.add_row(name, f"{s['events']:,}", f"{s['wall_s']:.1f}", f"{s['cpu_s']:.1f}",
+                      f"{s['events_per_cpu_s']:,}", f"{s['base_rss_mb']:,.0f}",
+                      f"{s['peak_rss_mb']:,.0f}")
+    console.print(table)
+    rest = {k: v for k, v in result.items() if k != "stages"}
+    console.print(json.dumps(rest), highlight=False, soft_wrap=True)

@@ -32,19 +32,22 @@ Features (``FEATURES``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from matchbook.ml.schema import Dataset, Event
+from matchbook.ml.schema import BOOK_FILE, MESSAGES_FILE, DataError, Dataset, Event, read_meta
 
 WINDOWS = (10, 50, 100)
 OFI_LEVELS = 5
+# prices of levels 1..5 (the OFI's), sizes of levels 1..10 (the depth imbalances)
 BOOK_INPUTS = ("session", "seq", "ts_ns", "halted", *(
-    f"{side}_{kind}_{i}" for i in range(1, 11) for side in ("bid", "ask")
-    for kind in ("px", "qty")))
+    f"{side}_px_{i}" for i in range(1, OFI_LEVELS + 1) for side in ("bid", "ask")), *(
+    f"{side}_qty_{i}" for i in range(1, 11) for side in ("bid", "ask")))
 MESSAGE_INPUTS = ("session", "seq", "event", "qty_lots", "aggressor")
 
 FEATURES: tuple[str, ...] = (
@@ -186,40 +189,82 @@ def session_arrays(book: Any, flow: Any, session: str) -> SessionArrays:
     return SessionArrays(session, seq, ts, valid, mid2, spread, out)
 
 
+def _trades() -> pl.Expr:
+    return (pl.col("event") == int(Event.EXECUTE)) | (
+        pl.col("event") == int(Event.EXECUTE_HIDDEN))
+
+
+def _flow(messages: pl.LazyFrame) -> pl.LazyFrame:
+    return (messages.select(MESSAGE_INPUTS).filter(_trades())
+            .group_by("session", "seq")
+            .agg((pl.col("qty_lots") * pl.col("aggressor").cast(pl.Int64)).sum()
+                 .alias("signed_volume")))
+
+
 def message_flow(messages: pl.DataFrame) -> pl.DataFrame:
     """Per (session, seq): signed traded volume (visible and hidden executions; the
     aggressor's sign)."""
-    trades = (pl.col("event") == int(Event.EXECUTE)) | (
-        pl.col("event") == int(Event.EXECUTE_HIDDEN))
-    return (messages.select(MESSAGE_INPUTS).lazy().filter(trades)
-            .group_by("session", "seq")
-            .agg((pl.col("qty_lots") * pl.col("aggressor").cast(pl.Int64)).sum()
-                 .alias("signed_volume"))
-            .collect())
+    return _flow(messages.lazy()).collect()
 
 
-def sessions(dataset: Dataset) -> list[SessionArrays]:
-    """Feature arrays of every session of ``dataset``, in the order the meta lists them."""
+_NO_FLOW = pl.DataFrame({"seq": [], "signed_volume": []},
+                        schema={"seq": pl.Int64, "signed_volume": pl.Int64})
+
+
+def _arrays(name: str, book: pl.DataFrame, flow: pl.DataFrame | None) -> SessionArrays:
+    if not book["seq"].is_sorted():
+        book = book.sort("seq")
+    return session_arrays(book, (_NO_FLOW if flow is None else flow).sort("seq"), name)
+
+
+def iter_sessions(source: Dataset | str | Path) -> Iterator[SessionArrays]:
+    """Feature arrays of every session, one at a time, in the order the meta lists them.
+
+    ``source`` is a ``Dataset`` in memory, or a data set directory (or a directory of
+    them) read one data set and one session at a time: only the book columns features
+    use and the executions among the messages are read, so the memory held is one
+    session's book plus the features already yielded (what the caller keeps)."""
+    if isinstance(source, Dataset):
+        yield from _dataset_sessions(source)
+        return
+    for d, meta in read_meta(source):
+        names = [s.session for s in meta.sessions]
+        try:
+            book = pl.scan_parquet(d / BOOK_FILE).select(BOOK_INPUTS)
+            flow = _flow(pl.scan_parquet(d / MESSAGES_FILE))
+            if len(names) <= 1:  # the usual case: one session per directory
+                parts = [(book.collect(), flow.collect())]
+            else:
+                parts = ((book.filter(pl.col("session") == name).collect(),
+                          flow.filter(pl.col("session") == name).collect())
+                         for name in names)
+            for b, f in parts:
+                if b.height:
+                    yield _arrays(str(b["session"][0]), b, f)
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise DataError(d, None, None, f"unreadable data set: {exc}") from exc
+
+
+def _dataset_sessions(dataset: Dataset) -> Iterator[SessionArrays]:
     book = dataset.book.select(BOOK_INPUTS)
     flow = message_flow(dataset.messages)
     names = book["session"].unique(maintain_order=True).to_list()
-    if len(names) == 1:  # one session: no partition (a copy of every column)
-        by_book = {(names[0],): book}
-        by_flow = {(names[0],): flow}
-    else:
-        by_book = book.partition_by("session", as_dict=True, maintain_order=True)
-        by_flow = flow.partition_by("session", as_dict=True)
     order = [s.session for s in dataset.meta.sessions] or names
-    out = []
+    if len(names) == 1:  # one session: no partition (a copy of every column)
+        if names[0] in order:
+            yield _arrays(names[0], book, flow)
+        return
+    by_book = book.partition_by("session", as_dict=True, maintain_order=True)
+    by_flow = flow.partition_by("session", as_dict=True)
+    del book
     for name in order:
-        part = by_book.get((name,))
+        part = by_book.pop((name,), None)
         if part is None or part.height == 0:
             continue
-        if not part["seq"].is_sorted():
-            part = part.sort("seq")
-        fl = by_flow.get((name,))
-        if fl is None:
-            fl = pl.DataFrame({"seq": [], "signed_volume": []},
-                              schema={"seq": pl.Int64, "signed_volume": pl.Int64})
-        out.append(session_arrays(part, fl.sort("seq"), name))
-    return out
+        yield _arrays(name, part, by_flow.get((name,)))
+
+
+def sessions(source: Dataset | str | Path) -> list[SessionArrays]:
+    """Feature arrays of every session (see ``iter_sessions``), in the order the meta
+    lists them."""
+    return list(iter_sessions(source))

@@ -24,6 +24,7 @@ never below zero, and is flagged ``predates``.
 from __future__ import annotations
 
 import csv
+from array import array
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -53,6 +54,16 @@ _NEEDS_PRICE = {"add", "modify", "trade", "hidden_trade", "snapshot"}
 _NEEDS_SIZE = {"add", "cancel", "modify", "trade", "hidden_trade", "snapshot"}
 
 
+_INT64_MAX = 2**63 - 1
+
+
+def _in_range(value: int, path: Path, line: int, name: str) -> int:
+    """``value`` if it fits the data set's int64 columns."""
+    if not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise DataError(path, line, name, f"{value} is out of range")
+    return value
+
+
 def _decimal(text: str, path: Path, line: int, name: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -70,7 +81,7 @@ def _units(text: str, step: Decimal, path: Path, line: int, name: str) -> int:
         raise DataError(path, line, name, f"{text} is not a multiple of {step}")
     if value < 0:
         raise DataError(path, line, name, f"{text} is negative")
-    return int(units)
+    return _in_range(int(units), path, line, name)
 
 
 def _timestamp(text: str, path: Path, line: int) -> int:
@@ -78,10 +89,13 @@ def _timestamp(text: str, path: Path, line: int) -> int:
         whole, _, frac = text.partition(".")
         if not (whole.isdigit() and (frac.isdigit() or not frac)):
             raise DataError(path, line, "timestamp", f"{text!r} is not seconds or nanoseconds")
-        return int(whole) * 1_000_000_000 + int((frac + "000000000")[:9])
+        return _in_range(int(whole) * 1_000_000_000 + int((frac + "000000000")[:9]), path,
+                         line, "timestamp")
     try:
-        return int(text)
-    except ValueError:
+        return _in_range(int(text), path, line, "timestamp")
+    except ValueError as exc:
+        if isinstance(exc, DataError):
+            raise
         raise DataError(path, line, "timestamp",
                         f"{text!r} is not seconds or nanoseconds") from None
 
@@ -97,9 +111,10 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
     if not path.is_file():
         raise DataError(path, None, None, "no such file")
     book = L3Book()
-    cols: list[list[int]] = [[] for _ in range(9)]
-    keys: list[int] = []
-    flat: list[int] = []
+    # typed buffers (8 bytes a value), not lists of Python ints
+    cols: list[array[int]] = [array("q") for _ in range(9)]
+    keys: array[int] = array("q")
+    flat: array[int] = array("q")
     halted = False
     last_ts = -1
     counts = {"predating": 0, "clamped": 0}
@@ -147,6 +162,7 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
                     except ValueError:
                         raise DataError(path, line, "order_id",
                                         f"{oid_t!r} is not an integer") from None
+                    _in_range(oid, path, line, "order_id")
                 if action in _NEEDS_ID and oid <= 0:
                     raise DataError(path, line, "order_id", f"{action} needs a positive order id")
                 side = 0
@@ -160,10 +176,14 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
                     raise DataError(path, line, "price", f"{action} needs a positive price")
                 if action in _NEEDS_SIZE and size <= 0:
                     raise DataError(path, line, "size", f"{action} needs a positive size")
-                halted = _apply(book, cols, line, ts, action, oid, side, price, size, halted,
-                                counts)
-                keys += (line, ts, int(halted))
-                flat += book.top(LEVELS)
+                try:
+                    halted = _apply(book, cols, line, ts, action, oid, side, price, size,
+                                    halted, counts)
+                    keys.extend((line, ts, int(halted)))
+                    flat.extend(book.top(LEVELS))
+                except OverflowError:
+                    raise DataError(path, line, "size", "a price level's total size is beyond "
+                                    "64 bits") from None
         except csv.Error as exc:
             raise DataError(path, line, None, str(exc)) from exc
         except UnicodeDecodeError as exc:
@@ -171,14 +191,18 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
     if not keys:
         raise DataError(path, None, None, "no messages after the header")
     sess = session or path.stem
-    n_msg = len(cols[0])
+    c = [np.frombuffer(col, dtype=np.int64) for col in cols]
+    n_msg = c[0].size
     messages = pl.DataFrame({
-        "session": [sess] * n_msg, "seq": cols[0], "ts_ns": cols[1], "event": cols[2],
-        "order_id": cols[3], "side": cols[4], "price_ticks": cols[5], "qty_lots": cols[6],
-        "aggressor": cols[7], "predates": [bool(p) for p in cols[8]]}, schema=MESSAGE_SCHEMA)
-    k = np.asarray(keys, dtype=np.int64).reshape(-1, 3)
-    lv = np.asarray(flat, dtype=np.int64).reshape(-1, 4 * LEVELS)
-    data: dict[str, object] = {"session": [sess] * len(k), "seq": k[:, 0], "ts_ns": k[:, 1],
+        "session": pl.repeat(sess, n_msg, dtype=pl.Utf8, eager=True), "seq": c[0],
+        "ts_ns": c[1], "event": c[2].astype(np.int8), "order_id": c[3],
+        "side": c[4].astype(np.int8), "price_ticks": c[5], "qty_lots": c[6],
+        "aggressor": c[7].astype(np.int8), "predates": c[8].astype(bool)},
+        schema=MESSAGE_SCHEMA)
+    k = np.frombuffer(keys, dtype=np.int64).reshape(-1, 3)
+    lv = np.frombuffer(flat, dtype=np.int64).reshape(-1, 4 * LEVELS)
+    data: dict[str, object] = {"session": pl.repeat(sess, len(k), dtype=pl.Utf8, eager=True),
+                               "seq": k[:, 0], "ts_ns": k[:, 1],
                                "halted": k[:, 2].astype(bool)}
     for i, name in enumerate(level_columns()):
         data[name] = lv[:, i]
@@ -190,7 +214,7 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
     return Dataset(messages, book_frame, meta)
 
 
-def _apply(book: L3Book, cols: list[list[int]], line: int, ts: int, action: str, oid: int,
+def _apply(book: L3Book, cols: list[array[int]], line: int, ts: int, action: str, oid: int,
            side: int, price: int, size: int, halted: bool, counts: dict[str, int]) -> bool:
     """Apply one line to the book and record its message(s); returns the halted flag."""
 

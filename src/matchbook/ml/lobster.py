@@ -70,6 +70,8 @@ def _midnight_ns(path: Path, date: str | None) -> int:
         day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise DataError(path, None, "date", f"{text!r} is not a date (YYYY-MM-DD)") from None
+    if not 1970 <= day.year <= 2261:  # nanoseconds since 1970 in 64 bits
+        raise DataError(path, None, "date", f"{text} is not within 1970..2261")
     return int(day.timestamp()) * 1_000_000_000
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from matchbook.ml.features import FEATURES, sessions
+from matchbook.ml.features import FEATURES, iter_sessions
 from matchbook.ml.labels import (
     LabelSpec,
     balanced_threshold,
@@ -18,7 +19,7 @@ from matchbook.ml.labels import (
     parse_label,
     three_class,
 )
-from matchbook.ml.schema import Dataset
+from matchbook.ml.schema import Dataset, read_meta
 
 
 @dataclass(slots=True)
@@ -66,13 +67,19 @@ class Samples:
         return theta
 
 
-def build_samples(dataset: Dataset, label: str = "next-mid") -> Samples:
-    """Features and the label ``label`` (see ``labels.LABELS``) of every usable event."""
+def build_samples(source: Dataset | str | Path, label: str = "next-mid") -> Samples:
+    """Features and the label ``label`` (see ``labels.LABELS``) of every usable event of
+    a data set in memory or on disk (a directory: read one session at a time, only the
+    columns features use, so the peak is the samples plus one session's book)."""
     spec = parse_label(label)
-    regimes = dataset.regimes()
+    if isinstance(source, Dataset):
+        regimes = source.regimes()
+    else:
+        regimes = {s.session: s.regime for _, meta in read_meta(source)
+                   for s in meta.sessions}
     xs, ys, moves, sess, seqs, idxs, ends = [], [], [], [], [], [], []
     names: list[str] = []
-    for code, s in enumerate(sessions(dataset)):
+    for code, s in enumerate(iter_sessions(source)):
         names.append(s.session)
         if spec.horizon == 0:
             lab, end = next_mid(s)
@@ -91,14 +98,29 @@ def build_samples(dataset: Dataset, label: str = "next-mid") -> Samples:
         seqs.append(s.seq[rows])
         idxs.append(rows.astype(np.int64))
         ends.append(end[rows])
+        del s, lab, move, end, keep, rows
     if not xs:
         empty = np.zeros(0)
         return Samples(spec, np.zeros((0, len(FEATURES)), np.float32), empty.astype(np.int8),
                        empty, empty.astype(np.int32), names, regimes, empty.astype(np.int64),
                        empty.astype(np.int64), empty.astype(np.int64))
-    return Samples(spec, np.concatenate(xs), np.concatenate(ys), np.concatenate(moves),
+    X = _stack(xs)
+    return Samples(spec, X, np.concatenate(ys), np.concatenate(moves),
                    np.concatenate(sess), names, regimes, np.concatenate(seqs),
                    np.concatenate(idxs), np.concatenate(ends))
+
+
+def _stack(blocks: list[np.ndarray]) -> np.ndarray:
+    """Concatenate row blocks, freeing each as it is copied (the peak is the result
+    plus one block, not twice the result)."""
+    out = np.empty((sum(b.shape[0] for b in blocks), blocks[0].shape[1]), blocks[0].dtype)
+    at = 0
+    while blocks:
+        b = blocks.pop(0)
+        out[at: at + b.shape[0]] = b
+        at += b.shape[0]
+        del b
+    return out
 
 
 # --------------------------------------------------------------------------- splits

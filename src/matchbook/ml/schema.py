@@ -169,9 +169,9 @@ def _dataset_dirs(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and (p / BOOK_FILE).is_file())
 
 
-def read_dataset(path: str | Path) -> Dataset:
-    """Read a data set directory, or a directory of data set directories (concatenated;
-    session ids must not repeat). Raises ``DataError`` when there is none."""
+def dataset_dirs(path: str | Path) -> list[Path]:
+    """The data set directories at ``path`` (itself, or its subdirectories holding one),
+    in name order. Raises ``DataError`` when there is none."""
     path = Path(path)
     if not path.is_dir():
         raise DataError(path, None, None, "no such directory")
@@ -179,6 +179,33 @@ def read_dataset(path: str | Path) -> Dataset:
     if not dirs:
         raise DataError(path, None, None,
                         f"no data set here (expected {BOOK_FILE} in it or in a subdirectory)")
+    return dirs
+
+
+def read_meta(path: str | Path) -> list[tuple[Path, Meta]]:
+    """Each data set directory at ``path`` with its description, without reading any data.
+    Raises ``DataError`` for a missing or unreadable ``meta.json`` or a repeated session."""
+    out = []
+    seen: set[str] = set()
+    for d in dataset_dirs(path):
+        try:
+            meta = Meta.from_json((d / META_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise DataError(d, None, None, f"missing {Path(exc.filename).name}") from exc
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            raise DataError(d / META_FILE, None, None, f"unreadable: {exc}") from exc
+        for s in meta.sessions:
+            if s.session in seen:
+                raise DataError(d, None, "session", f"session {s.session!r} appears twice")
+            seen.add(s.session)
+        out.append((d, meta))
+    return out
+
+
+def read_dataset(path: str | Path) -> Dataset:
+    """Read a data set directory, or a directory of data set directories (concatenated;
+    session ids must not repeat). Raises ``DataError`` when there is none."""
+    dirs = dataset_dirs(path)
     messages, books, metas = [], [], []
     for d in dirs:
         try:
