@@ -33,6 +33,10 @@ from matchbook.client.messages import (
 from matchbook.client.models import (
     Address,
     Adjustment,
+    AdminOrder,
+    AdminOrders,
+    AdminTrade,
+    AdminTrades,
     ApiKeyInfo,
     AssetInfo,
     AuditEntry,
@@ -66,7 +70,8 @@ from matchbook.client.models import (
 from matchbook.client.stream import Stream
 
 __all__ = [
-    "Address", "Adjustment", "ApiKeyInfo", "AssetInfo", "AsyncClient", "AuditEntry",
+    "Address", "Adjustment", "AdminOrder", "AdminOrders", "AdminTrade", "AdminTrades",
+    "ApiKeyInfo", "AssetInfo", "AsyncClient", "AuditEntry",
     "Authenticated", "Balance", "Balances", "BookDelta", "BookGap", "BookSnapshot", "Cancelled",
     "CancelledAll", "Candle", "Client", "ConnectionLost", "DepositResult", "Depth",
     "ErrorMessage", "Fill", "HaltState", "Health", "Heartbeat", "LedgerEntry", "LocalOrderBook",

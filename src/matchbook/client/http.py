@@ -207,6 +207,8 @@ class Client(_Base):
     admin_reinstate = _sync(_api.admin_reinstate)
     admin_users = _sync(_api.admin_users)
     admin_audit = _sync(_api.admin_audit)
+    admin_orders = _sync(_api.admin_orders)
+    admin_trades = _sync(_api.admin_trades)
     admin_stats = _sync(_api.admin_stats)
     admin_health = _sync(_api.admin_health)
 
@@ -311,5 +313,7 @@ class AsyncClient(_Base):
     admin_reinstate = _async(_api.admin_reinstate)
     admin_users = _async(_api.admin_users)
     admin_audit = _async(_api.admin_audit)
+    admin_orders = _async(_api.admin_orders)
+    admin_trades = _async(_api.admin_trades)
     admin_stats = _async(_api.admin_stats)
     admin_health = _async(_api.admin_health)
