@@ -122,6 +122,9 @@ export class Feed {
   private ticker: Ticker | null = null;
   private candle: Candle | null = null;
   private orders = new Map<string, OrderView>();
+  /** The sorted open orders as last published: a new array only when they changed, so
+   * the views that show them do not redraw for every book delta. */
+  private ordersView: OrderView[] | null = null;
   private balances: Balance[] | null = null;
   private status: ConnectionStatus = "offline";
   private lastMessageAt = 0;
@@ -201,6 +204,7 @@ export class Feed {
       this.send({ op: "auth", token, request_id: "reauth" });
     } else {
       this.orders.clear();
+      this.ordersView = null;
       this.balances = null;
       this.signedIn = false;
       this.socket?.close(4000, "user changed");
@@ -360,6 +364,7 @@ export class Feed {
         break;
       case "orders_snapshot":
         this.orders = new Map((message.orders as OrderView[]).map((o) => [o.order_id, o]));
+        this.ordersView = null;
         break;
       case "order":
         this.onOrder(message as unknown as OrderEvent);
@@ -380,6 +385,7 @@ export class Feed {
   private onOrder(event: OrderEvent): void {
     const order = event.order;
     if (order) {
+      this.ordersView = null;
       if (["filled", "cancelled", "expired"].includes(order.status)) this.orders.delete(order.order_id);
       else this.orders.set(order.order_id, order);
     }
@@ -427,7 +433,7 @@ export class Feed {
       ticker: this.ticker,
       candle: this.candle,
       interval: this.interval,
-      openOrders: [...this.orders.values()].sort((a, b) => (BigInt(b.order_id) > BigInt(a.order_id) ? 1 : -1)),
+      openOrders: this.ordersView ??= [...this.orders.values()].sort((a, b) => (BigInt(b.order_id) > BigInt(a.order_id) ? 1 : -1)),
       balances: this.balances,
       status: this.status,
       lastMessageAt: this.lastMessageAt,

@@ -35,13 +35,13 @@ export default function Trade() {
   if (!symbols) return <p className="p-6 text-muted">Loading markets…</p>;
   if (!symbol) return <p className="p-6" role="alert">The market {name} is not traded here.</p>;
   return (
-    <main className="grid h-[calc(100vh-44px)] min-h-[720px] grid-cols-[280px_minmax(0,1fr)_270px_300px] grid-rows-[auto_minmax(0,1.25fr)_minmax(0,1fr)] gap-2 p-2">
+    <main className="grid h-[calc(100vh-44px)] min-h-[720px] grid-cols-[270px_minmax(0,1fr)_280px_300px] grid-rows-[auto_minmax(0,1.4fr)_minmax(0,1fr)] gap-2 p-2">
       <h1 className="sr-only">Trade {symbol.symbol}</h1>
       <section className="panel col-span-4 flex items-center gap-6 px-3 py-2" aria-label="Market">
         <MarketSelector current={symbol.symbol} />
         <TickerBar symbol={symbol} />
       </section>
-      <section className="panel row-span-2 min-h-0" aria-label="Order book"><Ladder symbol={symbol} /></section>
+      <section className="panel min-h-0" aria-label="Order book"><Ladder symbol={symbol} /></section>
       <section className="panel min-h-0" aria-label="Chart">
         <Suspense fallback={<p className="p-3 text-muted">Loading chart…</p>}>
           <Candles symbol={symbol} interval={interval} onInterval={setInterval} />
@@ -55,8 +55,8 @@ export default function Trade() {
         <OrderForm symbol={symbol} />
         <Balances assets={[symbol.base, symbol.quote]} />
       </section>
-      <section className="panel min-h-0" aria-label="Your orders"><OrdersPanel symbol={symbol} /></section>
       <section className="panel min-h-0" aria-label="Recent trades"><Tape symbol={symbol} /></section>
+      <section className="panel col-span-2 min-h-0" aria-label="Your orders"><OrdersPanel symbol={symbol} /></section>
     </main>
   );
 }

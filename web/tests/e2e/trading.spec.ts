@@ -1,10 +1,8 @@
 import { expect, test } from "@playwright/test";
 import {
-  deposit, depth, expectAccessible, expectLadderEqualsDepth, freshEmail, login, screenshot, signUpByApi, url,
+  cents, deposit, depth, expectAccessible, expectLadderEqualsDepth, freshEmail, login, price, screenshot, signUpByApi, url,
 } from "./helpers";
 
-const cents = (price: string) => BigInt(price.replace(".", ""));
-const price = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
 
 test("sign up, get a deposit, place, amend and cancel a limit order from the form", async ({ page, request }) => {
   const email = freshEmail("trader");
@@ -24,7 +22,7 @@ test("sign up, get a deposit, place, amend and cancel a limit order from the for
 
   // a buy well below the best bid rests on the book
   const book = await depth(request);
-  const limit = price(cents(book.bids[0]![0]) - 2000n); // 20.00 below
+  const limit = price(cents(book.bids[0]![0]) - 30000n); // 300.00 below: out of the demo market's reach
   await page.getByLabel(/^Price/).fill(limit);
   await page.getByLabel(/^Quantity/).fill("0.0100");
   await page.getByRole("button", { name: "Place order" }).click();
