@@ -21,6 +21,7 @@ function useRowsThatFit(box: React.RefObject<HTMLElement | null>): number {
       if (height > 0) setRows(Math.max(3, Math.min(MAX_ROWS, Math.floor((height - 2 * ROW_PX - 4) / (2 * ROW_PX)))));
     };
     fit();
+    if (typeof ResizeObserver === "undefined") return; // a test DOM
     const observer = new ResizeObserver(fit);
     observer.observe(element);
     return () => observer.disconnect();
