@@ -176,6 +176,32 @@ describe("Feed", () => {
     expect(flush().openOrders).not.toBe(before.openOrders);
   });
 
+  it("publishes no more often than minIntervalMs, merging what arrives between", () => {
+    let clock = 1000;
+    const seen: FeedView[] = [];
+    const paced = new Feed({
+      url: "ws://test/ws", WebSocketImpl: FakeSocket as unknown as typeof WebSocket, now: () => clock,
+      schedule: (run) => run(), onView: (v) => seen.push(v), minIntervalMs: 100,
+    });
+    paced.start("BTC-USD");
+    const link = socket();
+    link.open();
+    link.receive(snapshot(10, [["99.00", "1"]], [["101.00", "1"]]));
+    const before = seen.length;
+    for (let id = 11; id <= 30; id++) {
+      clock += 2; // 20 deltas in 40 ms
+      link.receive(delta(id, id, [["99.00", String(id)]]));
+    }
+    expect(seen.length - before).toBeLessThanOrEqual(1); // at most the one already due
+    clock += 100;
+    vi.advanceTimersByTime(100);
+    const last = seen[seen.length - 1]!;
+    expect(last.updateId).toBe(30); // nothing is lost: the latest book is shown
+    expect(last.bids).toEqual([["99.00", "30"]]);
+    expect(seen.length - before).toBeLessThanOrEqual(2);
+    paced.stop();
+  });
+
   it("pings a quiet link and drops a dead one", () => {
     vi.advanceTimersByTime(2500);
     expect(socket().sent.some((m) => m.op === "ping")).toBe(true);

@@ -6,7 +6,6 @@ import { Ladder } from "../components/Ladder";
 import { Tape } from "../components/Tape";
 import { TickerBar } from "../components/Ticker";
 import { MarketSelector } from "../components/MarketSelector";
-import { OrderForm } from "../components/OrderForm";
 import { OrdersPanel } from "../components/OrdersPanel";
 import { Balances } from "../components/Balances";
 import { startFeed } from "../stores/market";
@@ -15,6 +14,8 @@ import type { Interval } from "../lib/time";
 // the charts load after the ladder and the form: they are not needed to trade
 const Candles = lazy(() => import("../components/Candles"));
 const DepthChart = lazy(() => import("../components/DepthChart"));
+// the form (react-hook-form, zod) arrives just after the ladder, in its own chunk
+const OrderForm = lazy(() => import("../components/OrderForm").then((m) => ({ default: m.OrderForm })));
 
 export default function Trade() {
   const { symbol: wanted } = useParams();
@@ -52,7 +53,7 @@ export default function Trade() {
       </section>
       <section className="panel row-span-2 min-h-0 overflow-auto" aria-label="Place an order">
         <h2 className="panel-title">Place an order</h2>
-        <OrderForm symbol={symbol} />
+        <Suspense fallback={<p className="p-3 text-muted">Loading the order form…</p>}><OrderForm symbol={symbol} /></Suspense>
         <Balances assets={[symbol.base, symbol.quote]} />
       </section>
       <section className="panel min-h-0" aria-label="Recent trades"><Tape symbol={symbol} /></section>

@@ -69,6 +69,7 @@ test("API keys: create with scopes, see the secret once, revoke", async ({ page,
 });
 
 test("admin dashboard: health with live charts and the projector, users, halts, withdrawals, audit, all orders and trades", async ({ page, request }) => {
+  test.slow(); // every tab of the dashboard, one after the other
   const customer = await signUpByApi(request, "customer");
   await deposit(request, customer.userId, "BTC", "2");
   await request.post(url("/api/v1/withdrawals"), { data: { asset: "BTC", amount: "0.5", destination: "cold" }, headers: { authorization: `Bearer ${customer.token}` } });

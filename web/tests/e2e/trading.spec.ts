@@ -146,3 +146,24 @@ test("% buttons never exceed the balance, fees included", async ({ page, request
   await expect(page.getByRole("status").filter({ hasText: /^Order \d+ (new|filled|partially filled)/ })).toBeVisible();
   await expect(page.getByTestId("order-error")).toHaveCount(0);
 });
+
+test("a market buy by the amount to spend never spends more", async ({ page, request }) => {
+  const user = await signUpByApi(request, "spend");
+  await deposit(request, user.userId, "USD", "1000");
+  await page.goto(url("/signin"));
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("available-USD")).toHaveText("1,000.000000");
+  await page.getByLabel("Order type").selectOption("market");
+  await page.getByLabel("By amount (USD)").check();
+  await page.getByLabel(/^Spend/).fill("2000");
+  await expect(page.getByText("Insufficient USD: 1000.000000 available.")).toBeVisible();
+  await page.getByLabel(/^Spend/).fill("100");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: /^Order \d+ (filled|cancelled|partially filled)/ })).toBeVisible();
+  // at most 100 USD left the balance, fees included, and bitcoin came in
+  await expect(page.getByTestId("available-USD")).toHaveText(/^9\d\d\.\d{6}$/);
+  await expect(page.getByTestId("available-BTC")).not.toHaveText("0.00000000");
+  await expect(page.getByTestId("held-USD")).toHaveText("0.000000");
+});
