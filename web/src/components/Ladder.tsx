@@ -9,7 +9,7 @@ import { useTicket } from "../stores/ticket";
 const ROW_PX = 21;
 const MAX_ROWS = 14;
 
-/** Rows per side that fit the scroll box (header and spread row aside): the best
+/** Rows per side that fit the scroll box (the header and the spread row take 50 px): the best
  * levels and the spread stay in view at any height. */
 function useRowsThatFit(box: React.RefObject<HTMLElement | null>): number {
   const [rows, setRows] = useState(10);
@@ -18,7 +18,7 @@ function useRowsThatFit(box: React.RefObject<HTMLElement | null>): number {
     if (!element) return;
     const fit = () => {
       const height = element.clientHeight;
-      if (height > 0) setRows(Math.max(3, Math.min(MAX_ROWS, Math.floor((height - 2 * ROW_PX - 4) / (2 * ROW_PX)))));
+      if (height > 0) setRows(Math.max(3, Math.min(MAX_ROWS, Math.floor((height - 50) / (2 * ROW_PX)))));
     };
     fit();
     if (typeof ResizeObserver === "undefined") return; // a test DOM

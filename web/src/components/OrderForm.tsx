@@ -7,9 +7,10 @@ import { useAssetDecimals, useSession } from "../hooks";
 import { Decimal, dec, formatFixed, parseDecimal } from "../lib/decimal";
 import { available, qtyDecimals, type SymbolInfo } from "../lib/market";
 import {
-  buyHold, hasPrice, isStop, orderBody, orderSchema, quantityForFraction, quoteForFraction, spendsQuote, tifChoices, valuationPrice,
-  type OrderContext, type OrderDraft, type OrderKind, type Stp,
+  buyHold, hasPrice, isStop, orderBody, quantityForFraction, quoteForFraction, spendsQuote, tifChoices, valuationPrice,
+  type OrderDraft, type OrderKind, type Stp,
 } from "../lib/orderForm";
+import { orderSchema, type OrderContext } from "../lib/orderSchema";
 import { useMarket } from "../stores/market";
 import { useTicket } from "../stores/ticket";
 import { useToasts } from "../stores/toasts";
@@ -23,8 +24,12 @@ export function OrderForm({ symbol }: { symbol: SymbolInfo }) {
   const id = useId();
   const session = useSession();
   const balances = useMarket((s) => s.view.balances);
-  const bestBid = useMarket((s) => s.view.bids[0]?.[0]);
-  const bestAsk = useMarket((s) => s.view.asks[0]?.[0]);
+  // the best prices value market orders only: a limit order's form does not redraw with
+  // the book (the type is read from the form's own state, before the first render too)
+  const [priced, setPriced] = useState(() => useTicket.getState().draft.type);
+  const byBook = priced === "market" || priced === "stop_market";
+  const bestBid = useMarket((s) => (byBook ? s.view.bids[0]?.[0] : undefined));
+  const bestAsk = useMarket((s) => (byBook ? s.view.asks[0]?.[0] : undefined));
   const quoteDecimals = useAssetDecimals(symbol.quote);
   const queries = useQueryClient();
   const push = useToasts((s) => s.push);
@@ -43,6 +48,7 @@ export function OrderForm({ symbol }: { symbol: SymbolInfo }) {
   const form = useForm<OrderDraft>({ defaultValues: useTicket.getState().draft, resolver, mode: "onChange" });
   const { register, setValue, watch, handleSubmit, trigger, reset, formState: { errors, isSubmitting, isSubmitted, dirtyFields } } = form;
   const draft = watch();
+  useEffect(() => setPriced(draft.type), [draft.type]);
 
   // a click on the ladder sets the price
   useEffect(() => useTicket.subscribe((state, before) => {

@@ -88,6 +88,16 @@ describe("ladder and depth", () => {
     expect(domain[1]).toBeGreaterThan(101);
   });
 
+  it("keeps a lone far order from squeezing the levels near the mid", () => {
+    const bids: [string, string][] = [["100.00", "1"], ["99.50", "1"], ["99.00", "1"], ["98.50", "1"], ["98.00", "1"], ["50.00", "7"]];
+    const asks: [string, string][] = [["101.00", "1"], ["101.50", "1"], ["102.00", "1"], ["102.50", "1"], ["103.00", "1"]];
+    const { points, domain } = depthSeries(bids, asks);
+    expect(domain[0]).toBeGreaterThan(95); // not 50
+    expect(domain[0]).toBeLessThan(98);
+    expect(points.map((p) => p.price)).not.toContain("50.00");
+    expect(points[0]!.cumulative).toBe("5"); // the edge holds the levels shown, not the far one
+  });
+
   it("handles one side only and an empty book", () => {
     expect(depthSeries([], []).points).toEqual([]);
     const { points, domain } = depthSeries([], [["101.00", "1"]]);

@@ -190,20 +190,20 @@ export interface DepthSeries {
 
 /** Cumulative depth as step areas, lowest price first. A bid at price p holds the size
  * of every bid at p or above: the bid area is flat from one level to the next lower one
- * (draw with stepBefore) and runs on to the left edge past the last level; the ask area
- * likewise from each ask up to the next (stepAfter) and on to the right edge. So even a
- * single level per side has a visible area, and the best level's size shows. The edges
- * sit at the same distance from the mid on both sides. */
+ * (draw with stepBefore) and runs on to the left edge past the last level shown; the
+ * ask area likewise from each ask up to the next (stepAfter) and on to the right edge.
+ * So even a single level per side has a visible area, and the best level's size shows.
+ * The edges sit at the same distance from the mid on both sides: far enough for nine
+ * levels in ten (a lone order far away does not squeeze the rest into a sliver). */
 export function depthSeries(bids: Level[], asks: Level[]): DepthSeries {
   const bestBid = bids[0] ? dec(bids[0][0]) : null;
   const bestAsk = asks[0] ? dec(asks[0][0]) : null;
-  const lastBid = bids.length ? dec(bids[bids.length - 1]![0]) : null;
-  const lastAsk = asks.length ? dec(asks[asks.length - 1]![0]) : null;
   if (!bestBid && !bestAsk) return { points: [], domain: [0, 1] };
   const mid = bestBid && bestAsk ? bestBid.plus(bestAsk).div(2) : (bestBid ?? bestAsk)!;
-  let half = Decimal.max(lastBid ? mid.minus(lastBid) : 0, lastAsk ? lastAsk.minus(mid) : 0);
-  half = half.isZero() ? mid.mul("0.001") : half.mul("1.05"); // a little room past the last level
-  if (half.isZero()) half = new Decimal(1);
+  const distances = [...bids.map(([p]) => mid.minus(p)), ...asks.map(([p]) => dec(p).minus(mid))]
+    .sort((a, b) => a.comparedTo(b));
+  let half = distances[Math.max(0, Math.ceil(0.9 * distances.length) - 1)]!.mul("1.05"); // room past the level
+  if (half.isZero()) half = mid.isZero() ? new Decimal(1) : mid.mul("0.001");
   const left = mid.minus(half);
   const right = mid.plus(half);
 
@@ -211,6 +211,7 @@ export function depthSeries(bids: Level[], asks: Level[]): DepthSeries {
   let sum = new Decimal(0);
   const bidPoints: DepthPoint[] = [];
   for (const [price, qty] of bids) {
+    if (dec(price).lt(left)) break; // beyond the edge: not drawn, not counted at the edge
     sum = sum.plus(qty);
     bidPoints.push({ x: dec(price).toNumber(), bid: sum.toNumber(), price, cumulative: sum.toFixed() });
   }
@@ -221,6 +222,7 @@ export function depthSeries(bids: Level[], asks: Level[]): DepthSeries {
   sum = new Decimal(0);
   const askPoints: DepthPoint[] = [];
   for (const [price, qty] of asks) {
+    if (dec(price).gt(right)) break;
     sum = sum.plus(qty);
     askPoints.push({ x: dec(price).toNumber(), ask: sum.toNumber(), price, cumulative: sum.toFixed() });
   }

@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { Decimal } from "./decimal";
 import type { SymbolInfo } from "./market";
 import {
-  EMPTY_DRAFT, buyHold, orderBody, orderSchema, quantityForFraction, quoteForFraction, validateOrder, type OrderDraft,
+  EMPTY_DRAFT, buyHold, orderBody, quantityForFraction, quoteForFraction, validateOrder, type OrderDraft,
 } from "./orderForm";
+import { orderSchema } from "./orderSchema";
 
 const BTC: SymbolInfo = {
   symbol: "BTC-USD", base: "BTC", quote: "USD", tick_size: "0.01", lot_size: "0.0001", min_quantity: "0.0001",

@@ -141,6 +141,20 @@ test("long tasks under 200 book updates/s and 50 trades/s for 30 s", async ({ pa
     });
     console.log([...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${v.toFixed(0).padStart(6)} ms  ${k}`).join("\n"));
   }
+  if (process.env.BENCH_TRACE) {
+    // the main thread's time by kind of work (script, style, layout, paint...) over 5 s
+    const browser = page.context().browser()!;
+    await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
+    await page.waitForTimeout(5000);
+    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { name?: string } }[] };
+    const main = trace.traceEvents.find((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain");
+    const byName = new Map<string, number>();
+    for (const e of trace.traceEvents) {
+      if (!main || e.tid !== main.tid || e.pid !== main.pid || e.ph !== "X" || !e.dur) continue;
+      byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
+    }
+    console.log([...byName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `${v.toFixed(0).padStart(6)} ms  ${k}`).join("\n"));
+  }
   const measured = await page.evaluate((ms) => new Promise<{ longTaskMs: number; count: number; frames: number; deltas: number; trades: number }>((resolve) => {
     const w = window as unknown as { __sent: { deltas: number; trades: number } };
     const sent0 = { ...w.__sent };
