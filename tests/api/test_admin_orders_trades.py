@@ -134,11 +134,19 @@ def test_all_trades_with_both_sides_filters_and_pages(market: dict[str, Any]) ->
 @pytest.mark.parametrize("path", ["/admin/orders", "/admin/trades"])
 def test_bad_filters_are_structured_errors(market: dict[str, Any], path: str) -> None:
     admin = market["admin"]
-    for params in ({"cursor": "abc"}, {"cursor": "99999999999999999999"},
-                   {"cursor": "9999999999999999999"}, {"cursor": "0"}, {"limit": 0},
+    for params in ({"cursor": "abc"}, {"cursor": "99999999999999999999"}, {"cursor": "-1"},
+                   {"limit": 0},
                    {"limit": 501}, {"user_id": 0}, {"user_id": "x"}, {"symbol": "BTC"}):
         assert_error(admin.get(path, params=params), 422, ApiCode.VALIDATION)
     assert_error(admin.get(path, params={"symbol": "DOG-USD"}), 404, Code.UNKNOWN_SYMBOL)
+    # a cursor the schema allows is never refused: past every id is the first page,
+    # 0 the end
+    key = "orders" if path == "/admin/orders" else "trades"
+    first = admin.ok("GET", path, params={"status": "open"} if key == "orders" else {})
+    beyond = admin.ok("GET", path, params={"cursor": "9999999999999999999",
+                                           **({"status": "open"} if key == "orders" else {})})
+    assert beyond == first
+    assert admin.ok("GET", path, params={"cursor": "0"}) == {key: [], "next_cursor": None}
     if path == "/admin/orders":
         assert_error(admin.get(path, params={"status": "resting"}), 422, ApiCode.VALIDATION)
 
