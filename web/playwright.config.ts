@@ -12,7 +12,7 @@ export default defineConfig({
   globalSetup: "./tests/server.ts",
   workers: 1,
   fullyParallel: false,
-  timeout: 120_000,
+  timeout: 240_000, // a bound on a hang, generous for a loaded 2-core machine
   expect: { timeout: 10_000 },
   retries: 0,
   outputDir: "test-results",

@@ -190,6 +190,14 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert not run(_api.admin_reinstate(user.user_id), admin).suspended
     assert run(_api.admin_users(), admin)
     assert run.eventually(lambda: _api.admin_audit(), admin)
+    orders = run(_api.admin_orders(user_id=user.user_id, symbol="BTC-USD", limit=2), admin)
+    assert {o.user_id for o in orders.orders} == {user.user_id} and orders.next_cursor
+    older = run(_api.admin_orders(status="closed", cursor=orders.next_cursor), admin)
+    assert all(int(o.order_id) < int(orders.next_cursor) for o in older.orders)
+    trades = run(_api.admin_trades(symbol="BTC-USD", limit=1), admin)
+    assert trades.trades[0].maker_user_id in (user.user_id, other.user_id)
+    assert run(_api.admin_trades(user_id=other.user_id, cursor=trades.next_cursor),
+               admin).trades
     assert run(_api.admin_stats(), admin).seq > 0
     assert run(_api.admin_health(), admin).ack_latency_seconds.buckets
     assert run(_api.delete_api_key(key.api_key_id)).revoked

@@ -100,6 +100,8 @@ ADMIN_ROUTES = [
     ("POST", "/admin/users/1/reinstate", None),
     ("GET", "/admin/users", None),
     ("GET", "/admin/audit", None),
+    ("GET", "/admin/orders", None),
+    ("GET", "/admin/trades", None),
     ("GET", "/admin/stats", None),
     ("GET", "/admin/health", None),
     ("GET", "/admin/p2p/disputes", None),

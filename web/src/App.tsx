@@ -1,11 +1,12 @@
 import { lazy, Suspense } from "react";
 import { BrowserRouter, Link, Navigate, NavLink, Route, Routes, useNavigate } from "react-router";
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryClientProvider } from "@tanstack/react-query";
 import Trade from "./pages/Trade";
 import { SignIn, SignUp } from "./pages/Auth";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { Toasts } from "./components/Toasts";
 import { useAuth } from "./stores/auth";
+import { queries } from "./queries";
 
 // pages beyond the trading screen are separate chunks
 const Wallet = lazy(() => import("./pages/Wallet"));
@@ -13,7 +14,6 @@ const ApiKeys = lazy(() => import("./pages/ApiKeys"));
 const Admin = lazy(() => import("./pages/Admin"));
 const Performance = lazy(() => import("./pages/Performance"));
 
-const queries = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } });
 
 function Header() {
   const session = useAuth((s) => s.session);

@@ -25,7 +25,7 @@ function freePort(): Promise<number> {
 }
 
 async function waitHealthy(url: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 180_000; // a loaded machine starts slowly
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`matchbook serve exited with ${child.exitCode}:\n${log()}`);
     try {
@@ -57,7 +57,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
   const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, child, () => output.slice(-4000));
+  try {
+    await waitHealthy(url, child, () => output.slice(-4000));
+  } catch (e) {
+    child.kill("SIGTERM"); // never leave a server behind
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
   process.env.MB_BASE_URL = url;
   return async () => {
     child.kill("SIGTERM");

@@ -54,6 +54,33 @@ class StoreReads:
         rows = await queries.audit_log(self.db, limit=limit, before_seq=before_seq)
         return [views.audit_of_row(r, json.loads(r["command"])) for r in rows]
 
+    async def all_orders(self, *, user_id: int | None, symbol: str, status: str | None,
+                         limit: int, before_id: int | None) -> views.AdminOrders:
+        """A page of every user's orders, newest first: ``status`` is one status, or
+        ``open`` / ``closed`` for the group, or None for all."""
+        groups = {"open": True, "closed": False}
+        rows = await queries.all_orders(
+            self.db, user_id=user_id, symbol=symbol or None,
+            open_only=groups.get(status) if status else None,
+            status=None if status is None or status in groups else status,
+            limit=limit + 1, before_id=before_id)
+        symbols = self.markets.symbols
+        page = [views.admin_order_of_row(symbols[r["symbol"]], r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return views.AdminOrders(orders=page,
+                                 next_cursor=page[-1].order_id if more and page else None)
+
+    async def all_trades(self, *, user_id: int | None, symbol: str, limit: int,
+                         before_trade_id: int | None) -> views.AdminTrades:
+        """A page of trades of every market and user, newest first."""
+        rows = await queries.all_trades(self.db, user_id=user_id, symbol=symbol or None,
+                                        limit=limit + 1, before_trade_id=before_trade_id)
+        symbols = self.markets.symbols
+        page = [views.admin_trade_of_row(symbols[r["symbol"]], r) for r in rows[:limit]]
+        more = len(rows) > limit
+        return views.AdminTrades(trades=page,
+                                 next_cursor=page[-1].trade_id if more and page else None)
+
     async def projection_lag(self, last_seq: int) -> int:
         return await queries.projection_lag(self.db, last_seq)
 

@@ -554,6 +554,68 @@ def audit_of_row(r: dict[str, Any], command: dict[str, Any]) -> AuditEntry:
                       result_code=r["result_code"], event_count=r["event_count"])
 
 
+class AdminOrder(Order, kw_only=True):
+    """An order of any user (``GET /admin/orders``): the order with its owner."""
+
+    user_id: int
+
+
+def admin_order_of_row(sym: Symbol, row: dict[str, Any]) -> AdminOrder:
+    return AdminOrder(user_id=row["user_id"],
+                      **msgspec.structs.asdict(order_of_row(sym, row)))
+
+
+class AdminOrders(View, kw_only=True):
+    """A page of orders, newest first. ``next_cursor`` fetches the next (older) page as
+    ``?cursor=``; null on the last page."""
+
+    orders: list[AdminOrder]
+    next_cursor: str | None
+
+
+class AdminTrade(View, kw_only=True):
+    """A trade with both sides (``GET /admin/trades``): ``side`` is the aggressor's (the
+    taker's), ``notional`` and the fees are in ``fee_asset`` (the quote asset); a
+    negative fee is a rebate."""
+
+    trade_id: str
+    seq: int
+    symbol: str
+    price: str
+    quantity: str
+    notional: str
+    side: Literal["buy", "sell"]
+    maker_user_id: int
+    maker_order_id: str
+    maker_fee: str
+    taker_user_id: int
+    taker_order_id: str
+    taker_fee: str
+    fee_asset: str
+    timestamp_ns: int
+
+
+def admin_trade_of_row(sym: Symbol, r: dict[str, Any]) -> AdminTrade:
+    quote = sym.quote
+    return AdminTrade(
+        trade_id=str(r["trade_id"]), seq=r["seq"], symbol=r["symbol"],
+        price=sym.format_price(r["price_ticks"]), quantity=sym.format_qty(r["qty_lots"]),
+        notional=quote.format(int(r["notional_minor"])),
+        side=r["aggressor_side"],
+        maker_user_id=r["maker_user_id"], maker_order_id=str(r["maker_order_id"]),
+        maker_fee=quote.format(int(r["maker_fee_minor"])),
+        taker_user_id=r["taker_user_id"], taker_order_id=str(r["taker_order_id"]),
+        taker_fee=quote.format(int(r["taker_fee_minor"])),
+        fee_asset=quote.code, timestamp_ns=r["ts_ns"])
+
+
+class AdminTrades(View, kw_only=True):
+    """A page of trades, newest first; ``next_cursor`` as in ``AdminOrders``."""
+
+    trades: list[AdminTrade]
+    next_cursor: str | None
+
+
 class JournalStats(View, kw_only=True):
     mode: str
     last_seq: int | None

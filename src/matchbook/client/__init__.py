@@ -38,6 +38,10 @@ from matchbook.client.messages import (
 from matchbook.client.models import (
     Address,
     Adjustment,
+    AdminOrder,
+    AdminOrders,
+    AdminTrade,
+    AdminTrades,
     ApiKeyInfo,
     AssetInfo,
     AuditEntry,
@@ -83,6 +87,10 @@ from matchbook.client.stream import Stream
 __all__ = [
     "Address",
     "Adjustment",
+    "AdminOrder",
+    "AdminOrders",
+    "AdminTrade",
+    "AdminTrades",
     "ApiKeyInfo",
     "AssetInfo",
     "AsyncClient",

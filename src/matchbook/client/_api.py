@@ -14,6 +14,8 @@ from matchbook.client.models import (
     Address,
     Adjustment,
     AdminHealth,
+    AdminOrders,
+    AdminTrades,
     ApiKeyInfo,
     AssetInfo,
     AuditEntry,
@@ -381,6 +383,23 @@ def admin_audit(limit: int = 100, before_seq: int | None = None) -> Call[list[Au
     """The audit log (every command with its result), newest first."""
     return Call("GET", f"{V1}/admin/audit", list[AuditEntry],
                 params=_query(limit=limit, before_seq=before_seq))
+
+
+def admin_orders(user_id: int | None = None, symbol: str | None = None,
+                 status: str | None = None, limit: int = 100,
+                 cursor: str | None = None) -> Call[AdminOrders]:
+    """Every user's orders, newest first: ``status`` is one status, ``"open"`` or
+    ``"closed"``; page with the previous page's ``next_cursor``."""
+    return Call("GET", f"{V1}/admin/orders", AdminOrders,
+                params=_query(user_id=user_id, symbol=symbol, status=status, limit=limit,
+                              cursor=cursor))
+
+
+def admin_trades(user_id: int | None = None, symbol: str | None = None, limit: int = 100,
+                 cursor: str | None = None) -> Call[AdminTrades]:
+    """Every trade with both sides, newest first (``user_id``: as maker or taker)."""
+    return Call("GET", f"{V1}/admin/trades", AdminTrades,
+                params=_query(user_id=user_id, symbol=symbol, limit=limit, cursor=cursor))
 
 
 def admin_stats() -> Call[Stats]:

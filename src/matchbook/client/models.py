@@ -322,6 +322,48 @@ class AuditEntry(Model, frozen=True, kw_only=True):
     event_count: int
 
 
+class AdminOrder(Order, frozen=True, kw_only=True):
+    """An order of any user, with its owner (``GET /admin/orders``)."""
+
+    user_id: int
+
+
+class AdminOrders(Model, frozen=True, kw_only=True):
+    """A page of orders, newest first; pass ``next_cursor`` for the next (older) page,
+    None on the last."""
+
+    orders: list[AdminOrder]
+    next_cursor: str | None = None
+
+
+class AdminTrade(Model, frozen=True, kw_only=True):
+    """A trade with both sides; ``side`` is the aggressor's (the taker's); ``notional``
+    and the fees are in ``fee_asset`` (a negative fee is a rebate)."""
+
+    trade_id: str
+    seq: int
+    symbol: str
+    price: Decimal
+    quantity: Decimal
+    notional: Decimal
+    side: str
+    maker_user_id: int
+    maker_order_id: str
+    maker_fee: Decimal
+    taker_user_id: int
+    taker_order_id: str
+    taker_fee: Decimal
+    fee_asset: str
+    timestamp_ns: int
+
+
+class AdminTrades(Model, frozen=True, kw_only=True):
+    """A page of trades, newest first; ``next_cursor`` as in ``AdminOrders``."""
+
+    trades: list[AdminTrade]
+    next_cursor: str | None = None
+
+
 class JournalStats(Model, frozen=True, kw_only=True):
     mode: str
     last_seq: int | None = None

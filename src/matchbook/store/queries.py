@@ -66,7 +66,26 @@ async def orders_of_user(
     """The user's orders, newest first. ``open_only``: True = open (new, partially
     filled, pending trigger), False = closed, None = both; ``status`` narrows further.
     Raises ``ValueError`` for an unknown status or a limit below 1."""
-    query = select(_orders).where(_orders.c.user_id == user_id)
+    return await all_orders(db, user_id=user_id, open_only=open_only, symbol=symbol,
+                            status=status, limit=limit, before_id=before_id)
+
+
+async def all_orders(
+    db: AsyncEngine,
+    *,
+    user_id: int | None = None,
+    open_only: bool | None = None,
+    symbol: str | None = None,
+    status: str | Sequence[str] | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Orders of every user (or of ``user_id``), newest first, with the filters of
+    :func:`orders_of_user`. Raises ``ValueError`` for an unknown status or a limit
+    below 1."""
+    query = select(_orders)
+    if user_id is not None:
+        query = query.where(_orders.c.user_id == user_id)
     if open_only is not None:
         statuses = schema.OPEN_STATUSES if open_only else schema.CLOSED_STATUSES
         query = query.where(_orders.c.status.in_(statuses))
@@ -141,6 +160,23 @@ async def fills(db: AsyncEngine, user_id: int, *, symbol: str | None = None,
             found.append(row)
     found.sort(key=lambda r: (r["trade_id"], r["role"]), reverse=True)
     return found[:limit]
+
+
+async def all_trades(db: AsyncEngine, *, user_id: int | None = None,
+                     symbol: str | None = None, limit: int = 100,
+                     before_trade_id: int | None = None) -> list[dict[str, Any]]:
+    """Trades of every market (or of ``symbol``), newest first; with ``user_id``, those
+    where that user was the maker or the taker (a self-trade once). Raises
+    ``ValueError`` for a limit below 1."""
+    query = select(_trades)
+    if user_id is not None:
+        query = query.where(or_(_trades.c.maker_user_id == user_id,
+                                _trades.c.taker_user_id == user_id))
+    if symbol is not None:
+        query = query.where(_trades.c.symbol == symbol)
+    if before_trade_id is not None:
+        query = query.where(_trades.c.trade_id < before_trade_id)
+    return await _all(db, query.order_by(_trades.c.trade_id.desc()).limit(_limit(limit)))
 
 
 async def recent_trades(db: AsyncEngine, symbol: str, *, limit: int = 100,

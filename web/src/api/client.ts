@@ -3,7 +3,7 @@
 // where the server does not (yet) describe a response, the wrappers below name the type
 // the route returns (see src/lib/*.ts), in one place, until the schema does.
 import createClient from "openapi-fetch";
-import type { paths } from "./schema";
+import type { components, paths } from "./schema";
 import { ApiError, toApiError } from "../lib/errors";
 import type { AssetInfo, Balance, SymbolInfo } from "../lib/market";
 import type { Candle, Fill, OrderView, Ticker } from "../lib/feed";
@@ -110,6 +110,16 @@ export interface Withdrawal { withdrawal_id: number; user_id?: number; asset: st
 export interface AdminUser { user_id: number; email: string; role: string; suspended: boolean; open_orders: number }
 export interface AuditEntry { seq: number; timestamp_ns: number; user_id: number | null; command_type: string; command: Record<string, unknown>; result_code: number; event_count: number }
 export type Scope = "read" | "trade" | "withdraw";
+type Schemas = components["schemas"];
+export type AdminHealth = Schemas["AdminHealth"];
+export type AdminOrder = Schemas["AdminOrder"];
+export type AdminOrders = Schemas["AdminOrders"];
+export type AdminTrade = Schemas["AdminTrade"];
+export type AdminTrades = Schemas["AdminTrades"];
+type AdminOrdersQuery = NonNullable<paths["/api/v1/admin/orders"]["get"]["parameters"]["query"]>;
+export type AdminOrderStatus = NonNullable<AdminOrdersQuery["status"]>;
+/** The filters of the administrators' order and trade lists (empty: all). */
+export interface AdminFilter { userId?: number; symbol?: string; status?: AdminOrderStatus; cursor?: string; limit?: number }
 /** The candle intervals the server takes (an enum in its OpenAPI). */
 export type CandleInterval = NonNullable<NonNullable<paths["/api/v1/candles"]["get"]["parameters"]["query"]>["interval"]>;
 
@@ -176,7 +186,15 @@ export const api = {
     halt: (symbol: string) => call<unknown>(() => client.POST("/api/v1/admin/symbols/{symbol}/halt", { params: { path: { symbol } } })),
     resume: (symbol: string) => call<unknown>(() => client.POST("/api/v1/admin/symbols/{symbol}/resume", { params: { path: { symbol } } })),
     audit: (limit = 100) => call<AuditEntry[]>(() => client.GET("/api/v1/admin/audit", { params: { query: { limit } } })),
-    health: () => call<Record<string, unknown>>(() => client.GET("/api/v1/admin/health")),
+    health: () => call<AdminHealth>(() => client.GET("/api/v1/admin/health")),
+    orders: (f: AdminFilter) => call<AdminOrders>(() => client.GET("/api/v1/admin/orders", { params: { query: {
+      limit: f.limit ?? 100, ...(f.userId ? { user_id: f.userId } : {}), ...(f.symbol ? { symbol: f.symbol } : {}),
+      ...(f.status ? { status: f.status } : {}), ...(f.cursor ? { cursor: f.cursor } : {}),
+    } } })),
+    trades: (f: AdminFilter) => call<AdminTrades>(() => client.GET("/api/v1/admin/trades", { params: { query: {
+      limit: f.limit ?? 100, ...(f.userId ? { user_id: f.userId } : {}), ...(f.symbol ? { symbol: f.symbol } : {}),
+      ...(f.cursor ? { cursor: f.cursor } : {}),
+    } } })),
   },
 };
 

@@ -201,6 +201,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * All Orders
+         * @description Every user's orders, newest first, from the read model (it lags the engine by a
+         *     few milliseconds): filter by ``user_id``, ``symbol`` and ``status`` (one status, or
+         *     ``open`` / ``closed``); page with ``cursor``.
+         */
+        get: operations["all_orders_api_v1_admin_orders_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/stats": {
         parameters: {
             query?: never;
@@ -252,6 +274,27 @@ export interface paths {
         put?: never;
         /** Resume */
         post: operations["resume_api_v1_admin_symbols__symbol__resume_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/trades": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * All Trades
+         * @description Every trade with both sides, newest first: filter by ``user_id`` (as maker or
+         *     taker) and ``symbol``; page with ``cursor``.
+         */
+        get: operations["all_trades_api_v1_admin_trades_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -872,6 +915,132 @@ export interface components {
             websocket_clients: number;
             /** Websocket Dropped */
             websocket_dropped: number;
+        };
+        /**
+         * AdminOrder
+         * @description An order of any user (``GET /admin/orders``): the order with its owner.
+         */
+        AdminOrder: {
+            /** Cancel Reason */
+            cancel_reason: string | null;
+            /** Client Order Id */
+            client_order_id: string | null;
+            /** Created Ns */
+            created_ns: number | null;
+            /** Display Quantity */
+            display_quantity: string | null;
+            /** Expire Time Ns */
+            expire_time_ns: number | null;
+            /** Fee */
+            fee: string | null;
+            /** Fee Asset */
+            fee_asset: string;
+            /** Filled Quantity */
+            filled_quantity: string;
+            /** Fills */
+            fills: components["schemas"]["Fill"][];
+            /** Order Id */
+            order_id: string;
+            /** Post Only */
+            post_only: boolean;
+            /** Price */
+            price: string | null;
+            /** Priority Kept */
+            priority_kept: boolean | null;
+            /** Quantity */
+            quantity: string;
+            /** Remaining Quantity */
+            remaining_quantity: string;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "buy" | "sell";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "new" | "partially_filled" | "pending_trigger" | "filled" | "cancelled" | "expired";
+            /** Stop Price */
+            stop_price: string | null;
+            /** Symbol */
+            symbol: string;
+            /**
+             * Time In Force
+             * @enum {string}
+             */
+            time_in_force: "gtc" | "ioc" | "fok" | "gtd";
+            /**
+             * Type
+             * @enum {string}
+             */
+            type: "limit" | "market" | "stop_limit" | "stop_market";
+            /** Updated Ns */
+            updated_ns: number | null;
+            /** User Id */
+            user_id: number;
+        };
+        /**
+         * AdminOrders
+         * @description A page of orders, newest first. ``next_cursor`` fetches the next (older) page as
+         *     ``?cursor=``; null on the last page.
+         */
+        AdminOrders: {
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Orders */
+            orders: components["schemas"]["AdminOrder"][];
+        };
+        /**
+         * AdminTrade
+         * @description A trade with both sides (``GET /admin/trades``): ``side`` is the aggressor's (the
+         *     taker's), ``notional`` and the fees are in ``fee_asset`` (the quote asset); a
+         *     negative fee is a rebate.
+         */
+        AdminTrade: {
+            /** Fee Asset */
+            fee_asset: string;
+            /** Maker Fee */
+            maker_fee: string;
+            /** Maker Order Id */
+            maker_order_id: string;
+            /** Maker User Id */
+            maker_user_id: number;
+            /** Notional */
+            notional: string;
+            /** Price */
+            price: string;
+            /** Quantity */
+            quantity: string;
+            /** Seq */
+            seq: number;
+            /**
+             * Side
+             * @enum {string}
+             */
+            side: "buy" | "sell";
+            /** Symbol */
+            symbol: string;
+            /** Taker Fee */
+            taker_fee: string;
+            /** Taker Order Id */
+            taker_order_id: string;
+            /** Taker User Id */
+            taker_user_id: number;
+            /** Timestamp Ns */
+            timestamp_ns: number;
+            /** Trade Id */
+            trade_id: string;
+        };
+        /**
+         * AdminTrades
+         * @description A page of trades, newest first; ``next_cursor`` as in ``AdminOrders``.
+         */
+        AdminTrades: {
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Trades */
+            trades: components["schemas"]["AdminTrade"][];
         };
         /** AmendOrderBody */
         AmendOrderBody: {
@@ -2822,6 +2991,100 @@ export interface operations {
             };
         };
     };
+    all_orders_api_v1_admin_orders_get: {
+        parameters: {
+            query?: {
+                /** @description The previous page's ``next_cursor``: the rows after it (older). */
+                cursor?: string | null;
+                /** @description Rows per page. */
+                limit?: number;
+                status?: ("open" | "closed" | "new" | "partially_filled" | "pending_trigger" | "filled" | "cancelled" | "expired") | null;
+                symbol?: string | null;
+                /** @description Only this user's. */
+                user_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrders"];
+                };
+            };
+            /** @description Missing, expired or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed: scope, role or a suspended account. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the request names does not exist (see code). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is too long. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A value breaks the schema's rules: the error names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (Retry-After). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request headers are too large. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     stats_api_v1_admin_stats_get: {
         parameters: {
             query?: never;
@@ -3149,6 +3412,99 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying. */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    all_trades_api_v1_admin_trades_get: {
+        parameters: {
+            query?: {
+                /** @description The previous page's ``next_cursor``: the rows after it (older). */
+                cursor?: string | null;
+                /** @description Rows per page. */
+                limit?: number;
+                symbol?: string | null;
+                /** @description Only this user's. */
+                user_id?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminTrades"];
+                };
+            };
+            /** @description Missing, expired or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not allowed: scope, role or a suspended account. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description What the request names does not exist (see code). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The URL is too long. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A value breaks the schema's rules: the error names the field. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (Retry-After). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request headers are too large. */
+            431: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,4 +1,4 @@
-import { describe, expect, it, beforeEach } from "vitest";
+import { describe, expect, it, beforeEach, vi } from "vitest";
 import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
@@ -86,6 +86,20 @@ describe("OrderForm", () => {
     expect(screen.getByLabelText("Quantity (BTC)")).toHaveValue("0.0617");
   });
 
+  it("sizes a market buy by the amount to spend: the % buttons fill it from the quote balance", async () => {
+    wrap(<OrderForm symbol={BTC} />);
+    await userEvent.selectOptions(screen.getByLabelText("Order type"), "market");
+    await userEvent.click(screen.getByLabelText("By amount (USD)"));
+    expect(screen.queryByLabelText("Quantity (BTC)")).toBeNull();
+    await userEvent.click(screen.getByRole("button", { name: "25% of available balance" }));
+    expect(screen.getByLabelText("Spend (USD, fees included)")).toHaveValue("12506.250000");
+    await userEvent.clear(screen.getByLabelText("Spend (USD, fees included)"));
+    await userEvent.type(screen.getByLabelText("Spend (USD, fees included)"), "60000");
+    expect(await screen.findByText("Insufficient USD: 50025.000000 available.")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "Sell" })); // a sell is sized by quantity
+    expect(screen.getByLabelText("Quantity (BTC)")).toBeInTheDocument();
+  });
+
   it("shows inline errors on the tick and the balance, and sends nothing", async () => {
     wrap(<OrderForm symbol={BTC} />);
     await userEvent.type(screen.getByLabelText("Price (USD)"), "50000.005");
@@ -104,10 +118,27 @@ describe("Tape", () => {
       { trade_id: "2", price: "100.00", quantity: "0.0000001", side: "sell", timestamp_ns: 1_700_000_000_000_000_000 },
       { trade_id: "1", price: "100.01", quantity: "0.0001", side: "buy", timestamp_ns: 1_700_000_000_000_000_000 },
     ] } });
+    // the tape is virtualised: it renders the rows its box (300 px here) shows
+    const height = vi.spyOn(Element.prototype, "clientHeight", "get").mockReturnValue(300);
     wrap(<Tape symbol={BTC} />);
+    height.mockRestore();
     const rows = within(screen.getByRole("table", { name: "BTC-USD recent trades" })).getAllByRole("row").slice(1);
     expect(rows[0]).toHaveAttribute("data-side", "sell");
     expect(rows[0]).toHaveTextContent("0.0000");
     expect(document.body.textContent).not.toMatch(/\de-\d/);
+  });
+
+  it("renders only the rows in view of a long tape", () => {
+    const trades = Array.from({ length: 80 }, (_, i) => ({
+      trade_id: String(80 - i), price: "100.00", quantity: "0.0001", side: "buy" as const, timestamp_ns: 1_700_000_000_000_000_000,
+    }));
+    useMarket.setState({ view: { ...useMarket.getState().view, trades } });
+    const height = vi.spyOn(Element.prototype, "clientHeight", "get").mockReturnValue(210); // 10 rows
+    wrap(<Tape symbol={BTC} />);
+    height.mockRestore();
+    const rows = within(screen.getByRole("table", { name: "BTC-USD recent trades" })).getAllByRole("row").slice(1);
+    expect(rows[0]).toHaveAttribute("data-trade-id", "80"); // the newest first
+    expect(rows.length).toBeGreaterThanOrEqual(10);
+    expect(rows.length).toBeLessThan(20); // not 80
   });
 });

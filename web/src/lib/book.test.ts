@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LocalBook, depthPoints, ladderRows, spreadOf, type BookDelta, type BookSnapshot } from "./book";
+import { LocalBook, depthSeries, ladderRows, spreadOf, type BookDelta, type BookSnapshot } from "./book";
 
 const snap = (update_id: number, bids: [string, string][], asks: [string, string][]): BookSnapshot =>
   ({ type: "book_snapshot", symbol: "BTC-USD", update_id, bids, asks });
@@ -67,9 +67,41 @@ describe("ladder and depth", () => {
     expect(spreadOf(undefined, "101.00", 2)).toBeNull();
   });
 
-  it("orders depth points from the lowest bid to the highest ask with cumulative sizes", () => {
-    const points = depthPoints([["100.00", "1"], ["99.00", "2"]], [["101.00", "3"], ["102.00", "4"]]);
-    expect(points.map((p) => p.price)).toEqual(["99.00", "100.00", "101.00", "102.00"]);
-    expect(points.map((p) => p.cumulative)).toEqual(["3", "1", "3", "7"]);
+  it("orders depth points from the lowest bid to the highest ask with cumulative sizes, edges included", () => {
+    const { points, domain } = depthSeries([["100.00", "1"], ["99.00", "2"]], [["101.00", "3"], ["102.00", "4"]]);
+    // the edges continue the deepest level of each side past it
+    expect(points.map((p) => p.price)).toEqual(["99.00", "99.00", "100.00", "101.00", "102.00", "102.00"]);
+    expect(points.map((p) => p.cumulative)).toEqual(["3", "3", "1", "3", "7", "7"]);
+    expect(points.map((p) => p.x)).toEqual([98.925, 99, 100, 101, 102, 102.075]);
+    expect(domain).toEqual([98.925, 102.075]); // centred on the mid, 100.5: 5% past the deepest level
+  });
+
+  it("draws a visible area for a single level per side", () => {
+    const { points, domain } = depthSeries([["100.00", "0.5"]], [["101.00", "0.25"]]);
+    const bid = points.filter((p) => p.bid !== undefined);
+    const ask = points.filter((p) => p.ask !== undefined);
+    // each side spans a width (two distinct x) at its cumulative size
+    expect(new Set(bid.map((p) => p.x)).size).toBe(2);
+    expect(new Set(ask.map((p) => p.x)).size).toBe(2);
+    expect(bid.every((p) => p.cumulative === "0.5")).toBe(true);
+    expect(domain[0]).toBeLessThan(100);
+    expect(domain[1]).toBeGreaterThan(101);
+  });
+
+  it("keeps a lone far order from squeezing the levels near the mid", () => {
+    const bids: [string, string][] = [["100.00", "1"], ["99.50", "1"], ["99.00", "1"], ["98.50", "1"], ["98.00", "1"], ["50.00", "7"]];
+    const asks: [string, string][] = [["101.00", "1"], ["101.50", "1"], ["102.00", "1"], ["102.50", "1"], ["103.00", "1"]];
+    const { points, domain } = depthSeries(bids, asks);
+    expect(domain[0]).toBeGreaterThan(95); // not 50
+    expect(domain[0]).toBeLessThan(98);
+    expect(points.map((p) => p.price)).not.toContain("50.00");
+    expect(points[0]!.cumulative).toBe("5"); // the edge holds the levels shown, not the far one
+  });
+
+  it("handles one side only and an empty book", () => {
+    expect(depthSeries([], []).points).toEqual([]);
+    const { points, domain } = depthSeries([], [["101.00", "1"]]);
+    expect(points.map((p) => p.ask)).toEqual([1, 1]);
+    expect(domain[0]).toBeLessThan(101);
   });
 });

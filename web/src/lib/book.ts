@@ -182,20 +182,50 @@ export interface DepthPoint {
   cumulative: string;
 }
 
-/** Step-area points of cumulative depth: bids from the best down, asks from the best up. */
-export function depthPoints(bids: Level[], asks: Level[]): DepthPoint[] {
+export interface DepthSeries {
+  points: DepthPoint[];
+  /** The x range, centred on the mid price, so both sides show at the same scale. */
+  domain: [number, number];
+}
+
+/** Cumulative depth as step areas, lowest price first. A bid at price p holds the size
+ * of every bid at p or above: the bid area is flat from one level to the next lower one
+ * (draw with stepBefore) and runs on to the left edge past the last level shown; the
+ * ask area likewise from each ask up to the next (stepAfter) and on to the right edge.
+ * So even a single level per side has a visible area, and the best level's size shows.
+ * The edges sit at the same distance from the mid on both sides: far enough for nine
+ * levels in ten (a lone order far away does not squeeze the rest into a sliver). */
+export function depthSeries(bids: Level[], asks: Level[]): DepthSeries {
+  const bestBid = bids[0] ? dec(bids[0][0]) : null;
+  const bestAsk = asks[0] ? dec(asks[0][0]) : null;
+  if (!bestBid && !bestAsk) return { points: [], domain: [0, 1] };
+  const mid = bestBid && bestAsk ? bestBid.plus(bestAsk).div(2) : (bestBid ?? bestAsk)!;
+  const distances = [...bids.map(([p]) => mid.minus(p)), ...asks.map(([p]) => dec(p).minus(mid))]
+    .sort((a, b) => a.comparedTo(b));
+  let half = distances[Math.max(0, Math.ceil(0.9 * distances.length) - 1)]!.mul("1.05"); // room past the level
+  if (half.isZero()) half = mid.isZero() ? new Decimal(1) : mid.mul("0.001");
+  const left = mid.minus(half);
+  const right = mid.plus(half);
+
   const points: DepthPoint[] = [];
   let sum = new Decimal(0);
   const bidPoints: DepthPoint[] = [];
   for (const [price, qty] of bids) {
+    if (dec(price).lt(left)) break; // beyond the edge: not drawn, not counted at the edge
     sum = sum.plus(qty);
     bidPoints.push({ x: dec(price).toNumber(), bid: sum.toNumber(), price, cumulative: sum.toFixed() });
   }
-  points.push(...bidPoints.reverse());
-  sum = new Decimal(0);
-  for (const [price, qty] of asks) {
-    sum = sum.plus(qty);
-    points.push({ x: dec(price).toNumber(), ask: sum.toNumber(), price, cumulative: sum.toFixed() });
+  if (bidPoints.length) {
+    const deepest = bidPoints[bidPoints.length - 1]!;
+    points.push({ ...deepest, x: left.toNumber() }, ...bidPoints.reverse());
   }
-  return points;
+  sum = new Decimal(0);
+  const askPoints: DepthPoint[] = [];
+  for (const [price, qty] of asks) {
+    if (dec(price).gt(right)) break;
+    sum = sum.plus(qty);
+    askPoints.push({ x: dec(price).toNumber(), ask: sum.toNumber(), price, cumulative: sum.toFixed() });
+  }
+  if (askPoints.length) points.push(...askPoints, { ...askPoints[askPoints.length - 1]!, x: right.toNumber() });
+  return { points, domain: [left.toNumber(), right.toNumber()] };
 }

@@ -156,6 +156,52 @@ describe("Feed", () => {
     expect(flush().openOrders).toEqual([]);
   });
 
+  it("keeps the open orders, tape and balances the same objects while only the book moves", () => {
+    feed.setToken("token");
+    socket().close();
+    vi.advanceTimersByTime(10);
+    socket().open();
+    socket().receive({ type: "authenticated", user_id: 1 });
+    const order = { order_id: "1", symbol: "BTC-USD", side: "buy", status: "new", price: "1.00", quantity: "1" };
+    socket().receive({ type: "orders_snapshot", orders: [order] });
+    socket().receive(snapshot(10, [["99.00", "1"]], [["101.00", "1"]]));
+    socket().receive(trade("1"));
+    const before = flush();
+    socket().receive(delta(11, 11, [["99.00", "2"]]));
+    const after = flush();
+    expect(after.bids).not.toBe(before.bids); // the book changed
+    expect(after.openOrders).toBe(before.openOrders); // nothing else did: no redraw for them
+    expect(after.trades).toBe(before.trades);
+    socket().receive({ type: "order", event: "cancelled", order: { ...order, status: "cancelled" } });
+    expect(flush().openOrders).not.toBe(before.openOrders);
+  });
+
+  it("publishes no more often than minIntervalMs, merging what arrives between", () => {
+    let clock = 1000;
+    const seen: FeedView[] = [];
+    const paced = new Feed({
+      url: "ws://test/ws", WebSocketImpl: FakeSocket as unknown as typeof WebSocket, now: () => clock,
+      schedule: (run) => run(), onView: (v) => seen.push(v), minIntervalMs: 100,
+    });
+    paced.start("BTC-USD");
+    const link = socket();
+    link.open();
+    link.receive(snapshot(10, [["99.00", "1"]], [["101.00", "1"]]));
+    const before = seen.length;
+    for (let id = 11; id <= 30; id++) {
+      clock += 2; // 20 deltas in 40 ms
+      link.receive(delta(id, id, [["99.00", String(id)]]));
+    }
+    expect(seen.length - before).toBeLessThanOrEqual(1); // at most the one already due
+    clock += 100;
+    vi.advanceTimersByTime(100);
+    const last = seen[seen.length - 1]!;
+    expect(last.updateId).toBe(30); // nothing is lost: the latest book is shown
+    expect(last.bids).toEqual([["99.00", "30"]]);
+    expect(seen.length - before).toBeLessThanOrEqual(2);
+    paced.stop();
+  });
+
   it("pings a quiet link and drops a dead one", () => {
     vi.advanceTimersByTime(2500);
     expect(socket().sent.some((m) => m.op === "ping")).toBe(true);

@@ -5,7 +5,8 @@
 // the server's `resync`) resubscribes with `since` and the epoch, so the server sends
 // what was missed or a fresh snapshot; a crossed book is cleared and re-snapshotted; a
 // reconnect resubscribes the same way. Trades are deduplicated by id. Every change only
-// marks the feed dirty: the view is published at most once per animation frame.
+// marks the feed dirty: the view is published at most once per animation frame, and
+// no more often than ``minIntervalMs``.
 import { LocalBook, type BookDelta, type BookSnapshot, type Level } from "./book";
 import { Tape, type TapeTrade } from "./tape";
 import type { Balance } from "./market";
@@ -98,6 +99,9 @@ export interface FeedOptions {
   WebSocketImpl?: typeof WebSocket;
   /** Schedules the publication of the view (requestAnimationFrame in the browser). */
   schedule?: (run: () => void) => void;
+  /** At least this long between two views (ms): the stream may bring hundreds of
+   * changes a second; the screen shows them at most this often (0: every frame). */
+  minIntervalMs?: number;
   now?: () => number;
   depth?: number;
   onView: (view: FeedView) => void;
@@ -122,6 +126,9 @@ export class Feed {
   private ticker: Ticker | null = null;
   private candle: Candle | null = null;
   private orders = new Map<string, OrderView>();
+  /** The sorted open orders as last published: a new array only when they changed, so
+   * the views that show them do not redraw for every book delta. */
+  private ordersView: OrderView[] | null = null;
   private balances: Balance[] | null = null;
   private status: ConnectionStatus = "offline";
   private lastMessageAt = 0;
@@ -201,6 +208,7 @@ export class Feed {
       this.send({ op: "auth", token, request_id: "reauth" });
     } else {
       this.orders.clear();
+      this.ordersView = null;
       this.balances = null;
       this.signedIn = false;
       this.socket?.close(4000, "user changed");
@@ -360,6 +368,7 @@ export class Feed {
         break;
       case "orders_snapshot":
         this.orders = new Map((message.orders as OrderView[]).map((o) => [o.order_id, o]));
+        this.ordersView = null;
         break;
       case "order":
         this.onOrder(message as unknown as OrderEvent);
@@ -380,6 +389,7 @@ export class Feed {
   private onOrder(event: OrderEvent): void {
     const order = event.order;
     if (order) {
+      this.ordersView = null;
       if (["filled", "cancelled", "expired"].includes(order.status)) this.orders.delete(order.order_id);
       else this.orders.set(order.order_id, order);
     }
@@ -398,14 +408,25 @@ export class Feed {
     return this.opts.now ? this.opts.now() : Date.now();
   }
 
+  private publishedAt = -Infinity;
+
   private publish(): void {
     if (this.scheduled) return;
     this.scheduled = true;
     const schedule = this.opts.schedule ?? ((run: () => void) => requestAnimationFrame(run));
-    schedule(() => {
-      this.scheduled = false;
-      this.opts.onView(this.view());
-    });
+    const wait = this.publishedAt + (this.opts.minIntervalMs ?? 0) - this.now();
+    if (wait > 0) {
+      // too soon after the last view: the changes wait, merged, for the next one
+      setTimeout(() => schedule(() => this.flushView()), wait);
+      return;
+    }
+    schedule(() => this.flushView());
+  }
+
+  private flushView(): void {
+    this.scheduled = false;
+    this.publishedAt = this.now();
+    this.opts.onView(this.view());
   }
 
   private levelsCache: { book: LocalBook; version: number; bids: Level[]; asks: Level[] } | null = null;
@@ -427,7 +448,7 @@ export class Feed {
       ticker: this.ticker,
       candle: this.candle,
       interval: this.interval,
-      openOrders: [...this.orders.values()].sort((a, b) => (BigInt(b.order_id) > BigInt(a.order_id) ? 1 : -1)),
+      openOrders: this.ordersView ??= [...this.orders.values()].sort((a, b) => (BigInt(b.order_id) > BigInt(a.order_id) ? 1 : -1)),
       balances: this.balances,
       status: this.status,
       lastMessageAt: this.lastMessageAt,

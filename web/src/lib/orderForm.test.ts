@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { Decimal } from "./decimal";
 import type { SymbolInfo } from "./market";
-import { EMPTY_DRAFT, buyHold, orderBody, quantityForFraction, validateOrder, type OrderDraft } from "./orderForm";
+import {
+  EMPTY_DRAFT, buyHold, orderBody, quantityForFraction, quoteForFraction, validateOrder, type OrderDraft,
+} from "./orderForm";
+import { orderSchema } from "./orderSchema";
 
 const BTC: SymbolInfo = {
   symbol: "BTC-USD", base: "BTC", quote: "USD", tick_size: "0.01", lot_size: "0.0001", min_quantity: "0.0001",
@@ -75,5 +78,63 @@ describe("validateOrder", () => {
     });
     const gtd = orderBody("BTC-USD", draft({ price: "1", quantity: "1", timeInForce: "gtd", expireAt: "2030-01-01T00:00:00Z" }));
     expect(gtd.expire_time_ns).toBe("1893456000000000000");
+  });
+});
+
+describe("market buys by quote amount", () => {
+  const spend = (quoteQuantity: string, change: Partial<OrderDraft> = {}) =>
+    draft({ side: "buy", type: "market", timeInForce: "ioc", amountIn: "quote", quoteQuantity, ...change });
+
+  it("sends quote_quantity, never a quantity", () => {
+    const body = orderBody("BTC-USD", spend("250.50"));
+    expect(body.quote_quantity).toBe("250.50");
+    expect(body).not.toHaveProperty("quantity");
+    expect(orderBody("BTC-USD", spend("250.50", { side: "sell" }))).not.toHaveProperty("quote_quantity");
+  });
+
+  it("checks the amount: decimals of the quote, minimum notional, the balance, a book to buy from", () => {
+    const v = (text: string, available = "1000", m = market) => validateOrder(BTC, spend(text), m, "0", available, 6).quoteQuantity;
+    expect(v("250.5")).toBeUndefined();
+    expect(v("")).toBe("Enter the USD amount to spend.");
+    expect(v("1e3")).toBe("The amount must be a plain decimal number.");
+    expect(v("0.0000001")).toBe("The amount has at most 6 decimals.");
+    expect(v("0.5")).toBe("The amount is below the minimum notional 1.000000 USD.");
+    expect(v("1000.000001")).toBe("Insufficient USD: 1000 available.");
+    expect(v("1000")).toBeUndefined(); // the hold is the amount itself, fees included
+    expect(v("10", "1000", { bestBid: "1.00", bestAsk: undefined } as never)).toBe("There is no opposite order to trade with.");
+    // the quantity is not asked for
+    expect(validateOrder(BTC, spend("10"), market, "0", "1000", 6).quantity).toBeUndefined();
+  });
+
+  it("% buttons give a share of the available quote, rounded down to its minor unit", () => {
+    expect(quoteForFraction(new Decimal("0.25"), "1234.567891", 6).toFixed()).toBe("308.641972");
+    expect(quoteForFraction(new Decimal(1), "1234.567891", 6).toFixed()).toBe("1234.567891");
+    expect(quoteForFraction(new Decimal("0.75"), "0.000003", 6).toFixed()).toBe("0.000002");
+  });
+});
+
+describe("orderSchema (zod)", () => {
+  const context = { market, availableBase: "1", availableQuote: "1000", quoteDecimals: 6 };
+
+  it("accepts a valid order and puts each rule's error on its field", () => {
+    const schema = orderSchema(BTC, context);
+    expect(schema.safeParse(draft({ price: "50000.00", quantity: "0.0100" })).success).toBe(true);
+    const bad = schema.safeParse(draft({ price: "50000.005", quantity: "1" }));
+    expect(bad.success).toBe(false);
+    const byField = Object.fromEntries((bad.error?.issues ?? []).map((i) => [i.path.join("."), i.message]));
+    expect(byField.price).toBe("The price must be a multiple of the tick 0.01.");
+  });
+
+  it("refuses values of the wrong shape and puts order-wide errors on root", () => {
+    const schema = orderSchema(BTC, context);
+    expect(schema.safeParse({ ...draft({}), side: "short" }).success).toBe(false);
+    const postOnlyMarket = schema.safeParse(draft({ type: "market", timeInForce: "ioc", postOnly: true, quantity: "0.0001" }));
+    expect(postOnlyMarket.error?.issues.map((i) => i.path.join("."))).toContain("root");
+  });
+
+  it("judges the balance it is given", () => {
+    const order = draft({ price: "50000.00", quantity: "0.0100" });
+    expect(orderSchema(BTC, { ...context, availableQuote: "100" }).safeParse(order).success).toBe(false);
+    expect(orderSchema(BTC, { ...context, availableQuote: "1000" }).safeParse(order).success).toBe(true);
   });
 });

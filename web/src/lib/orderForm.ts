@@ -1,6 +1,9 @@
 // The order form's rules, before anything is sent: the tick and lot grids, the size
 // limits, the minimum notional and the balance (the engine's hold, fees included), and
 // the % of balance buttons, which round down to the lot so they never exceed it.
+//
+// The form's values are checked by a zod schema (orderSchema.ts): the shape by zod, the
+// exchange's rules (which need the symbol, the balances and the book) by validateOrder.
 import { Decimal, dec, floorToStep, isOnStep, parseDecimal } from "./decimal";
 import type { SymbolInfo } from "./market";
 
@@ -8,12 +11,17 @@ export type Side = "buy" | "sell";
 export type OrderKind = "limit" | "market" | "stop_limit" | "stop_market";
 export type TimeInForce = "gtc" | "ioc" | "fok" | "gtd";
 export type Stp = "cancel_newest" | "cancel_oldest" | "cancel_both" | "decrement_and_cancel";
+/** What a market buy's size is given in: base quantity, or quote to spend. */
+export type AmountIn = "base" | "quote";
 
 export interface OrderDraft {
   side: Side;
   type: OrderKind;
   price: string;
   quantity: string;
+  /** A market buy by quote amount: spend at most this much, fees included. */
+  quoteQuantity: string;
+  amountIn: AmountIn;
   stopPrice: string;
   displayQuantity: string;
   timeInForce: TimeInForce;
@@ -24,7 +32,7 @@ export interface OrderDraft {
 }
 
 export const EMPTY_DRAFT: OrderDraft = {
-  side: "buy", type: "limit", price: "", quantity: "", stopPrice: "", displayQuantity: "",
+  side: "buy", type: "limit", price: "", quantity: "", quoteQuantity: "", amountIn: "base", stopPrice: "", displayQuantity: "",
   timeInForce: "gtc", expireAt: "", postOnly: false, stp: "cancel_newest", clientOrderId: "",
 };
 
@@ -33,10 +41,21 @@ export interface Market {
   bestAsk?: string | undefined;
 }
 
-export type Errors = Partial<Record<"price" | "quantity" | "stopPrice" | "displayQuantity" | "expireAt" | "clientOrderId" | "form", string>>;
+export type Errors = Partial<Record<"price" | "quantity" | "quoteQuantity" | "stopPrice" | "displayQuantity" | "expireAt" | "clientOrderId" | "form", string>>;
 
 export function hasPrice(type: OrderKind): boolean {
   return type === "limit" || type === "stop_limit";
+}
+
+/** A market buy sized by the quote to spend (``quote_quantity``), not by quantity. */
+export function spendsQuote(d: Pick<OrderDraft, "type" | "side" | "amountIn">): boolean {
+  return d.type === "market" && d.side === "buy" && d.amountIn === "quote";
+}
+
+/** ``fraction`` of the available quote, rounded down to the quote's minor unit: what a
+ * market buy by amount may spend (the engine holds exactly that, fees included). */
+export function quoteForFraction(fraction: Decimal, availableQuote: string, quoteDecimals: number): Decimal {
+  return floorToStep(dec(availableQuote).mul(fraction), new Decimal(1).div(new Decimal(10).pow(quoteDecimals)));
 }
 
 export function isStop(type: OrderKind): boolean {
@@ -123,6 +142,23 @@ export function validateOrder(
   const price = hasPrice(d.type) ? checkPrice(d.price, "price", "price") : null;
   if (isStop(d.type)) checkPrice(d.stopPrice, "stopPrice", "stop price");
 
+  if (spendsQuote(d)) {
+    const amount = parseDecimal(d.quoteQuantity);
+    const step = new Decimal(1).div(new Decimal(10).pow(quoteDecimals));
+    if (d.quoteQuantity.trim() === "") errors.quoteQuantity = `Enter the ${s.quote} amount to spend.`;
+    else if (amount === null) errors.quoteQuantity = "The amount must be a plain decimal number.";
+    else if (amount.lte(0)) errors.quoteQuantity = "The amount must be above zero.";
+    else if (!isOnStep(amount, step)) errors.quoteQuantity = `The amount has at most ${quoteDecimals} decimals.`;
+    else if (amount.lt(s.min_notional)) errors.quoteQuantity = `The amount is below the minimum notional ${s.min_notional} ${s.quote}.`;
+    else if (amount.gt(availableQuote)) errors.quoteQuantity = `Insufficient ${s.quote}: ${availableQuote} available.`;
+    else if (!m.bestAsk) errors.quoteQuantity = "There is no opposite order to trade with.";
+    if (!tifChoices(d.type).includes(d.timeInForce))
+      errors.form = `A market order takes ${tifChoices(d.type).map((t) => t.toUpperCase()).join(" or ")}.`;
+    if (d.clientOrderId && !/^[\x20-\x7e]{1,64}$/.test(d.clientOrderId))
+      errors.clientOrderId = "At most 64 printable characters.";
+    return errors;
+  }
+
   const qty = parseDecimal(d.quantity);
   if (d.quantity.trim() === "") errors.quantity = "Enter a quantity.";
   else if (qty === null) errors.quantity = "The quantity must be a plain decimal number.";
@@ -169,9 +205,10 @@ export function validateOrder(
 /** The request body of POST /api/v1/orders for a valid draft. */
 export function orderBody(symbol: string, d: OrderDraft): Record<string, unknown> {
   const body: Record<string, unknown> = {
-    symbol, side: d.side, type: d.type, quantity: d.quantity.trim(),
-    time_in_force: d.timeInForce, self_trade_prevention: d.stp,
+    symbol, side: d.side, type: d.type, time_in_force: d.timeInForce, self_trade_prevention: d.stp,
   };
+  if (spendsQuote(d)) body.quote_quantity = d.quoteQuantity.trim();
+  else body.quantity = d.quantity.trim();
   if (hasPrice(d.type)) body.price = d.price.trim();
   if (isStop(d.type)) body.stop_price = d.stopPrice.trim();
   if (d.displayQuantity.trim()) body.display_quantity = d.displayQuantity.trim();
@@ -180,3 +217,4 @@ export function orderBody(symbol: string, d: OrderDraft): Record<string, unknown
   if (d.timeInForce === "gtd") body.expire_time_ns = (BigInt(Date.parse(d.expireAt)) * 1_000_000n).toString();
   return body;
 }
+

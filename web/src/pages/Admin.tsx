@@ -1,16 +1,16 @@
 import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate } from "react-router";
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { api, ApiError } from "../api/client";
+import { api, ApiError, type AdminFilter, type AdminHealth, type AdminOrderStatus } from "../api/client";
 import { useAssets, useSession, useSymbols } from "../hooks";
 import { healthPoint, type HealthPoint, type HealthSample } from "../lib/health";
 import { formatDateTime } from "../lib/time";
 import { useToasts } from "../stores/toasts";
 
-type Tab = "health" | "users" | "funds" | "withdrawals" | "markets" | "trades" | "audit";
+type Tab = "health" | "users" | "funds" | "withdrawals" | "markets" | "orders" | "trades" | "audit";
 const TABS: [Tab, string][] = [["health", "System health"], ["users", "Users"], ["funds", "Balances"], ["withdrawals", "Withdrawals"],
-  ["markets", "Halts"], ["trades", "Trades"], ["audit", "Audit log"]];
+  ["markets", "Halts"], ["orders", "Orders"], ["trades", "Trades"], ["audit", "Audit log"]];
 
 export default function Admin() {
   const session = useSession();
@@ -32,6 +32,7 @@ export default function Admin() {
         {tab === "funds" && <Funds />}
         {tab === "withdrawals" && <Withdrawals />}
         {tab === "markets" && <Halts />}
+        {tab === "orders" && <Orders />}
         {tab === "trades" && <Trades />}
         {tab === "audit" && <Audit />}
       </section>
@@ -61,7 +62,7 @@ function Health() {
   });
   useEffect(() => {
     if (!data) return;
-    const sample = { ...(data as unknown as HealthSample), atMs: Date.now() };
+    const sample: HealthSample = { ...data, atMs: Date.now() };
     if (previous.current) {
       const point = healthPoint(previous.current, sample);
       setPoints((p) => [...p.slice(-89), point]);
@@ -70,11 +71,10 @@ function Health() {
   }, [data]);
   if (error) return <p role="alert" className="text-down">{error.message}</p>;
   if (!data) return <p className="text-muted">Loading…</p>;
-  const d = data as Record<string, unknown> & { journal?: Record<string, unknown> };
   const cards: [string, unknown][] = [
-    ["Last sequence", d.seq], ["Sequencer queue", d.queue_depth], ["Journal lag", d.journal?.lag], ["Journal mode", d.journal?.mode],
-    ["Projector lag", d.projector_lag], ["Snapshot at", d.snapshot_seq], ["WebSocket clients", d.websocket_clients],
-    ["Open orders", d.open_orders], ["Busy refusals", d.busy_rejections], ["Uptime", formatUptime(Number(d.uptime_seconds))], ["Version", d.version],
+    ["Last sequence", data.seq], ["Sequencer queue", data.queue_depth], ["Journal lag", data.journal.lag], ["Journal mode", data.journal.mode],
+    ["Projector lag", data.projector_lag], ["Snapshot at", data.snapshot_seq], ["WebSocket clients", data.websocket_clients],
+    ["Open orders", data.open_orders], ["Busy refusals", data.busy_rejections], ["Uptime", formatUptime(Number(data.uptime_seconds))], ["Version", data.version],
   ];
   const chartData = points.map((p) => ({ ...p, time: new Date(p.atMs).toLocaleTimeString() }));
   return (
@@ -84,11 +84,48 @@ function Health() {
           <div key={label} className="panel p-2"><dt className="text-xs text-muted">{label}</dt><dd className="num text-base">{String(value ?? "—")}</dd></div>
         ))}
       </dl>
+      <Projector projector={data.projector} />
       <div className="grid grid-cols-2 gap-3">
         <Chart title="Orders and trades per second" data={chartData} lines={[["ordersPerSec", "orders/s", "#f0b90b"], ["tradesPerSec", "trades/s", "#2ebd85"]]} />
         <Chart title="Acknowledgement latency (ms)" data={chartData} lines={[["p50Ms", "p50", "#7cb7ff"], ["p99Ms", "p99", "#f6465d"]]} />
       </div>
     </div>
+  );
+}
+
+/** The SQL projector: how far it has written, its failures and its dead letters
+ * (records it could not write and skipped; the read model misses them until rebuilt). */
+function Projector({ projector }: { projector: AdminHealth["projector"] }) {
+  if (!projector) return <p className="panel p-2 text-muted" data-testid="projector-health">No SQL projector runs in this server.</p>;
+  const letter = projector.last_dead_letter;
+  const dead = projector.dead_letters > 0;
+  return (
+    <section className={`panel p-2 ${dead ? "border-down" : ""}`} aria-labelledby="projector-title" data-testid="projector-health">
+      <h2 id="projector-title" className="mb-1 text-sm font-semibold">SQL projector</h2>
+      <dl className="grid grid-cols-5 gap-2">
+        <div><dt className="text-xs text-muted">Written up to</dt><dd className="num">{projector.last_seq}</dd></div>
+        <div><dt className="text-xs text-muted">Lag (commands)</dt><dd className="num">{projector.lag}</dd></div>
+        <div><dt className="text-xs text-muted">State</dt><dd className={projector.behind ? "text-down" : "text-up"}>{projector.behind ? "behind" : "keeping up"}</dd></div>
+        <div><dt className="text-xs text-muted">Write errors</dt><dd className={`num ${projector.errors ? "text-down" : ""}`}>{projector.errors}</dd></div>
+        <div><dt className="text-xs text-muted">Dead letters</dt><dd className={`num ${dead ? "font-semibold text-down" : ""}`} data-testid="dead-letters">{projector.dead_letters}</dd></div>
+      </dl>
+      {projector.last_error && <p className="mt-1 text-xs"><span className="text-muted">Last error: </span><span className="text-[#ff8a99]">{projector.last_error}</span></p>}
+      {letter && (
+        <div className="mt-2" role="alert">
+          <p className="text-xs">
+            Records the read model could not write were skipped: history, balances and the audit log miss them until
+            it is rebuilt from the journal (<code>matchbook db rebuild</code>) once the cause is fixed.
+          </p>
+          <table className="grid-table num mt-1" aria-label="Last dead letter" data-testid="last-dead-letter">
+            <thead><tr><th scope="col">Recorded</th><th scope="col">First seq</th><th scope="col">Last seq</th><th scope="col">Error</th></tr></thead>
+            <tbody><tr>
+              <td>{formatDateTime(letter.recorded_ns)}</td><td>{letter.first_seq}</td><td>{letter.last_seq}</td>
+              <td className="max-w-xl truncate text-left" title={letter.error}>{letter.error}</td>
+            </tr></tbody>
+          </table>
+        </div>
+      )}
+    </section>
   );
 }
 
@@ -235,24 +272,121 @@ function Halts() {
   );
 }
 
-function Trades() {
+/** The filter bar of the order and trade lists: user id, market and (orders) status. */
+function useFilter(withStatus: boolean) {
   const id = useId();
   const { data: symbols = [] } = useSymbols();
-  const [symbol, setSymbol] = useState("BTC-USD");
-  const { data = [] } = useQuery({ queryKey: ["admin-trades", symbol], queryFn: () => api.trades(symbol, 200), refetchInterval: 3000 });
+  const [user, setUser] = useState("");
+  const [symbol, setSymbol] = useState("");
+  const [status, setStatus] = useState<AdminOrderStatus | "">(withStatus ? "open" : "");
+  const userId = /^\d{1,9}$/.test(user.trim()) ? Number(user.trim()) : undefined;
+  const bad = user.trim() !== "" && userId === undefined;
+  const filter: AdminFilter = { ...(userId ? { userId } : {}), ...(symbol ? { symbol } : {}), ...(status ? { status } : {}) };
+  const bar = (
+    <div className="flex flex-wrap items-end gap-3 p-2">
+      <div><label htmlFor={`${id}-u`} className="block text-xs text-muted">User id</label>
+        <input id={`${id}-u`} className="input w-28" inputMode="numeric" value={user} onChange={(e) => setUser(e.target.value)}
+          aria-invalid={bad || undefined} aria-describedby={bad ? `${id}-u-err` : undefined} /></div>
+      <div><label htmlFor={`${id}-s`} className="block text-xs text-muted">Market</label>
+        <select id={`${id}-s`} className="input w-36" value={symbol} onChange={(e) => setSymbol(e.target.value)}>
+          <option value="">All markets</option>{symbols.map((s) => <option key={s.symbol}>{s.symbol}</option>)}
+        </select></div>
+      {withStatus && (
+        <div><label htmlFor={`${id}-st`} className="block text-xs text-muted">Status</label>
+          <select id={`${id}-st`} className="input w-40" value={status} onChange={(e) => setStatus(e.target.value as AdminOrderStatus | "")}>
+            <option value="">All</option>
+            {ORDER_STATUSES.map(([v, label]) => <option key={v} value={v}>{label}</option>)}
+          </select></div>
+      )}
+      {bad && <p id={`${id}-u-err`} className="field-error self-center">A user id is a whole number.</p>}
+    </div>
+  );
+  return { filter: bad ? null : filter, bar };
+}
+
+const ORDER_STATUSES: [AdminOrderStatus, string][] = [["open", "Open (any)"], ["closed", "Closed (any)"], ["new", "New"],
+  ["partially_filled", "Partially filled"], ["pending_trigger", "Waiting stop"], ["filled", "Filled"], ["cancelled", "Cancelled"], ["expired", "Expired"]];
+
+/** Pages of a cursor-paged list: the first page refreshes live, "Load more" follows
+ * ``next_cursor``. */
+function usePages<T extends { next_cursor: string | null }>(key: string, filter: AdminFilter | null, load: (f: AdminFilter) => Promise<T>) {
+  return useInfiniteQuery({
+    queryKey: [key, filter],
+    queryFn: ({ pageParam }) => load({ ...filter, limit: 100, ...(pageParam ? { cursor: pageParam } : {}) }),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+    enabled: filter !== null,
+    refetchInterval: 5000,
+  });
+}
+
+function MoreButton({ query }: { query: { hasNextPage: boolean; isFetchingNextPage: boolean; fetchNextPage: () => unknown } }) {
+  if (!query.hasNextPage) return null;
+  return (
+    <div className="p-2">
+      <button type="button" className="btn text-xs" disabled={query.isFetchingNextPage} onClick={() => void query.fetchNextPage()}>
+        {query.isFetchingNextPage ? "Loading…" : "Load more"}
+      </button>
+    </div>
+  );
+}
+
+function Orders() {
+  const { filter, bar } = useFilter(true);
+  const query = usePages("admin-orders", filter, api.admin.orders);
+  const rows = query.data?.pages.flatMap((p) => p.orders) ?? [];
   return (
     <div className="panel">
-      <div className="flex items-center gap-2 p-2">
-        <label htmlFor={`${id}-s`} className="text-xs text-muted">Market</label>
-        <select id={`${id}-s`} className="input w-40" value={symbol} onChange={(e) => setSymbol(e.target.value)}>{symbols.map((s) => <option key={s.symbol}>{s.symbol}</option>)}</select>
-        <span className="text-xs text-muted">Recent trades; each user's orders are in the audit log (filter by user).</span>
+      {bar}
+      {query.error && <p role="alert" className="p-2 text-down">{query.error.message}</p>}
+      <div className="max-h-[65vh] overflow-auto" tabIndex={0} aria-label="Orders, scrollable">
+        <table className="grid-table num" aria-label="Orders of every user" data-testid="admin-orders">
+          <thead><tr><th scope="col">Order</th><th scope="col">User</th><th scope="col">Updated</th><th scope="col">Market</th><th scope="col">Side</th>
+            <th scope="col">Type</th><th scope="col">Price</th><th scope="col">Quantity</th><th scope="col">Filled</th><th scope="col">Fee</th><th scope="col">Status</th></tr></thead>
+          <tbody>{rows.map((o) => (
+            <tr key={o.order_id} data-order-id={o.order_id} data-user-id={o.user_id}>
+              <td>{o.order_id}</td><td>{o.user_id}</td><td>{o.updated_ns ? formatDateTime(o.updated_ns) : "—"}</td><td>{o.symbol}</td>
+              <td className={o.side === "buy" ? "text-up" : "text-down"}>{o.side === "buy" ? "Buy" : "Sell"}</td>
+              <td>{o.type.replace("_", "-")} {o.time_in_force.toUpperCase()}{o.post_only ? " post-only" : ""}</td>
+              <td>{o.price ?? "market"}{o.stop_price ? ` (stop ${o.stop_price})` : ""}</td>
+              <td>{o.quantity}</td><td>{o.filled_quantity}</td><td>{o.fee ?? "—"} {o.fee_asset}</td>
+              <td>{o.status.replace("_", " ")}{o.cancel_reason && o.status !== "filled" ? ` (${o.cancel_reason.replace(/_/g, " ")})` : ""}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+        {query.isSuccess && rows.length === 0 && <p className="p-2 text-muted">No order matches.</p>}
+        <MoreButton query={query} />
       </div>
-      <table className="grid-table num" aria-label="Recent trades" data-testid="admin-trades">
-        <thead><tr><th scope="col">Trade</th><th scope="col">Time</th><th scope="col">Aggressor</th><th scope="col">Price</th><th scope="col">Quantity</th></tr></thead>
-        <tbody>{data.map((t) => (
-          <tr key={t.trade_id}><td>{t.trade_id}</td><td>{formatDateTime(t.timestamp_ns)}</td><td className={t.side === "buy" ? "text-up" : "text-down"}>{t.side}</td><td>{t.price}</td><td>{t.quantity}</td></tr>
-        ))}</tbody>
-      </table>
+    </div>
+  );
+}
+
+function Trades() {
+  const { filter, bar } = useFilter(false);
+  const query = usePages("admin-trades", filter, api.admin.trades);
+  const rows = query.data?.pages.flatMap((p) => p.trades) ?? [];
+  return (
+    <div className="panel">
+      {bar}
+      {query.error && <p role="alert" className="p-2 text-down">{query.error.message}</p>}
+      <div className="max-h-[65vh] overflow-auto" tabIndex={0} aria-label="Trades, scrollable">
+        <table className="grid-table num" aria-label="Trades of every user" data-testid="admin-trades">
+          <thead><tr><th scope="col">Trade</th><th scope="col">Time</th><th scope="col">Market</th><th scope="col">Aggressor</th><th scope="col">Price</th>
+            <th scope="col">Quantity</th><th scope="col">Notional</th><th scope="col">Maker (order)</th><th scope="col">Maker fee</th>
+            <th scope="col">Taker (order)</th><th scope="col">Taker fee</th></tr></thead>
+          <tbody>{rows.map((t) => (
+            <tr key={t.trade_id} data-trade-id={t.trade_id}>
+              <td>{t.trade_id}</td><td>{formatDateTime(t.timestamp_ns)}</td><td>{t.symbol}</td>
+              <td className={t.side === "buy" ? "text-up" : "text-down"}>{t.side === "buy" ? "Buy" : "Sell"}</td>
+              <td>{t.price}</td><td>{t.quantity}</td><td>{t.notional} {t.fee_asset}</td>
+              <td>user {t.maker_user_id} ({t.maker_order_id})</td><td>{t.maker_fee}</td>
+              <td>user {t.taker_user_id} ({t.taker_order_id})</td><td>{t.taker_fee}</td>
+            </tr>
+          ))}</tbody>
+        </table>
+        {query.isSuccess && rows.length === 0 && <p className="p-2 text-muted">No trade matches.</p>}
+        <MoreButton query={query} />
+      </div>
     </div>
   );
 }

@@ -1,10 +1,13 @@
-import { useId, useRef, useState, type FormEvent } from "react";
+import { useId, useMemo, useRef, useState } from "react";
+import { useForm, type Resolver } from "react-hook-form";
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { Navigate } from "react-router";
 import { api, ApiError, type LedgerEntry } from "../api/client";
 import { useAssets, useSession } from "../hooks";
-import { formatFixed, isOnStep, parseDecimal } from "../lib/decimal";
+import { formatFixed } from "../lib/decimal";
+import { moveSchema, type MoveKind, type MoveValues } from "../lib/walletForm";
 import { formatDateTime } from "../lib/time";
 import { useToasts } from "../stores/toasts";
 import type { Balance } from "../lib/market";
@@ -69,69 +72,65 @@ function AddressCell({ balance }: { balance: Balance }) {
 }
 
 function MoveForm({ kind, assets, decimals, balances }: {
-  kind: "withdraw" | "transfer"; assets: string[]; decimals: Map<string, number>; balances: Balance[];
+  kind: MoveKind; assets: string[]; decimals: Map<string, number>; balances: Balance[];
 }) {
   const id = useId();
-  const [asset, setAsset] = useState("USD");
-  const [amount, setAmount] = useState("");
-  const [target, setTarget] = useState("");
-  const [error, setError] = useState<string | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
   const [done, setDone] = useState<string | null>(null);
   const queries = useQueryClient();
+  const latest = useRef({ decimals, balances });
+  latest.current = { decimals, balances };
+  const resolver = useMemo<Resolver<MoveValues>>(() => zodResolver(moveSchema(kind, {
+    decimals: (asset) => latest.current.decimals.get(asset) ?? 8,
+    available: (asset) => latest.current.balances.find((b) => b.asset === asset)?.available ?? "0",
+  })) as Resolver<MoveValues>, [kind]);
+  const { register, handleSubmit, watch, resetField, formState: { errors, isSubmitting } } =
+    useForm<MoveValues>({ defaultValues: { asset: "USD", amount: "", target: "" }, resolver });
+  const asset = watch("asset");
   const availableNow = balances.find((b) => b.asset === asset)?.available ?? "0";
-  const step = `0.${"0".repeat(Math.max((decimals.get(asset) ?? 8) - 1, 0))}1`;
-  const check = (): string | null => {
-    const value = parseDecimal(amount);
-    if (value === null || value.lte(0)) return "Enter a positive amount.";
-    if (!isOnStep(value, step)) return `${asset} has ${decimals.get(asset) ?? 8} decimals.`;
-    if (value.gt(availableNow)) return `Insufficient ${asset}: ${availableNow} available.`;
-    if (kind === "transfer" && !target.trim()) return "Enter the wallet address to send to.";
-    return null;
-  };
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
+  const submit = handleSubmit(async ({ asset: code, amount, target }) => {
     setDone(null);
-    const problem = check();
-    setError(problem);
-    if (problem) return;
+    setFailure(null);
     try {
       if (kind === "withdraw") {
-        const w = await api.withdraw(asset, amount.trim(), target.trim());
+        const w = await api.withdraw(code, amount, target);
         setDone(`Withdrawal ${w.withdrawal_id} of ${w.amount} ${w.asset} is pending approval.`);
       } else {
-        const t = await api.transfer(asset, amount.trim(), target.trim());
+        const t = await api.transfer(code, amount, target);
         setDone(`Transfer ${t.transfer_id}: ${t.amount} ${t.asset} sent to ${t.to_address}.`);
       }
-      setAmount("");
+      resetField("amount");
       await queries.invalidateQueries({ queryKey: ["balances"] });
       await queries.invalidateQueries({ queryKey: ["ledger"] });
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : "The request failed.");
+      setFailure(err instanceof ApiError ? err.message : "The request failed.");
     }
-  };
+  });
+  const error = errors.amount?.message ?? errors.target?.message ?? errors.asset?.message ?? failure;
   const title = kind === "withdraw" ? "Withdraw" : "Transfer to a wallet address";
   return (
-    <form className="panel flex flex-col gap-2 p-3" onSubmit={submit} aria-labelledby={`${id}-t`} noValidate>
+    <form className="panel flex flex-col gap-2 p-3" onSubmit={(e) => void submit(e)} aria-labelledby={`${id}-t`} noValidate>
       <h2 id={`${id}-t`} className="text-sm font-semibold">{title}</h2>
       <div className="grid grid-cols-[100px_1fr] gap-2">
         <div>
           <label htmlFor={`${id}-asset`} className="text-xs text-muted">Asset</label>
-          <select id={`${id}-asset`} className="input" value={asset} onChange={(e) => setAsset(e.target.value)}>
+          <select id={`${id}-asset`} className="input" {...register("asset")}>
             {assets.map((a) => <option key={a}>{a}</option>)}
           </select>
         </div>
         <div>
           <label htmlFor={`${id}-amount`} className="text-xs text-muted">Amount ({availableNow} available)</label>
-          <input id={`${id}-amount`} className="input num" inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
+          <input id={`${id}-amount`} className="input num" inputMode="decimal" autoComplete="off"
+            aria-invalid={errors.amount ? true : undefined} {...register("amount")} />
         </div>
       </div>
       <div>
         <label htmlFor={`${id}-target`} className="text-xs text-muted">{kind === "withdraw" ? "Destination (external address)" : "Recipient wallet address"}</label>
-        <input id={`${id}-target`} className="input" value={target} onChange={(e) => setTarget(e.target.value)} />
+        <input id={`${id}-target`} className="input" aria-invalid={errors.target ? true : undefined} {...register("target")} />
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
       {done && <p role="status" className="text-xs text-up">{done}</p>}
-      <button type="submit" className="btn">{kind === "withdraw" ? "Request withdrawal" : "Send transfer"}</button>
+      <button type="submit" className="btn" disabled={isSubmitting}>{kind === "withdraw" ? "Request withdrawal" : "Send transfer"}</button>
     </form>
   );
 }

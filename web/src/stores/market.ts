@@ -47,6 +47,9 @@ export function startFeed(symbol: string, interval: string, queries: QueryClient
   let invalidate: ReturnType<typeof setTimeout> | null = null;
   feed = new Feed({
     url: socketUrl(),
+    // ten views a second at most (as exchanges pace their depth streams): a busy book
+    // changes hundreds of times a second, and a ladder redrawn faster is not read faster
+    minIntervalMs: 100,
     onView: (view) => useMarket.setState({ view }),
     loadTrades: (s) => api.trades(s),
     onOrderEvent: (event) => {

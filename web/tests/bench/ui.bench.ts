@@ -15,17 +15,23 @@ function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
+/** Installed before the page's own scripts: each frame checks whether the ladder shows
+ * live levels on both sides and records the time (performance.now() counts from the
+ * navigation's start) of the first frame where it does. */
+function recordUsable(): void {
+  const w = window as unknown as { __usableAt?: number };
+  const ready = () => document.querySelector('[data-testid="ladder"] tr[data-side="bid"]') !== null
+    && document.querySelector('[data-testid="ladder"] tr[data-side="ask"]') !== null;
+  const check = () => {
+    if (ready()) w.__usableAt = performance.now();
+    else requestAnimationFrame(check);
+  };
+  requestAnimationFrame(check);
+}
+
 async function usableAt(page: Page): Promise<number> {
-  // performance.now() counts from the navigation's start
-  return page.evaluate(() => new Promise<number>((resolve) => {
-    const ready = () => document.querySelector('[data-testid="ladder"] tr[data-side="bid"]') !== null
-      && document.querySelector('[data-testid="ladder"] tr[data-side="ask"]') !== null;
-    if (ready()) return resolve(performance.now());
-    const observer = new MutationObserver(() => {
-      if (ready()) { observer.disconnect(); resolve(performance.now()); }
-    });
-    observer.observe(document.body, { childList: true, subtree: true });
-  }));
+  const handle = await page.waitForFunction(() => (window as unknown as { __usableAt?: number }).__usableAt, undefined, { timeout: 30_000 });
+  return (await handle.jsonValue()) as number;
 }
 
 test("time to a usable trading screen", async ({ browser }) => {
@@ -33,6 +39,7 @@ test("time to a usable trading screen", async ({ browser }) => {
   for (let i = 0; i < 7; i++) {
     const context = await browser.newContext(); // a cold cache each time
     const page = await context.newPage();
+    await page.addInitScript(recordUsable);
     await page.goto(url("/trade/BTC-USD"), { waitUntil: "commit" });
     times.push(await usableAt(page));
     await context.close();
@@ -133,6 +140,20 @@ test("long tasks under 200 book updates/s and 50 trades/s for 30 s", async ({ pa
       self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0) / 1000);
     });
     console.log([...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${v.toFixed(0).padStart(6)} ms  ${k}`).join("\n"));
+  }
+  if (process.env.BENCH_TRACE) {
+    // the main thread's time by kind of work (script, style, layout, paint...) over 5 s
+    const browser = page.context().browser()!;
+    await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
+    await page.waitForTimeout(5000);
+    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { name?: string } }[] };
+    const main = trace.traceEvents.find((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain");
+    const byName = new Map<string, number>();
+    for (const e of trace.traceEvents) {
+      if (!main || e.tid !== main.tid || e.pid !== main.pid || e.ph !== "X" || !e.dur) continue;
+      byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur / 1000);
+    }
+    console.log([...byName.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, v]) => `${v.toFixed(0).padStart(6)} ms  ${k}`).join("\n"));
   }
   const measured = await page.evaluate((ms) => new Promise<{ longTaskMs: number; count: number; frames: number; deltas: number; trades: number }>((resolve) => {
     const w = window as unknown as { __sent: { deltas: number; trades: number } };

@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 import { ADMIN, baseUrl } from "../server";
 
 export const url = (path: string) => baseUrl() + path;
+/** A USD price (two decimals) as integer cents, and back: exact price arithmetic. */
+export const cents = (price: string) => BigInt(price.replace(".", ""));
+export const price = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
 export const ARTIFACTS = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "artifacts");
 
 export interface Account { email: string; password: string; userId: number; token: string }
@@ -62,9 +65,9 @@ export async function depth(request: APIRequestContext, symbol = "BTC-USD", limi
  * update id; the REST answer is compared with the ladder the page showed at its id. */
 export async function expectLadderEqualsDepth(page: Page, request: APIRequestContext): Promise<void> {
   await page.evaluate(() => {
-    const w = window as unknown as { __ladders?: Map<number, { bids: string[][]; asks: string[][] }> };
+    const w = window as unknown as { __ladders?: Map<number, { bids: string[][]; asks: string[][]; depth: number }> };
     if (w.__ladders) return;
-    const seen = new Map<number, { bids: string[][]; asks: string[][] }>();
+    const seen = new Map<number, { bids: string[][]; asks: string[][]; depth: number }>();
     w.__ladders = seen;
     const record = () => {
       const table = document.querySelector('[data-testid="ladder"]');
@@ -72,7 +75,7 @@ export async function expectLadderEqualsDepth(page: Page, request: APIRequestCon
       if (id < 0) return;
       const rows = (side: string) => [...document.querySelectorAll(`[data-testid="ladder"] tr[data-side="${side}"]`)]
         .map((tr) => [tr.getAttribute("data-price")!, tr.getAttribute("data-quantity")!]);
-      seen.set(id, { bids: rows("bid"), asks: rows("ask").reverse() });
+      seen.set(id, { bids: rows("bid"), asks: rows("ask").reverse(), depth: Number(table?.getAttribute("data-rows")) });
     };
     record();
     new MutationObserver(record).observe(document.body, { subtree: true, childList: true, attributes: true, characterData: true });
@@ -80,14 +83,16 @@ export async function expectLadderEqualsDepth(page: Page, request: APIRequestCon
   for (let attempt = 0; attempt < 12; attempt++) {
     const rest = await depth(request);
     const shown = await page.evaluate(async (id) => {
-      const w = window as unknown as { __ladders: Map<number, { bids: string[][]; asks: string[][] }> };
+      const w = window as unknown as { __ladders: Map<number, { bids: string[][]; asks: string[][]; depth: number }> };
       // the page may trail the server (a loaded machine, a proxied socket): up to 8 s
       for (let i = 0; i < 160 && Math.max(-1, ...w.__ladders.keys()) < id; i++) await new Promise((r) => setTimeout(r, 50));
       return w.__ladders.get(id) ?? null;
     }, rest.last_update_id);
     if (shown === null) continue; // the page merged past that id: ask again
-    expect(shown.bids.length).toBe(Math.min(rest.bids.length, 14));
-    expect(shown.asks.length).toBe(Math.min(rest.asks.length, 14));
+    // the ladder shows as many levels per side as fit its panel (data-rows)
+    expect(shown.depth).toBeGreaterThanOrEqual(3);
+    expect(shown.bids.length).toBe(Math.min(rest.bids.length, shown.depth));
+    expect(shown.asks.length).toBe(Math.min(rest.asks.length, shown.depth));
     expect(shown.bids).toEqual(rest.bids.slice(0, shown.bids.length));
     expect(shown.asks).toEqual(rest.asks.slice(0, shown.asks.length));
     return;

@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN } from "../server";
-import { deposit, expectAccessible, screenshot, signInUi, signUpByApi, url } from "./helpers";
+import { cents, deposit, depth, expectAccessible, price, screenshot, signInUi, signUpByApi, url } from "./helpers";
 
 test("sign-in page, and signing out", async ({ page, request }) => {
   await page.goto(url("/signin"));
@@ -68,7 +68,8 @@ test("API keys: create with scopes, see the secret once, revoke", async ({ page,
   await expect(page.getByTestId("api-keys").locator("tbody tr")).toHaveCount(0);
 });
 
-test("admin dashboard: health with live charts, users, halts, withdrawals, audit", async ({ page, request }) => {
+test("admin dashboard: health with live charts and the projector, users, halts, withdrawals, audit, all orders and trades", async ({ page, request }) => {
+  test.slow(); // every tab of the dashboard, one after the other
   const customer = await signUpByApi(request, "customer");
   await deposit(request, customer.userId, "BTC", "2");
   await request.post(url("/api/v1/withdrawals"), { data: { asset: "BTC", amount: "0.5", destination: "cold" }, headers: { authorization: `Bearer ${customer.token}` } });
@@ -77,6 +78,8 @@ test("admin dashboard: health with live charts, users, halts, withdrawals, audit
   await page.getByRole("link", { name: "Admin" }).click();
   await expect(page.getByTestId("health-cards")).toContainText("Last sequence");
   await expect(page.locator(".recharts-line path.recharts-curve").first()).toBeVisible({ timeout: 15_000 });
+  await expect(page.getByTestId("projector-health")).toContainText("Dead letters");
+  await expect(page.getByTestId("dead-letters")).toHaveText("0");
   await expectAccessible(page, "admin-health");
   await screenshot(page, "admin-health");
 
@@ -114,7 +117,50 @@ test("admin dashboard: health with live charts, users, halts, withdrawals, audit
   await expect(page.getByTestId("admin-audit").locator("tbody tr").first()).toBeVisible();
   await expectAccessible(page, "admin-audit");
   await screenshot(page, "admin-audit");
+
+  // every user's orders and trades, filtered by user, status and market
+  const trader = await signUpByApi(request, "admin-view");
+  await deposit(request, trader.userId, "USD", "100000");
+  const auth = { authorization: `Bearer ${trader.token}` };
+  const best = await depth(request);
+  const resting = await request.post(url("/api/v1/orders"), { headers: auth, data: {
+    symbol: "BTC-USD", side: "buy", type: "limit", quantity: "0.0100", price: price((cents(best.bids[0]![0]) * 98n) / 100n) } });
+  expect(resting.status(), await resting.text()).toBe(201);
+  const taken = await request.post(url("/api/v1/orders"), { headers: auth, data: { symbol: "BTC-USD", side: "buy", type: "market", quantity: "0.0010" } });
+  expect(taken.status(), await taken.text()).toBe(201);
+  const restingId = ((await resting.json()) as { order_id: string }).order_id;
+  const takenId = ((await taken.json()) as { order_id: string }).order_id;
+
+  await page.getByRole("tab", { name: "Orders" }).click();
+  await page.getByLabel("User id").fill(String(trader.userId));
+  const orders = page.getByTestId("admin-orders").locator("tbody tr");
+  await expect(orders).toHaveCount(1); // open ones by default
+  await expect(orders.first()).toHaveAttribute("data-order-id", restingId);
+  await page.getByLabel("Status").selectOption("");
+  await expect(orders).toHaveCount(2);
+  await expect(orders.first()).toHaveAttribute("data-order-id", takenId);
+  await expect(orders.first()).toContainText("filled");
+  await page.getByLabel("Status").selectOption("cancelled");
+  await expect(page.getByText("No order matches.")).toBeVisible();
+  await page.getByLabel("User id").fill("x");
+  await expect(page.getByText("A user id is a whole number.")).toBeVisible();
+  await page.getByLabel("User id").fill("");
+  await page.getByLabel("Status").selectOption("open");
+  await expect(orders.first()).toBeVisible();
+  await expectAccessible(page, "admin-orders");
+  await screenshot(page, "admin-orders");
+
   await page.getByRole("tab", { name: "Trades" }).click();
+  await page.getByLabel("User id").fill(String(trader.userId));
+  await page.getByLabel("Market").selectOption("BTC-USD");
+  const trades = page.getByTestId("admin-trades").locator("tbody tr");
+  await expect(trades.first()).toContainText(`user ${trader.userId} (${takenId})`);
+  await page.getByLabel("Market").selectOption("ETH-USD");
+  await expect(page.getByText("No trade matches.")).toBeVisible();
+  await page.getByLabel("User id").fill("");
+  await page.getByLabel("Market").selectOption("");
+  await expect(trades.first()).toBeVisible();
+  await expectAccessible(page, "admin-trades");
   await screenshot(page, "admin-trades");
   const balances = await request.get(url("/api/v1/balances"), { headers: { authorization: `Bearer ${customer.token}` } });
   const btc = ((await balances.json()) as { asset: string; available: string }[]).find((b) => b.asset === "BTC");

@@ -1,10 +1,8 @@
 import { expect, test } from "@playwright/test";
 import {
-  deposit, depth, expectAccessible, expectLadderEqualsDepth, freshEmail, login, screenshot, signUpByApi, url,
+  cents, deposit, depth, expectAccessible, expectLadderEqualsDepth, freshEmail, login, price, screenshot, signUpByApi, url,
 } from "./helpers";
 
-const cents = (price: string) => BigInt(price.replace(".", ""));
-const price = (c: bigint) => `${c / 100n}.${String(c % 100n).padStart(2, "0")}`;
 
 test("sign up, get a deposit, place, amend and cancel a limit order from the form", async ({ page, request }) => {
   const email = freshEmail("trader");
@@ -24,7 +22,7 @@ test("sign up, get a deposit, place, amend and cancel a limit order from the for
 
   // a buy well below the best bid rests on the book
   const book = await depth(request);
-  const limit = price(cents(book.bids[0]![0]) - 2000n); // 20.00 below
+  const limit = price(cents(book.bids[0]![0]) - 30000n); // 300.00 below: out of the demo market's reach
   await page.getByLabel(/^Price/).fill(limit);
   await page.getByLabel(/^Quantity/).fill("0.0100");
   await page.getByRole("button", { name: "Place order" }).click();
@@ -124,7 +122,7 @@ test("a rejected order shows the server's sentence", async ({ page, request }) =
   // a post-only that would take is refused by the engine: its code's sentence is shown
   const book = await depth(request);
   await page.getByLabel(/^Quantity/).fill("0.0001");
-  await page.getByLabel(/^Price/).fill(price((cents(book.asks[0]![0]) * 101n) / 100n)); // 1% above the best ask: it would take
+  await page.getByLabel(/^Price/).fill(price((cents(book.asks[0]![0]) * 105n) / 100n)); // 5% above the best ask (inside the band): it takes even after the demo market moves
   await page.getByText(/^Advanced/).click();
   await page.getByLabel(/Post-only/).check();
   await page.getByRole("button", { name: "Place order" }).click();
@@ -147,4 +145,25 @@ test("% buttons never exceed the balance, fees included", async ({ page, request
   await page.getByRole("button", { name: "Place order" }).click();
   await expect(page.getByRole("status").filter({ hasText: /^Order \d+ (new|filled|partially filled)/ })).toBeVisible();
   await expect(page.getByTestId("order-error")).toHaveCount(0);
+});
+
+test("a market buy by the amount to spend never spends more", async ({ page, request }) => {
+  const user = await signUpByApi(request, "spend");
+  await deposit(request, user.userId, "USD", "1000");
+  await page.goto(url("/signin"));
+  await page.getByLabel("Email").fill(user.email);
+  await page.getByLabel("Password").fill(user.password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("available-USD")).toHaveText("1,000.000000");
+  await page.getByLabel("Order type").selectOption("market");
+  await page.getByLabel("By amount (USD)").check();
+  await page.getByLabel(/^Spend/).fill("2000");
+  await expect(page.getByText("Insufficient USD: 1000.000000 available.")).toBeVisible();
+  await page.getByLabel(/^Spend/).fill("100");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await expect(page.getByRole("status").filter({ hasText: /^Order \d+ (filled|cancelled|partially filled)/ })).toBeVisible();
+  // at most 100 USD left the balance, fees included, and bitcoin came in
+  await expect(page.getByTestId("available-USD")).toHaveText(/^9\d\d\.\d{6}$/);
+  await expect(page.getByTestId("available-BTC")).not.toHaveText("0.00000000");
+  await expect(page.getByTestId("held-USD")).toHaveText("0.000000");
 });

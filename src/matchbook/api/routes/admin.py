@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
@@ -11,12 +11,15 @@ from matchbook.api import convert, views
 from matchbook.api.deps import AdminUser, ApiState, State
 from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.schemas import (
+    MAX_ID,
+    MAX_ROW_ID,
     AdjustBody,
     AdminDeposit,
     BeforeSeq,
     ChainDeposit,
     Offset,
     RejectBody,
+    SymbolQuery,
     UserId,
     WithdrawalId,
 )
@@ -193,6 +196,47 @@ async def audit(admin: AdminUser, state: State, limit: Limit = 100,
                 before_seq: BeforeSeq = None) -> views.ViewResponse:
     """Every command with its result, newest first; page with ``before_seq``."""
     return respond(await state.history.audit(limit, before_seq))
+
+
+PageLimit = Annotated[int, Query(ge=1, le=500, description="Rows per page.")]
+Cursor = Annotated[str | None, Query(
+    pattern=r"^[0-9]{1,19}$",
+    description="The previous page's ``next_cursor``: the rows after it (older).")]
+UserFilter = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="Only this user's.")]
+OrderStatusFilter = Literal["open", "closed", "new", "partially_filled", "pending_trigger",
+                            "filled", "cancelled", "expired"]
+
+
+def _cursor(cursor: str | None) -> int | None:
+    """The id a cursor stands for: rows with smaller ids follow it. One past every id
+    (beyond the 64-bit ids) is the same as none, ``0`` leaves nothing."""
+    if cursor is None:
+        return None
+    return min(int(cursor), MAX_ID)
+
+
+@router.get("/orders", response_model=schema(views.AdminOrders))
+async def all_orders(admin: AdminUser, state: State, user_id: UserFilter = None,
+                     symbol: SymbolQuery | None = None,
+                     status: OrderStatusFilter | None = None, limit: PageLimit = 100,
+                     cursor: Cursor = None) -> views.ViewResponse:
+    """Every user's orders, newest first, from the read model (it lags the engine by a
+    few milliseconds): filter by ``user_id``, ``symbol`` and ``status`` (one status, or
+    ``open`` / ``closed``); page with ``cursor``."""
+    name = convert.symbol_of(state.exchange.markets, symbol).name if symbol else ""
+    return respond(await state.history.all_orders(
+        user_id=user_id, symbol=name, status=status, limit=limit, before_id=_cursor(cursor)))
+
+
+@router.get("/trades", response_model=schema(views.AdminTrades))
+async def all_trades(admin: AdminUser, state: State, user_id: UserFilter = None,
+                     symbol: SymbolQuery | None = None, limit: PageLimit = 100,
+                     cursor: Cursor = None) -> views.ViewResponse:
+    """Every trade with both sides, newest first: filter by ``user_id`` (as maker or
+    taker) and ``symbol``; page with ``cursor``."""
+    name = convert.symbol_of(state.exchange.markets, symbol).name if symbol else ""
+    return respond(await state.history.all_trades(
+        user_id=user_id, symbol=name, limit=limit, before_trade_id=_cursor(cursor)))
 
 
 @router.get("/stats", response_model=schema(views.Stats))
