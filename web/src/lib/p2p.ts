@@ -241,12 +241,12 @@ export function fiatAmount(quantity: string, price: string, fiatDecimals: number
 /** A margin price over a mid, rounded half up to the fiat's decimals (an estimate: the
  * server freezes the real one at take, from its own book). */
 export function marginPrice(mid: string, marginBps: number, fiatDecimals: number): string {
-  return dec(mid).mul(dec(10000 + marginBps)).div(10000).toDecimalPlaces(fiatDecimals, Decimal.ROUND_HALF_UP).toFixed(fiatDecimals);
+  return dec(mid).mul(new Decimal(10000 + marginBps)).div(10000).toDecimalPlaces(fiatDecimals, Decimal.ROUND_HALF_UP).toFixed(fiatDecimals);
 }
 
 /** "+1.50%" / "-0.25%" for a margin in basis points. */
 export function formatMargin(bps: number): string {
-  const pct = dec(Math.abs(bps)).div(100).toFixed(2);
+  const pct = new Decimal(Math.abs(bps)).div(100).toFixed(2);
   return `${bps < 0 ? "-" : "+"}${pct}%`;
 }
 
