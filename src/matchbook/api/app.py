@@ -26,8 +26,11 @@ from matchbook.api.guard import Guard
 from matchbook.api.routes import (
     admin,
     admin_health,
+    admin_p2p,
     auth,
+    notifications,
     orders,
+    p2p,
     public,
     simple,
     simulation,
@@ -126,7 +129,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the tags in documentation order; routers are included busiest first, as a request
     # is matched against the routes in inclusion order
     tags = [{"name": str(module.router.tags[0])}
-            for module in (public, auth, orders, wallet, admin, simple, simulation)]
+            for module in (public, auth, orders, wallet, p2p, notifications, admin, admin_p2p,
+                           simple, simulation)]
     # FastAPI's native OpenTelemetry is off: nothing exports it, and looking for its
     # providers would cost every request
     app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
@@ -141,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(metrics.HttpMetrics)
     app.include_router(orders.router, prefix="/api/v1")
     app.include_router(simple.router)
-    for module in (public, auth, wallet, admin, admin_health):
+    for module in (public, auth, wallet, p2p, notifications, admin, admin_health, admin_p2p):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(simulation.router)
     app.include_router(ws_router)

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from matchbook.api.auth import PRINCIPAL, LoginThrottle, Principal, RateLimiter, Tokens
 from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.market import MarketService
+from matchbook.api.p2p import P2PService
+from matchbook.api.p2p_history import P2PHistory
 from matchbook.api.reads import Reads
 from matchbook.api.store_reads import StoreReads
 from matchbook.api.trading import Trading
@@ -51,12 +53,16 @@ class ApiState:
     trading: Trading = field(init=False)
     market: MarketService = field(init=False)
     history: StoreReads = field(init=False)
+    p2p: P2PService = field(init=False)
+    p2p_history: P2PHistory = field(init=False)
 
     def __post_init__(self) -> None:
         self.reads = Reads(self.exchange)
         self.trading = Trading(self.exchange, self.reads)
         self.market = MarketService(self.exchange, self.reads, self.db)
         self.history = StoreReads(self.db, self.exchange.markets)
+        self.p2p = P2PService(self.exchange, self.reads)
+        self.p2p_history = P2PHistory(self.db)
 
     @property
     def ws_clients(self) -> int:

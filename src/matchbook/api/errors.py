@@ -84,6 +84,31 @@ STATUS: dict[int, int] = {
 }
 
 
+P2P_STATUS: dict[int, int] = {
+    Code.STATE_MISMATCH: 409,
+    Code.NOT_YOUR_ROLE: 403,
+    Code.AD_NOT_YOURS: 403,
+    Code.P2P_BANNED: 403,
+    Code.UNKNOWN_AD: 404,
+    Code.UNKNOWN_P2P_TRADE: 404,
+    Code.UNKNOWN_PAYMENT_METHOD: 404,
+    Code.UNKNOWN_FIAT: 404,
+    Code.AD_NOT_OPEN: 409,
+    Code.SAME_ADMIN: 409,
+}
+"""The P2P desk's codes (the engine's ``5xxx``) that are not a 400. They share their
+numbers with the API's own ``5xxx`` (authentication and limits), so they are looked up
+here, by the P2P service, never through ``STATUS``: a P2P answer names its code and the
+status this table gives it (``p2p_error``)."""
+
+
+def p2p_error(code: int, message: str, state: str | None = None) -> ApiError:
+    """The API error of a P2P refusal: its status from ``P2P_STATUS`` (else 400), and
+    for a state mismatch the trade's or ad's current ``state`` in the body."""
+    extra = {"state": state} if state else None
+    return ApiError(code, message, P2P_STATUS.get(code, 400), extra=extra)
+
+
 def http_status(code: int) -> int:
     """HTTP status of a code: the table, else 400 for request/risk/matching/wallet codes."""
     return STATUS.get(code, 400)
@@ -93,12 +118,14 @@ class ApiError(Exception):
     """Raised anywhere in a route; rendered as ``{"code", "message"}`` with its status."""
 
     def __init__(self, code: int, message: str, status: int | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 extra: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.code = int(code)
         self.message = message
         self.status = status or http_status(code)
         self.headers = headers
+        self.extra = extra
 
 
 MAX_MESSAGE = 300
@@ -162,10 +189,13 @@ ERROR_SCHEMA: dict[str, Any] = {
     "required": ["code", "message"],
     "properties": {
         "code": {"type": "integer", "description": "The numbered code: 1xxx request, 2xxx "
-                 "risk, 3xxx matching, 4xxx wallet (the engine's), 5xxx authentication and "
-                 "limits, 6xxx request format (the API's)."},
+                 "risk, 3xxx matching, 4xxx wallet, 5xxx P2P desk (the engine's; on "
+                 "/p2p routes), 5xxx authentication and limits, 6xxx request format (the "
+                 "API's)."},
         "message": {"type": "string", "maxLength": MAX_MESSAGE},
         "field": {"type": "string", "maxLength": 100},
+        "state": {"type": "string", "description": "P2P: where the trade or ad is now "
+                  "(with code 5004, a state mismatch)."},
         "errors": {"type": "array", "maxItems": 10, "items": {
             "type": "object", "required": ["field", "message"],
             "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}},
@@ -263,8 +293,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message), status_code=exc.status,
-                            headers=exc.headers)
+        return JSONResponse(error_body(exc.code, exc.message, **(exc.extra or {})),
+                            status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

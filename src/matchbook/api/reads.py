@@ -9,6 +9,8 @@ it says otherwise.
 
 from __future__ import annotations
 
+from typing import Any
+
 from matchbook.core import Markets, Order
 from matchbook.core.engine import Withdrawal
 from matchbook.runtime.exchange import Exchange
@@ -88,3 +90,42 @@ class Reads:
     def snapshot_seq(self) -> int:
         """The sequence number of the last snapshot written."""
         return self.exchange.durable.last_snapshot_seq
+
+    # -- P2P escrow trading (the engine's desk: core/p2p.py) ------------------------------
+    # The engine owns these objects: read them now, before any ``await``.
+
+    def p2p_ad(self, ad_id: int) -> Any:
+        """The ad ``ad_id`` (any state), else None. O(1)."""
+        return self.exchange.engine.p2p.ads.get(ad_id)
+
+    def p2p_ads(self) -> list[Any]:
+        """Every ad, oldest first. O(n)."""
+        return list(self.exchange.engine.p2p.ads.values())
+
+    def p2p_trade(self, trade_id: int) -> Any:
+        """The trade ``trade_id`` (any state), else None. O(1)."""
+        return self.exchange.engine.p2p.trades.get(trade_id)
+
+    def p2p_trades(self) -> list[Any]:
+        """Every trade, oldest first. O(n)."""
+        return list(self.exchange.engine.p2p.trades.values())
+
+    def p2p_methods(self, user_id: int) -> list[Any]:
+        """``user_id``'s payment methods, oldest first. O(methods)."""
+        return list(self.exchange.engine.p2p.methods_of(user_id))
+
+    def p2p_method(self, method_id: int) -> Any:
+        return self.exchange.engine.p2p.methods.get(method_id)
+
+    def p2p_banned_until(self, user_id: int) -> int:
+        """The end of ``user_id``'s P2P ban in ns, 0 if none."""
+        return int(self.exchange.engine.p2p.banned_until(user_id))
+
+    def p2p_escrow(self, user_id: int) -> dict[str, int]:
+        """What ``user_id`` has in P2P escrow per asset (as a seller)."""
+        return dict(self.exchange.engine.p2p.escrow_of(user_id))
+
+    def best_prices(self, symbol: str) -> tuple[int, int]:
+        """``(best bid, best ask)`` of ``symbol`` in ticks, 0 for an empty side. O(1)."""
+        book = self.exchange.engine.books[symbol]
+        return book.best_bid(), book.best_ask()

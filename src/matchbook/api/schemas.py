@@ -172,3 +172,92 @@ class AdjustBody(Body):
     amount: str = Field(pattern=SIGNED_DECIMAL_PATTERN, max_length=64,
                         description="A non-zero decimal; negative to debit.")
     reason: str = text(..., min_length=1, max_length=200)
+
+
+# -- P2P escrow trading ------------------------------------------------------------------
+
+P2PId = Annotated[int, Path(ge=1, le=MAX_ID, description="An ad, trade or payment method id.")]
+TradeStateWord = Literal["pending_payment", "paid", "disputed", "completed", "cancelled",
+                         "expired", "resolved_release", "resolved_refund"]
+IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]{1,64}$"
+"""An idempotency key: 1 to 64 visible ASCII characters."""
+PATTERN_NAMES[IDEMPOTENCY_PATTERN] = "must be 1 to 64 visible ASCII characters"
+
+
+def idempotency_key() -> Any:
+    return Field(None, pattern=IDEMPOTENCY_PATTERN, min_length=1, max_length=64,
+                 description="The same key again from you returns the first answer and "
+                             "changes nothing (also accepted as the Idempotency-Key header).")
+
+
+class NewPaymentMethod(Body):
+    name: str = text(..., min_length=1, max_length=40)
+    details: str = text(..., min_length=1, max_length=500)
+
+
+class NewAd(Body):
+    """A fixed ``price`` (fiat per whole unit of the asset), or ``price_margin_bps`` over
+    the mid of ``price_symbol`` (frozen at each take)."""
+
+    side: Literal["sell", "buy"]
+    asset: str = asset()
+    fiat: str = Field(pattern=ASSET_PATTERN, min_length=1, max_length=10)
+    price: str | None = decimal(None)
+    price_margin_bps: int | None = Field(None, ge=-5000, le=5000)
+    price_symbol: str | None = Field(None, pattern=SYMBOL_PATTERN, max_length=21)
+    quantity: str = decimal()
+    min_quantity: str | None = decimal(None)
+    max_quantity: str | None = decimal(None)
+    payment_method_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        default_factory=list, max_length=10)
+    payment_window_seconds: int = Field(900, ge=300, le=21_600)
+    terms: str = text(max_length=1000)
+
+
+class TakeAdBody(Body):
+    quantity: str = decimal()
+    payment_method_id: int | None = Field(None, ge=1, le=MAX_ID)
+    idempotency_key: str | None = idempotency_key()
+
+
+class TradeAction(Body):
+    expected_state: TradeStateWord
+    idempotency_key: str | None = idempotency_key()
+
+
+class CancelTradeBody(TradeAction):
+    confirm: bool = Field(False, description="Required to cancel after marking paid: "
+                                             "never cancel a trade you paid for.")
+
+
+class DisputeBody(TradeAction):
+    reason: Literal["payment_not_received", "payment_not_confirmed", "wrong_amount",
+                    "unresponsive", "fraud", "other"]
+    text: str = text(..., min_length=1, max_length=1000)
+
+
+class TradeMessageBody(Body):
+    text: str = text(..., min_length=1, max_length=1000)
+
+
+class FeedbackBody(Body):
+    positive: bool
+    comment: str = text(max_length=500)
+
+
+class ResolveBody(Body):
+    outcome: Literal["release", "refund"]
+    note: str = text(..., min_length=1, max_length=1000)
+    idempotency_key: str | None = idempotency_key()
+
+
+class ModerateAdBody(Body):
+    reason: str = text(..., min_length=1, max_length=200)
+
+
+class MarkReadBody(Body):
+    """Mark ``ids``, or every notification up to and including ``up_to``, as read."""
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default_factory=list,
+                                                               max_length=200)
+    up_to: int | None = Field(None, ge=1, le=MAX_ID)

@@ -29,7 +29,17 @@ from matchbook.client.models import (
     LedgerEntry,
     Me,
     NewApiKey,
+    NotificationPage,
+    NotificationsRead,
     Order,
+    P2PAd,
+    P2PFeedback,
+    P2PMessage,
+    P2PStats,
+    P2PTrade,
+    P2PTradeDetail,
+    PaymentMethod,
+    RemovedPaymentMethod,
     Revoked,
     Session,
     SimpleBook,
@@ -381,3 +391,185 @@ def admin_stats() -> Call[Stats]:
 def admin_health() -> Call[AdminHealth]:
     """The stats with cumulative counters and the ack latency histogram (for rates)."""
     return Call("GET", f"{V1}/admin/health", AdminHealth)
+
+
+# -- P2P escrow trading ------------------------------------------------------------------
+
+TradeStateName = Literal["pending_payment", "paid", "disputed", "completed", "cancelled",
+                         "expired", "resolved_release", "resolved_refund"]
+
+
+def add_payment_method(name: str, details: str) -> Call[PaymentMethod]:
+    """Save a payment method (details shown to a counterparty once a trade is open)."""
+    return Call("POST", f"{V1}/p2p/payment-methods", PaymentMethod,
+                body={"name": name, "details": details})
+
+
+def payment_methods() -> Call[list[PaymentMethod]]:
+    return Call("GET", f"{V1}/p2p/payment-methods", list[PaymentMethod])
+
+
+def remove_payment_method(method_id: int) -> Call[RemovedPaymentMethod]:
+    return Call("DELETE", f"{V1}/p2p/payment-methods/{int(method_id)}", RemovedPaymentMethod)
+
+
+def post_ad(side: Side, asset: str, fiat: str, quantity: Num, *, price: Num | None = None,
+            price_margin_bps: int | None = None, price_symbol: str | None = None,
+            min_quantity: Num | None = None, max_quantity: Num | None = None,
+            payment_method_ids: list[int] | tuple[int, ...] = (),
+            payment_window_seconds: int = 900, terms: str = "") -> Call[P2PAd]:
+    """Post an ad: a fixed ``price`` (fiat per whole unit), or ``price_margin_bps`` over
+    the mid of ``price_symbol``. A sell ad puts its quantity in escrow now."""
+    body = _query(side=side, asset=asset, fiat=fiat, price=decimal_text(price, "price"),
+                  price_margin_bps=price_margin_bps, price_symbol=price_symbol,
+                  quantity=decimal_text(quantity, "quantity"),
+                  min_quantity=decimal_text(min_quantity, "min_quantity"),
+                  max_quantity=decimal_text(max_quantity, "max_quantity"),
+                  payment_method_ids=list(payment_method_ids),
+                  payment_window_seconds=payment_window_seconds, terms=terms)
+    return Call("POST", f"{V1}/p2p/ads", P2PAd, body=body)
+
+
+def ads(side: Side | None = None, asset: str | None = None, fiat: str | None = None,
+        limit: int = 100) -> Call[list[P2PAd]]:
+    """The public board: open ads, best price first."""
+    return Call("GET", f"{V1}/p2p/ads", list[P2PAd],
+                params=_query(side=side, asset=asset, fiat=fiat, limit=limit), auth=False)
+
+
+def my_ads(limit: int = 100) -> Call[list[P2PAd]]:
+    """Your ads in every state, newest first."""
+    return Call("GET", f"{V1}/p2p/ads/mine", list[P2PAd], params={"limit": limit})
+
+
+def get_ad(ad_id: int) -> Call[P2PAd]:
+    return Call("GET", f"{V1}/p2p/ads/{int(ad_id)}", P2PAd, auth=False)
+
+
+def pause_ad(ad_id: int) -> Call[P2PAd]:
+    return Call("POST", f"{V1}/p2p/ads/{int(ad_id)}/pause", P2PAd)
+
+
+def resume_ad(ad_id: int) -> Call[P2PAd]:
+    return Call("POST", f"{V1}/p2p/ads/{int(ad_id)}/resume", P2PAd)
+
+
+def cancel_ad(ad_id: int) -> Call[P2PAd]:
+    return Call("POST", f"{V1}/p2p/ads/{int(ad_id)}/cancel", P2PAd)
+
+
+def take_ad(ad_id: int, quantity: Num, payment_method_id: int | None = None,
+            idempotency_key: str | None = None) -> Call[P2PTrade]:
+    """Open a trade on an ad; the same ``idempotency_key`` again answers the same trade."""
+    return Call("POST", f"{V1}/p2p/ads/{int(ad_id)}/take", P2PTrade,
+                body=_query(quantity=decimal_text(quantity, "quantity"),
+                            payment_method_id=payment_method_id,
+                            idempotency_key=idempotency_key))
+
+
+def p2p_trades(status: str | None = None, limit: int = 100) -> Call[list[P2PTrade]]:
+    """Your trades, newest first (``status``: a state, ``live`` or ``finished``)."""
+    return Call("GET", f"{V1}/p2p/trades", list[P2PTrade],
+                params=_query(status=status, limit=limit))
+
+
+def p2p_trade(trade_id: int) -> Call[P2PTradeDetail]:
+    """One trade with its timeline and feedback."""
+    return Call("GET", f"{V1}/p2p/trades/{int(trade_id)}", P2PTradeDetail)
+
+
+def _action(trade_id: int, action: str, expected_state: TradeStateName,
+            idempotency_key: str | None, **extra: Any) -> Call[P2PTrade]:
+    return Call("POST", f"{V1}/p2p/trades/{int(trade_id)}/{action}", P2PTrade,
+                body=_query(expected_state=expected_state, idempotency_key=idempotency_key,
+                            **extra))
+
+
+def mark_paid(trade_id: int, expected_state: TradeStateName = "pending_payment",
+              idempotency_key: str | None = None) -> Call[P2PTrade]:
+    """The buyer: the fiat was sent."""
+    return _action(trade_id, "paid", expected_state, idempotency_key)
+
+
+def release(trade_id: int, expected_state: TradeStateName = "paid",
+            idempotency_key: str | None = None) -> Call[P2PTrade]:
+    """The seller: the fiat arrived; the escrow goes to the buyer (cannot be undone)."""
+    return _action(trade_id, "release", expected_state, idempotency_key)
+
+
+def cancel_trade(trade_id: int, expected_state: TradeStateName = "pending_payment",
+                 confirm: bool = False, idempotency_key: str | None = None) -> Call[P2PTrade]:
+    """The buyer cancels (after marking paid only with ``confirm``)."""
+    return _action(trade_id, "cancel", expected_state, idempotency_key,
+                   confirm=confirm or None)
+
+
+def open_dispute(trade_id: int, reason: str, text: str,
+                 expected_state: TradeStateName = "paid",
+                 idempotency_key: str | None = None) -> Call[P2PTrade]:
+    return _action(trade_id, "dispute", expected_state, idempotency_key, reason=reason,
+                   text=text)
+
+
+def withdraw_dispute(trade_id: int, expected_state: TradeStateName = "disputed",
+                     idempotency_key: str | None = None) -> Call[P2PTrade]:
+    return _action(trade_id, "withdraw-dispute", expected_state, idempotency_key)
+
+
+def trade_messages(trade_id: int, after_seq: int = 0,
+                   limit: int = 200) -> Call[list[P2PMessage]]:
+    """The trade's chat with its system lines, oldest first."""
+    return Call("GET", f"{V1}/p2p/trades/{int(trade_id)}/messages", list[P2PMessage],
+                params={"after_seq": after_seq, "limit": limit})
+
+
+def post_trade_message(trade_id: int, text: str) -> Call[P2PMessage]:
+    return Call("POST", f"{V1}/p2p/trades/{int(trade_id)}/messages", P2PMessage,
+                body={"text": text})
+
+
+def leave_feedback(trade_id: int, positive: bool, comment: str = "") -> Call[P2PFeedback]:
+    return Call("POST", f"{V1}/p2p/trades/{int(trade_id)}/feedback", P2PFeedback,
+                body={"positive": positive, "comment": comment})
+
+
+def p2p_stats(user_id: int) -> Call[P2PStats]:
+    """A user's P2P record (public)."""
+    return Call("GET", f"{V1}/p2p/users/{int(user_id)}/stats", P2PStats, auth=False)
+
+
+def notifications(before: int | None = None, unread: bool = False,
+                  limit: int = 50) -> Call[NotificationPage]:
+    """Your notifications, newest first, with the unread count."""
+    return Call("GET", f"{V1}/notifications", NotificationPage,
+                params=_query(before=before, unread=unread or None, limit=limit))
+
+
+def mark_notifications_read(ids: list[int] | tuple[int, ...] = (),
+                            up_to: int | None = None) -> Call[NotificationsRead]:
+    return Call("POST", f"{V1}/notifications/read", NotificationsRead,
+                body=_query(ids=list(ids), up_to=up_to))
+
+
+def admin_p2p_disputes(limit: int = 100) -> Call[list[P2PTradeDetail]]:
+    """The dispute queue, oldest first, with timelines."""
+    return Call("GET", f"{V1}/admin/p2p/disputes", list[P2PTradeDetail],
+                params={"limit": limit})
+
+
+def admin_resolve_dispute(trade_id: int, outcome: Literal["release", "refund"], note: str,
+                          idempotency_key: str | None = None) -> Call[P2PTrade]:
+    """Settle a dispute; above the configured amount a second admin must agree."""
+    return Call("POST", f"{V1}/admin/p2p/disputes/{int(trade_id)}/resolve", P2PTrade,
+                body=_query(outcome=outcome, note=note, idempotency_key=idempotency_key))
+
+
+def admin_p2p_ads(status: str | None = None, limit: int = 100) -> Call[list[P2PAd]]:
+    return Call("GET", f"{V1}/admin/p2p/ads", list[P2PAd],
+                params=_query(status=status, limit=limit))
+
+
+def admin_cancel_ad(ad_id: int, reason: str) -> Call[P2PAd]:
+    """Remove an ad (moderation); its maker is told why."""
+    return Call("POST", f"{V1}/admin/p2p/ads/{int(ad_id)}/cancel", P2PAd,
+                body={"reason": reason})

@@ -380,3 +380,156 @@ class AdminHealth(Stats, frozen=True, kw_only=True):
     rejections_by_code: dict[str, int]
     ack_latency_seconds: LatencyHistogram
     websocket_dropped: int
+
+
+# -- P2P escrow trading ----------------------------------------------------------------
+# Times are ISO 8601 UTC strings as sent (``2026-12-03T13:45:00.123Z``); amounts Decimal.
+
+
+class PaymentMethod(Model, frozen=True, kw_only=True):
+    method_id: int
+    name: str
+    details: str
+
+
+class RemovedPaymentMethod(Model, frozen=True, kw_only=True):
+    method_id: int
+    removed: bool
+
+
+class PaymentMethodRef(Model, frozen=True, kw_only=True):
+    method_id: int
+    name: str
+
+
+class TradePayment(Model, frozen=True, kw_only=True):
+    method_id: int
+    name: str
+    details: str | None = None  # shown to the trade's parties (and admins in a dispute)
+
+
+class P2PAd(Model, frozen=True, kw_only=True):
+    """An ad; ``side`` is the maker's (``sell``: the maker sells the asset)."""
+
+    ad_id: int
+    state: str  # open, paused, closed, cancelled
+    maker_id: int
+    side: str
+    asset: str
+    fiat: str
+    price: Decimal | None = None
+    price_margin_bps: int | None = None
+    price_symbol: str | None = None
+    quantity: Decimal
+    remaining: Decimal
+    min_quantity: Decimal
+    max_quantity: Decimal
+    payment_methods: list[PaymentMethodRef] = []
+    payment_window_seconds: int
+    terms: str = ""
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class DisputeInfo(Model, frozen=True, kw_only=True):
+    opened_by: int | None = None
+    reason: str | None = None
+    text: str | None = None
+    opened_at: str | None = None
+    proposed_outcome: str | None = None
+    proposed_by: int | None = None
+    resolution_note: str | None = None
+
+
+class P2PTransition(Model, frozen=True, kw_only=True):
+    seq: int
+    at: str
+    from_state: str | None = None
+    to_state: str
+    actor: str  # buyer, seller, admin, system
+    actor_id: int | None = None
+    reason: str = ""
+
+
+class P2PFeedback(Model, frozen=True, kw_only=True):
+    trade_id: int
+    from_user_id: int
+    to_user_id: int
+    positive: bool
+    comment: str = ""
+    at: str
+
+
+class P2PTrade(Model, frozen=True, kw_only=True):
+    """A trade as the caller sees it: ``my_role`` and ``allowed_actions`` are theirs,
+    ``now`` is the server's clock (count down to the deadlines from it)."""
+
+    trade_id: int
+    ad_id: int
+    state: str
+    ad_side: str
+    asset: str
+    fiat: str
+    maker_id: int
+    buyer_id: int
+    seller_id: int
+    quantity: Decimal
+    price: Decimal
+    fiat_amount: Decimal
+    fee: Decimal | None = None
+    payment_method: TradePayment
+    pay_by: str | None = None
+    appeal_after: str | None = None
+    escalate_at: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    dispute: DisputeInfo | None = None
+    now: str
+    my_role: str
+    allowed_actions: list[str] = []
+
+
+class P2PTradeDetail(P2PTrade, frozen=True, kw_only=True):
+    timeline: list[P2PTransition] = []
+    feedback: list[P2PFeedback] = []
+
+
+class P2PMessage(Model, frozen=True, kw_only=True):
+    seq: int
+    message_id: int | None = None  # null: a system line
+    trade_id: int
+    user_id: int | None = None
+    author: str
+    text: str
+    at: str
+
+
+class Notification(Model, frozen=True, kw_only=True):
+    notification_id: int
+    kind: str
+    trade_id: int | None = None
+    ad_id: int | None = None
+    text: str
+    at: str
+    read: bool
+
+
+class NotificationPage(Model, frozen=True, kw_only=True):
+    notifications: list[Notification]
+    unread: int
+    next_before: int | None = None
+
+
+class NotificationsRead(Model, frozen=True, kw_only=True):
+    unread: int
+
+
+class P2PStats(Model, frozen=True, kw_only=True):
+    user_id: int
+    trades: int
+    completed_trades: int
+    finished_trades: int
+    completion_rate: Decimal | None = None
+    median_release_seconds: int | None = None
+    positive_feedback: int
+    negative_feedback: int

@@ -31,11 +31,11 @@ import heapq
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 import msgspec
 
+from matchbook.core.accounts import Account
 from matchbook.core.book import RESTS, Level, Order, OrderBook, pack_flags
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
@@ -99,6 +99,7 @@ from matchbook.core.events import (
     WithdrawalRejected,
     WithdrawalRequested,
 )
+from matchbook.core.p2p import P2PDesk
 from matchbook.core.symbols import MAX_UNITS, PPM, FeeSchedule, Markets, Symbol
 
 NO_FEES = FeeSchedule(0, 0)  # the rates of every order when accounts are off
@@ -126,59 +127,6 @@ class RiskLimits:
         return 0 < self.max_open_orders < MAX_UNITS and all(
             asset in markets.assets and 0 < amount < MAX_UNITS
             for asset, amount in self.position_limits_minor.items())
-
-
-class Account(msgspec.Struct, gc=False):
-    """One user's balances per asset (minor units) and fee tier.
-
-    ``balances`` is one flat list for every asset of the markets: at ``slots[asset]``
-    what is available, at the next index what is held. The matching path indexes it
-    with the slots its book keeps (``OrderBook.quote_slot`` / ``base_slot``): a list
-    index costs less than a dict lookup by asset code, and a funded account takes about
-    300 bytes where two dicts took 565. ``available`` and ``held`` are read-only views
-    by asset code.
-    ``user_id`` is the one int object the user's orders share (an order stores no int
-    of its own).
-    """
-
-    user_id: int
-    balances: list[int]
-    slots: Mapping[str, int]  # asset code -> index of its available amount (shared)
-    tier: str = ""
-
-    @property
-    def available(self) -> Mapping[str, int]:
-        """Available balance per asset code (a read-only copy)."""
-        balances = self.balances
-        return MappingProxyType({a: balances[i] for a, i in self.slots.items()})
-
-    @property
-    def held(self) -> Mapping[str, int]:
-        """Held balance per asset code (a read-only copy)."""
-        balances = self.balances
-        return MappingProxyType({a: balances[i + 1] for a, i in self.slots.items()})
-
-    def free(self, asset: str) -> int:
-        """What is available of ``asset``."""
-        return self.balances[self.slots[asset]]
-
-    def credit(self, asset: str, amount: int) -> None:
-        """Add ``amount`` (negative: take it) to what is available."""
-        self.balances[self.slots[asset]] += amount
-
-    def hold(self, asset: str, amount: int) -> None:
-        """Move ``amount`` from available to held (negative: back)."""
-        i = self.slots[asset]
-        self.balances[i] -= amount
-        self.balances[i + 1] += amount
-
-    def release(self, asset: str, amount: int) -> None:
-        """Move ``amount`` from held back to available."""
-        self.hold(asset, -amount)
-
-    def spend_held(self, asset: str, amount: int) -> None:
-        """Take ``amount`` out of what is held (it leaves the account)."""
-        self.balances[self.slots[asset] + 1] -= amount
 
 
 class Withdrawal(msgspec.Struct, frozen=True, gc=False):
@@ -253,6 +201,10 @@ class Engine:
             SetFeeTier: self._set_tier,
             SetRiskLimits: self._set_limits,
         }
+        # the P2P escrow desk (core/p2p.py): its handlers in the same table; its next
+        # deadline is folded into ``_next_expiry``
+        self.p2p = P2PDesk(self)
+        self._handlers.update(self.p2p.handlers())
 
     # =================================================================================
     # entry point
@@ -261,16 +213,16 @@ class Engine:
     def apply(self, seq: int, ts_ns: int, command: object) -> list[Event]:
         """Apply one sequenced command and return the events it produced, in order.
 
-        Expired GTD orders are removed first (their ``OrderExpired`` events lead the
-        list). Values are fully validated (bad values are rejected with a code and
+        Expired GTD orders are removed and passed P2P deadlines fire first (their
+        events lead the list). Values are fully validated (bad values are rejected with a code and
         change nothing); field *types* are trusted, as every gateway builds commands
         through ``msgspec`` validation.
         """
         self.last_seq = seq
         self.last_ts = ts_ns
         out: list[Event] = []
-        if ts_ns >= self._next_expiry:
-            self._expire(ts_ns, out)
+        if ts_ns >= self._next_expiry:  # a GTD order or a P2P deadline is due
+            self._expire(ts_ns, out, command)
         kind = type(command)
         if kind is PlaceOrder:  # the everyday commands skip the table
             self._place(command, out)  # type: ignore[arg-type]
@@ -1092,8 +1044,10 @@ class Engine:
                 return Code.POST_ONLY_WOULD_TAKE
         return Code.OK
 
-    def _expire(self, ts_ns: int, out: list[Event]) -> None:
-        """Expire every GTD order with ``expire_ts <= ts_ns``, earliest first."""
+    def _expire(self, ts_ns: int, out: list[Event], command: object = None) -> None:
+        """Expire every GTD order with ``expire_ts <= ts_ns``, earliest first, then fire
+        the P2P deadlines due by then (those of an outage being recorded by ``command``
+        are judged without its downtime: it extends them first)."""
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
             _, oid, _, order = heapq.heappop(heap)
@@ -1110,7 +1064,17 @@ class Engine:
             released = self._release_all(order)
             out.append(OrderExpired(oid, order.user_id, order.symbol, order.side, order.leaves,
                                      released))
-        self._next_expiry = heap[0][0] if heap else NEVER
+        desk = self.p2p
+        if desk.next_deadline <= ts_ns:
+            desk.fire(ts_ns - desk.outage_downtime(command), out)
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        """``_next_expiry``: the earlier of the next GTD expiry and the next P2P deadline."""
+        heap = self.expiries
+        first = heap[0][0] if heap else NEVER
+        deadline = self.p2p.next_deadline
+        self._next_expiry = first if first < deadline else deadline
 
     # =================================================================================
     # orders: bookkeeping
@@ -1439,9 +1403,21 @@ class Engine:
         return sorted((o for o in mine if not symbol or o.symbol == symbol),
                       key=lambda o: o.order_id)
 
+    @property
+    def escrow_balances(self) -> dict[str, int]:
+        """What P2P escrow holds per asset (sell ads' remaining and live trades)."""
+        return self.p2p.escrow
+
+    def escrow_of(self, uid: int) -> Mapping[str, int]:
+        """What ``uid`` has in P2P escrow per asset (as a seller). O(1)."""
+        return self.p2p.escrow_of(uid)
+
     def asset_totals(self) -> dict[str, int]:
-        """Per asset: sum over every account (users, fees, external). Always all zero."""
-        totals = {a: self.fee_balances[a] + self.external_balances[a] for a in self.markets.assets}
+        """Per asset: sum over every account (users, escrow, fees, external). Always all
+        zero."""
+        escrow = self.p2p.escrow
+        totals = {a: self.fee_balances[a] + self.external_balances[a] + escrow[a]
+                  for a in self.markets.assets}
         for account in self.accounts.values():
             for asset, i in account.slots.items():
                 totals[asset] += account.balances[i] + account.balances[i + 1]
@@ -1493,6 +1469,7 @@ class Engine:
             "counters": [self.next_order_id, self.next_trade_id, self.next_wallet_op_id],
             "limits": [self.limits.max_open_orders,
                        sorted(self.limits.position_limits_minor.items())],
+            "p2p": self.p2p.snapshot(),
             "last": [self.last_seq, self.last_ts],
         }
 
@@ -1553,6 +1530,8 @@ class Engine:
         max_open, positions = state["limits"]
         engine._use_limits(RiskLimits(max_open, {asset: amount for asset, amount in positions}))
         engine.last_seq, engine.last_ts = state["last"]
+        if "p2p" in state:  # a snapshot written before the P2P desk has none
+            engine.p2p.restore(state["p2p"])
         return engine
 
     def _check(self) -> None:
@@ -1585,6 +1564,7 @@ class Engine:
             if order.expire_ts:
                 assert order.expire_ts > self.last_ts, "an expired order is still open"
                 assert any(e[3] is order for e in self.expiries), "a GTD order is scheduled"
+        self.p2p._check()
         if not self.accounts_enabled:
             return
         for asset, total in self.asset_totals().items():

@@ -347,7 +347,8 @@ class AdPosted(Event, frozen=True, gc=False, tag=True, array_like=True):
 class AdChanged(Event, frozen=True, gc=False, tag=True, array_like=True):
     """An ad was paused, resumed, cancelled or closed, or its remaining quantity changed
     because a trade on it was cancelled or expired. ``escrow_returned_minor`` moved from
-    escrow back to the maker's available balance. ``actor_id`` 0 = the engine itself."""
+    escrow back to the maker's available balance. ``actor_id`` 0 = the engine itself.
+    ``asset``: the ad's asset (what the escrow moved is of)."""
 
     ad_id: int
     user_id: int
@@ -356,6 +357,7 @@ class AdChanged(Event, frozen=True, gc=False, tag=True, array_like=True):
     escrow_returned_minor: int
     actor_id: int
     reason: str
+    asset: str = ""
 
 
 class P2PTradeOpened(Event, frozen=True, gc=False, tag=True, array_like=True):

@@ -7,6 +7,7 @@ per asset the sum over all accounts never changes. Accounts are named:
 
 * ``user:<id>:available`` and ``user:<id>:held`` (what a user owns, free and held);
 * ``fees`` (the fee account, per asset);
+* ``escrow`` (P2P escrow, per asset: sell ads' remaining and live P2P trades);
 * ``external`` (where deposits come from and withdrawals go; it goes negative).
 
 Replaying every entry from zero gives exactly the engine's balances (the property
@@ -22,6 +23,8 @@ import msgspec
 
 from matchbook.core.commands import BUY
 from matchbook.core.events import (
+    AdChanged,
+    AdPosted,
     BalanceAdjusted,
     Deposited,
     Event,
@@ -30,6 +33,8 @@ from matchbook.core.events import (
     OrderCancelled,
     OrderExpired,
     OrderFilled,
+    P2PTradeChanged,
+    P2PTradeOpened,
     TradeExecuted,
     Transferred,
     WithdrawalCompleted,
@@ -40,6 +45,7 @@ from matchbook.core.symbols import Markets
 
 FEES = "fees"
 EXTERNAL = "external"
+ESCROW = "escrow"
 
 
 class LedgerEntry(msgspec.Struct, frozen=True, gc=False):
@@ -49,8 +55,12 @@ class LedgerEntry(msgspec.Struct, frozen=True, gc=False):
     credit: str
     asset: str
     amount_minor: int
-    reason: str  # hold, release, trade, fee, rebate, deposit, withdrawal, transfer, adjustment
-    reference: str  # order:<id>, trade:<id>, deposit:<id>, withdrawal:<id>, ...
+    # hold, release, trade, fee, rebate, deposit, withdrawal, transfer, adjustment,
+    # escrow (into P2P escrow), escrow_return (back to the seller), p2p_release (to the
+    # buyer), p2p_fee
+    reason: str
+    # order:<id>, trade:<id>, deposit:<id>, withdrawal:<id>, ad:<id>, p2p:<trade id>, ...
+    reference: str
 
 
 def available(user_id: int) -> str:
@@ -144,6 +154,25 @@ def _moves(events: Iterable[Event], markets: Markets) -> Iterator[_Move]:
             assert isinstance(ev, BalanceAdjusted)
             yield (EXTERNAL, available(ev.user_id), ev.asset, ev.amount_minor, "adjustment",
                    f"adjustment:{ev.adjustment_id}")
+        elif t is AdPosted:
+            assert isinstance(ev, AdPosted)
+            yield (available(ev.user_id), ESCROW, ev.asset, ev.escrow_minor, "escrow",
+                   f"ad:{ev.ad_id}")
+        elif t is AdChanged:
+            assert isinstance(ev, AdChanged)
+            yield (ESCROW, available(ev.user_id), ev.asset, ev.escrow_returned_minor,
+                   "escrow_return", f"ad:{ev.ad_id}")
+        elif t is P2PTradeOpened:
+            assert isinstance(ev, P2PTradeOpened)
+            yield (available(ev.seller_id), ESCROW, ev.asset, ev.escrow_from_seller_minor,
+                   "escrow", f"p2p:{ev.trade_id}")
+        elif t is P2PTradeChanged:
+            assert isinstance(ev, P2PTradeChanged)
+            ref = f"p2p:{ev.trade_id}"
+            yield ESCROW, available(ev.buyer_id), ev.asset, ev.to_buyer_minor, "p2p_release", ref
+            yield ESCROW, FEES, ev.asset, ev.fee_minor, "p2p_fee", ref
+            yield (ESCROW, available(ev.seller_id), ev.asset, ev.to_seller_minor,
+                   "escrow_return", ref)
 
 
 def _fee(amount: int) -> str:
@@ -151,7 +180,8 @@ def _fee(amount: int) -> str:
 
 
 def engine_balances(engine_accounts: dict[int, tuple[dict[str, int], dict[str, int]]],
-                    fees: dict[str, int], external: dict[str, int]) -> dict[tuple[str, str], int]:
+                    fees: dict[str, int], external: dict[str, int],
+                    escrow: dict[str, int] | None = None) -> dict[tuple[str, str], int]:
     """The engine's balances in ledger form, to compare with ``balances(entries)``."""
     out: dict[tuple[str, str], int] = {}
     for uid, (avail, hold) in engine_accounts.items():
@@ -159,4 +189,5 @@ def engine_balances(engine_accounts: dict[int, tuple[dict[str, int], dict[str, i
         out.update({(held(uid), a): v for a, v in hold.items() if v})
     out.update({(FEES, a): v for a, v in fees.items() if v})
     out.update({(EXTERNAL, a): v for a, v in external.items() if v})
+    out.update({(ESCROW, a): v for a, v in (escrow or {}).items() if v})
     return out

@@ -159,11 +159,46 @@ class Symbol:
 
 
 @dataclass(frozen=True, slots=True)
+class Fiat:
+    """A fiat currency P2P ads are priced in (paid outside the exchange): amounts are
+    integers in units of ``10**-decimals`` (cents for 2)."""
+
+    code: str
+    decimals: int
+
+
+DEFAULT_FIATS: Mapping[str, Fiat] = {c: Fiat(c, 2) for c in ("EUR", "GBP", "USD")}
+
+
+@dataclass(frozen=True, slots=True)
+class P2PConfig:
+    """The ``[p2p]`` table: the P2P desk's fee and clocks.
+
+    ``fee_bps``: charged on release, in the asset, out of the buyer's quantity (truncated
+    to a whole minor unit). ``appeal_after_s``: the earliest a dispute may be opened
+    after the buyer marks paid; ``escalate_after_s``: a paid trade nobody released turns
+    into a dispute after this. ``cancel_limit`` cancels or expiries as a buyer within 24 h
+    ban the user from new P2P trades and ads for ``ban_s``. ``second_approval_minor``:
+    per asset, a dispute over more than this needs a second admin (absent: never).
+    """
+
+    fee_bps: int = 0
+    appeal_after_s: int = 900
+    escalate_after_s: int = 86_400
+    cancel_limit: int = 3
+    ban_s: int = 86_400
+    second_approval_minor: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Markets:
-    """The immutable set of assets and symbols the core trades."""
+    """The immutable set of assets and symbols the core trades, and the P2P desk's
+    fiat currencies and settings."""
 
     assets: Mapping[str, Asset]
     symbols: Mapping[str, Symbol]
+    fiats: Mapping[str, Fiat] = field(default_factory=lambda: dict(DEFAULT_FIATS))
+    p2p: P2PConfig = field(default_factory=P2PConfig)
 
     def symbol(self, name: str) -> Symbol:
         """Look a symbol up by ``BTC-USD`` or ``BTC/USD``. Raises ``KeyError``."""
@@ -208,7 +243,70 @@ def load_markets(config: Mapping[str, Any]) -> Markets:
             raise ConfigError(f"symbol {name}: {exc}") from exc
     if not symbols:
         raise ConfigError("no symbols configured")
-    return Markets(assets=assets, symbols=symbols)
+    fiats = _load_fiats(config.get("fiat"))
+    return Markets(assets=assets, symbols=symbols, fiats=fiats,
+                   p2p=_load_p2p(config.get("p2p", {}), assets))
+
+
+def _load_fiats(spec: Any) -> Mapping[str, Fiat]:
+    """The ``[fiat]`` table (``EUR = { decimals = 2 }``); EUR, GBP and USD with 2
+    decimals when absent."""
+    if spec is None:
+        return dict(DEFAULT_FIATS)
+    fiats: dict[str, Fiat] = {}
+    for code, entry in dict(spec).items():
+        code = sys.intern(str(code).upper())
+        if not (3 <= len(code) <= 8 and code.isalnum()):
+            raise ConfigError(f"fiat {code}: the code must be 3 to 8 letters or digits")
+        try:
+            decimals = int(dict(entry)["decimals"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"fiat {code}: needs decimals (an integer)") from None
+        if not 0 <= decimals <= 8:
+            raise ConfigError(f"fiat {code}: decimals must be within 0..8")
+        fiats[code] = Fiat(code, decimals)
+    return fiats
+
+
+def _load_p2p(spec: Any, assets: Mapping[str, Asset]) -> P2PConfig:
+    """The ``[p2p]`` table, every key optional (``P2PConfig``'s defaults)."""
+    spec = dict(spec)
+    defaults = P2PConfig()
+    known = {"fee_bps", "appeal_after_s", "escalate_after_s", "cancel_limit", "ban_s",
+             "second_approval"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise ConfigError(f"[p2p]: unknown key {unknown[0]} (known: {', '.join(sorted(known))})")
+
+    def number(key: str, low: int, high: int) -> int:
+        value = spec.get(key, getattr(defaults, key))
+        if type(value) is not int or not low <= value <= high:
+            raise ConfigError(f"[p2p]: {key} must be an integer within {low}..{high}")
+        return value
+
+    fee_bps = number("fee_bps", 0, 1000)
+    appeal = number("appeal_after_s", 0, 30 * 86_400)
+    escalate = number("escalate_after_s", 60, 30 * 86_400)
+    if escalate <= appeal:
+        raise ConfigError("[p2p]: escalate_after_s must be longer than appeal_after_s")
+    second: dict[str, int] = {}
+    for code, amount in dict(spec.get("second_approval", {})).items():
+        code = str(code).upper()
+        if code not in assets:
+            raise ConfigError(f"[p2p.second_approval]: unknown asset {code}")
+        decimals = assets[code].decimals
+        try:
+            minor = _EXACT.multiply(Decimal(str(amount)), Decimal(10) ** decimals)
+        except ArithmeticError:
+            raise ConfigError(f"[p2p.second_approval]: {code} must be a decimal string "
+                              f"of whole units") from None
+        if not minor.is_finite() or minor != minor.to_integral_value() or minor < 0:
+            raise ConfigError(f"[p2p.second_approval]: {code} must be a non-negative amount "
+                              f"with at most {decimals} decimals")
+        second[assets[code].code] = int(minor)
+    return P2PConfig(fee_bps=fee_bps, appeal_after_s=appeal, escalate_after_s=escalate,
+                     cancel_limit=number("cancel_limit", 1, 1000),
+                     ban_s=number("ban_s", 0, 365 * 86_400), second_approval_minor=second)
 
 
 def _max_supply(code: str, decimals: int, spec: Mapping[str, Any]) -> int:

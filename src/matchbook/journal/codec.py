@@ -40,13 +40,18 @@ def decode_command(payload: bytes) -> AnyCommand:
 
 
 def markets_fingerprint(markets: Markets) -> str:
-    """A short hash of every asset and symbol parameter."""
+    """A short hash of every asset, symbol, fiat and P2P parameter."""
     rows: list[Any] = [(a.code, a.decimals) for a in markets.assets.values()]
     for s in markets.symbols.values():
         rows.append((s.name, s.base.code, s.quote.code, str(s.tick_size), str(s.lot_size),
                      s.min_qty_lots, s.max_qty_lots, s.min_notional_minor, s.price_band_bps,
                      s.market_protection_bps, s.fees.maker_ppm, s.fees.taker_ppm,
                      sorted((t, f.maker_ppm, f.taker_ppm) for t, f in s.tier_fees.items())))
+    # the P2P desk's fiat currencies and settings decide what a replayed command does too
+    rows.extend(("fiat", f.code, f.decimals) for f in markets.fiats.values())
+    p2p = markets.p2p
+    rows.append(("p2p", p2p.fee_bps, p2p.appeal_after_s, p2p.escalate_after_s,
+                 p2p.cancel_limit, p2p.ban_s, sorted(p2p.second_approval_minor.items())))
     return hashlib.blake2b(msgspec.json.encode(sorted(map(str, rows))),
                            digest_size=8).hexdigest()
 

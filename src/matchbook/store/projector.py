@@ -371,6 +371,15 @@ class Projector:
         Rows of orders neither in memory nor in the batch are loaded, then it starts over.
         """
         loaded: dict[int, list[Any]] = {}
+        p2p = self._rows_of.p2p
+        unknown = p2p.missing(records)
+        if unknown:  # chat lines of trades opened before this process: their parties
+            trades = schema.p2p_trades
+            result = await conn.execute(
+                select(trades.c.trade_id, trades.c.buyer_id, trades.c.seller_id)
+                .where(trades.c.trade_id.in_(sorted(unknown))))
+            for trade_id, buyer_id, seller_id in result:
+                p2p.parties[int(trade_id)] = (int(buyer_id), int(seller_id))
         while True:
             b = RowBatch()
             missing: set[int] = set()

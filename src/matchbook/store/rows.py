@@ -31,6 +31,7 @@ from matchbook.core.events import (
     OrderFilled,
     OrderRejected,
     OrderTriggered,
+    P2PRejected,
     TradeExecuted,
     WithdrawalCompleted,
     WithdrawalRejected,
@@ -38,6 +39,7 @@ from matchbook.core.events import (
 )
 from matchbook.core.ledger import entries as ledger_entries_of
 from matchbook.store import schema
+from matchbook.store.p2p_rows import P2P_COLUMNS, P2P_EVENTS, P2PBatch, P2PRows
 
 Record = Applied
 """``(seq, ts_ns, command, events)`` of one applied command, as the sequencer hands it."""
@@ -73,6 +75,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                     "updated_ts_ns"),
     "balances": ("user_id", "asset", "available_minor", "held_minor", "updated_seq"),
     "system": ("account", "asset", "balance_minor", "updated_seq"),
+    **P2P_COLUMNS,
 }
 ORDER_COLUMNS = COLUMNS["orders"]
 (_O_PRICE, _O_QTY, _O_FILLED, _O_LEAVES, _O_STATUS, _O_NOTIONAL, _O_FEE, _O_UPDATED_SEQ,
@@ -98,6 +101,7 @@ class RowBatch:
     withdrawals: dict[int, list[Any]] = field(default_factory=dict)
     withdrawal_updates: list[dict[str, Any]] = field(default_factory=list)
     audit: list[tuple[Any, ...]] = field(default_factory=list)
+    p2p: P2PBatch = field(default_factory=P2PBatch)
     last_seq: int = 0
     last_ts_ns: int = 0
     commands: int = 0
@@ -106,7 +110,7 @@ class RowBatch:
         return (len(self.orders) + len(self.order_events) + len(self.trades)
                 + len(self.ledger) + len(self.balances) + len(self.system)
                 + len(self.addresses) + len(self.withdrawals) + len(self.withdrawal_updates)
-                + len(self.audit) + 1)
+                + len(self.audit) + self.p2p.row_count() + 1)
 
 
 class RowBuilder:
@@ -117,6 +121,7 @@ class RowBuilder:
         self.open_orders: dict[int, list[Any]] = {}  # rows of open orders written so far
         self._accounts: dict[str, tuple[int | None, int]] = {}  # account -> (user, kind)
         self._qptl = {name: s.quote_per_tick_lot for name, s in markets.symbols.items()}
+        self.p2p = P2PRows(markets)  # the P2P desk's rows (store/p2p_rows.py)
 
     def committed(self, b: RowBatch) -> None:
         """``b`` is in the database: remember its open orders, forget its closed ones."""
@@ -151,8 +156,11 @@ class RowBuilder:
                 row = orders[oid] = list(known)  # memory moves on after the commit only
             return row
 
+        p2p = self.p2p
+        p2p_events = P2P_EVENTS
         for seq, ts, command, events in records:
             code = 0
+            has_p2p = False
             ev: Any  # dispatched on its exact type below
             for i, ev in enumerate(events):
                 t = type(ev)
@@ -226,7 +234,7 @@ class RowBuilder:
                     row[_O_UPDATED_TS] = ts
                     order_event((seq, i, ev.order_id, "triggered", "new", 0,
                                  ev.last_price_ticks, row[_O_FILLED], row[_O_LEAVES], None, ts))
-                elif t is OrderRejected or t is CommandRejected:
+                elif t is OrderRejected or t is CommandRejected or t is P2PRejected:
                     code = ev.code
                 elif t is AddressCreated:
                     b.addresses.append((ev.address, ev.user_id, ev.asset, seq, ts))
@@ -247,6 +255,10 @@ class RowBuilder:
                         b.withdrawal_updates.append({
                             "b_withdrawal_id": ev.withdrawal_id, "status": status,
                             "reason": reason, "updated_seq": seq, "updated_ts_ns": ts})
+                elif t in p2p_events:
+                    has_p2p = True
+            if has_p2p:
+                p2p.build(seq, ts, command, events, b.p2p)
             if events:
                 ledger(b, seq, ts, ledger_entries_of(seq, events, markets))
             audit(audit_row(seq, ts, command, events, code))
@@ -307,7 +319,7 @@ def audit_row(seq: int, ts: int, command: Any, events: Sequence[Event],
         text = _json_encode({"type": name, **msgspec.structs.asdict(command)}).decode()
     except TypeError:
         text = _json_encode({"type": name, "repr": repr(command)}).decode()
-    user_id = getattr(command, "user_id", 0)
+    user_id = getattr(command, "user_id", 0) or getattr(command, "admin_id", 0)
     if not user_id:
         for ev in events:  # wallet operations name their user in the event
             if isinstance(ev, Deposited | WithdrawalCompleted | WithdrawalRejected):

@@ -271,6 +271,167 @@ projection_dead_letters = Table(
 )
 """Records the projector could not write and skipped (see ``Projector.follow``)."""
 
+
+# -- P2P escrow trading ------------------------------------------------------------------
+# Ads and trades are upserted rows with their latest state; transitions, chat lines
+# (with a system line per transition), feedback and notifications are appended. Money is
+# in minor units: the asset's for quantities and fees, the fiat's for prices and fiat
+# amounts. Payment details are kept for the trade's parties; the API never shows them
+# publicly.
+
+P2P_TRADE_STATES = ("pending_payment", "paid", "disputed", "completed", "cancelled",
+                    "expired", "resolved_release", "resolved_refund")
+P2P_AD_STATES = ("open", "paused", "closed", "cancelled")
+
+p2p_payment_methods = Table(
+    "p2p_payment_methods",
+    metadata,
+    Column("method_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("details", Text, nullable=False),
+    Column("removed", Boolean, nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_ts_ns", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Index("ix_p2p_payment_methods_user", "user_id", "method_id"),
+)
+
+p2p_ads = Table(
+    "p2p_ads",
+    metadata,
+    Column("ad_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("maker_id", BigInteger, nullable=False),
+    Column("side", String(4), nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("fiat", String(16), nullable=False),
+    Column("price_minor", Amount, nullable=False),  # 0: a margin ad
+    Column("price_margin_bps", Integer, nullable=False),
+    Column("price_symbol", String(32), nullable=False),
+    Column("qty_minor", Amount, nullable=False),
+    Column("remaining_minor", Amount, nullable=False),
+    Column("min_qty_minor", Amount, nullable=False),
+    Column("max_qty_minor", Amount, nullable=False),
+    Column("payment_method_ids", String(200), nullable=False),  # comma-separated
+    Column("payment_window_s", Integer, nullable=False),
+    Column("terms", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_ts_ns", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Column("updated_ts_ns", BigInteger, nullable=False),
+    CheckConstraint(_in("state", P2P_AD_STATES), name="ck_p2p_ads_state"),
+    Index("ix_p2p_ads_board", "state", "side", "asset", "fiat"),
+    Index("ix_p2p_ads_maker", "maker_id", "ad_id"),
+)
+
+p2p_trades = Table(
+    "p2p_trades",
+    metadata,
+    Column("trade_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("ad_id", BigInteger, nullable=False),
+    Column("ad_side", String(4), nullable=False),
+    Column("maker_id", BigInteger, nullable=False),
+    Column("buyer_id", BigInteger, nullable=False),
+    Column("seller_id", BigInteger, nullable=False),
+    Column("asset", String(16), nullable=False),
+    Column("fiat", String(16), nullable=False),
+    Column("qty_minor", Amount, nullable=False),
+    Column("price_minor", Amount, nullable=False),
+    Column("fiat_amount_minor", Amount, nullable=False),
+    Column("fee_minor", Amount, nullable=False),
+    Column("payment_method_id", BigInteger, nullable=False),
+    Column("payment_method_name", String(64), nullable=False),
+    Column("payment_details", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("pay_by_ns", BigInteger, nullable=False),  # 0: not running
+    Column("appeal_after_ns", BigInteger, nullable=False),
+    Column("escalate_at_ns", BigInteger, nullable=False),
+    Column("paid_ts_ns", BigInteger, nullable=True),  # when last marked paid
+    Column("finished_ts_ns", BigInteger, nullable=True),  # when it reached a terminal state
+    Column("dispute_opened_by", BigInteger, nullable=True),  # NULL: escalated, or none
+    Column("dispute_reason", String(64), nullable=True),
+    Column("dispute_text", Text, nullable=True),
+    Column("dispute_opened_ts_ns", BigInteger, nullable=True),
+    Column("proposed_outcome", String(8), nullable=True),
+    Column("proposed_by", BigInteger, nullable=True),
+    Column("resolution_note", Text, nullable=True),
+    Column("created_seq", BigInteger, nullable=False),
+    Column("created_ts_ns", BigInteger, nullable=False),
+    Column("updated_seq", BigInteger, nullable=False),
+    Column("updated_ts_ns", BigInteger, nullable=False),
+    CheckConstraint(_in("state", P2P_TRADE_STATES), name="ck_p2p_trades_state"),
+    Index("ix_p2p_trades_buyer", "buyer_id", "trade_id"),
+    Index("ix_p2p_trades_seller", "seller_id", "trade_id"),
+    Index("ix_p2p_trades_state", "state", "trade_id"),
+    Index("ix_p2p_trades_ad", "ad_id", "trade_id"),
+)
+
+p2p_transitions = Table(
+    "p2p_transitions",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("event_index", Integer, nullable=False),
+    Column("trade_id", BigInteger, nullable=False),
+    Column("from_state", String(16), nullable=True),  # NULL: the take
+    Column("to_state", String(16), nullable=False),
+    Column("actor", String(8), nullable=False),  # buyer, seller, admin, system
+    Column("actor_id", BigInteger, nullable=True),  # NULL: a deadline
+    Column("reason", Text, nullable=False),
+    Column("to_buyer_minor", Amount, nullable=False),
+    Column("fee_minor", Amount, nullable=False),
+    Column("to_seller_minor", Amount, nullable=False),
+    Column("to_ad_minor", Amount, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq", "event_index", name="pk_p2p_transitions"),
+    Index("ix_p2p_transitions_trade", "trade_id", "seq"),
+)
+
+p2p_messages = Table(
+    "p2p_messages",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("event_index", Integer, nullable=False),
+    Column("trade_id", BigInteger, nullable=False),
+    Column("message_id", BigInteger, nullable=True),  # NULL: a system line
+    Column("user_id", BigInteger, nullable=True),
+    Column("author", String(8), nullable=False),  # buyer, seller, admin, system
+    Column("text", Text, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("seq", "event_index", name="pk_p2p_messages"),
+    Index("ix_p2p_messages_trade", "trade_id", "seq"),
+)
+
+p2p_feedback = Table(
+    "p2p_feedback",
+    metadata,
+    Column("trade_id", BigInteger, nullable=False),
+    Column("from_user_id", BigInteger, nullable=False),
+    Column("to_user_id", BigInteger, nullable=False),
+    Column("positive", Boolean, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    PrimaryKeyConstraint("trade_id", "from_user_id", name="pk_p2p_feedback"),
+    Index("ix_p2p_feedback_to", "to_user_id", "seq"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    # seq * 1000 + the notification's place among its command's: the same id on every
+    # rebuild, and known to the live WebSocket push before the row is written
+    Column("notification_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("trade_id", BigInteger, nullable=True),
+    Column("ad_id", BigInteger, nullable=True),
+    Column("text", Text, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts_ns", BigInteger, nullable=False),
+    Index("ix_notifications_user", "user_id", "notification_id"),
+)
+
 __all__ = [
     "CANCEL_REASONS",
     "CLOSED_STATUSES",
@@ -278,6 +439,8 @@ __all__ = [
     "OPEN_STATUSES",
     "ORDER_STATUSES",
     "ORDER_TYPES",
+    "P2P_AD_STATES",
+    "P2P_TRADE_STATES",
     "SIDES",
     "TIME_IN_FORCE",
     "WITHDRAWAL_STATUSES",
@@ -286,8 +449,15 @@ __all__ = [
     "balances",
     "ledger_entries",
     "metadata",
+    "notifications",
     "order_events",
     "orders",
+    "p2p_ads",
+    "p2p_feedback",
+    "p2p_messages",
+    "p2p_payment_methods",
+    "p2p_trades",
+    "p2p_transitions",
     "projection_dead_letters",
     "projection_state",
     "system_balances",

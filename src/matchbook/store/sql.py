@@ -12,17 +12,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import Integer, bindparam, case, func, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from matchbook.store import schema
 from matchbook.store.errors import ProjectionError
+from matchbook.store.p2p_rows import P2P_COLUMNS, TRADE_UPDATE_COLUMNS
 from matchbook.store.rows import COLUMNS, RowBatch
 
 TABLES = {"orders": schema.orders, "order_events": schema.order_events,
           "trades": schema.trades, "ledger": schema.ledger_entries, "audit": schema.audit_log,
           "addresses": schema.wallet_addresses, "withdrawals": schema.withdrawals,
-          "balances": schema.balances, "system": schema.system_balances}
+          "balances": schema.balances, "system": schema.system_balances,
+          "p2p_methods": schema.p2p_payment_methods, "p2p_ads": schema.p2p_ads,
+          "p2p_trades": schema.p2p_trades, "p2p_transitions": schema.p2p_transitions,
+          "p2p_messages": schema.p2p_messages, "p2p_feedback": schema.p2p_feedback,
+          "notifications": schema.notifications}
+_DISPUTE = ("dispute_opened_by", "dispute_reason", "dispute_text", "dispute_opened_ts_ns")
 _APPENDS = ("order_events", "trades", "ledger", "audit", "addresses", "withdrawals")
 _UPSERTS = {  # conflict target, columns an existing row keeps
     "orders": (("order_id",), {"order_id", "created_seq", "created_ts_ns"}),
@@ -53,6 +59,7 @@ class SqlWriter:
             .values(status=bindparam("status"), reason=bindparam("reason"),
                     updated_seq=bindparam("updated_seq"),
                     updated_ts_ns=bindparam("updated_ts_ns")))
+        statements.update(_p2p_updates())
         state = schema.projection_state
         statements["advance"] = (
             update(state)
@@ -95,6 +102,17 @@ class SqlWriter:
                 await self._insert(conn, key, rows)
         if b.withdrawal_updates:
             await conn.execute(self._statements["settle"], b.withdrawal_updates)
+        p2p = b.p2p
+        if p2p.row_count():
+            for key in P2P_COLUMNS:  # new rows first: an update may follow in a later batch
+                rows = p2p.rows(key)
+                if rows:
+                    await self._insert(conn, key, rows)
+            for key, updates in (("p2p_method_updates", p2p.method_updates),
+                                 ("p2p_ad_updates", p2p.ad_updates),
+                                 ("p2p_trade_updates", p2p.trade_updates)):
+                if updates:
+                    await conn.execute(self._statements[key], updates)
         if new_balances:
             await self._insert(conn, "balances", [
                 (uid, asset, free, held, seq)
@@ -124,3 +142,35 @@ class SqlWriter:
                                             columns=list(COLUMNS[key]))
         else:
             await conn.exec_driver_sql(self._plain[key], rows)
+
+
+def _p2p_updates() -> dict[str, Any]:
+    """The update statements of P2P rows written by earlier batches (parameters as
+    :class:`~matchbook.store.p2p_rows.P2PBatch` builds them)."""
+    methods, ads, trades = schema.p2p_payment_methods, schema.p2p_ads, schema.p2p_trades
+    opening = bindparam("b_opening", type_=Integer) == 1
+    values: dict[str, Any] = {}
+    for name in TRADE_UPDATE_COLUMNS:
+        column = trades.c[name]
+        if name == "state":
+            values[name] = bindparam(name)
+        elif name in _DISPUTE:
+            values[name] = case((opening, bindparam(name)), else_=column)
+        elif name in ("proposed_outcome", "proposed_by"):
+            values[name] = case((opening, bindparam(name)),
+                                else_=func.coalesce(bindparam(name), column))
+        else:
+            values[name] = func.coalesce(bindparam(name), column)
+    values["updated_seq"] = bindparam("updated_seq")
+    values["updated_ts_ns"] = bindparam("updated_ts_ns")
+    return {
+        "p2p_method_updates": update(methods)
+        .where(methods.c.method_id == bindparam("b_method_id"))
+        .values(removed=bindparam("removed"), updated_seq=bindparam("updated_seq")),
+        "p2p_ad_updates": update(ads).where(ads.c.ad_id == bindparam("b_ad_id"))
+        .values(state=func.coalesce(bindparam("state"), ads.c.state),
+                remaining_minor=bindparam("remaining_minor"),
+                updated_seq=bindparam("updated_seq"), updated_ts_ns=bindparam("updated_ts_ns")),
+        "p2p_trade_updates": update(trades).where(trades.c.trade_id == bindparam("b_trade_id"))
+        .values(**values),
+    }

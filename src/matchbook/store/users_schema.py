@@ -40,3 +40,18 @@ api_keys = sa.Table(
     sa.Column("created_ns", sa.BigInteger, nullable=False),
     sa.Column("revoked", sa.Boolean, nullable=False),
 )
+
+notification_reads = sa.Table(
+    "notification_reads", users_metadata,
+    sa.Column("user_id", sa.BigInteger, nullable=False),
+    sa.Column("notification_id", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "notification_id", name="pk_notification_reads"),
+)
+"""Notifications a user marked read one by one (the read model's ids are stable)."""
+
+notification_marks = sa.Table(
+    "notification_marks", users_metadata,
+    sa.Column("user_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("read_up_to", sa.BigInteger, nullable=False),
+)
+"""Per user: every notification up to this id is read."""

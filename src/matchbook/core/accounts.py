@@ -1,0 +1,64 @@
+"""A user's balances: available and held per asset, in one flat list of ints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import msgspec
+
+
+class Account(msgspec.Struct, gc=False):
+    """One user's balances per asset (minor units) and fee tier.
+
+    ``balances`` is one flat list for every asset of the markets: at ``slots[asset]``
+    what is available, at the next index what is held. The matching path indexes it
+    with the slots its book keeps (``OrderBook.quote_slot`` / ``base_slot``): a list
+    index costs less than a dict lookup by asset code, and a funded account takes about
+    300 bytes where two dicts took 565. ``available`` and ``held`` are read-only views
+    by asset code.
+    ``user_id`` is the one int object the user's orders share (an order stores no int
+    of its own).
+    """
+
+    user_id: int
+    balances: list[int]
+    slots: Mapping[str, int]  # asset code -> index of its available amount (shared)
+    tier: str = ""
+
+    @property
+    def available(self) -> Mapping[str, int]:
+        """Available balance per asset code (a read-only copy)."""
+        balances = self.balances
+        return MappingProxyType({a: balances[i] for a, i in self.slots.items()})
+
+    @property
+    def held(self) -> Mapping[str, int]:
+        """Held balance per asset code (a read-only copy)."""
+        balances = self.balances
+        return MappingProxyType({a: balances[i + 1] for a, i in self.slots.items()})
+
+    def free(self, asset: str) -> int:
+        """What is available of ``asset``."""
+        return self.balances[self.slots[asset]]
+
+    def credit(self, asset: str, amount: int) -> None:
+        """Add ``amount`` (negative: take it) to what is available."""
+        self.balances[self.slots[asset]] += amount
+
+    def hold(self, asset: str, amount: int) -> None:
+        """Move ``amount`` from available to held (negative: back)."""
+        i = self.slots[asset]
+        self.balances[i] -= amount
+        self.balances[i + 1] += amount
+
+    def release(self, asset: str, amount: int) -> None:
+        """Move ``amount`` from held back to available."""
+        self.hold(asset, -amount)
+
+    def spend_held(self, asset: str, amount: int) -> None:
+        """Take ``amount`` out of what is held (it leaves the account)."""
+        self.balances[self.slots[asset] + 1] -= amount
+
+
+__all__ = ["Account"]

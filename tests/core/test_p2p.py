@@ -1,0 +1,488 @@
+"""The P2P desk, row by row of P2P.md's transition table, then every refusal.
+
+Each scenario runs on an engine whose invariants (``Engine._check``, which includes the
+desk's: conservation with escrow, escrow = open sell ads + live trades, ...) are
+asserted after every command.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import MARKETS, Market, events_of_type, names, one
+from p2p_helpers import (
+    CONFIG,
+    DISPUTED,
+    FEE_BPS,
+    PAID,
+    PENDING,
+    Desk,
+    S,
+    assert_refused,
+    fiat,
+    minor,
+)
+
+from matchbook.core import CreateAddress, OrderType, PlaceOrder, RequestWithdrawal, Side, Transfer
+from matchbook.core.codes import Code
+from matchbook.core.commands import (
+    AddPaymentMethod,
+    AdState,
+    CancelAd,
+    CancelTrade,
+    DisputeOutcome,
+    LeaveFeedback,
+    MarkPaid,
+    OpenDispute,
+    P2PSide,
+    PauseAd,
+    PostAd,
+    PostTradeMessage,
+    ReleaseEscrow,
+    RemovePaymentMethod,
+    ResolveDispute,
+    ResumeAd,
+    TakeAd,
+    TradeState,
+    WithdrawDispute,
+)
+from matchbook.core.events import (
+    AdChanged,
+    AddressCreated,
+    CommandRejected,
+    DisputeResolutionProposed,
+    FeedbackLeft,
+    OrderRejected,
+    P2PRepeated,
+    P2PTradeChanged,
+    P2PTradeOpened,
+    P2PUserBanned,
+    PaymentMethodAdded,
+    PaymentMethodRemoved,
+    TradeMessagePosted,
+)
+
+BTC_TOTAL = minor("1000")  # what Desk funds each user with
+
+
+def changed(events: list[object]) -> P2PTradeChanged:
+    return one(events, P2PTradeChanged)  # type: ignore[arg-type]
+
+
+# =====================================================================================
+# ads and escrow
+# =====================================================================================
+
+
+def test_a_sell_ad_puts_its_whole_quantity_in_escrow() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="2")
+    assert desk.free(1) == BTC_TOTAL - minor("2")
+    assert desk.escrow() == minor("2")
+    assert desk.engine.escrow_of(1) == {"BTC": minor("2")}
+    assert desk.ad(ad_id).state == AdState.OPEN
+
+
+def test_a_buy_ad_escrows_nothing_until_taken() -> None:
+    desk = Desk()
+    desk.post(1, P2PSide.BUY, qty="2")
+    assert desk.escrow() == 0 and desk.free(1) == BTC_TOTAL
+
+
+def test_cancelling_a_sell_ad_returns_only_what_no_live_trade_holds() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="1")
+    tid = desk.take(2, ad_id, "0.3")
+    events = desk.apply(CancelAd(1, ad_id))
+    change = one(events, AdChanged)
+    assert (change.state, change.escrow_returned_minor) == (AdState.CANCELLED, minor("0.7"))
+    assert desk.free(1) == BTC_TOTAL - minor("0.3")
+    assert desk.escrow() == minor("0.3")  # the trade still holds its part
+    # the trade, cancelled later, pays the seller directly: the ad is gone
+    change2 = changed(desk.apply(CancelTrade(2, tid, PENDING)))
+    assert (change2.to_seller_minor, change2.to_ad_minor) == (minor("0.3"), 0)
+    assert desk.free(1) == BTC_TOTAL and desk.escrow() == 0
+
+
+def test_pause_and_resume_an_ad() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    assert one(desk.apply(PauseAd(1, ad_id)), AdChanged).state == AdState.PAUSED
+    assert_refused(desk.apply_unchanged(TakeAd(2, ad_id, minor("0.1"), 0)), Code.AD_NOT_OPEN,
+                   AdState.PAUSED)
+    assert one(desk.apply(ResumeAd(1, ad_id)), AdChanged).state == AdState.OPEN
+    desk.take(2, ad_id)
+
+
+def test_an_ad_taken_to_nothing_closes_and_reopens_when_a_trade_is_cancelled() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="0.5")
+    events = desk.apply(TakeAd(2, ad_id, minor("0.5"), 0))
+    assert names(events) == ["P2PTradeOpened", "AdChanged"]
+    assert desk.ad(ad_id).state == AdState.CLOSED
+    tid = one(events, P2PTradeOpened).trade_id
+    events = desk.apply(CancelTrade(2, tid, PENDING))
+    assert changed(events).to_ad_minor == minor("0.5")
+    assert desk.ad(ad_id).state == AdState.OPEN and desk.ad(ad_id).remaining_minor == minor("0.5")
+    assert desk.escrow() == minor("0.5")
+
+
+def test_an_admin_removes_any_ad() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    change = one(desk.apply(CancelAd(0, ad_id, admin_id=99, reason="scam")), AdChanged)
+    assert (change.actor_id, change.reason, change.state) == (99, "scam", AdState.CANCELLED)
+    assert desk.escrow() == 0
+
+
+def test_a_removed_payment_method_stays_on_the_ad_that_copied_it() -> None:
+    desk = Desk()
+    mid = desk.method(1, "Revolut", "@alice")
+    ad_id = desk.post(1, methods=(mid,))
+    one(desk.apply(RemovePaymentMethod(1, mid)), PaymentMethodRemoved)
+    opened = one(desk.apply(TakeAd(2, ad_id, minor("0.1"), 0)), P2PTradeOpened)
+    assert (opened.payment_method_name, opened.payment_details) == ("Revolut", "@alice")
+
+
+# =====================================================================================
+# the transition table, row by row
+# =====================================================================================
+
+
+def test_row_take_a_sell_ad_moves_the_ads_escrow_to_the_trade() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="1", price="50000.00", window_s=600)
+    before = desk.escrow()
+    events = desk.apply(TakeAd(2, ad_id, minor("0.25"), 0))
+    opened = one(events, P2PTradeOpened)
+    assert (opened.buyer_id, opened.seller_id, opened.qty_minor) == (2, 1, minor("0.25"))
+    assert opened.fiat_amount_minor == fiat("12500.00")
+    assert opened.pay_by_ns == desk.ts_ns + 600 * S
+    assert opened.escrow_from_seller_minor == 0 and desk.escrow() == before
+    assert opened.ad_remaining_minor == minor("0.75") == desk.ad(ad_id).remaining_minor
+    assert desk.trade(opened.trade_id).state == PENDING
+
+
+def test_row_take_a_buy_ad_moves_the_sellers_free_balance_to_escrow() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, P2PSide.BUY, qty="1")
+    desk.method(2)  # the seller's SEPA account, which the buyer pays to
+    opened = one(desk.apply(TakeAd(2, ad_id, minor("0.4"), 0)), P2PTradeOpened)
+    assert (opened.buyer_id, opened.seller_id) == (1, 2)
+    assert opened.escrow_from_seller_minor == minor("0.4") == desk.escrow()
+    assert desk.free(2) == BTC_TOTAL - minor("0.4")
+    assert desk.engine.escrow_of(2) == {"BTC": minor("0.4")}
+
+
+def test_row_mark_paid_by_the_buyer_before_pay_by() -> None:
+    desk = Desk()
+    tid = desk.pending()
+    change = changed(desk.apply(MarkPaid(2, tid, PENDING)))
+    assert (change.from_state, change.to_state, change.actor_id) == (PENDING, PAID, 2)
+    assert change.appeal_after_ns == desk.ts_ns + CONFIG.appeal_after_s * S
+    assert change.escalate_at_ns == desk.ts_ns + CONFIG.escalate_after_s * S
+    assert change.to_buyer_minor == change.to_seller_minor == change.fee_minor == 0
+
+
+def test_row_cancel_pending_by_the_buyer_returns_the_quantity_to_the_sell_ad() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="1")
+    tid = desk.take(2, ad_id, "0.3")
+    events = desk.apply(CancelTrade(2, tid, PENDING))
+    change = changed(events)
+    assert (change.to_state, change.to_ad_minor, change.to_seller_minor) == (
+        TradeState.CANCELLED, minor("0.3"), 0)
+    assert one(events, AdChanged).remaining_minor == minor("1")
+    assert desk.escrow() == minor("1")
+
+
+def test_row_cancel_pending_on_a_buy_ad_returns_the_escrow_to_the_seller() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, P2PSide.BUY, qty="1")
+    desk.method(2)
+    tid = desk.take(2, ad_id, "0.3")
+    change = changed(desk.apply(CancelTrade(1, tid, PENDING)))
+    assert change.to_seller_minor == minor("0.3")
+    assert desk.free(2) == BTC_TOTAL and desk.escrow() == 0
+    assert desk.ad(ad_id).remaining_minor == minor("1")
+
+
+def test_row_pay_by_passes_the_trade_expires_and_counts_against_the_buyer() -> None:
+    desk = Desk()
+    tid = desk.pending(window_s=300)
+    pay_by = desk.trade(tid).pay_by_ns
+    assert not desk.advance(pay_by - 1)  # not yet
+    events = desk.advance(pay_by)
+    change = changed(events)
+    assert (change.to_state, change.actor_id, change.to_ad_minor) == (
+        TradeState.EXPIRED, 0, minor("0.1"))
+    assert desk.engine.p2p.strikes[2] == [pay_by]
+
+
+def test_row_release_from_paid_pays_the_buyer_less_the_fee() -> None:
+    desk = Desk()
+    tid = desk.paid("0.5")
+    escrow = desk.escrow()
+    change = changed(desk.apply(ReleaseEscrow(1, tid, PAID)))
+    fee = minor("0.5") * FEE_BPS // 10_000
+    assert fee > 0
+    assert (change.to_state, change.to_buyer_minor, change.fee_minor) == (
+        TradeState.COMPLETED, minor("0.5") - fee, fee)
+    assert desk.free(2) == BTC_TOTAL + minor("0.5") - fee
+    assert desk.engine.fee_balances["BTC"] == fee
+    assert desk.escrow() == escrow - minor("0.5")
+
+
+def test_row_cancel_after_paid_needs_the_explicit_confirmation() -> None:
+    desk = Desk()
+    tid = desk.paid()
+    assert_refused(desk.apply_unchanged(CancelTrade(2, tid, PAID)), Code.CONFIRM_REQUIRED, PAID)
+    change = changed(desk.apply(CancelTrade(2, tid, PAID, confirm=True)))
+    assert (change.to_state, change.to_ad_minor) == (TradeState.CANCELLED, minor("0.1"))
+
+
+@pytest.mark.parametrize("by", [1, 2], ids=["seller", "buyer"])
+def test_row_open_dispute_after_the_appeal_delay(by: int) -> None:
+    desk = Desk()
+    tid = desk.paid()
+    desk.advance(desk.trade(tid).appeal_after_ns)
+    escrow = desk.escrow()
+    change = changed(desk.apply(OpenDispute(by, tid, PAID, "other", "see chat")))
+    assert (change.to_state, change.actor_id) == (DISPUTED, by)
+    assert desk.escrow() == escrow  # frozen, nothing moved
+
+
+def test_row_escalate_at_passes_a_paid_trade_becomes_a_dispute_without_moving_money() -> None:
+    desk = Desk()
+    tid = desk.paid()
+    balances = (desk.free(1), desk.free(2), desk.escrow())
+    change = changed(desk.advance(desk.trade(tid).escalate_at_ns))
+    assert (change.to_state, change.actor_id) == (DISPUTED, 0)
+    assert change.to_buyer_minor == change.to_seller_minor == change.to_ad_minor == 0
+    assert (desk.free(1), desk.free(2), desk.escrow()) == balances
+
+
+def test_row_release_from_disputed_by_the_seller() -> None:
+    desk = Desk()
+    tid = desk.disputed()
+    change = changed(desk.apply(ReleaseEscrow(1, tid, DISPUTED)))
+    assert change.to_state == TradeState.COMPLETED and change.to_buyer_minor > 0
+
+
+def test_row_withdraw_dispute_by_whoever_opened_it() -> None:
+    desk = Desk()
+    tid = desk.disputed(by=1)
+    assert_refused(desk.apply_unchanged(WithdrawDispute(2, tid, DISPUTED)),
+                   Code.NOT_DISPUTE_OPENER, DISPUTED)
+    change = changed(desk.apply(WithdrawDispute(1, tid, DISPUTED)))
+    assert change.to_state == PAID
+
+
+@pytest.mark.parametrize(("outcome", "state"), [
+    (DisputeOutcome.RELEASE, TradeState.RESOLVED_RELEASE),
+    (DisputeOutcome.REFUND, TradeState.RESOLVED_REFUND)], ids=["release", "refund"])
+def test_row_resolve_by_an_admin_below_the_second_approval_amount(
+        outcome: int, state: int) -> None:
+    desk = Desk()
+    tid = desk.disputed("0.5")
+    change = changed(desk.apply(ResolveDispute(90, tid, outcome, "bank statement checked")))
+    assert (change.to_state, change.actor_id) == (state, 90)
+    if outcome == DisputeOutcome.RELEASE:
+        assert change.to_buyer_minor + change.fee_minor == minor("0.5")
+    else:
+        assert change.to_seller_minor == minor("0.5") and change.to_ad_minor == 0
+        assert desk.free(1) == BTC_TOTAL - minor("0.5")  # the rest of the ad is in escrow
+
+
+def test_row_resolve_above_the_amount_needs_a_second_different_admin() -> None:
+    desk = Desk()
+    tid = desk.disputed("2", qty="5", max_qty="5")
+    assert minor("2") > CONFIG.second_approval_minor["BTC"]
+    release = DisputeOutcome.RELEASE
+    proposed = one(desk.apply(ResolveDispute(90, tid, release, "paid")),
+                   DisputeResolutionProposed)
+    assert (proposed.admin_id, proposed.outcome) == (90, release)
+    assert desk.trade(tid).state == DISPUTED
+    assert_refused(desk.apply_unchanged(ResolveDispute(90, tid, release, "again")),
+                   Code.SAME_ADMIN, DISPUTED)
+    # a different outcome from another admin replaces the proposal, no money moves
+    one(desk.apply(ResolveDispute(91, tid, DisputeOutcome.REFUND, "not paid")),
+        DisputeResolutionProposed)
+    assert desk.trade(tid).state == DISPUTED
+    change = changed(desk.apply(ResolveDispute(90, tid, DisputeOutcome.REFUND, "agreed")))
+    assert (change.to_state, change.to_seller_minor) == (TradeState.RESOLVED_REFUND, minor("2"))
+
+
+# =====================================================================================
+# prices, fees, feedback, chat
+# =====================================================================================
+
+
+def test_a_margin_price_is_the_books_mid_plus_the_margin_frozen_at_take() -> None:
+    desk = Desk()
+    desk.rest(3, 1, "0.1", "50000.00")  # bid
+    desk.rest(4, 2, "0.1", "50001.01")  # ask: mid 50000.505
+    ad_id = desk.post(1, price="", margin_bps=100, price_symbol="BTC-USD")
+    opened = one(desk.apply(TakeAd(2, ad_id, minor("0.1"), 0)), P2PTradeOpened)
+    # 50000.505 * 1.01 = 50500.51005 -> 50500.51 (half up)
+    assert opened.price_minor == fiat("50500.51")
+    assert opened.fiat_amount_minor == fiat("5050.05")  # 5050.051 -> 5050.05
+    desk.place(3, 2, "0.1")  # the book moves on; the trade's price does not
+    assert desk.trade(opened.trade_id).price_minor == fiat("50500.51")
+
+
+def test_a_fiat_amount_rounds_half_up_to_the_cent() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, price="0.05", min_qty="0.1")
+    # 0.1 BTC at 0.05 USD = 0.005 USD -> 0.01
+    assert one(desk.apply(TakeAd(2, ad_id, minor("0.1"), 0)),
+               P2PTradeOpened).fiat_amount_minor == 1
+
+
+def test_feedback_once_per_side_after_completion() -> None:
+    desk = Desk()
+    tid = desk.completed()
+    left = one(desk.apply(LeaveFeedback(2, tid, True, "fast")), FeedbackLeft)
+    assert (left.from_user_id, left.to_user_id, left.positive) == (2, 1, True)
+    one(desk.apply(LeaveFeedback(1, tid, False)), FeedbackLeft)
+    assert_refused(desk.apply_unchanged(LeaveFeedback(2, tid, True)), Code.FEEDBACK_NOT_ALLOWED)
+
+
+def test_chat_by_both_sides_and_an_admin() -> None:
+    desk = Desk()
+    tid = desk.pending()
+    first = one(desk.apply(PostTradeMessage(2, tid, "sent via SEPA\nref 42")),
+                TradeMessagePosted)
+    second = one(desk.apply(PostTradeMessage(77, tid, "admin here", admin=True)),
+                 TradeMessagePosted)
+    assert (first.message_id, second.message_id, second.admin) == (1, 2, True)
+    assert_refused(desk.apply_unchanged(PostTradeMessage(3, tid, "hi")), Code.UNKNOWN_P2P_TRADE)
+
+
+# =====================================================================================
+# bans and idempotency
+# =====================================================================================
+
+
+def test_the_cancel_limit_bans_the_buyer_from_new_trades_for_a_while() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="10", max_qty="1")
+    for _ in range(CONFIG.cancel_limit - 1):
+        tid = desk.take(2, ad_id)
+        assert not events_of_type(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
+    tid = desk.take(2, ad_id)
+    banned = one(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
+    assert banned.until_ns == desk.ts_ns + CONFIG.ban_s * S
+    assert_refused(desk.apply_unchanged(TakeAd(2, ad_id, minor("0.1"), 0)), Code.P2P_BANNED)
+    desk.advance(banned.until_ns)
+    desk.take(2, ad_id)  # the ban is over
+
+
+def test_strikes_older_than_a_day_do_not_count() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="10", max_qty="1")
+    for _ in range(CONFIG.cancel_limit - 1):
+        desk.apply(CancelTrade(2, desk.take(2, ad_id), PENDING))
+    desk.advance(desk.ts_ns + 86_400 * S)
+    tid = desk.take(2, ad_id)
+    assert not events_of_type(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
+
+
+def test_the_same_idempotency_key_returns_the_first_answer_and_changes_nothing() -> None:
+    desk = Desk()
+    tid = desk.paid()
+    first = desk.apply(ReleaseEscrow(1, tid, PAID, idempotency_key="k1"))
+    assert changed(first).to_state == TradeState.COMPLETED
+    again = desk.apply_unchanged(ReleaseEscrow(1, tid, PAID, idempotency_key="k1"))
+    assert again == [P2PRepeated(1, "ReleaseEscrow", "k1", 0, tid)]
+    # a new key is a new request: the trade is completed now (the refusal is remembered)
+    refused = desk.apply(ReleaseEscrow(1, tid, PAID, idempotency_key="k2"))
+    assert_refused(refused, Code.STATE_MISMATCH, TradeState.COMPLETED)
+    assert desk.apply(ReleaseEscrow(1, tid, PAID, idempotency_key="k2")) == [
+        P2PRepeated(1, "ReleaseEscrow", "k2", Code.STATE_MISMATCH, tid)]
+
+
+def test_a_take_repeated_with_its_key_opens_one_trade() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    opened = one(desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "take-1")), P2PTradeOpened)
+    again = desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "take-1"))
+    assert again == [P2PRepeated(2, "TakeAd", "take-1", 0, opened.trade_id)]
+    assert len(desk.engine.p2p.trades) == 1
+
+
+def test_idempotency_keys_are_forgotten_after_a_day() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="2", max_qty="1")
+    desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "k"))
+    desk.advance(desk.ts_ns + 86_400 * S)
+    one(desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "k")), P2PTradeOpened)
+    assert len(desk.engine.p2p.idempotency) == 1
+
+
+# =====================================================================================
+# terminal states absorb; escrow is never spendable
+# =====================================================================================
+
+
+TERMINAL_ACTIONS = [
+    ("mark-paid", lambda tid, state: MarkPaid(2, tid, state)),
+    ("release", lambda tid, state: ReleaseEscrow(1, tid, state)),
+    ("cancel", lambda tid, state: CancelTrade(2, tid, state, confirm=True)),
+    ("dispute", lambda tid, state: OpenDispute(2, tid, state, "r", "t")),
+    ("withdraw-dispute", lambda tid, state: WithdrawDispute(2, tid, state)),
+    ("resolve", lambda tid, state: ResolveDispute(90, tid, DisputeOutcome.REFUND, "n", state)),
+]
+
+
+@pytest.mark.parametrize("reach", ["completed", "cancelled", "expired", "resolved_release",
+                                   "resolved_refund"])
+@pytest.mark.parametrize(("action", "build"), TERMINAL_ACTIONS,
+                         ids=[a for a, _ in TERMINAL_ACTIONS])
+def test_terminal_states_absorb_every_action(reach: str, action: str, build: object) -> None:
+    desk = Desk()
+    if reach == "completed":
+        tid = desk.completed()
+    elif reach == "cancelled":
+        tid = desk.cancelled()
+    elif reach == "expired":
+        tid = desk.pending()
+        desk.advance(desk.trade(tid).pay_by_ns)
+    else:
+        tid = desk.disputed()
+        outcome = DisputeOutcome.RELEASE if reach == "resolved_release" else DisputeOutcome.REFUND
+        desk.apply(ResolveDispute(90, tid, outcome, "done"))
+    state = desk.trade(tid).state
+    assert state in (4, 5, 6, 7, 8)
+    events = desk.apply_unchanged(build(tid, state))  # type: ignore[operator]
+    code = Code.PAYMENT_WINDOW_PASSED if (reach, action) == ("expired", "mark-paid") else (
+        Code.STATE_MISMATCH)
+    assert_refused(events, code, state)
+
+
+def test_escrow_is_never_spendable_by_an_order_a_withdrawal_or_a_transfer() -> None:
+    market = Market()
+    market.deposit(1, "BTC", "1")
+    mid = one(market.apply(AddPaymentMethod(1, "SEPA", "x")), PaymentMethodAdded).method_id
+    market.apply(PostAd(1, P2PSide.SELL, "BTC", "USD", fiat("50000.00"), 0, "", minor("1"),
+                        minor("0.1"), minor("1"), (mid,), 900, ""))
+    assert market.balance(1, "BTC") == (0, 0)
+    address = one(market.apply(CreateAddress(2, "BTC")), AddressCreated).address
+    for command in (
+        PlaceOrder(1, "BTC-USD", Side.SELL, OrderType.LIMIT, 1, 5_000_000),
+        RequestWithdrawal(1, "BTC", 1, "bc1q"),
+        Transfer(1, address, "BTC", 1),
+    ):
+        [event] = market.apply_unchanged(command)
+        assert isinstance(event, OrderRejected | CommandRejected), event
+        assert event.code == Code.INSUFFICIENT_FUNDS, event
+    desk2 = market.apply_unchanged(PostAd(1, P2PSide.SELL, "BTC", "USD", fiat("50000.00"), 0,
+                                          "", minor("0.1"), minor("0.1"), minor("0.1"),
+                                          (mid,), 900, ""))
+    assert_refused(desk2, Code.INSUFFICIENT_FUNDS)  # nor another ad
+    assert market.engine.escrow_balances["BTC"] == minor("1")
+
+
+def test_shipped_config_has_the_documented_defaults() -> None:
+    assert (CONFIG.appeal_after_s, CONFIG.escalate_after_s, CONFIG.cancel_limit,
+            CONFIG.ban_s) == (900, 86_400, 3, 86_400)
+    assert MARKETS.fiats["EUR"].decimals == 2
