@@ -21,7 +21,7 @@ export function InboxBadge() {
   const live = useP2PLive((s) => s.live);
   const notes = useNotifications(!!session);
   if (!session) return null;
-  const unread = (notes.data ?? []).filter((n) => !n.read).length;
+  const unread = notes.data?.unread ?? 0;
   return (
     <Link to="/notifications" className="relative px-2 py-1 text-sm text-gray-300 no-underline hover:text-white" data-testid="inbox-badge"
       data-live={live} aria-label={unread ? `Notifications, ${unread} unread` : "Notifications"}>

@@ -4,16 +4,25 @@
 // amount of a quantity and the validation of the ad and take forms. Money is never a JS
 // number: decimal strings in, Decimal arithmetic, decimal strings out.
 import { Decimal, dec, parseDecimal } from "./decimal";
+import type { components } from "../api/schema";
 
-export type P2PSide = "sell" | "buy";
-export type AdState = "open" | "paused" | "closed" | "cancelled";
-export type TradeState =
-  | "pending_payment" | "paid" | "disputed" | "completed" | "cancelled" | "expired"
-  | "resolved_release" | "resolved_refund";
-export type TradeRole = "buyer" | "seller" | "admin";
-export type TradeAction = "paid" | "release" | "cancel" | "dispute" | "withdraw-dispute" | "resolve";
-export type DisputeReason =
-  | "payment_not_received" | "payment_not_confirmed" | "wrong_amount" | "unresponsive" | "fraud" | "other";
+type Schemas = components["schemas"];
+
+// the views are the server's (generated from its OpenAPI by `npm run api:gen`)
+export type AdView = Schemas["P2PAd"];
+export type TradeView = Schemas["P2PTrade"];
+export type TradeDetail = Schemas["P2PTradeDetail"];
+export type TradeMessage = Schemas["P2PMessage"];
+export type Notification = Schemas["Notification"];
+export type PaymentMethod = Schemas["PaymentMethod"];
+export type MakerStats = Schemas["P2PStats"];
+export type Transition = Schemas["P2PTransition"];
+export type P2PSide = AdView["side"];
+export type AdState = AdView["state"];
+export type TradeState = TradeView["state"];
+export type TradeRole = TradeView["my_role"];
+export type TradeAction = TradeView["allowed_actions"][number];
+export type DisputeReason = Schemas["DisputeBody"]["reason"];
 
 export const TRADE_STATES: readonly TradeState[] = [
   "pending_payment", "paid", "disputed", "completed", "cancelled", "expired", "resolved_release", "resolved_refund",
@@ -30,84 +39,6 @@ export const DISPUTE_REASONS: readonly [DisputeReason, string][] = [
   ["fraud", "Suspected fraud"],
   ["other", "Something else"],
 ];
-
-export interface PaymentMethod { method_id: number; name: string; details: string }
-
-export interface MakerStats {
-  completed_trades?: number;
-  completion_rate?: string | null; // a decimal string, e.g. "0.95"
-  median_release_seconds?: number | null;
-  positive_feedback?: number;
-  negative_feedback?: number;
-}
-
-export interface AdView {
-  ad_id: number;
-  maker_id?: number;
-  state: AdState;
-  side: P2PSide;
-  asset: string;
-  fiat: string;
-  price: string | null;
-  price_margin_bps?: number | null;
-  price_symbol?: string | null;
-  quantity: string;
-  remaining: string;
-  min_quantity: string;
-  max_quantity: string;
-  payment_methods?: { method_id: number; name: string }[];
-  payment_method_ids?: number[];
-  payment_window_seconds: number;
-  terms: string;
-  maker_stats?: MakerStats | null;
-  created_at?: string;
-}
-
-export interface TradeView {
-  trade_id: number;
-  ad_id: number;
-  state: TradeState;
-  buyer_id: number;
-  seller_id: number;
-  asset: string;
-  fiat: string;
-  quantity: string;
-  price: string;
-  fiat_amount: string;
-  fee?: string | null;
-  payment_method_name?: string | null;
-  payment_details?: string | null;
-  pay_by: string | null;
-  appeal_after: string | null;
-  escalate_at: string | null;
-  now: string;
-  my_role: TradeRole;
-  allowed_actions: TradeAction[];
-  created_at?: string | null;
-  dispute?: { opened_by: number; reason: string; text: string; opened_at?: string | null } | null;
-  pending_resolution?: { admin_id: number; outcome: "release" | "refund"; note: string } | null;
-  feedback_left?: boolean;
-  terms?: string | null;
-}
-
-export interface TradeMessage {
-  message_id: number;
-  trade_id: number;
-  user_id: number;
-  text: string;
-  admin?: boolean;
-  system?: boolean;
-  created_at: string;
-}
-
-export interface Notification {
-  notification_id: number;
-  kind: string;
-  text: string;
-  trade_id?: number | null;
-  read: boolean;
-  created_at: string;
-}
 
 // -- words ------------------------------------------------------------------------------
 
@@ -183,8 +114,9 @@ export function canResolve(view: Pick<TradeView, "state" | "allowed_actions">): 
 
 /** The body of a trade action: always the state the page shows (a 409 if the trade
  * moved meanwhile) and an idempotency key, so a double click or a retry acts once. */
-export function actionBody(view: Pick<TradeView, "state">, key: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { expected_state: view.state, idempotency_key: key, ...extra };
+export function actionBody<T extends object = object>(view: Pick<TradeView, "state">, key: string, extra?: T):
+  { expected_state: TradeState; idempotency_key: string } & T {
+  return { expected_state: view.state, idempotency_key: key, ...(extra ?? ({} as T)) };
 }
 
 // -- time -------------------------------------------------------------------------------
@@ -286,9 +218,9 @@ const MARGIN_TEXT = /^\s*-?(\d{1,2}(\.\d{1,2})?|\.\d{1,2})\s*$/;
  * the request body of POST /api/v1/p2p/ads. ``available`` is the seller's free balance
  * of the asset (a sell ad escrows its whole quantity). */
 export function validateAd(draft: AdDraft, opts: { assetDecimals: number; fiatDecimals: number; available?: string | null }):
-  { errors: AdErrors; body: Record<string, unknown> | null } {
+  { errors: AdErrors; body: Schemas["NewAd"] | null } {
   const errors: AdErrors = {};
-  const body: Record<string, unknown> = { side: draft.side, asset: draft.asset, fiat: draft.fiat };
+  const body: Schemas["NewAd"] = { side: draft.side, asset: draft.asset, fiat: draft.fiat, quantity: "", payment_window_seconds: 900, terms: "" };
   if (!draft.asset) errors.asset = "Choose an asset.";
   if (!draft.fiat) errors.fiat = "Choose a fiat currency.";
   if (draft.priceMode === "fixed") {

@@ -4,7 +4,7 @@
 import { create } from "zustand";
 import type { QueryClient } from "@tanstack/react-query";
 import { P2PStream, type P2PEvent } from "../lib/p2pStream";
-import { STATE_LABEL, type TradeMessage, type TradeState } from "../lib/p2p";
+import { STATE_LABEL, type TradeMessage, type TradeView } from "../lib/p2p";
 import { useAuth } from "./auth";
 import { useToasts } from "./toasts";
 
@@ -19,25 +19,25 @@ function socketUrl(): string {
 }
 
 function tradeIdOf(event: P2PEvent): number | null {
-  const id = event.trade_id ?? (event.trade as { trade_id?: unknown } | undefined)?.trade_id;
-  return typeof id === "number" ? id : typeof id === "string" && /^\d+$/.test(id) ? Number(id) : null;
+  const holder = (event.trade ?? event.message ?? event.notification ?? event) as { trade_id?: unknown };
+  return typeof holder.trade_id === "number" ? holder.trade_id : null;
 }
 
+/** One frame of the p2p channel: ``p2p_trade`` {trade}, ``p2p_message`` {message},
+ * ``p2p_ad`` {ad}, ``notification`` {notification}, ``p2p_snapshot`` {trades}. */
 export function onP2PEvent(event: P2PEvent, queries: QueryClient): void {
   const tradeId = tradeIdOf(event);
-  const message = (event.message ?? (event.type === "p2p_message" || event.type === "trade_message" ? event : null)) as TradeMessage | null;
-  if (message && tradeId !== null && typeof message.text === "string") {
+  if (event.type === "p2p_message" && tradeId !== null) {
+    const message = event.message as TradeMessage;
     queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) =>
-      old && !old.some((m) => m.message_id === message.message_id) ? [...old, message] : old);
+      old && !old.some((m) => m.seq === message.seq && m.text === message.text) ? [...old, message] : old);
+    return; // a chat line changes nothing else
   }
-  const state = (event.state ?? event.to_state ?? (event.trade as { state?: unknown } | undefined)?.state) as TradeState | undefined;
-  if (event.type.startsWith("p2p_trade") && tradeId !== null && state && state in STATE_LABEL) {
-    useToasts.getState().push("info", `Trade ${tradeId}: ${STATE_LABEL[state]}`);
+  if (event.type === "p2p_trade" && tradeId !== null) {
+    const trade = event.trade as TradeView;
+    if (trade.state in STATE_LABEL) useToasts.getState().push("info", `Trade ${tradeId}: ${STATE_LABEL[trade.state]}`);
   }
-  if (tradeId !== null) {
-    void queries.invalidateQueries({ queryKey: ["p2p-trade", tradeId] });
-    void queries.invalidateQueries({ queryKey: ["p2p-messages", tradeId] });
-  }
+  if (tradeId !== null) void queries.invalidateQueries({ queryKey: ["p2p-trade", tradeId] });
   for (const key of ["p2p-trades", "p2p-my-ads", "p2p-board", "notifications", "balances", "p2p-disputes"]) {
     void queries.invalidateQueries({ queryKey: [key] });
   }

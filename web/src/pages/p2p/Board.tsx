@@ -1,13 +1,13 @@
 // The public ad board: filters by side, asset and fiat; each ad with its maker's stats;
 // a signed-in user takes an ad from its row and lands in the trade room.
 import { useId, useState, type FormEvent } from "react";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { api } from "../../api/client";
 import { p2p } from "../../api/p2p";
 import { useAssetDecimals, useAssets, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
-import { fiatAmount, formatMargin, newKey, validateTake, type AdView, type P2PSide } from "../../lib/p2p";
+import { fiatAmount, formatMargin, newKey, validateTake, type AdView, type MakerStats, type P2PSide } from "../../lib/p2p";
 import { errorText, FIAT_DECIMALS, FIATS, P2PNav, Stats } from "./common";
 
 export default function Board() {
@@ -27,6 +27,12 @@ export default function Board() {
   const [taking, setTaking] = useState<number | null>(null);
   const session = useSession();
   const ads = board.data ?? [];
+  // each maker's stats (completed trades, completion rate, median release time)
+  const makers = [...new Set(ads.map((ad) => ad.maker_id))];
+  const stats = useQueries({
+    queries: makers.map((uid) => ({ queryKey: ["p2p-stats", uid], queryFn: () => p2p.stats(uid), staleTime: 60_000 })),
+  });
+  const statsOf = new Map(makers.map((uid, i) => [uid, stats[i]?.data ?? null]));
   return (
     <main className="flex flex-col gap-3 p-3">
       <h1 className="text-lg font-semibold">P2P: buy and sell with bank transfers, escrow held by Matchbook</h1>
@@ -68,8 +74,8 @@ export default function Board() {
           </tr></thead>
           <tbody>
             {ads.map((ad) => (
-              <AdRow key={ad.ad_id} ad={ad} open={taking === ad.ad_id} onToggle={() => setTaking(taking === ad.ad_id ? null : ad.ad_id)} signedIn={!!session}
-                mine={ad.maker_id !== undefined && ad.maker_id === session?.userId} />
+              <AdRow key={ad.ad_id} ad={ad} stats={statsOf.get(ad.maker_id) ?? null} open={taking === ad.ad_id} onToggle={() => setTaking(taking === ad.ad_id ? null : ad.ad_id)} signedIn={!!session}
+                mine={ad.maker_id === session?.userId} />
             ))}
           </tbody>
         </table>
@@ -79,15 +85,17 @@ export default function Board() {
   );
 }
 
-function AdRow({ ad, open, onToggle, signedIn, mine }: { ad: AdView; open: boolean; onToggle: () => void; signedIn: boolean; mine: boolean }) {
+function AdRow({ ad, stats, open, onToggle, signedIn, mine }: {
+  ad: AdView; stats: MakerStats | null; open: boolean; onToggle: () => void; signedIn: boolean; mine: boolean;
+}) {
   const decimals = useAssetDecimals(ad.asset);
   const verb = ad.side === "sell" ? "Buy" : "Sell";
   return (
     <>
       <tr data-ad-id={ad.ad_id} className="border-t border-line">
         <td className="py-1.5">
-          <div className="font-semibold">Trader #{ad.maker_id ?? "?"}{mine && <span className="ml-1 text-xs text-accent">(you)</span>}</div>
-          <Stats stats={ad.maker_stats} />
+          <div className="font-semibold">Trader #{ad.maker_id}{mine && <span className="ml-1 text-xs text-accent">(you)</span>}</div>
+          <Stats stats={stats} />
         </td>
         <td className="num">
           {ad.price ? formatFixed(ad.price, FIAT_DECIMALS, true) : "market"}

@@ -8,8 +8,8 @@ import { Navigate } from "react-router";
 import { p2p } from "../../api/p2p";
 import { useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
-import { canResolve, DISPUTE_REASONS, newKey, STATE_LABEL, type TradeState, type TradeView } from "../../lib/p2p";
-import { Chat } from "./TradeRoom";
+import { canResolve, newKey, STATE_LABEL, type TradeDetail } from "../../lib/p2p";
+import { Chat, reasonText } from "./TradeRoom";
 import { errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
 
 export default function Disputes() {
@@ -40,11 +40,11 @@ function Queue({ adminId }: { adminId: number }) {
             {list.map((d) => (
               <tr key={d.trade_id} data-trade-id={d.trade_id} aria-selected={selected === d.trade_id} className={selected === d.trade_id ? "bg-[#1e242d]" : ""}>
                 <td>#{d.trade_id}</td>
-                <td>{DISPUTE_REASONS.find(([r]) => r === (d.dispute?.reason ?? d.reason))?.[1] ?? d.dispute?.reason ?? d.reason ?? "—"}</td>
+                <td>{d.dispute?.reason ? reasonText(d.dispute.reason) : "—"}</td>
                 <td className="num">{d.quantity} {d.asset}</td>
                 <td className="num">{formatFixed(d.fiat_amount, FIAT_DECIMALS, true)} {d.fiat}</td>
                 <td>#{d.buyer_id} / #{d.seller_id}</td>
-                <td className="text-xs">{d.pending_resolution ? `${d.pending_resolution.outcome} proposed by admin #${d.pending_resolution.admin_id}` : "—"}</td>
+                <td className="text-xs">{d.dispute?.proposed_outcome ? `${d.dispute.proposed_outcome} proposed by admin #${d.dispute.proposed_by}: awaiting a second admin` : "—"}</td>
                 <td><button type="button" className="btn py-0 text-xs" aria-label={`Review trade ${d.trade_id}`} onClick={() => setSelected(d.trade_id)}>Review</button></td>
               </tr>
             ))}
@@ -52,21 +52,21 @@ function Queue({ adminId }: { adminId: number }) {
         </table>
         {disputes.isSuccess && list.length === 0 && <p className="p-3 text-muted">No open disputes.</p>}
       </section>
-      {selected !== null && <Review key={selected} tradeId={selected} adminId={adminId} />}
+      {selected !== null && <Review key={selected} tradeId={selected} adminId={adminId} queued={list.find((d) => d.trade_id === selected) ?? null} />}
     </main>
   );
 }
 
-function Review({ tradeId, adminId }: { tradeId: number; adminId: number }) {
+function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number; queued: TradeDetail | null }) {
   const id = useId();
   const queries = useQueryClient();
   const trade = useQuery({ queryKey: ["p2p-trade", tradeId], queryFn: async () => ({ view: await p2p.trade(tradeId), receivedAt: performance.now() }) });
-  const timeline = useQuery({ queryKey: ["p2p-timeline", tradeId], queryFn: () => p2p.admin.timeline(tradeId) });
   const changed = () => {
-    for (const key of [["p2p-trade", tradeId], ["p2p-timeline", tradeId], ["p2p-disputes"], ["p2p-messages", tradeId]]) void queries.invalidateQueries({ queryKey: key });
+    for (const key of [["p2p-trade", tradeId], ["p2p-disputes"], ["p2p-messages", tradeId]]) void queries.invalidateQueries({ queryKey: key });
   };
-  if (!trade.data) return <p className="p-3 text-muted">{trade.error ? trade.error.message : "Loading…"}</p>;
-  const view = trade.data.view;
+  const view = trade.data?.view ?? queued;
+  if (!view) return <p className="p-3 text-muted">{trade.error ? trade.error.message : "Loading…"}</p>;
+  const dispute = view.dispute;
   return (
     <section className="panel flex flex-col gap-3 p-3" aria-labelledby={`${id}-t`} data-testid="dispute-review">
       <h2 id={`${id}-t`} className="text-base font-semibold">Trade #{tradeId} <StateBadge state={view.state} /></h2>
@@ -76,42 +76,41 @@ function Review({ tradeId, adminId }: { tradeId: number; adminId: number }) {
             <dt className="text-muted">Quantity</dt><dd className="num">{view.quantity} {view.asset}</dd>
             <dt className="text-muted">Fiat amount</dt><dd className="num">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat} at {view.price}</dd>
             <dt className="text-muted">Buyer / seller</dt><dd>#{view.buyer_id} / #{view.seller_id}</dd>
-            <dt className="text-muted">Payment method</dt><dd>{view.payment_method_name ?? "—"}</dd>
+            <dt className="text-muted">Payment method</dt><dd>{view.payment_method.name}</dd>
           </dl>
-          {view.dispute && (
-            <div className="rounded border border-down p-2 text-xs">
-              <p className="font-semibold">Opened by trader #{view.dispute.opened_by}: {view.dispute.reason}</p>
-              <p className="whitespace-pre-wrap">{view.dispute.text}</p>
+          {dispute?.reason && (
+            <div className="rounded border border-down p-2 text-xs" data-testid="dispute-info">
+              <p className="font-semibold">{dispute.opened_by ? `Opened by trader #${dispute.opened_by} (${dispute.opened_by === view.buyer_id ? "buyer" : "seller"})` : "Escalated automatically"}: {reasonText(dispute.reason)}</p>
+              {dispute.text && <p className="whitespace-pre-wrap">{dispute.text}</p>}
             </div>
           )}
           <div>
             <h3 className="mb-1 text-sm font-semibold">Timeline</h3>
-            {timeline.error && <p role="alert" className="text-xs text-down">{timeline.error.message}</p>}
             <ol className="flex flex-col gap-0.5 text-xs" aria-label="Timeline" data-testid="timeline">
-              {(timeline.data ?? []).map((t, i) => (
-                <li key={i} className="num">
+              {view.timeline.map((t) => (
+                <li key={t.seq} className="num">
                   <span className="text-muted">{new Date(t.at).toLocaleString()}</span>{" "}
-                  {t.to_state ? <>{t.from_state ? `${STATE_LABEL[t.from_state as TradeState] ?? t.from_state} → ` : ""}{STATE_LABEL[t.to_state as TradeState] ?? t.to_state}</> : t.event}
-                  {t.actor_id ? ` by #${t.actor_id}` : t.actor_id === 0 ? " (deadline)" : ""}{t.reason ? `: ${t.reason}` : ""}
+                  {t.from_state ? `${STATE_LABEL[t.from_state]} → ` : "Opened: "}{STATE_LABEL[t.to_state]}
+                  {" "}({t.actor === "system" ? "deadline" : `${t.actor}${t.actor_id ? ` #${t.actor_id}` : ""}`}){t.reason ? `: ${t.reason}` : ""}
                 </li>
               ))}
             </ol>
           </div>
-          {view.pending_resolution && (
+          {view.state === "disputed" && dispute?.proposed_outcome && (
             <p role="status" className="rounded border border-accent p-2 text-xs" data-testid="pending-resolution">
-              Admin #{view.pending_resolution.admin_id} proposed: {view.pending_resolution.outcome} ({view.pending_resolution.note}).
-              {view.pending_resolution.admin_id === adminId ? " Another admin must approve it." : " Choose the same outcome to approve it."}
+              Admin #{dispute.proposed_by} proposed: {dispute.proposed_outcome === "release" ? "release to the buyer" : "refund the seller"}{dispute.resolution_note ? ` (${dispute.resolution_note})` : ""}.
+              {dispute.proposed_by === adminId ? " A second, different admin must approve it." : " Choose the same outcome to approve it."}
             </p>
           )}
           {canResolve(view) && <Resolve view={view} onChanged={changed} />}
         </div>
-        <Chat tradeId={tradeId} userId={adminId} closed={false} buyerId={view.buyer_id} />
+        <Chat tradeId={tradeId} userId={adminId} closed={view.state !== "disputed"} />
       </div>
     </section>
   );
 }
 
-function Resolve({ view, onChanged }: { view: TradeView; onChanged: () => void }) {
+function Resolve({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
   const id = useId();
   const [outcome, setOutcome] = useState<"release" | "refund" | null>(null);
   const [note, setNote] = useState("");

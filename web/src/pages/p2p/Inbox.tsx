@@ -17,7 +17,7 @@ function InboxPage() {
   const id = useId();
   const notes = useNotifications(true);
   const run = useRun();
-  const list = [...(notes.data ?? [])].sort((a, b) => b.notification_id - a.notification_id);
+  const list = [...(notes.data?.notifications ?? [])].sort((a, b) => b.notification_id - a.notification_id);
   const unread = list.filter((n) => !n.read);
   const newest = list[0]?.notification_id;
   return (
@@ -25,7 +25,7 @@ function InboxPage() {
       <h1 className="text-lg font-semibold">Notifications</h1>
       <section className="panel" aria-labelledby={`${id}-t`}>
         <div className="flex items-center border-b border-line px-3 py-1.5">
-          <h2 id={`${id}-t`} className="text-xs font-semibold">{unread.length} unread</h2>
+          <h2 id={`${id}-t`} className="text-xs font-semibold">{notes.data?.unread ?? unread.length} unread</h2>
           {unread.length > 0 && newest !== undefined && (
             <button type="button" className="btn ml-auto py-0 text-xs" onClick={() => run("All marked read", () => p2p.markAllRead(newest), ["notifications"])}>Mark all read</button>
           )}
@@ -36,7 +36,7 @@ function InboxPage() {
             <li key={n.notification_id} className={`flex items-center gap-3 px-3 py-2 ${n.read ? "text-muted" : ""}`} data-read={n.read}>
               {!n.read && <span className="h-2 w-2 rounded-full bg-accent" aria-label="unread" role="img" />}
               <span className="flex-1">{n.text}</span>
-              <time className="num text-xs text-muted" dateTime={n.created_at}>{new Date(n.created_at).toLocaleString()}</time>
+              <time className="num text-xs text-muted" dateTime={n.at}>{new Date(n.at).toLocaleString()}</time>
               {n.trade_id != null && (
                 <Link to={`/p2p/trades/${n.trade_id}`} className="text-xs" onClick={() => { if (!n.read) void p2p.markRead([n.notification_id]); }}>
                   Open trade {n.trade_id}

@@ -10,7 +10,7 @@ import { useAssetDecimals, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import {
   actionBody, activeDeadline, canDispute, DISPUTE_REASONS, newKey, stepOf, STEPS, TERMINAL_STATES, tradeButtons,
-  type ActionButton, type DisputeReason, type TradeMessage, type TradeView,
+  type ActionButton, type DisputeReason, type TradeDetail, type TradeMessage,
 } from "../../lib/p2p";
 import { Countdown, errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
 
@@ -42,10 +42,13 @@ function Room({ tradeId, userId }: { tradeId: number; userId: number }) {
   return <RoomView view={view} receivedAt={receivedAt} userId={userId} onChanged={refresh} />;
 }
 
-export function RoomView({ view, receivedAt, userId, onChanged, admin = false }: {
-  view: TradeView; receivedAt: number; userId: number; onChanged: () => void; admin?: boolean;
+export function RoomView({ view, receivedAt, userId, onChanged }: {
+  view: TradeDetail; receivedAt: number; userId: number; onChanged: () => void;
 }) {
   const decimals = useAssetDecimals(view.asset);
+  const ad = useQuery({ queryKey: ["p2p-ad", view.ad_id], queryFn: () => p2p.ad(view.ad_id), staleTime: 60_000 });
+  const feedbackLeft = view.feedback.some((f) => f.from_user_id === userId);
+  const dispute = view.dispute;
   const deadline = activeDeadline(view);
   const iAmBuyer = view.my_role === "buyer";
   const counterparty = iAmBuyer ? view.seller_id : view.buyer_id;
@@ -55,7 +58,7 @@ export function RoomView({ view, receivedAt, userId, onChanged, admin = false }:
         Trade #{view.trade_id}: {view.my_role === "admin" ? "dispute review" : iAmBuyer ? `buying ${view.asset}` : `selling ${view.asset}`}
         <StateBadge state={view.state} />
       </h1>
-      {!admin && <P2PNav />}
+      <P2PNav />
       <ol aria-label="Trade progress" className="flex gap-2 text-xs">
         {STEPS.map((step, i) => {
           const at = stepOf(view.state);
@@ -75,39 +78,46 @@ export function RoomView({ view, receivedAt, userId, onChanged, admin = false }:
               <dt className="text-muted">Price</dt><dd className="num">{formatFixed(view.price, FIAT_DECIMALS, true)} {view.fiat} per {view.asset}</dd>
               <dt className="text-muted">Amount to pay</dt><dd className="num text-base font-semibold text-accent" data-testid="fiat-amount">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat}</dd>
               <dt className="text-muted">Buyer / seller</dt><dd>Trader #{view.buyer_id}{view.buyer_id === userId && " (you)"} / Trader #{view.seller_id}{view.seller_id === userId && " (you)"}</dd>
-              <dt className="text-muted">Payment method</dt><dd>{view.payment_method_name ?? "—"}</dd>
-              {view.payment_details && <><dt className="text-muted">Pay to</dt><dd className="whitespace-pre-wrap" data-testid="payment-details">{view.payment_details}</dd></>}
+              <dt className="text-muted">Payment method</dt><dd>{view.payment_method.name}</dd>
+              {view.payment_method.details && <><dt className="text-muted">Pay to</dt><dd className="whitespace-pre-wrap" data-testid="payment-details">{view.payment_method.details}</dd></>}
               {view.fee && <><dt className="text-muted">Fee on release</dt><dd className="num">{view.fee} {view.asset}</dd></>}
             </dl>
-            {view.terms && <p className="mt-2 text-xs text-muted">Terms: {view.terms}</p>}
+            {ad.data?.terms && <p className="mt-2 text-xs text-muted">Terms of the ad: {ad.data.terms}</p>}
           </section>
           <section className="panel flex flex-col gap-3 p-3" aria-label="What to do now">
             <Guidance view={view} counterparty={counterparty} />
             {deadline && <Countdown key={`${deadline.at}-${receivedAt}`} deadline={deadline.at} serverNow={view.now} receivedAt={receivedAt} label={deadline.label} onZero={onChanged} />}
             <Actions view={view} onChanged={onChanged} />
             {canDispute(view) && <DisputeForm view={view} onChanged={onChanged} />}
-            {view.dispute && (
+            {dispute?.reason && (
               <div className="rounded border border-down p-2 text-xs" data-testid="dispute-info">
-                <p className="font-semibold text-down">Dispute opened by trader #{view.dispute.opened_by}: {DISPUTE_REASONS.find(([r]) => r === view.dispute?.reason)?.[1] ?? view.dispute.reason}</p>
-                <p className="whitespace-pre-wrap">{view.dispute.text}</p>
+                <p className="font-semibold text-down">
+                  Dispute opened {dispute.opened_by ? `by trader #${dispute.opened_by}` : "automatically (no release in time)"}: {reasonText(dispute.reason)}
+                </p>
+                {dispute.text && <p className="whitespace-pre-wrap">{dispute.text}</p>}
+                {dispute.resolution_note && <p className="mt-1">Admin's note: {dispute.resolution_note}</p>}
               </div>
             )}
-            {view.pending_resolution && (
+            {view.state === "disputed" && dispute?.proposed_outcome && (
               <p role="status" className="rounded border border-accent p-2 text-xs" data-testid="pending-resolution">
-                Admin #{view.pending_resolution.admin_id} proposed to {view.pending_resolution.outcome === "release" ? "release the asset to the buyer" : "refund the seller"}:
+                Admin #{dispute.proposed_by} proposed to {dispute.proposed_outcome === "release" ? "release the asset to the buyer" : "refund the seller"}:
                 a second admin must approve before any money moves.
               </p>
             )}
-            {view.state === "completed" && view.my_role !== "admin" && !view.feedback_left && <Feedback view={view} onChanged={onChanged} />}
+            {view.state === "completed" && view.my_role !== "admin" && !feedbackLeft && <Feedback view={view} onChanged={onChanged} />}
           </section>
         </div>
-        <Chat tradeId={view.trade_id} userId={userId} closed={TERMINAL_STATES.has(view.state) && view.my_role !== "admin"} buyerId={view.buyer_id} />
+        <Chat tradeId={view.trade_id} userId={userId} closed={TERMINAL_STATES.has(view.state) && view.my_role !== "admin"} />
       </div>
     </main>
   );
 }
 
-function Guidance({ view, counterparty }: { view: TradeView; counterparty: number }) {
+export function reasonText(reason: string): string {
+  return DISPUTE_REASONS.find(([r]) => r === reason)?.[1] ?? reason;
+}
+
+function Guidance({ view, counterparty }: { view: TradeDetail; counterparty: number }) {
   const amount = `${formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} ${view.fiat}`;
   const text = (() => {
     switch (view.state) {
@@ -130,7 +140,7 @@ function Guidance({ view, counterparty }: { view: TradeView; counterparty: numbe
   return <p className="text-sm" data-testid="guidance">{text}</p>;
 }
 
-function Actions({ view, onChanged }: { view: TradeView; onChanged: () => void }) {
+function Actions({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
   const buttons = tradeButtons(view);
   if (!buttons.length) return null;
   return (
@@ -140,7 +150,7 @@ function Actions({ view, onChanged }: { view: TradeView; onChanged: () => void }
   );
 }
 
-function ActionRow({ view, button, onChanged }: { view: TradeView; button: ActionButton; onChanged: () => void }) {
+function ActionRow({ view, button, onChanged }: { view: TradeDetail; button: ActionButton; onChanged: () => void }) {
   const id = useId();
   const [confirmed, setConfirmed] = useState(false);
   const [busy, setBusy] = useState(false);
@@ -152,7 +162,8 @@ function ActionRow({ view, button, onChanged }: { view: TradeView; button: Actio
     setError(null);
     try {
       const extra = button.action === "cancel" && view.state === "paid" ? { confirm: true } : {};
-      await p2p.act(view.trade_id, button.action as "paid" | "release" | "cancel" | "withdraw-dispute", actionBody(view, key, extra));
+      if (button.action === "dispute" || button.action === "resolve") return; // their own forms
+      await p2p.act(view.trade_id, button.action, actionBody(view, key, extra));
     } catch (e) {
       setError(errorText(e, "The action failed."));
     } finally {
@@ -178,7 +189,7 @@ function ActionRow({ view, button, onChanged }: { view: TradeView; button: Actio
   );
 }
 
-function DisputeForm({ view, onChanged }: { view: TradeView; onChanged: () => void }) {
+function DisputeForm({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
   const id = useId();
   const [open, setOpen] = useState(false);
   const [reason, setReason] = useState<DisputeReason>(view.my_role === "buyer" ? "payment_not_received" : "payment_not_confirmed");
@@ -190,7 +201,7 @@ function DisputeForm({ view, onChanged }: { view: TradeView; onChanged: () => vo
     if (!text.trim()) { setError("Describe what happened: an admin reads it."); return; }
     setError(null);
     try {
-      await p2p.act(view.trade_id, "dispute", actionBody(view, key, { reason, text: text.trim() }));
+      await p2p.dispute(view.trade_id, actionBody(view, key, { reason, text: text.trim() }));
       onChanged();
     } catch (err) {
       setError(errorText(err, "The dispute could not be opened."));
@@ -220,7 +231,7 @@ function DisputeForm({ view, onChanged }: { view: TradeView; onChanged: () => vo
   );
 }
 
-function Feedback({ view, onChanged }: { view: TradeView; onChanged: () => void }) {
+function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
   const id = useId();
   const [comment, setComment] = useState("");
   const [done, setDone] = useState<string | null>(null);
@@ -250,7 +261,7 @@ function Feedback({ view, onChanged }: { view: TradeView; onChanged: () => void 
   );
 }
 
-export function Chat({ tradeId, userId, closed, buyerId }: { tradeId: number; userId: number; closed: boolean; buyerId: number }) {
+export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: number; closed: boolean }) {
   const id = useId();
   const queries = useQueryClient();
   const messages = useQuery({ queryKey: ["p2p-messages", tradeId], queryFn: () => p2p.messages(tradeId), refetchInterval: 20_000 });
@@ -271,19 +282,20 @@ export function Chat({ tradeId, userId, closed, buyerId }: { tradeId: number; us
       const posted = await p2p.postMessage(tradeId, body);
       setText("");
       queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) =>
-        old && posted && !old.some((m) => m.message_id === posted.message_id) ? [...old, posted] : old);
+        old && !old.some((m) => m.seq === posted.seq) ? [...old, posted] : old);
       void queries.invalidateQueries({ queryKey: ["p2p-messages", tradeId] });
     } catch (err) {
       setError(errorText(err, "The message was not sent."));
     }
   };
-  const who = (m: TradeMessage) => m.system ? "System" : m.admin ? "Admin" : m.user_id === userId ? "You" : m.user_id === buyerId ? "Buyer" : "Seller";
+  const who = (m: TradeMessage) => m.author === "system" ? "System" : m.author === "admin" ? (m.user_id === userId ? "You (admin)" : "Admin")
+    : m.user_id === userId ? "You" : m.author === "buyer" ? "Buyer" : "Seller";
   return (
     <section className="panel flex min-h-96 flex-col" aria-labelledby={`${id}-t`}>
       <h2 id={`${id}-t`} className="panel-title">Chat</h2>
       <ol ref={list} className="flex h-96 flex-col gap-1 overflow-auto p-3 text-sm" aria-label="Messages" aria-live="polite" data-testid="chat" tabIndex={0}>
         {(messages.data ?? []).map((m) => (
-          <li key={m.message_id} className={`max-w-[85%] rounded px-2 py-1 ${m.system ? "self-center text-xs text-muted" : m.user_id === userId && !m.admin ? "self-end bg-[#1e2a3a]" : m.admin ? "border border-accent" : "self-start bg-[#1e242d]"}`}>
+          <li key={m.seq} data-author={m.author} className={`max-w-[85%] rounded px-2 py-1 ${m.author === "system" ? "self-center text-xs text-muted" : m.author === "admin" ? "self-start border border-accent" : m.user_id === userId ? "self-end bg-[#1e2a3a]" : "self-start bg-[#1e242d]"}`}>
             <span className="mr-1 text-xs font-semibold text-muted">{who(m)}:</span>
             <span className="whitespace-pre-wrap">{m.text}</span>
           </li>

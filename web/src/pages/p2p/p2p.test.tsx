@@ -5,21 +5,24 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import { RoomView } from "./TradeRoom";
 import { p2p } from "../../api/p2p";
-import { NEVER_CANCEL_AFTER_PAYING, type TradeView } from "../../lib/p2p";
+import { NEVER_CANCEL_AFTER_PAYING, type TradeDetail } from "../../lib/p2p";
 
-const BASE: TradeView = {
-  trade_id: 9, ad_id: 3, state: "pending_payment", buyer_id: 2, seller_id: 1, asset: "BTC", fiat: "USD",
-  quantity: "0.25000000", price: "50000.00", fiat_amount: "12500.00", payment_method_name: "SEPA", payment_details: "IBAN DE00 1234",
+const BASE: TradeDetail = {
+  trade_id: 9, ad_id: 3, ad_side: "sell", maker_id: 1, state: "pending_payment", buyer_id: 2, seller_id: 1, asset: "BTC", fiat: "USD",
+  quantity: "0.25000000", price: "50000.00", fiat_amount: "12500.00", fee: null,
+  payment_method: { method_id: 4, name: "SEPA", details: "IBAN DE00 1234" },
   pay_by: "2026-12-03T12:15:00Z", appeal_after: null, escalate_at: null, now: "2026-12-03T12:00:00Z",
-  my_role: "buyer", allowed_actions: ["paid", "cancel"],
+  my_role: "buyer", allowed_actions: ["paid", "cancel"], dispute: null, created_at: "2026-12-03T12:00:00Z", updated_at: null,
+  feedback: [], timeline: [],
 };
 
-function room(view: TradeView, userId: number) {
+function room(view: TradeDetail, userId: number) {
   const queries = new QueryClient({ defaultOptions: { queries: { staleTime: Infinity, retry: false } } });
   queries.setQueryData(["assets"], [{ asset: "BTC", decimals: 8 }]);
+  queries.setQueryData(["p2p-ad", view.ad_id], { terms: "SEPA only" });
   queries.setQueryData(["p2p-messages", view.trade_id], [
-    { message_id: 1, trade_id: 9, user_id: 0, text: "Trade opened", system: true, created_at: "2026-12-03T12:00:00Z" },
-    { message_id: 2, trade_id: 9, user_id: 1, text: "Pay to my IBAN please", created_at: "2026-12-03T12:00:05Z" },
+    { seq: 10, message_id: null, trade_id: 9, user_id: null, author: "system", text: "Trade opened", at: "2026-12-03T12:00:00Z" },
+    { seq: 11, message_id: 2, trade_id: 9, user_id: 1, author: "seller", text: "Pay to my IBAN please", at: "2026-12-03T12:00:05Z" },
   ]);
   const changed = vi.fn();
   render(<QueryClientProvider client={queries}><MemoryRouter>
@@ -79,7 +82,7 @@ describe("the trade room", () => {
   });
 
   it("opens a dispute with a reason and a text", async () => {
-    const spy = vi.spyOn(p2p, "act").mockResolvedValue({ ...BASE, state: "disputed" });
+    const spy = vi.spyOn(p2p, "dispute").mockResolvedValue({ ...BASE, state: "disputed" });
     room({ ...BASE, state: "paid", allowed_actions: ["dispute"] }, 2);
     await userEvent.click(screen.getByRole("button", { name: "Open a dispute" }));
     await userEvent.click(screen.getByRole("button", { name: "Submit the dispute" }));
@@ -87,8 +90,8 @@ describe("the trade room", () => {
     expect(spy).not.toHaveBeenCalled();
     await userEvent.type(screen.getByLabelText("What happened"), "Sent 12,500 USD at 12:03, no release");
     await userEvent.click(screen.getByRole("button", { name: "Submit the dispute" }));
-    expect(spy.mock.calls[0]!.slice(0, 2)).toEqual([9, "dispute"]);
-    expect(spy.mock.calls[0]![2]).toMatchObject({ expected_state: "paid", reason: "payment_not_received", text: "Sent 12,500 USD at 12:03, no release" });
+    expect(spy.mock.calls[0]![0]).toBe(9);
+    expect(spy.mock.calls[0]![1]).toMatchObject({ expected_state: "paid", reason: "payment_not_received", text: "Sent 12,500 USD at 12:03, no release" });
   });
 
   it("counts down from the server's deadline and asks for a refresh at zero", () => {
@@ -109,5 +112,19 @@ describe("the trade room", () => {
     expect(screen.queryByTestId("trade-actions")).toBeNull();
     expect(screen.queryByRole("timer")).toBeNull();
     expect(screen.getByRole("button", { name: /Positive/ })).toBeInTheDocument();
+  });
+
+  it("offers no second feedback", () => {
+    room({ ...BASE, state: "completed", allowed_actions: [], pay_by: null,
+      feedback: [{ trade_id: 9, from_user_id: 2, to_user_id: 1, positive: true, comment: "", at: "2026-12-03T12:10:00Z" }] }, 2);
+    expect(screen.queryByRole("button", { name: /Positive/ })).toBeNull();
+  });
+
+  it("shows a proposed resolution awaiting a second admin", () => {
+    room({ ...BASE, state: "disputed", allowed_actions: ["release"], my_role: "seller", pay_by: null, dispute: {
+      opened_by: 2, opened_at: "2026-12-03T12:20:00Z", reason: "payment_not_received", text: "paid at 12:03",
+      proposed_by: 7, proposed_outcome: "release", resolution_note: "bank proof" } }, 1);
+    expect(screen.getByTestId("dispute-info")).toHaveTextContent("I paid but the seller does not release");
+    expect(screen.getByTestId("pending-resolution")).toHaveTextContent("Admin #7 proposed to release the asset to the buyer");
   });
 });
