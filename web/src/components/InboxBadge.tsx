@@ -4,11 +4,12 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link } from "react-router";
 import { p2p } from "../api/p2p";
 import { useSession } from "../hooks";
-import { useP2PLive, syncP2PStream } from "../stores/p2p";
+import { usePoll, useP2PLive, syncP2PStream } from "../stores/p2p";
 import { useAuth } from "../stores/auth";
 
 export function useNotifications(enabled: boolean) {
-  return useQuery({ queryKey: ["notifications"], queryFn: p2p.notifications, enabled, refetchInterval: 30_000 });
+  const poll = usePoll(60_000, 5000);
+  return useQuery({ queryKey: ["notifications"], queryFn: p2p.notifications, enabled, refetchInterval: poll });
 }
 
 /** The header's link to the inbox with the unread count; it also keeps the private

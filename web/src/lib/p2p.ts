@@ -281,7 +281,7 @@ export function validateTake(text: string, ad: Pick<AdView, "min_quantity" | "ma
   if ("error" in q) return q;
   const upper = Decimal.min(dec(ad.max_quantity), dec(ad.remaining));
   if (q.value.lt(dec(ad.min_quantity)) || q.value.gt(upper)) {
-    return { error: `Take between ${ad.min_quantity} and ${upper.toFixed()} ${ad.asset}.` };
+    return { error: `Take between ${dec(ad.min_quantity).toFixed()} and ${upper.toFixed()} ${ad.asset}.` };
   }
   if (ad.side === "buy" && available != null && q.value.gt(dec(available))) {
     return { error: `You sell into a buy ad from your balance: ${available} ${ad.asset} available.` };

@@ -51,11 +51,25 @@ afterEach(() => {
 });
 
 describe("the private P2P stream", () => {
-  it("signs in, then follows the P2P channel", () => {
+  it("signs in, then follows the P2P channel; live once subscribed", () => {
+    const statuses: boolean[] = [];
+    stream.stop();
+    stream = new P2PStream({
+      url: "ws://x/ws", token: "tok", WebSocketImpl: FakeSocket as unknown as typeof WebSocket,
+      onEvent: () => undefined, onStatus: (live) => statuses.push(live),
+    });
+    stream.start();
     last().open();
     expect(last().sent).toEqual([{ op: "auth", token: "tok", request_id: "p2p-auth" }]);
     last().receive({ type: "authenticated", user_id: 7 });
     expect(last().sent.slice(1)).toEqual([{ op: "subscribe", channel: "p2p" }]);
+    expect(statuses).toEqual([]);
+    last().receive({ type: "error", code: 6001, message: "channel must be one of ..." }); // a server without it
+    expect(statuses).toEqual([]);
+    last().receive({ type: "subscribed", channel: "p2p" });
+    expect(statuses).toEqual([true]);
+    last().close();
+    expect(statuses).toEqual([true, false]);
   });
 
   it("passes on P2P events and notifications only", () => {
@@ -73,12 +87,14 @@ describe("the private P2P stream", () => {
   it("reconnects after a drop and asks the page to refetch what it missed", () => {
     last().open();
     last().receive({ type: "authenticated" });
+    last().receive({ type: "subscribed", channel: "p2p" });
     expect(resyncs).toBe(0);
     last().close();
     vi.advanceTimersByTime(300);
     expect(FakeSocket.all).toHaveLength(2);
     last().open();
     last().receive({ type: "authenticated" });
+    last().receive({ type: "subscribed", channel: "p2p" });
     expect(resyncs).toBe(1);
     expect(last().sent.filter((m) => m.op === "subscribe")).toHaveLength(1);
   });

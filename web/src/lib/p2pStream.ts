@@ -89,6 +89,10 @@ export class P2PStream {
   handle(message: Record<string, unknown>): void {
     if (message.type === "authenticated") {
       for (const channel of this.opts.channels ?? ["p2p"]) this.send({ op: "subscribe", channel });
+      return;
+    }
+    if (message.type === "subscribed" && (this.opts.channels ?? ["p2p"]).includes(String(message.channel))) {
+      // live only once the server follows the channel for us (an older server refuses it)
       this.opts.onStatus?.(true);
       if (this.connectedOnce) this.opts.onResync?.();
       this.connectedOnce = true;

@@ -10,6 +10,12 @@ import { useToasts } from "./toasts";
 
 export const useP2PLive = create<{ live: boolean }>(() => ({ live: false }));
 
+/** How often a P2P query polls: rarely while the stream tells us about changes, often
+ * when it is down (or the server has no p2p channel). */
+export function usePoll(liveMs: number, fallbackMs = 4000): number {
+  return useP2PLive((s) => (s.live ? liveMs : fallbackMs));
+}
+
 let stream: P2PStream | null = null;
 let token: string | null = null;
 

@@ -8,6 +8,7 @@ import { p2p } from "../../api/p2p";
 import { useAssetDecimals, useAssets, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import { fiatAmount, formatMargin, newKey, validateTake, type AdView, type MakerStats, type P2PSide } from "../../lib/p2p";
+import { usePoll } from "../../stores/p2p";
 import { errorText, FIAT_DECIMALS, FIATS, P2PNav, Stats } from "./common";
 
 export default function Board() {
@@ -23,7 +24,8 @@ export default function Board() {
   };
   const { data: assets = [] } = useAssets();
   const cryptos = assets.map((a) => a.asset).filter((a) => !(FIATS as readonly string[]).includes(a));
-  const board = useQuery({ queryKey: ["p2p-board", side, asset, fiat], queryFn: () => p2p.board({ side, asset, fiat }), refetchInterval: 10_000 });
+  const poll = usePoll(30_000, 5000);
+  const board = useQuery({ queryKey: ["p2p-board", side, asset, fiat], queryFn: () => p2p.board({ side, asset, fiat }), refetchInterval: poll });
   const [taking, setTaking] = useState<number | null>(null);
   const session = useSession();
   const ads = board.data ?? [];

@@ -9,6 +9,7 @@ import { p2p } from "../../api/p2p";
 import { useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import { canResolve, newKey, STATE_LABEL, type TradeDetail } from "../../lib/p2p";
+import { usePoll } from "../../stores/p2p";
 import { Chat, reasonText } from "./TradeRoom";
 import { errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
 
@@ -21,7 +22,8 @@ export default function Disputes() {
 
 function Queue({ adminId }: { adminId: number }) {
   const id = useId();
-  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: 10_000 });
+  const poll = usePoll(30_000, 5000);
+  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: poll });
   const [selected, setSelected] = useState<number | null>(null);
   const list = disputes.data ?? [];
   return (
@@ -124,7 +126,8 @@ function Resolve({ view, onChanged }: { view: TradeDetail; onChanged: () => void
     setError(null);
     try {
       const after = await p2p.admin.resolve(view.trade_id, outcome, note.trim(), key);
-      setDone(after.state === "disputed" ? "Recorded: a second admin must approve this resolution." : `Resolved: ${STATE_LABEL[after.state]}.`);
+      setDone(after.state === "disputed" ? "Recorded: a second admin must approve this resolution."
+        : after.state === "resolved_release" ? "Resolved: the escrow was released to the buyer." : after.state === "resolved_refund" ? "Resolved: the escrow was refunded to the seller." : STATE_LABEL[after.state]);
     } catch (err) {
       setError(errorText(err, "The resolution failed."));
     } finally {

@@ -6,6 +6,7 @@ import { p2p } from "../../api/p2p";
 import { useAssets, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import { formatMargin, TERMINAL_STATES, type AdView } from "../../lib/p2p";
+import { usePoll } from "../../stores/p2p";
 import { FIAT_DECIMALS, P2PNav, StateBadge, useRun } from "./common";
 
 export default function Mine() {
@@ -19,8 +20,9 @@ function MinePage({ userId }: { userId: number }) {
   const run = useRun();
   const { data: assets = [] } = useAssets();
   const decimals = (asset: string) => assets.find((a) => a.asset === asset)?.decimals ?? 8;
-  const ads = useQuery({ queryKey: ["p2p-my-ads"], queryFn: p2p.myAds, refetchInterval: 10_000 });
-  const trades = useQuery({ queryKey: ["p2p-trades"], queryFn: p2p.trades, refetchInterval: 10_000 });
+  const poll = usePoll(30_000, 5000);
+  const ads = useQuery({ queryKey: ["p2p-my-ads"], queryFn: p2p.myAds, refetchInterval: poll });
+  const trades = useQuery({ queryKey: ["p2p-trades"], queryFn: p2p.trades, refetchInterval: poll });
   const adAction = (ad: AdView, action: "pause" | "resume" | "cancel") =>
     run(`Ad ${ad.ad_id} ${action === "pause" ? "paused" : action === "resume" ? "resumed" : "cancelled"}`, () => p2p.adAction(ad.ad_id, action), ["p2p-my-ads", "p2p-board", "balances"]);
   const active = (trades.data ?? []).filter((t) => !TERMINAL_STATES.has(t.state));

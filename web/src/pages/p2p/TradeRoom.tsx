@@ -12,6 +12,7 @@ import {
   actionBody, activeDeadline, canDispute, DISPUTE_REASONS, newKey, stepOf, STEPS, TERMINAL_STATES, tradeButtons,
   type ActionButton, type DisputeReason, type TradeDetail, type TradeMessage,
 } from "../../lib/p2p";
+import { usePoll } from "../../stores/p2p";
 import { Countdown, errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
 
 export default function TradeRoom() {
@@ -25,10 +26,15 @@ export default function TradeRoom() {
 
 /** The trade view with the moment (monotonic) it arrived: the countdown's origin. */
 export function useTrade(tradeId: number) {
+  const poll = usePoll(30_000);
   return useQuery({
     queryKey: ["p2p-trade", tradeId],
     queryFn: async () => ({ view: await p2p.trade(tradeId), receivedAt: performance.now() }),
-    refetchInterval: 15_000,
+    // the dispute's reason and text come from the read model, a moment after the move
+    refetchInterval: (query) => {
+      const view = query.state.data?.view;
+      return view?.dispute && !view.dispute.reason ? 1500 : poll;
+    },
   });
 }
 
@@ -264,7 +270,8 @@ function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => voi
 export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: number; closed: boolean }) {
   const id = useId();
   const queries = useQueryClient();
-  const messages = useQuery({ queryKey: ["p2p-messages", tradeId], queryFn: () => p2p.messages(tradeId), refetchInterval: 20_000 });
+  const poll = usePoll(30_000);
+  const messages = useQuery({ queryKey: ["p2p-messages", tradeId], queryFn: () => p2p.messages(tradeId), refetchInterval: poll });
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
@@ -305,7 +312,7 @@ export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: num
       {messages.error && <p role="alert" className="px-3 text-down">{messages.error.message}</p>}
       {closed ? <p className="border-t border-line p-3 text-xs text-muted">The trade is closed. <Link to="/p2p/mine">Back to my trades</Link></p> : (
         <form className="flex gap-2 border-t border-line p-2" onSubmit={send} aria-label="Send a message">
-          <label htmlFor={`${id}-m`} className="sr-only">Message</label>
+          <label htmlFor={`${id}-m`} className="sr-only">Write a message</label>
           <input id={`${id}-m`} className="input" maxLength={1000} value={text} placeholder="Write to the other side…" onChange={(e) => setText(e.target.value)} />
           <button type="submit" className="btn">Send</button>
         </form>
