@@ -26,7 +26,9 @@ export function InboxBadge() {
   return (
     <Link to="/notifications" className="relative px-2 py-1 text-sm text-gray-300 no-underline hover:text-white" data-testid="inbox-badge"
       data-live={live} aria-label={unread ? `Notifications, ${unread} unread` : "Notifications"}>
-      <span aria-hidden="true">🔔</span>
+      <svg aria-hidden="true" viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round" strokeLinejoin="round" className="inline-block align-[-3px]">
+        <path d="M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9" /><path d="M10.3 21a1.94 1.94 0 0 0 3.4 0" />
+      </svg>
       {unread > 0 && <span className="num absolute -top-1 -right-1 rounded-full bg-down px-1 text-[10px] font-bold text-white" data-testid="unread-count">{unread}</span>}
     </Link>
   );

@@ -37,7 +37,11 @@ function PostAdPage() {
   const assetDecimals = assets.find((a) => a.asset === draft.asset)?.decimals ?? 8;
   const available = balances.data?.find((b) => b.asset === draft.asset)?.available ?? null;
   const priceSymbols = symbols.filter((s) => s.base === draft.asset && s.quote === draft.fiat);
-  const change = (part: Partial<AdDraft>) => setDraft((d) => ({ ...d, ...part }));
+  const change = (part: Partial<AdDraft>) => {
+    setDraft((d) => ({ ...d, ...part }));
+    // an edited field's error goes until the next submit
+    setErrors((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !(k in part))) as AdErrors);
+  };
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

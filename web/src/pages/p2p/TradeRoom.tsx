@@ -82,7 +82,7 @@ export function RoomView({ view, receivedAt, userId, onChanged }: {
             <dl className="grid grid-cols-[150px_1fr] gap-y-1 text-sm">
               <dt className="text-muted">Quantity</dt><dd className="num" data-testid="trade-quantity">{formatFixed(view.quantity, decimals, true)} {view.asset}</dd>
               <dt className="text-muted">Price</dt><dd className="num">{formatFixed(view.price, FIAT_DECIMALS, true)} {view.fiat} per {view.asset}</dd>
-              <dt className="text-muted">Amount to pay</dt><dd className="num text-base font-semibold text-accent" data-testid="fiat-amount">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat}</dd>
+              <dt className="text-muted">{view.state === "pending_payment" && iAmBuyer ? "Amount to pay" : "Fiat amount"}</dt><dd className="num text-base font-semibold text-accent" data-testid="fiat-amount">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat}</dd>
               <dt className="text-muted">Buyer / seller</dt><dd>Trader #{view.buyer_id}{view.buyer_id === userId && " (you)"} / Trader #{view.seller_id}{view.seller_id === userId && " (you)"}</dd>
               <dt className="text-muted">Payment method</dt><dd>{view.payment_method.name}</dd>
               {view.payment_method.details && <><dt className="text-muted">Pay to</dt><dd className="whitespace-pre-wrap" data-testid="payment-details">{view.payment_method.details}</dd></>}
@@ -259,8 +259,8 @@ function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => voi
       <label htmlFor={`${id}-c`} className="text-xs text-muted">Comment (optional)</label>
       <input id={`${id}-c`} className="input" maxLength={500} value={comment} onChange={(e) => setComment(e.target.value)} />
       <div className="flex gap-2">
-        <button type="button" className="btn btn-buy" onClick={() => send(true)}>👍 Positive</button>
-        <button type="button" className="btn btn-sell" onClick={() => send(false)}>👎 Negative</button>
+        <button type="button" className="btn btn-buy" onClick={() => send(true)}>Positive</button>
+        <button type="button" className="btn btn-sell" onClick={() => send(false)}>Negative</button>
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
     </div>

@@ -55,7 +55,7 @@ export function Stats({ stats }: { stats: MakerStats | null | undefined }) {
   return (
     <span className="text-xs text-muted">
       {stats.completed_trades ?? 0} trades · {formatRate(stats.completion_rate)} completed · releases in {formatDuration(stats.median_release_seconds)}
-      {(stats.positive_feedback ?? 0) + (stats.negative_feedback ?? 0) > 0 && ` · 👍 ${stats.positive_feedback ?? 0} 👎 ${stats.negative_feedback ?? 0}`}
+      {(stats.positive_feedback ?? 0) + (stats.negative_feedback ?? 0) > 0 && ` · feedback +${stats.positive_feedback ?? 0} / −${stats.negative_feedback ?? 0}`}
     </span>
   );
 }
