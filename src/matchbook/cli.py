@@ -140,6 +140,50 @@ def bench_compare(
             f"commands, accounts {'on' if accounts else 'off'}")
 
 
+@bench_app.command("p2p")
+def bench_p2p(
+    trades: Annotated[int, typer.Option(help="Core: trades (take, paid, release).")] = 20_000,
+    rest_trades: Annotated[int, typer.Option(help="REST: trades.")] = 1_500,
+    clients: Annotated[int, typer.Option(help="REST: concurrent buyers.")] = 16,
+    journal_mode: Annotated[str, typer.Option(help="The server's journal mode.")] = "fsync",
+    core_only: Annotated[bool, typer.Option(help="Only the core phase.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """P2P desk actions per second (take, mark paid, release) through the core and
+    through REST, with latency percentiles (``matchbook/bench/p2p.py``)."""
+    from matchbook.bench.p2p import P2PBenchConfig, run
+
+    config = P2PBenchConfig(trades=trades, rest_trades=rest_trades, clients=clients,
+                            journal_mode=journal_mode,
+                            phases=("core",) if core_only else ("core", "rest"))
+    with _stages(as_json or not console.is_terminal) as note:
+        result = run(config, note)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    meta = result["meta"]
+    console.print(f"commit {meta['commit']}{' (dirty)' if meta['dirty'] else ''}, "
+                  f"{meta['cpu_model']}, {meta['cores']} cores, Python {meta['python']}, "
+                  f"load {meta['load_average']['start']} -> {meta['load_average']['end']}")
+    core = result["core"]
+    figures: list[tuple[str, Any]] = [
+        ("core actions/s", core["actions_per_sec"]),
+        *((f"core {k}", v) for k, v in core["latency_us"].items())]
+    for name, values in core["by_action_us"].items():
+        figures.append((f"core {name} p99_us", values["p99_us"]))
+    if "rest" in result:
+        rest = result["rest"]
+        figures += [("rest actions/s", rest["actions_per_sec"]),
+                    *((f"rest {k}", rest["latency_ms"][k]) for k in (
+                        "p50_ms", "p90_ms", "p99_ms", "max_ms")),
+                    *((f"rest {name} p99_ms", v["p99_ms"])
+                      for name, v in rest["by_action_ms"].items()),
+                    ("rest server_cpu_share", rest["server_cpu_share"]),
+                    ("rest load_cpu_share", rest["load_cpu_share"])]
+    _print_figures(f"bench p2p: {trades:,} core trades, {rest_trades:,} REST trades x 3 "
+                   f"actions", figures)
+
+
 @bench_app.command("accounts-cost")
 def bench_accounts_cost(
     commands: Annotated[int, typer.Option(help="Commands in the mix.")] = 400_000,

@@ -20,6 +20,7 @@ import httpx
 import jsonschema_rs
 import msgspec
 import pytest
+from p2p_helpers import shift_clock
 
 from matchbook.client import _api
 from matchbook.client._api import Call
@@ -192,6 +193,55 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert run(_api.admin_stats(), admin).seq > 0
     assert run(_api.admin_health(), admin).ack_latency_seconds.buckets
     assert run(_api.delete_api_key(key.api_key_id)).revoked
+
+    # P2P escrow trading
+    seller, buyer = server.make_user(), server.make_user()
+    server.deposit(seller.user_id, "BTC", "2")
+    method = run(_api.add_payment_method("SEPA", "DE89 3704"), seller.token, status=201)
+    assert [m.method_id for m in run(_api.payment_methods(), seller.token)] == [
+        method.method_id]
+    ad = run(_api.post_ad("sell", "BTC", "EUR", "1", price="60000",
+                          payment_method_ids=[method.method_id]), seller.token, status=201)
+    assert [a.ad_id for a in run(_api.ads("sell", "BTC", "EUR"))] == [ad.ad_id]
+    assert run(_api.get_ad(ad.ad_id)).remaining == ad.quantity
+    assert run(_api.my_ads(), seller.token)
+    assert run(_api.pause_ad(ad.ad_id), seller.token).state == "paused"
+    assert run(_api.resume_ad(ad.ad_id), seller.token).state == "open"
+    trade = run(_api.take_ad(ad.ad_id, "0.1", idempotency_key="contract-1"), buyer.token,
+                status=201)
+    assert run(_api.mark_paid(trade.trade_id), buyer.token).state == "paid"
+    assert run(_api.p2p_trades(), buyer.token)
+    assert run(_api.release(trade.trade_id), seller.token).state == "completed"
+    run(_api.post_trade_message(trade.trade_id, "thanks"), buyer.token, status=201)
+    run(_api.leave_feedback(trade.trade_id, True, "fast"), buyer.token, status=201)
+    assert run.eventually(lambda: _api.trade_messages(trade.trade_id), buyer.token)
+    assert run(_api.p2p_trade(trade.trade_id), buyer.token).timeline
+    cancelled = run(_api.take_ad(ad.ad_id, "0.1"), buyer.token)
+    assert run(_api.cancel_trade(cancelled.trade_id), buyer.token).state == "cancelled"
+    disputed = run(_api.take_ad(ad.ad_id, "0.1"), buyer.token)
+    run(_api.mark_paid(disputed.trade_id), buyer.token)
+    shift_clock(server, 901)  # the earliest a dispute may be opened
+    run(_api.open_dispute(disputed.trade_id, "payment_not_received", "nothing"), seller.token)
+    assert run(_api.withdraw_dispute(disputed.trade_id), seller.token).state == "paid"
+    run(_api.open_dispute(disputed.trade_id, "payment_not_received", "still nothing"),
+        seller.token)
+    assert run.eventually(lambda: _api.admin_p2p_disputes(), admin)
+    resolved = run(_api.admin_resolve_dispute(disputed.trade_id, "refund", "no proof"), admin)
+    assert resolved.state == "resolved_refund"
+    assert run(_api.admin_p2p_ads(), admin)
+    assert run(_api.admin_cancel_ad(ad.ad_id, "moderation"), admin).state == "cancelled"
+    other_ad = run(_api.post_ad("sell", "BTC", "EUR", "0.5", price="61000",
+                                payment_method_ids=[method.method_id]), seller.token)
+    assert run(_api.cancel_ad(other_ad.ad_id), seller.token).state == "cancelled"
+    assert run(_api.remove_payment_method(method.method_id), seller.token).removed
+    assert run(_api.p2p_stats(seller.user_id)).trades >= 1
+    deadline = time.monotonic() + 15
+    while run(_api.admin_stats(), admin).projector_lag and time.monotonic() < deadline:
+        time.sleep(0.05)  # the inbox is the read model's
+    page = run(_api.notifications(), seller.token)
+    assert page.notifications and page.unread
+    assert run(_api.mark_notifications_read(up_to=page.notifications[0].notification_id),
+               seller.token).unread == 0
 
     # every operation of the OpenAPI document was called
     document = run.document

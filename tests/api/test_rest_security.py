@@ -102,6 +102,10 @@ ADMIN_ROUTES = [
     ("GET", "/admin/audit", None),
     ("GET", "/admin/stats", None),
     ("GET", "/admin/health", None),
+    ("GET", "/admin/p2p/disputes", None),
+    ("POST", "/admin/p2p/disputes/1/resolve", {"outcome": "release", "note": "paid"}),
+    ("GET", "/admin/p2p/ads", None),
+    ("POST", "/admin/p2p/ads/1/cancel", {"reason": "spam"}),
 ]
 
 

@@ -15,7 +15,9 @@ from matchbook.client import (
     AsyncClient,
     BookDelta,
     MatchbookError,
+    NotificationMessage,
     OrderUpdate,
+    P2PTradeUpdate,
     Stream,
     StreamStatus,
 )
@@ -220,5 +222,36 @@ def test_book_deltas_are_yielded_in_order(server: RunningServer) -> None:
             assert ids[0][0] == start + 1
             assert all(b[0] == a[1] + 1 for a, b in itertools.pairwise(ids))
             await client.cancel_all("ETH-USD")
+
+    asyncio.run(scenario())
+
+
+def test_a_p2p_trade_through_the_sdk_and_its_stream(server: RunningServer) -> None:
+    seller, buyer = funded(server), server.make_user()
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=seller.token) as sells, \
+                AsyncClient(server.base_url, token=buyer.token) as buys, \
+                buys.stream() as stream:
+            await stream.subscribe("p2p")
+            method = await sells.add_payment_method("SEPA", "DE89 3704")
+            ad = await sells.post_ad("sell", "BTC", "EUR", "1", price="60000",
+                                     payment_method_ids=[method.method_id])
+            trade = await buys.take_ad(ad.ad_id, "0.25", idempotency_key="sdk-1")
+            assert (trade.fiat_amount, trade.my_role) == (Decimal("15000.00"), "buyer")
+            await buys.mark_paid(trade.trade_id)
+            done = await sells.release(trade.trade_id)
+            assert done.state == "completed" and done.fee == Decimal("0.00025")
+            seen: list[str] = []
+            async for message in stream:
+                if isinstance(message, P2PTradeUpdate):
+                    assert message.trade.trade_id == trade.trade_id
+                    assert message.trade.my_role == "buyer"
+                    seen.append(message.trade.state)
+                elif isinstance(message, NotificationMessage):
+                    assert message.notification.kind == "trade_released"
+                    break
+            assert seen == ["pending_payment", "paid", "completed"]
+            assert (await buys.balance("BTC")).available == Decimal("0.24975")
 
     asyncio.run(scenario())

@@ -22,7 +22,19 @@ from p2p_helpers import (
     minor,
 )
 
-from matchbook.core import CreateAddress, OrderType, PlaceOrder, RequestWithdrawal, Side, Transfer
+from matchbook.config import read_config
+from matchbook.core import (
+    AdjustBalance,
+    ConfigError,
+    CreateAddress,
+    OrderType,
+    PlaceOrder,
+    RequestWithdrawal,
+    Side,
+    SuspendUser,
+    Transfer,
+    load_markets,
+)
 from matchbook.core.codes import Code
 from matchbook.core.commands import (
     AddPaymentMethod,
@@ -37,6 +49,7 @@ from matchbook.core.commands import (
     PauseAd,
     PostAd,
     PostTradeMessage,
+    RecordOutage,
     ReleaseEscrow,
     RemovePaymentMethod,
     ResolveDispute,
@@ -60,6 +73,7 @@ from matchbook.core.events import (
     PaymentMethodRemoved,
     TradeMessagePosted,
 )
+from matchbook.core.symbols import P2PConfig
 
 BTC_TOTAL = minor("1000")  # what Desk funds each user with
 
@@ -486,3 +500,244 @@ def test_shipped_config_has_the_documented_defaults() -> None:
     assert (CONFIG.appeal_after_s, CONFIG.escalate_after_s, CONFIG.cancel_limit,
             CONFIG.ban_s) == (900, 86_400, 3, 86_400)
     assert MARKETS.fiats["EUR"].decimals == 2
+
+
+# =====================================================================================
+# every refusal: a numbered code, its sentence, the target's state, nothing changed
+# =====================================================================================
+
+
+def _sell_ad(desk: Desk) -> int:
+    return desk.post(1, qty="1", max_qty="0.5")
+
+
+def _post(user: int = 1, **fields: object) -> PostAd:
+    values: dict[str, object] = dict(
+        user_id=user, side=P2PSide.SELL, asset="BTC", fiat="USD",
+        price_minor=fiat("50000.00"), price_margin_bps=0, price_symbol="",
+        qty_minor=minor("1"), min_qty_minor=minor("0.01"), max_qty_minor=minor("1"),
+        payment_method_ids=(1,), payment_window_s=900, terms="")
+    values.update(fields)
+    return PostAd(**values)  # type: ignore[arg-type]
+
+
+def _banned(desk: Desk) -> object:
+    ad_id = desk.post(1, qty="10", max_qty="1")
+    for _ in range(CONFIG.cancel_limit):
+        desk.apply(CancelTrade(2, desk.take(2, ad_id), PENDING))
+    return TakeAd(2, ad_id, minor("0.1"), 0)
+
+
+def _expired(desk: Desk) -> object:
+    tid = desk.pending()
+    desk.advance(desk.trade(tid).pay_by_ns)
+    return MarkPaid(2, tid, PENDING)
+
+
+def _proposed(desk: Desk) -> object:
+    tid = desk.disputed("2", qty="5", max_qty="5")
+    desk.apply(ResolveDispute(90, tid, DisputeOutcome.RELEASE, "paid"))
+    return ResolveDispute(90, tid, DisputeOutcome.RELEASE, "paid, again")
+
+
+def _margin_ad_without_book(desk: Desk) -> object:
+    return TakeAd(2, desk.post(1, price="", margin_bps=0, price_symbol="BTC-USD"),
+                  minor("0.1"), 0)
+
+
+# (case, setup -> the refused command, code); users 1..4 are funded, user 1 has method 1
+REFUSALS: list[tuple[str, object, int]] = [
+    ("take-an-unknown-ad", lambda d: TakeAd(2, 99, minor("0.1"), 0), Code.UNKNOWN_AD),
+    ("pause-an-unknown-ad", lambda d: PauseAd(1, 99), Code.UNKNOWN_AD),
+    ("take-a-paused-ad", lambda d: (d.apply(PauseAd(1, a := _sell_ad(d))),
+                                    TakeAd(2, a, minor("0.1"), 0))[1], Code.AD_NOT_OPEN),
+    ("resume-an-open-ad", lambda d: ResumeAd(1, _sell_ad(d)), Code.AD_NOT_OPEN),
+    ("cancel-a-cancelled-ad", lambda d: (d.apply(CancelAd(1, a := _sell_ad(d))),
+                                         CancelAd(1, a))[1], Code.AD_NOT_OPEN),
+    ("pause-someone-elses-ad", lambda d: PauseAd(2, _sell_ad(d)), Code.AD_NOT_YOURS),
+    ("cancel-someone-elses-ad", lambda d: CancelAd(2, _sell_ad(d)), Code.AD_NOT_YOURS),
+    ("take-your-own-ad", lambda d: TakeAd(1, _sell_ad(d), minor("0.1"), 0), Code.OWN_AD),
+    ("take-above-the-ads-max", lambda d: TakeAd(2, _sell_ad(d), minor("0.6"), 0),
+     Code.QUANTITY_OUT_OF_RANGE),
+    ("take-below-the-ads-min", lambda d: TakeAd(2, _sell_ad(d), minor("0.001"), 0),
+     Code.QUANTITY_OUT_OF_RANGE),
+    ("take-worth-no-cent", lambda d: (
+        d.rest(3, Side.BUY, "0.1", "50000.00"), d.rest(4, Side.SELL, "0.1", "50000.02"),
+        TakeAd(2, d.post(1, price="", margin_bps=-9_999, price_symbol="BTC-USD",
+                         min_qty="0.00000001"), 1, 0))[2], Code.QUANTITY_OUT_OF_RANGE),
+    ("take-a-buy-ad-without-the-funds", lambda d: (
+        d.method(2), d.apply(AdjustBalance(2, "BTC", -BTC_TOTAL, "drain")),
+        TakeAd(2, d.post(1, P2PSide.BUY), minor("0.1"), 0))[2], Code.INSUFFICIENT_FUNDS),
+    ("take-a-buy-ad-without-a-matching-method", lambda d: TakeAd(
+        2, d.post(1, P2PSide.BUY), minor("0.1"), 0), Code.UNKNOWN_PAYMENT_METHOD),
+    ("take-with-a-method-the-ad-does-not-list", lambda d: TakeAd(
+        2, _sell_ad(d), minor("0.1"), 77), Code.UNKNOWN_PAYMENT_METHOD),
+    ("take-at-a-margin-with-an-empty-book", _margin_ad_without_book, Code.NO_REFERENCE_PRICE),
+    ("take-while-banned", _banned, Code.P2P_BANNED),
+    ("post-while-banned", lambda d: (_banned(d), _post(2, payment_method_ids=(
+        d.method(2),)))[1], Code.P2P_BANNED),
+    ("take-while-suspended", lambda d: (d.apply(SuspendUser(2)),
+                                        TakeAd(2, _sell_ad(d), minor("0.1"), 0))[1],
+     Code.USER_SUSPENDED),
+    ("post-with-user-0", lambda d: _post(0), Code.INVALID_USER),
+    ("post-a-side-that-is-neither", lambda d: (d.method(1), _post(side=3))[1], Code.INVALID_AD),
+    ("post-min-above-max", lambda d: (d.method(1), _post(min_qty_minor=minor("0.6"),
+                                                          max_qty_minor=minor("0.5")))[1],
+     Code.INVALID_AD),
+    ("post-max-above-total", lambda d: (d.method(1), _post(max_qty_minor=minor("2")))[1],
+     Code.INVALID_AD),
+    ("post-price-and-margin-both", lambda d: (d.method(1), _post(price_margin_bps=10))[1],
+     Code.INVALID_AD),
+    ("post-terms-too-long", lambda d: (d.method(1), _post(terms="x" * 2001))[1],
+     Code.INVALID_AD),
+    ("post-without-payment-methods", lambda d: _post(payment_method_ids=()), Code.INVALID_AD),
+    ("post-an-unknown-asset", lambda d: (d.method(1), _post(asset="DOGE"))[1],
+     Code.UNKNOWN_ASSET),
+    ("post-an-unknown-fiat", lambda d: (d.method(1), _post(fiat="JPY"))[1], Code.UNKNOWN_FIAT),
+    ("post-a-window-under-5-minutes", lambda d: (d.method(1), _post(payment_window_s=299))[1],
+     Code.INVALID_PAYMENT_WINDOW),
+    ("post-a-window-over-6-hours", lambda d: (d.method(1), _post(payment_window_s=21_601))[1],
+     Code.INVALID_PAYMENT_WINDOW),
+    ("post-with-someone-elses-method", lambda d: (d.method(2), _post(1))[1],
+     Code.UNKNOWN_PAYMENT_METHOD),
+    ("post-a-sell-ad-beyond-the-balance", lambda d: (d.method(1), _post(
+        qty_minor=BTC_TOTAL + 1, max_qty_minor=BTC_TOTAL + 1))[1], Code.INSUFFICIENT_FUNDS),
+    ("post-a-margin-on-another-assets-symbol", lambda d: (d.method(1), _post(
+        price_minor=0, price_symbol="ETH-USD"))[1], Code.INVALID_PRICE_SOURCE),
+    ("post-a-margin-in-another-fiat", lambda d: (d.method(1), _post(
+        fiat="EUR", price_minor=0, price_symbol="BTC-USD"))[1], Code.INVALID_PRICE_SOURCE),
+    ("add-a-method-without-a-name", lambda d: AddPaymentMethod(1, " ", "x"),
+     Code.INVALID_PAYMENT_METHOD),
+    ("add-a-method-with-long-details", lambda d: AddPaymentMethod(1, "SEPA", "x" * 501),
+     Code.INVALID_PAYMENT_METHOD),
+    ("remove-someone-elses-method", lambda d: RemovePaymentMethod(2, d.method(1)),
+     Code.UNKNOWN_PAYMENT_METHOD),
+    ("act-on-an-unknown-trade", lambda d: MarkPaid(2, 99, PENDING), Code.UNKNOWN_P2P_TRADE),
+    ("act-on-someone-elses-trade", lambda d: MarkPaid(3, d.pending(), PENDING),
+     Code.UNKNOWN_P2P_TRADE),
+    ("mark-paid-expecting-another-state", lambda d: MarkPaid(2, d.pending(), PAID),
+     Code.STATE_MISMATCH),
+    ("mark-paid-twice", lambda d: MarkPaid(2, d.paid(), PAID), Code.STATE_MISMATCH),
+    ("release-while-pending", lambda d: ReleaseEscrow(1, d.pending(), PENDING),
+     Code.STATE_MISMATCH),
+    ("cancel-in-a-dispute", lambda d: CancelTrade(2, d.disputed(), DISPUTED, confirm=True),
+     Code.STATE_MISMATCH),
+    ("resolve-a-trade-not-in-dispute", lambda d: ResolveDispute(
+        90, d.paid(), DisputeOutcome.RELEASE, "n", PAID), Code.STATE_MISMATCH),
+    ("mark-paid-by-the-seller", lambda d: MarkPaid(1, d.pending(), PENDING),
+     Code.NOT_YOUR_ROLE),
+    ("release-by-the-buyer", lambda d: ReleaseEscrow(2, d.paid(), PAID), Code.NOT_YOUR_ROLE),
+    ("cancel-by-the-seller", lambda d: CancelTrade(1, d.pending(), PENDING),
+     Code.NOT_YOUR_ROLE),
+    ("resolve-by-a-party", lambda d: ResolveDispute(1, d.disputed(), DisputeOutcome.REFUND,
+                                                    "mine"), Code.NOT_YOUR_ROLE),
+    ("mark-paid-after-the-window", _expired, Code.PAYMENT_WINDOW_PASSED),
+    ("cancel-after-paying-without-confirm", lambda d: CancelTrade(2, d.paid(), PAID),
+     Code.CONFIRM_REQUIRED),
+    ("dispute-before-the-appeal-delay", lambda d: OpenDispute(2, d.paid(), PAID, "r", "t"),
+     Code.APPEAL_TOO_EARLY),
+    ("withdraw-someone-elses-dispute", lambda d: WithdrawDispute(1, d.disputed(by=2),
+                                                                 DISPUTED),
+     Code.NOT_DISPUTE_OPENER),
+    ("withdraw-an-escalated-dispute", lambda d: (
+        t := d.paid(), d.advance(d.trade(t).escalate_at_ns),
+        WithdrawDispute(2, t, DISPUTED))[2], Code.NOT_DISPUTE_OPENER),
+    ("feedback-before-completion", lambda d: LeaveFeedback(2, d.paid(), True),
+     Code.FEEDBACK_NOT_ALLOWED),
+    ("feedback-on-a-cancelled-trade", lambda d: LeaveFeedback(2, d.cancelled(), True),
+     Code.FEEDBACK_NOT_ALLOWED),
+    ("dispute-without-a-reason", lambda d: (
+        t := d.paid(), d.advance(d.trade(t).appeal_after_ns),
+        OpenDispute(2, t, PAID, "", "text"))[2], Code.INVALID_TEXT),
+    ("an-empty-chat-line", lambda d: PostTradeMessage(2, d.pending(), "  "), Code.INVALID_TEXT),
+    ("a-chat-line-with-a-control-character", lambda d: PostTradeMessage(2, d.pending(),
+                                                                        "a\x00b"),
+     Code.INVALID_TEXT),
+    ("an-idempotency-key-too-long", lambda d: MarkPaid(2, d.pending(), PENDING,
+                                                       idempotency_key="k" * 65),
+     Code.INVALID_TEXT),
+    ("resolve-without-a-note", lambda d: ResolveDispute(90, d.disputed(),
+                                                        DisputeOutcome.RELEASE, ""),
+     Code.INVALID_TEXT),
+    ("resolve-with-an-unknown-outcome", lambda d: ResolveDispute(90, d.disputed(), 3, "n"),
+     Code.INVALID_OUTCOME),
+    ("the-same-admin-approves-twice", _proposed, Code.SAME_ADMIN),
+    ("an-outage-that-ends-before-it-starts", lambda d: RecordOutage(d.ts_ns, d.ts_ns - 1),
+     Code.INVALID_OUTAGE),
+    ("an-outage-in-the-future", lambda d: RecordOutage(d.ts_ns, d.ts_ns + 10 * S),
+     Code.INVALID_OUTAGE),
+]
+
+
+@pytest.mark.parametrize(("setup", "code"), [(s, c) for _, s, c in REFUSALS],
+                         ids=[name for name, _, _ in REFUSALS])
+def test_refusal(setup: object, code: int) -> None:
+    desk = Desk()
+    command = setup(desk)  # type: ignore[operator]
+    events = desk.apply_unchanged(command)
+    refused = assert_refused(events, code)
+    assert refused.command == type(command).__name__
+
+
+def test_every_p2p_code_has_a_refusal_case() -> None:
+    p2p_codes = {c for c in Code if 5000 < c < 6000}
+    assert p2p_codes <= {code for _, _, code in REFUSALS}
+
+
+def test_a_refusal_carries_the_trades_current_state() -> None:
+    desk = Desk()
+    tid = desk.paid()
+    refused = assert_refused(desk.apply_unchanged(MarkPaid(2, tid, PENDING)),
+                             Code.STATE_MISMATCH, PAID)
+    assert refused.target_id == tid
+
+
+# =====================================================================================
+# configuration
+# =====================================================================================
+
+
+@pytest.mark.parametrize(("table", "message_part"), [
+    ({"p2p": {"fee_bps": -1}}, "fee_bps must be an integer within 0..1000"),
+    ({"p2p": {"fee_bps": "10"}}, "fee_bps must be an integer"),
+    ({"p2p": {"appeal_after_s": 900, "escalate_after_s": 600}}, "longer than appeal_after_s"),
+    ({"p2p": {"cancel_limit": 0}}, "cancel_limit"),
+    ({"p2p": {"timeout": 5}}, "unknown key timeout"),
+    ({"p2p": {"second_approval": {"DOGE": "1"}}}, "unknown asset DOGE"),
+    ({"p2p": {"second_approval": {"BTC": "0.000000001"}}}, "at most 8 decimals"),
+    ({"p2p": {"second_approval": {"BTC": "lots"}}}, "decimal string"),
+    ({"fiat": {"EUR": {}}}, "fiat EUR: needs decimals"),
+    ({"fiat": {"EUR": {"decimals": 9}}}, "decimals must be within 0..8"),
+    ({"fiat": {"E": {"decimals": 2}}}, "3 to 8 letters"),
+], ids=["negative-fee", "fee-as-text", "escalate-before-appeal", "no-cancels-allowed",
+        "unknown-key", "second-approval-unknown-asset", "second-approval-too-fine",
+        "second-approval-not-a-number", "fiat-without-decimals", "fiat-decimals-too-many",
+        "fiat-code-too-short"])
+def test_a_bad_p2p_config_names_the_entry(table: dict[str, object], message_part: str) -> None:
+    config = read_config()
+    config.update(table)
+    with pytest.raises(ConfigError, match=message_part):
+        load_markets(config)
+
+
+def test_p2p_config_defaults_when_the_tables_are_absent() -> None:
+    config = read_config()
+    del config["p2p"], config["fiat"]
+    markets = load_markets(config)
+    assert markets.p2p == P2PConfig()
+    assert sorted(markets.fiats) == ["EUR", "GBP", "USD"]
+    assert markets.p2p.fee_bps == 0 and markets.p2p.second_approval_minor == {}
+
+
+def test_the_shipped_second_approval_amounts_are_in_minor_units() -> None:
+    assert CONFIG.second_approval_minor["BTC"] == minor("1")
+    assert CONFIG.second_approval_minor["SOL"] == MARKETS.assets["SOL"].to_minor("500")
+
+
+def test_a_cancel_limit_of_one_bans_at_the_first_cancel() -> None:
+    config = read_config()
+    config["p2p"]["cancel_limit"] = 1
+    desk = Desk(markets=load_markets(config))
+    tid = desk.pending()
+    banned = one(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
+    assert banned.count == 1

@@ -23,6 +23,7 @@ from matchbook.api import errors, metrics, static
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
+from matchbook.api.p2p_clock import DeadlineClock
 from matchbook.api.routes import (
     admin,
     admin_health,
@@ -107,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                        settings.login_lockout_seconds))
         hub = state.ws_hub = Hub(state)
         hub.start()
+        clock = DeadlineClock(exchange, float(settings.extra.get("p2p_clock_seconds", 0.5)))
+        clock.start()  # P2P deadlines fire on time on a quiet exchange
         exchange.attach(hub, stop=hub.stop)  # step 6: after market data and metrics
         app.state.api = state
         operations(app)  # the guard's table of operations, built before the first request
@@ -120,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with _long_lived_collector():
                 yield
         finally:
+            await clock.stop()
             for bot in bots:
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)

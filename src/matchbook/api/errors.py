@@ -93,13 +93,12 @@ P2P_STATUS: dict[int, int] = {
     Code.UNKNOWN_P2P_TRADE: 404,
     Code.UNKNOWN_PAYMENT_METHOD: 404,
     Code.UNKNOWN_FIAT: 404,
-    Code.AD_NOT_OPEN: 409,
-    Code.SAME_ADMIN: 409,
 }
-"""The P2P desk's codes (the engine's ``5xxx``) that are not a 400. They share their
-numbers with the API's own ``5xxx`` (authentication and limits), so they are looked up
-here, by the P2P service, never through ``STATUS``: a P2P answer names its code and the
-status this table gives it (``p2p_error``)."""
+"""The P2P desk's codes (the engine's ``5xxx``) that are not a 400: a state mismatch is
+a conflict, a role or a ban forbidden, an unknown id not found; every other refusal is a
+400. They share their numbers with the API's own ``5xxx`` (authentication and limits),
+so they are looked up here, by the P2P service, never through ``STATUS``: a P2P answer
+names its code and the status this table gives it (``p2p_error``)."""
 
 
 def p2p_error(code: int, message: str, state: str | None = None) -> ApiError:

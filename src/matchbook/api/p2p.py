@@ -17,7 +17,6 @@ with ``my_role`` and ``allowed_actions`` computed for the caller and the server'
 
 from __future__ import annotations
 
-import time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -46,11 +45,14 @@ from matchbook.core.commands import (
     WithdrawDispute,
 )
 from matchbook.core.events import (
+    AdPosted,
     CommandRejected,
     Event,
     FeedbackLeft,
     P2PRejected,
     P2PRepeated,
+    P2PTradeChanged,
+    P2PTradeOpened,
     PaymentMethodAdded,
     TradeMessagePosted,
 )
@@ -185,7 +187,7 @@ class P2PService:
         role = self.role(trade, viewer_id, is_admin)
         if role is None:
             raise p2p_error(Code.UNKNOWN_P2P_TRADE, code_message(Code.UNKNOWN_P2P_TRADE))
-        now = now if now is not None else time.time_ns()
+        now = now if now is not None else self.reads.now_ns()
         state = pv.TRADE_STATES[trade.state]
         party = role in ("buyer", "seller")
         in_dispute = state in ("disputed", "resolved_release", "resolved_refund")
@@ -311,8 +313,11 @@ class P2PService:
                                 f"No symbol {body.price_symbol or asset + '-' + fiat} "
                                 f"to take a margin price from.") from None
         qty = self.asset_minor(asset, body.quantity, "quantity")
+        smallest = 1  # without min_quantity: the least worth one fiat minor unit
+        if price:
+            smallest = -(-10 ** self.markets.assets[asset].decimals // price)
         low = self.asset_minor(asset, body.min_quantity, "min_quantity") if (
-            body.min_quantity) else min(qty, 1)
+            body.min_quantity) else min(qty, smallest)
         high = self.asset_minor(asset, body.max_quantity, "max_quantity") if (
             body.max_quantity) else qty
         return PostAd(user_id, pv.P2P_SIDE_CODES[body.side], asset, fiat, price,
@@ -321,7 +326,9 @@ class P2PService:
 
     async def post_ad(self, command: PostAd) -> pv.P2PAd:
         events = await self._run(command)
-        ad_id = next(e.ad_id for e in events if hasattr(e, "ad_id"))  # type: ignore[attr-defined]
+        # the first AdPosted: deadlines that fired before the command lead the events
+        ad_id = next(e.ad_id if type(e) is AdPosted else e.target_id  # type: ignore[attr-defined]
+                     for e in events if type(e) is AdPosted or type(e) is P2PRepeated)
         return self.ad_view(self.reads.p2p_ad(ad_id))
 
     def ad(self, ad_id: int) -> pv.P2PAd:
@@ -379,8 +386,10 @@ class P2PService:
             raise p2p_error(Code.UNKNOWN_AD, code_message(Code.UNKNOWN_AD))
         qty = self.asset_minor(ad.asset, quantity, "quantity")
         events = await self._run(TakeAd(user_id, ad_id, qty, method_id or 0, key))
-        trade_id = next(e.trade_id if hasattr(e, "trade_id") else e.target_id  # type: ignore[attr-defined]
-                        for e in events if hasattr(e, "trade_id") or type(e) is P2PRepeated)
+        # the trade this take opened (or, repeated, the first take's), never one whose
+        # deadline fired before the command
+        trade_id = next(e.trade_id if type(e) is P2PTradeOpened else e.target_id  # type: ignore[attr-defined]
+                        for e in events if type(e) is P2PTradeOpened or type(e) is P2PRepeated)
         return self.trade_view(self.reads.p2p_trade(trade_id), user_id)
 
     async def act(self, user_id: int, trade_id: int, action: str, expected: str, key: str,
@@ -401,9 +410,8 @@ class P2PService:
         else:
             raise ApiError(ApiCode.NOT_FOUND, f"Unknown action {action!r}.")
         events = await self._run(command)
-        fee = next((e.fee_minor for e in events  # type: ignore[attr-defined]
-                    if type(e).__name__ == "P2PTradeChanged"
-                    and e.trade_id == trade_id), None)  # type: ignore[attr-defined]
+        fee = next((e.fee_minor for e in events
+                    if type(e) is P2PTradeChanged and e.trade_id == trade_id), None)
         trade = self.reads.p2p_trade(trade_id)
         return self.trade_view(trade, user_id, fee_minor=fee)
 
@@ -420,7 +428,7 @@ class P2PService:
     def trades(self, user_id: int, state: str | None, limit: int) -> list[pv.P2PTrade]:
         """``user_id``'s trades, newest first (``state``: one state, ``live`` or
         ``finished``)."""
-        now = time.time_ns()
+        now = self.reads.now_ns()
         found = []
         for trade in reversed(self.reads.p2p_trades()):
             if user_id != trade.buyer_id and user_id != trade.seller_id:

@@ -91,6 +91,11 @@ class Reads:
         """The sequence number of the last snapshot written."""
         return self.exchange.durable.last_snapshot_seq
 
+    def now_ns(self) -> int:
+        """The sequencer's clock: the time the next command would be stamped with (the
+        P2P deadlines are in this time)."""
+        return int(self.exchange.sequencer.clock())
+
     # -- P2P escrow trading (the engine's desk: core/p2p.py) ------------------------------
     # The engine owns these objects: read them now, before any ``await``.
 

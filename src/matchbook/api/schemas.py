@@ -179,6 +179,9 @@ class AdjustBody(Body):
 P2PId = Annotated[int, Path(ge=1, le=MAX_ID, description="An ad, trade or payment method id.")]
 TradeStateWord = Literal["pending_payment", "paid", "disputed", "completed", "cancelled",
                          "expired", "resolved_release", "resolved_refund"]
+MAX_BODY_ID = 2**62
+"""Ids in bodies and queries: at most 2**62, a bound that JSON tools reading integers as
+doubles still compare exactly (2**63 - 1 they round up to 2**63)."""
 IDEMPOTENCY_PATTERN = r"^[\x21-\x7e]{1,64}$"
 """An idempotency key: 1 to 64 visible ASCII characters."""
 PATTERN_NAMES[IDEMPOTENCY_PATTERN] = "must be 1 to 64 visible ASCII characters"
@@ -208,7 +211,7 @@ class NewAd(Body):
     quantity: str = decimal()
     min_quantity: str | None = decimal(None)
     max_quantity: str | None = decimal(None)
-    payment_method_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+    payment_method_ids: list[Annotated[int, Field(ge=1, le=MAX_BODY_ID)]] = Field(
         default_factory=list, max_length=10)
     payment_window_seconds: int = Field(900, ge=300, le=21_600)
     terms: str = text(max_length=1000)
@@ -216,7 +219,7 @@ class NewAd(Body):
 
 class TakeAdBody(Body):
     quantity: str = decimal()
-    payment_method_id: int | None = Field(None, ge=1, le=MAX_ID)
+    payment_method_id: int | None = Field(None, ge=1, le=MAX_BODY_ID)
     idempotency_key: str | None = idempotency_key()
 
 
@@ -258,6 +261,6 @@ class ModerateAdBody(Body):
 class MarkReadBody(Body):
     """Mark ``ids``, or every notification up to and including ``up_to``, as read."""
 
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default_factory=list,
+    ids: list[Annotated[int, Field(ge=1, le=MAX_BODY_ID)]] = Field(default_factory=list,
                                                                max_length=200)
-    up_to: int | None = Field(None, ge=1, le=MAX_ID)
+    up_to: int | None = Field(None, ge=1, le=MAX_BODY_ID)

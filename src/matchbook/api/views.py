@@ -373,24 +373,32 @@ class CancelledAll(View, kw_only=True):
 
 
 class Balance(View, kw_only=True):
+    """``held`` backs open orders and pending withdrawals; ``escrow`` is what your open
+    P2P sell ads and the trades you sell in hold (yours until released, spendable by
+    nothing else); ``total`` is the three together."""
+
     asset: str
     available: str
     held: str
+    escrow: str
     total: str
     address: str | None  # your deposit address, once created
 
 
-def balance_of(asset: Asset, available: int, held: int, address: str | None) -> Balance:
+def balance_of(asset: Asset, available: int, held: int, address: str | None,
+               escrow: int = 0) -> Balance:
     fmt = asset.format
     return Balance(asset=asset.code, available=fmt(available), held=fmt(held),
-                   total=fmt(available + held), address=address)
+                   escrow=fmt(escrow), total=fmt(available + held + escrow), address=address)
 
 
 def balances_live(reads: Reads, user_id: int,
                   assets: Iterable[str] | None = None) -> list[Balance]:
     """``user_id``'s balances of ``assets`` (every asset by default), live."""
     known = reads.markets.assets
-    return [balance_of(known[code], *reads.balance(user_id, code), reads.address(user_id, code))
+    escrow = reads.p2p_escrow(user_id)
+    return [balance_of(known[code], *reads.balance(user_id, code), reads.address(user_id, code),
+                       escrow.get(code, 0))
             for code in (assets if assets is not None else known)]
 
 

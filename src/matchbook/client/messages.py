@@ -1,10 +1,11 @@
 """What the WebSocket sends, typed: decode any frame with :func:`decode_message`.
 
 Market data (``BookSnapshot``, ``BookDelta``, ``Trade``, ``Ticker``, ``Candle``), private
-streams (``OrdersSnapshot``, ``OrderUpdate``, ``Balances``), answers (``Subscribed``,
-``Unsubscribed``, ``Authenticated``, ``Result``, ``Pong``, ``ErrorMessage``), and the
-connection's own (``Heartbeat``, ``Resync``; ``StreamStatus`` is made by the client on
-connect, disconnect and reconnect).
+streams (``OrdersSnapshot``, ``OrderUpdate``, ``Balances``; P2P: ``P2PSnapshot``,
+``P2PTradeUpdate``, ``P2PChatLine``, ``P2PAdUpdate``, ``NotificationMessage``), answers
+(``Subscribed``, ``Unsubscribed``, ``Authenticated``, ``Result``, ``Pong``,
+``ErrorMessage``), and the connection's own (``Heartbeat``, ``Resync``; ``StreamStatus``
+is made by the client on connect, disconnect and reconnect).
 """
 
 from __future__ import annotations
@@ -14,7 +15,19 @@ from typing import Any
 
 import msgspec
 
-from matchbook.client.models import Balance, Candle, Fill, Level, Order, Ticker, Trade
+from matchbook.client.models import (
+    Balance,
+    Candle,
+    Fill,
+    Level,
+    Notification,
+    Order,
+    P2PAd,
+    P2PMessage,
+    P2PTrade,
+    Ticker,
+    Trade,
+)
 
 
 class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
@@ -70,6 +83,39 @@ class Balances(Message, frozen=True, kw_only=True, tag="balances"):
 
     seq: int
     balances: list[Balance]
+
+
+class P2PSnapshot(Message, frozen=True, kw_only=True, tag="p2p_snapshot"):
+    """The ``p2p`` channel's first message: your live trades."""
+
+    seq: int
+    trades: list[P2PTrade]
+
+
+class P2PTradeUpdate(Message, frozen=True, kw_only=True, tag="p2p_trade"):
+    """One transition of one of your P2P trades (``event`` opened or changed), the trade
+    as you see it in the state the transition left it."""
+
+    seq: int
+    event: str
+    from_state: str | None = None
+    reason: str = ""
+    trade: P2PTrade
+
+
+class P2PChatLine(Message, frozen=True, kw_only=True, tag="p2p_message"):
+    seq: int
+    message: P2PMessage
+
+
+class P2PAdUpdate(Message, frozen=True, kw_only=True, tag="p2p_ad"):
+    seq: int
+    ad: P2PAd
+
+
+class NotificationMessage(Message, frozen=True, kw_only=True, tag="notification"):
+    seq: int
+    notification: Notification
 
 
 class Subscribed(Message, frozen=True, kw_only=True, tag="subscribed"):
@@ -141,8 +187,9 @@ class StreamStatus(Message, frozen=True, kw_only=True, tag="status"):
 
 
 AnyMessage = (BookSnapshot | BookDelta | Trade | Ticker | Candle | OrdersSnapshot | OrderUpdate
-              | Balances | Subscribed | Unsubscribed | Authenticated | Result | Pong | Heartbeat
-              | Resync | ErrorMessage | StreamStatus)
+              | Balances | P2PSnapshot | P2PTradeUpdate | P2PChatLine | P2PAdUpdate
+              | NotificationMessage | Subscribed | Unsubscribed | Authenticated | Result | Pong
+              | Heartbeat | Resync | ErrorMessage | StreamStatus)
 _decoder = msgspec.json.Decoder(AnyMessage)
 
 

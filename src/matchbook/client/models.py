@@ -144,6 +144,7 @@ class Balance(Model, frozen=True, kw_only=True):
     asset: str
     available: Decimal
     held: Decimal
+    escrow: Decimal = Decimal(0)  # in P2P escrow (your sell ads and trades)
     total: Decimal
     address: str | None = None
 

@@ -219,7 +219,8 @@ class Stream:
     async def subscribe(self, channel: str, symbol: str | None = None, *,
                         interval: str | None = None) -> Subscribed | None:
         """Follow a channel: ``book``, ``trades``, ``ticker``, ``candles`` (with a symbol;
-        candles with an ``interval``, default ``1m``), ``orders`` or ``balances``.
+        candles with an ``interval``, default ``1m``), ``orders``, ``balances`` or ``p2p``
+        (your P2P trades, chat, ads and notifications).
 
         Kept across reconnects. Returns the server's acknowledgement, or None when not
         connected right now (it is sent on the next connection).

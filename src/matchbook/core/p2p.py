@@ -396,6 +396,11 @@ class P2PDesk:
         until = self.bans.get(user_id, 0)
         return until if until > self.engine.last_ts else 0
 
+    def untouched(self) -> bool:
+        """Nothing P2P ever happened (no method, ad or message was ever created)."""
+        return (self.next_method_id == 1 and self.next_ad_id == 1
+                and self.next_message_id == 1 and not self.idempotency and not self.bans)
+
     def methods_of(self, user_id: int) -> list[PaymentMethod]:
         return [m for m in self.methods.values() if m.user_id == user_id]
 
@@ -642,9 +647,8 @@ class P2PDesk:
     # trade actions
     # =================================================================================
 
-    def _party(self, uid: int, trade_id: int, expected: int) -> Trade:
-        """The trade, if ``uid`` is its buyer or seller (else it is unknown to them)
-        and it is in ``expected`` (else ``STATE_MISMATCH``)."""
+    def _party(self, uid: int, trade_id: int) -> Trade:
+        """The trade, if ``uid`` is its buyer or seller (else it is unknown to them)."""
         trade = self.trades.get(trade_id)
         if trade is None or uid <= 0 or (uid != trade.buyer_id and uid != trade.seller_id):
             raise _refuse(Code.UNKNOWN_P2P_TRADE, trade_id)
@@ -652,6 +656,8 @@ class P2PDesk:
 
     @staticmethod
     def _expect(trade: Trade, expected: int, *allowed: int) -> None:
+        """The trade is in the state the client expected, and the action is allowed
+        from it; else ``STATE_MISMATCH`` with the real state."""
         state = trade.state
         if state != expected or state not in allowed:
             raise _refuse(Code.STATE_MISMATCH, trade.trade_id, state)
@@ -662,7 +668,7 @@ class P2PDesk:
             raise _refuse(Code.NOT_YOUR_ROLE, trade.trade_id, trade.state)
 
     def _mark_paid(self, c: MarkPaid, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, c.expected_state)
+        trade = self._party(c.user_id, c.trade_id)
         self._role(trade, c.user_id == trade.buyer_id)
         if trade.state == EXPIRED:  # the deadline fired first: say why, not just where
             raise _refuse(Code.PAYMENT_WINDOW_PASSED, trade.trade_id, EXPIRED)
@@ -677,14 +683,14 @@ class P2PDesk:
         return trade.trade_id
 
     def _release(self, c: ReleaseEscrow, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, c.expected_state)
+        trade = self._party(c.user_id, c.trade_id)
         self._role(trade, c.user_id == trade.seller_id)
         self._expect(trade, c.expected_state, PAID, DISPUTED)
         self._pay_buyer(trade, COMPLETED, c.user_id, "released", out)
         return trade.trade_id
 
     def _cancel_trade(self, c: CancelTrade, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, c.expected_state)
+        trade = self._party(c.user_id, c.trade_id)
         self._role(trade, c.user_id == trade.buyer_id)
         self._expect(trade, c.expected_state, PENDING, PAID)
         if trade.state == PAID and not c.confirm:
@@ -693,7 +699,7 @@ class P2PDesk:
         return trade.trade_id
 
     def _open_dispute(self, c: OpenDispute, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, c.expected_state)
+        trade = self._party(c.user_id, c.trade_id)
         self._expect(trade, c.expected_state, PAID)
         if self.engine.last_ts < trade.appeal_after_ns:
             raise _refuse(Code.APPEAL_TOO_EARLY, trade.trade_id, PAID)
@@ -704,7 +710,7 @@ class P2PDesk:
         return trade.trade_id
 
     def _withdraw_dispute(self, c: WithdrawDispute, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, c.expected_state)
+        trade = self._party(c.user_id, c.trade_id)
         self._expect(trade, c.expected_state, DISPUTED)
         if trade.dispute_opener != c.user_id:
             raise _refuse(Code.NOT_DISPUTE_OPENER, trade.trade_id, DISPUTED)
@@ -713,7 +719,9 @@ class P2PDesk:
         now = self.engine.last_ts
         if trade.escalate_at_ns <= now:  # passed while disputed: a full period again
             trade.escalate_at_ns = now + self.config.escalate_after_s * S
-            self._schedule(trade.escalate_at_ns, trade.trade_id, ESCALATE)
+        # scheduled again: the entry of the paid state may be gone (fired while disputed,
+        # or dropped by an outage's rebuild); a duplicate is dropped when popped
+        self._schedule(trade.escalate_at_ns, trade.trade_id, ESCALATE)
         self._changed(trade, PAID, c.user_id, "dispute withdrawn", out)
         return trade.trade_id
 
@@ -758,7 +766,7 @@ class P2PDesk:
         return trade.trade_id
 
     def _feedback(self, c: LeaveFeedback, out: list[Event]) -> int:
-        trade = self._party(c.user_id, c.trade_id, 0)
+        trade = self._party(c.user_id, c.trade_id)
         bit = 1 if c.user_id == trade.buyer_id else 2
         if trade.state != COMPLETED or trade.feedback & bit:
             raise _refuse(Code.FEEDBACK_NOT_ALLOWED, trade.trade_id, trade.state)
@@ -915,7 +923,7 @@ class P2PDesk:
         if len(recent) >= self.config.cancel_limit:
             until = now + self.config.ban_s * S
             self.bans[uid] = until
-            del self.strikes[uid]
+            self.strikes.pop(uid, None)
             out.append(P2PUserBanned(uid, until, len(recent)))
         else:
             self.strikes[uid] = recent

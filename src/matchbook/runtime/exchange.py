@@ -8,6 +8,9 @@ to call back).
 
 1. **Recover** (a worker thread, once): the newest valid snapshot plus the journal
    after it rebuild the engine (:class:`~matchbook.journal.durable.DurableEngine`).
+   When the journal's last command is older than ``OUTAGE_AFTER_NS``, the downtime is
+   journaled as ``RecordOutage(last, now)`` before anything else, so every running P2P
+   deadline moves later by it (nobody loses a trade while the exchange was off).
 2. **Sequencer** (the task ``sequencer`` on the event loop): takes queued commands in
    batches, stamps them, has the journal write and fsync each batch on the thread
    ``matchbook-journal``, applies it to the engine on the loop, answers the callers,
@@ -49,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from matchbook.config import read_config, risk_limits
 from matchbook.core import Engine, Markets, RiskLimits, load_markets
-from matchbook.core.commands import AnyCommand
+from matchbook.core.commands import AnyCommand, RecordOutage
 from matchbook.journal.durable import DurabilityConfig, DurableEngine
 from matchbook.marketdata.feed import MarketData
 from matchbook.runtime.consumer import Batch, Consumer
@@ -62,6 +65,9 @@ from matchbook.store.follow import ProjectorTask
 from matchbook.store.projector import Projector
 
 logger = logging.getLogger(__name__)
+
+OUTAGE_AFTER_NS = 1_000_000_000
+"""A restart this long after the journal's last command records an outage."""
 
 
 class Exchange:
@@ -112,6 +118,7 @@ class Exchange:
         info = durable.recovery
         logger.info("recovered: snapshot %d + %d journal records -> seq %d in %.3f s",
                     info.snapshot_seq, info.replayed, info.last_seq, info.seconds)
+        await asyncio.to_thread(record_outage, durable, time.time_ns())
         exchange = cls(settings, markets, durable, limits)
         try:
             await exchange._start_consumers(read_model)
@@ -192,6 +199,16 @@ class Exchange:
     def submit_nowait(self, command: AnyCommand, completion: Completion) -> None:
         """Queue ``command``; ``completion`` is called back with its ``Result``."""
         self.sequencer.submit_nowait(command, completion)
+
+
+def record_outage(durable: DurableEngine, now_ns: int) -> None:
+    """Journal and apply ``RecordOutage`` when the last command is more than
+    ``OUTAGE_AFTER_NS`` before ``now_ns`` (before the sequencer takes any command, and
+    before the projector catches up from the journal, which then holds it)."""
+    last = durable.engine.last_ts
+    if last and now_ns - last > OUTAGE_AFTER_NS:
+        [(_, _, _, events)] = durable.submit([(RecordOutage(last, now_ns), now_ns)])
+        logger.info("recorded an outage of %.3f s: %s", (now_ns - last) / 1e9, events)
 
 
 class _MarketDataStep:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from matchbook.api import p2p_views as pv
 from matchbook.api.deps import Reader, State
-from matchbook.api.schemas import MAX_ID, MarkReadBody
+from matchbook.api.schemas import MAX_BODY_ID, MarkReadBody
 from matchbook.api.views import ViewResponse, respond, schema
 
 router = APIRouter(tags=["notifications"])
@@ -16,7 +16,7 @@ router = APIRouter(tags=["notifications"])
 
 @router.get("/notifications", response_model=schema(pv.NotificationPage))
 async def notifications(principal: Reader, state: State,
-                        before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                        before: Annotated[int | None, Query(ge=1, le=MAX_BODY_ID)] = None,
                         unread: bool = False,
                         limit: Annotated[int, Query(ge=1, le=200)] = 50) -> ViewResponse:
     """Your notifications, newest first, with the unread count; page with ``before``

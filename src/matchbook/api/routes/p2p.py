@@ -15,7 +15,7 @@ from matchbook.api.errors import ApiCode, ApiError
 from matchbook.api.schemas import (
     ASSET_PATTERN,
     IDEMPOTENCY_PATTERN,
-    MAX_ID,
+    MAX_BODY_ID,
     CancelTradeBody,
     DisputeBody,
     FeedbackBody,
@@ -214,7 +214,7 @@ async def withdraw_dispute(trade_id: P2PId, body: TradeAction, principal: Trader
 
 @router.get("/trades/{trade_id}/messages", response_model=schema(list[pv.P2PMessage]))
 async def messages(trade_id: P2PId, principal: Reader, state: State,
-                   after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+                   after_seq: Annotated[int, Query(ge=0, le=MAX_BODY_ID)] = 0,
                    limit: Limit = 200) -> Answer:
     """The trade's chat, oldest first, with a system line for every transition; page
     with ``after_seq`` (the last ``seq`` you have)."""

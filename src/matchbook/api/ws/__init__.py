@@ -8,7 +8,7 @@ Client to server (``/ws``), each may carry a ``request_id`` echoed in the answer
     {"op": "subscribe", "channel": "book", "symbol": "BTC-USD", "since": 41, "epoch": "..."}
     {"op": "subscribe", "channel": "trades" | "ticker", "symbol": "BTC-USD"}
     {"op": "subscribe", "channel": "candles", "symbol": "BTC-USD", "interval": "1m"}
-    {"op": "subscribe", "channel": "orders" | "balances"}          (after auth)
+    {"op": "subscribe", "channel": "orders" | "balances" | "p2p"}  (after auth)
     {"op": "unsubscribe", "channel": ..., "symbol": ..., "interval": ...}
     {"op": "auth", "token": "<access token or API key>"}
     {"op": "place", ...the fields of POST /api/v1/orders...}        (scope ``trade``)
@@ -21,8 +21,11 @@ Server to client: ``subscribed``/``unsubscribed``/``authenticated``/``result``/`
 answers; ``book_snapshot`` then ``book_delta`` (contiguous ``first_update_id ..
 last_update_id``; a level with quantity ``"0"`` is removed), ``trade``, ``ticker``,
 ``candle``, ``orders_snapshot`` then ``order`` (one per state change, with the fill),
-``balances``, ``heartbeat`` after 10 s without traffic, ``resync`` and ``error``
-(``{"type": "error", "code", "message", "request_id"}``, codes as in the REST API).
+``balances``, ``p2p_snapshot`` then ``p2p_trade`` (one per transition of one of your
+P2P trades, as you see it), ``p2p_message`` (chat and system lines), ``p2p_ad`` (your
+ads) and ``notification`` (as in the inbox), ``heartbeat`` after 10 s without traffic,
+``resync`` and ``error`` (``{"type": "error", "code", "message", "request_id"}``, codes
+as in the REST API).
 
 ``since`` asks for every book delta after that update id, served from the feed's
 window if it still holds them (and the ``epoch`` matches: update ids restart with the
@@ -41,9 +44,9 @@ paused until subscribed again); otherwise it is disconnected (``Hub.dropped``).
 
 The package, by job: ``connection`` (one socket: outbox, writer, token bucket),
 ``frames`` (the market-data frames), ``hub`` (fan-out, slow consumers, periodic
-publishing), ``private`` (the per-user ``orders`` and ``balances`` streams),
-``session`` (the ``/ws`` protocol and both endpoints). Order entry and market data go
-through the same services as the REST routes (``matchbook.api.trading``,
+publishing), ``private`` (the per-user ``orders`` and ``balances`` streams), ``p2p``
+(the per-user P2P stream), ``session`` (the ``/ws`` protocol and both endpoints). Order
+entry and market data go through the same services as the REST routes (``matchbook.api.trading``,
 ``matchbook.api.market``).
 """
 

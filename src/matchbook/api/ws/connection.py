@@ -14,7 +14,7 @@ from fastapi import WebSocket
 from matchbook.api.auth import Principal
 
 PUBLIC_CHANNELS = ("book", "trades", "ticker", "candles")
-PRIVATE_CHANNELS = ("orders", "balances")
+PRIVATE_CHANNELS = ("orders", "balances", "p2p")
 MAX_SUBSCRIPTIONS = 256
 MAX_IN_FLIGHT = 64  # order requests of one connection waiting for the sequencer
 CLOSE_GOING_AWAY = 1001

@@ -23,6 +23,7 @@ from matchbook.api.ws.connection import (
     Connection,
     text,
 )
+from matchbook.api.ws.p2p import P2PStreams
 from matchbook.api.ws.private import PrivateStreams
 from matchbook.core.events import Applied
 from matchbook.marketdata.feed import INTERVALS_NS, Delta
@@ -69,6 +70,7 @@ class Hub:
         self._candles: dict[tuple[str, str], set[Connection]] = {}
         self.market = state.market
         self.private = PrivateStreams(state.reads)
+        self.p2p = P2PStreams(state.p2p)
         self._simple: set[Connection] = set()
         self._dirty_tickers: set[str] = set()
         self._dirty_candles: set[tuple[str, str]] = set()
@@ -137,6 +139,8 @@ class Hub:
             return self._candles, (key[1], key[2])
         if channel == "orders":
             return self.private.orders, key[1]
+        if channel == "p2p":
+            return self.p2p.subs, key[1]
         return self.private.balances, key[1]
 
     def _subscribe(self, conn: Connection, key: tuple[Any, ...]) -> bool:
@@ -257,6 +261,7 @@ class Hub:
         """The private streams' share of one applied batch; called by the sequencer."""
         if self._running:
             self.private.on_batch(batch)
+            self.p2p.on_batch(batch)
 
     # -- periodic: tickers, candles, heartbeats ------------------------------------------
 

@@ -16,6 +16,8 @@ from matchbook.api import views
 from matchbook.api.reads import Reads
 from matchbook.api.ws.connection import Connection, text
 from matchbook.core.events import (
+    AdChanged,
+    AdPosted,
     Applied,
     BalanceAdjusted,
     Deposited,
@@ -27,6 +29,8 @@ from matchbook.core.events import (
     OrderFilled,
     OrderRejected,
     OrderTriggered,
+    P2PTradeChanged,
+    P2PTradeOpened,
     Transferred,
     WithdrawalCompleted,
     WithdrawalRejected,
@@ -37,6 +41,16 @@ ORDER_EVENTS = frozenset({OrderAccepted, OrderFilled, OrderCancelled, OrderExpir
                           OrderTriggered, OrderAmended, OrderRejected})
 WALLET_EVENTS = frozenset({Deposited, WithdrawalRequested, WithdrawalCompleted,
                            WithdrawalRejected, BalanceAdjusted})
+
+
+P2P_MONEY = frozenset({AdPosted, AdChanged, P2PTradeOpened, P2PTradeChanged})
+
+
+def _p2p_users(ev: Event) -> tuple[int, ...]:
+    """Whose balance a P2P event may have moved."""
+    if type(ev) is AdPosted or type(ev) is AdChanged:
+        return (ev.user_id,)  # type: ignore[attr-defined]
+    return (ev.buyer_id, ev.seller_id)  # type: ignore[attr-defined]
 
 
 class PrivateStreams:
@@ -97,6 +111,10 @@ class PrivateStreams:
                     for uid in (ev.from_user_id, ev.to_user_id):
                         if uid in balances:
                             touched.setdefault(uid, set()).add(ev.asset)
+                elif t in P2P_MONEY:  # escrow in or out (P2P desk)
+                    for uid in _p2p_users(ev):
+                        if uid in balances and ev.asset:  # type: ignore[attr-defined]
+                            touched.setdefault(uid, set()).add(ev.asset)  # type: ignore[attr-defined]
         if touched:
             last_seq = batch[-1][0]
             for uid, assets in touched.items():

@@ -153,6 +153,9 @@ class _Session:
             conn.send(ack)
             conn.send({"type": "balances", "seq": self.state.reads.last_seq,
                        "balances": hub.private.balances_of(key[1])})
+        elif channel == "p2p":
+            conn.send(ack)
+            conn.send(hub.p2p.snapshot(key[1]))
         else:
             conn.send(ack)
             if first is not None:
