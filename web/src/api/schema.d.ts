@@ -1441,7 +1441,12 @@ export interface components {
             /** User Id */
             user_id: number | null;
         };
-        /** Balance */
+        /**
+         * Balance
+         * @description ``held`` backs open orders and pending withdrawals; ``escrow`` is what your open
+         *     P2P sell ads and the trades you sell in hold (yours until released, spendable by
+         *     nothing else); ``total`` is the three together.
+         */
         Balance: {
             /** Address */
             address: string | null;
@@ -1449,6 +1454,8 @@ export interface components {
             asset: string;
             /** Available */
             available: string;
+            /** Escrow */
+            escrow: string;
             /** Held */
             held: string;
             /** Total */
