@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  actionBody, activeDeadline, canDispute, canResolve, fiatAmount, formatCountdown, formatDuration, formatMargin, formatRate,
+  actionBody, addMessage, mergeMessages, type TradeMessage, activeDeadline, canDispute, canResolve, fiatAmount, formatCountdown, formatDuration, formatMargin, formatRate,
   marginPrice, NEVER_CANCEL_AFTER_PAYING, RELEASE_ONLY_AFTER_MONEY, remainingMs, stepOf, tradeButtons, validateAd, validateTake,
   type AdDraft, type TradeAction, type TradeState,
 } from "./p2p";
@@ -167,5 +167,25 @@ describe("taking an ad", () => {
   it("a seller taking a buy ad needs the free balance", () => {
     expect(validateTake("0.2", { ...ad, side: "buy" }, 8, "0.1")).toHaveProperty("error");
     expect(validateTake("0.2", { ...ad, side: "buy" }, 8, "0.25")).toEqual({ quantity: "0.2" });
+  });
+});
+
+describe("the chat across refetches", () => {
+  const m = (seq: number, text: string): TradeMessage =>
+    ({ seq, message_id: seq, trade_id: 1, user_id: 2, author: "buyer", text, at: "2026-12-03T12:00:00Z" });
+
+  it("keeps a line the read model has not caught up with, drops nothing the server has", () => {
+    const held = [m(1, "a"), m(2, "b"), m(5, "just sent")];
+    expect(mergeMessages([m(1, "a"), m(2, "b")], held).map((x) => x.text)).toEqual(["a", "b", "just sent"]);
+    // once the server has it: once
+    expect(mergeMessages([m(1, "a"), m(2, "b"), m(5, "just sent")], held).map((x) => x.text)).toEqual(["a", "b", "just sent"]);
+    // a held line older than the server's last is the server's to keep or not
+    expect(mergeMessages([m(1, "a"), m(6, "c")], [m(3, "gone")]).map((x) => x.text)).toEqual(["a", "c"]);
+  });
+
+  it("appends a pushed or sent line once, in sequence order", () => {
+    const once = addMessage([m(1, "a"), m(3, "c")], m(2, "b"));
+    expect(once.map((x) => x.text)).toEqual(["a", "b", "c"]);
+    expect(addMessage(once, m(2, "b"))).toHaveLength(3);
   });
 });

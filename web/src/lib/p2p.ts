@@ -119,6 +119,26 @@ export function actionBody<T extends object = object>(view: Pick<TradeView, "sta
   return { expected_state: view.state, idempotency_key: key, ...(extra ?? ({} as T)) };
 }
 
+// -- chat -------------------------------------------------------------------------------
+
+const messageKey = (m: TradeMessage) => `${m.seq}:${m.message_id ?? ""}:${m.text}`;
+
+/** The chat after a refetch: what the server's read model answered, plus the lines the
+ * page already holds (sent, or pushed by the stream) that the read model has not caught
+ * up with yet (a later seq); each line once, in sequence order. */
+export function mergeMessages(fetched: readonly TradeMessage[], held: readonly TradeMessage[]): TradeMessage[] {
+  const last = fetched.reduce((m, x) => Math.max(m, x.seq), -1);
+  const seen = new Set(fetched.map(messageKey));
+  const newer = held.filter((m) => m.seq > last && !seen.has(messageKey(m)));
+  return [...fetched, ...newer].sort((a, b) => a.seq - b.seq);
+}
+
+/** A chat line appended once (a repeat of the same line is ignored). */
+export function addMessage(held: readonly TradeMessage[], line: TradeMessage): TradeMessage[] {
+  const key = messageKey(line);
+  return held.some((m) => messageKey(m) === key) ? [...held] : [...held, line].sort((a, b) => a.seq - b.seq);
+}
+
 // -- time -------------------------------------------------------------------------------
 
 /** Milliseconds since the epoch of an ISO 8601 time, or null. */

@@ -4,7 +4,7 @@
 import { create } from "zustand";
 import type { QueryClient } from "@tanstack/react-query";
 import { P2PStream, type P2PEvent } from "../lib/p2pStream";
-import { STATE_LABEL, type TradeMessage, type TradeView } from "../lib/p2p";
+import { addMessage, STATE_LABEL, type TradeMessage, type TradeView } from "../lib/p2p";
 import { useAuth } from "./auth";
 import { useToasts } from "./toasts";
 
@@ -35,8 +35,7 @@ export function onP2PEvent(event: P2PEvent, queries: QueryClient): void {
   const tradeId = tradeIdOf(event);
   if (event.type === "p2p_message" && tradeId !== null) {
     const message = event.message as TradeMessage;
-    queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) =>
-      old && !old.some((m) => m.seq === message.seq && m.text === message.text) ? [...old, message] : old);
+    queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) => (old ? addMessage(old, message) : old));
     return; // a chat line changes nothing else
   }
   if (event.type === "p2p_trade" && tradeId !== null) {

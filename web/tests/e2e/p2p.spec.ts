@@ -237,3 +237,33 @@ test("a dispute resolved by two admins (above the second-approval amount)", asyn
 
   for (const c of [buyer, admin, admin2]) await c.context.close();
 });
+
+test("the trade room counts down from the server's deadline, whatever the PC's clock says", async ({ browser, request }) => {
+  const sellerAccount = await signUpByApi(request, "p2p-cseller");
+  const buyerAccount = await signUpByApi(request, "p2p-cbuyer");
+  await deposit(request, sellerAccount.userId, "BTC", "1");
+  const method = await api<{ method_id: number }>(request, sellerAccount, "POST", "/api/v1/p2p/payment-methods", { name: "SEPA", details: "IBAN" });
+  const ad = await api<{ ad_id: number }>(request, sellerAccount, "POST", "/api/v1/p2p/ads", {
+    side: "sell", asset: "BTC", fiat: "USD", price: "50000", quantity: "0.1", min_quantity: "0.1", max_quantity: "0.1",
+    payment_method_ids: [method.method_id], payment_window_seconds: 1800, terms: "",
+  });
+  const trade = await api<{ trade_id: number }>(request, buyerAccount, "POST", `/api/v1/p2p/ads/${ad.ad_id}/take`, { quantity: "0.1" });
+
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  // the buyer's PC is three years ahead: a countdown from Date.now() would show 00:00
+  await page.clock.install({ time: new Date("2029-06-01T08:00:00Z") });
+  await signInUi(page, buyerAccount.email, buyerAccount.password);
+  await page.goto(url(`/p2p/trades/${trade.trade_id}`));
+  const timer = page.getByRole("timer", { name: "Time left to pay" });
+  await expect(timer).toHaveText(/^(29|30):\d\d$/);
+  // and it runs: a later reading is lower (the page's clock flows; a refetch re-anchors
+  // it on the server's now, which moves the same way)
+  const seconds = async () => {
+    const [m, s] = (await timer.textContent())!.split(":").map(Number);
+    return m! * 60 + s!;
+  };
+  const first = await seconds();
+  await expect.poll(seconds, { timeout: 10_000 }).toBeLessThan(first);
+  await context.close();
+});

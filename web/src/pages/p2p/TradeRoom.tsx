@@ -9,7 +9,7 @@ import { p2p } from "../../api/p2p";
 import { useAssetDecimals, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import {
-  actionBody, activeDeadline, canDispute, DISPUTE_REASONS, newKey, stepOf, STEPS, TERMINAL_STATES, tradeButtons,
+  actionBody, activeDeadline, addMessage, canDispute, DISPUTE_REASONS, mergeMessages, newKey, stepOf, STEPS, TERMINAL_STATES, tradeButtons,
   type ActionButton, type DisputeReason, type TradeDetail, type TradeMessage,
 } from "../../lib/p2p";
 import { usePoll } from "../../stores/p2p";
@@ -271,7 +271,12 @@ export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: num
   const id = useId();
   const queries = useQueryClient();
   const poll = usePoll(30_000);
-  const messages = useQuery({ queryKey: ["p2p-messages", tradeId], queryFn: () => p2p.messages(tradeId), refetchInterval: poll });
+  const messages = useQuery({
+    queryKey: ["p2p-messages", tradeId],
+    // the read model may trail a line just sent or pushed: keep those until it has them
+    queryFn: async () => mergeMessages(await p2p.messages(tradeId), queries.getQueryData<TradeMessage[]>(["p2p-messages", tradeId]) ?? []),
+    refetchInterval: poll,
+  });
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const list = useRef<HTMLOListElement>(null);
@@ -288,8 +293,7 @@ export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: num
     try {
       const posted = await p2p.postMessage(tradeId, body);
       setText("");
-      queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) =>
-        old && !old.some((m) => m.seq === posted.seq) ? [...old, posted] : old);
+      queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) => addMessage(old ?? [], posted));
       void queries.invalidateQueries({ queryKey: ["p2p-messages", tradeId] });
     } catch (err) {
       setError(errorText(err, "The message was not sent."));
