@@ -210,7 +210,7 @@ test("a dispute resolved by two admins (above the second-approval amount)", asyn
   await review.getByLabel("Release to the buyer").check();
   await review.getByLabel(/^Note/).fill("The buyer's bank statement shows the transfer.");
   await review.getByRole("button", { name: "Resolve" }).click();
-  await expect(review.getByRole("status").filter({ hasText: "second admin" }).first()).toBeVisible();
+  await expect(review.getByTestId("resolve-outcome")).toHaveText("Recorded: a second admin must approve this resolution.");
   await expect(review.getByTestId("pending-resolution")).toContainText("A second, different admin must approve it.");
   await expect(queued).toContainText("awaiting a second admin");
   await expectAccessible(admin.page, "p2p-disputes");
@@ -229,7 +229,7 @@ test("a dispute resolved by two admins (above the second-approval amount)", asyn
   await review2.getByLabel("Release to the buyer").check();
   await review2.getByLabel(/^Note/).fill("Agreed: release.");
   await review2.getByRole("button", { name: "Resolve" }).click();
-  await expect(review2.getByText("Resolved: the escrow was released to the buyer.")).toBeVisible();
+  await expect(review2.getByTestId("resolve-outcome")).toHaveText("Resolved: the escrow was released to the buyer.");
   await expect(admin2.page.locator(`[data-testid="disputes"] tr[data-trade-id="${trade.trade_id}"]`)).toHaveCount(0);
   await expect(buyer.page.getByTestId("trade-room")).toHaveAttribute("data-state", "resolved_release", { timeout: 15_000 });
   expect(await available(request, buyerAccount, "BTC")).toBe("1.49850000"); // 1.5 less the 0.1% fee

@@ -66,6 +66,7 @@ function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number
   const changed = () => {
     for (const key of [["p2p-trade", tradeId], ["p2p-disputes"], ["p2p-messages", tradeId]]) void queries.invalidateQueries({ queryKey: key });
   };
+  const [outcome, setOutcome] = useState<string | null>(null);
   const view = trade.data?.view ?? queued;
   if (!view) return <p className="p-3 text-muted">{trade.error ? trade.error.message : "Loading…"}</p>;
   const dispute = view.dispute;
@@ -104,7 +105,8 @@ function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number
               {dispute.proposed_by === adminId ? " A second, different admin must approve it." : " Choose the same outcome to approve it."}
             </p>
           )}
-          {canResolve(view) && <Resolve view={view} onChanged={changed} />}
+          {outcome && <p role="status" className="text-xs text-up" data-testid="resolve-outcome">{outcome}</p>}
+          {canResolve(view) && <Resolve view={view} onChanged={changed} onDone={setOutcome} />}
         </div>
         <Chat tradeId={tradeId} userId={adminId} closed={view.state !== "disputed"} />
       </div>
@@ -112,12 +114,11 @@ function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number
   );
 }
 
-function Resolve({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
+function Resolve({ view, onChanged, onDone }: { view: TradeDetail; onChanged: () => void; onDone: (text: string) => void }) {
   const id = useId();
   const [outcome, setOutcome] = useState<"release" | "refund" | null>(null);
   const [note, setNote] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const [done, setDone] = useState<string | null>(null);
   const key = useMemo(() => newKey(`resolve-${outcome ?? ""}`), [outcome]);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -126,7 +127,7 @@ function Resolve({ view, onChanged }: { view: TradeDetail; onChanged: () => void
     setError(null);
     try {
       const after = await p2p.admin.resolve(view.trade_id, outcome, note.trim(), key);
-      setDone(after.state === "disputed" ? "Recorded: a second admin must approve this resolution."
+      onDone(after.state === "disputed" ? "Recorded: a second admin must approve this resolution."
         : after.state === "resolved_release" ? "Resolved: the escrow was released to the buyer." : after.state === "resolved_refund" ? "Resolved: the escrow was refunded to the seller." : STATE_LABEL[after.state]);
     } catch (err) {
       setError(errorText(err, "The resolution failed."));
@@ -146,7 +147,6 @@ function Resolve({ view, onChanged }: { view: TradeDetail; onChanged: () => void
         <textarea id={`${id}-n`} className="input h-16" maxLength={1000} value={note} onChange={(e) => setNote(e.target.value)} />
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
-      {done && <p role="status" className="text-xs text-up">{done}</p>}
       <button type="submit" className="btn btn-sell">Resolve</button>
     </form>
   );
