@@ -217,7 +217,7 @@ test("a dispute resolved by two admins (above the second-approval amount)", asyn
   await screenshot(admin.page, "p2p-disputes");
   // the buyer sees the admin's line and the pending approval
   await expect(buyer.page.getByTestId("chat")).toContainText("check your Revolut statement", { timeout: 15_000 });
-  await expect(buyer.page.getByTestId("pending-resolution")).toContainText("second admin", { timeout: 15_000 });
+  await expect(buyer.page.getByTestId("pending-resolution")).toContainText("second admin", { timeout: 30_000 });
   expect(await available(request, buyerAccount, "BTC")).toBe("0.00000000"); // nothing moved yet
 
   // the second admin approves: the escrow goes to the buyer

@@ -33,7 +33,9 @@ export function useTrade(tradeId: number) {
     // the dispute's reason and text come from the read model, a moment after the move
     refetchInterval: (query) => {
       const view = query.state.data?.view;
-      return view?.dispute && !view.dispute.reason ? 1500 : poll;
+      if (view?.dispute && !view.dispute.reason) return 1500;
+      // an admin's proposal is no transition: the stream does not push it
+      return view?.state === "disputed" ? Math.min(poll, 8000) : poll;
     },
   });
 }
