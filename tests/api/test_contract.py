@@ -20,7 +20,7 @@ import httpx
 import jsonschema_rs
 import msgspec
 import pytest
-from p2p_helpers import shift_clock
+from p2p_rest_helpers import shift_clock
 
 from matchbook.client import _api
 from matchbook.client._api import Call

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from p2p_helpers import desk, escrow, minor, shift_clock
+from p2p_rest_helpers import desk, escrow, minor
 from rest_helpers import Api, funded
 
 from matchbook.core.codes import Code
@@ -95,8 +95,10 @@ def test_a_release_against_the_expiry_moves_the_money_once(server: RunningServer
                 tid = trade["trade_id"]
                 buyer_before = minor(server, buyer_id, "BTC")[0]
                 ad_before = _ad_remaining(server, d.ad_id)
-                # the payment window ends within a few ms of now, either side of it
-                shift_clock(server, 300 - 0.030 + 0.005 * (round_ % 8))
+                # the payment window ends around the moment the two requests arrive:
+                # from 200 ms after it to 10 ms before it (requests take some ms to come)
+                _clock_at(server, _ns(trade["pay_by"]) - 200_000_000
+                          + 30_000_000 * (round_ % 8))
                 answers = await _at_once(
                     (buyer, f"/p2p/trades/{tid}/paid", {"expected_state": "pending_payment"}),
                     (seller, f"/p2p/trades/{tid}/release", {"expected_state": "paid"}))
@@ -122,6 +124,14 @@ def test_a_release_against_the_expiry_moves_the_money_once(server: RunningServer
     asyncio.run(main())
     assert sum(outcomes.values()) == ROUNDS, outcomes
     print("release against expiry:", dict(outcomes))
+
+
+def _clock_at(server: RunningServer, at_ns: int) -> None:
+    """The sequencer's clock reads ``at_ns`` now (it only ever moves forward here)."""
+    sequencer = server.state.exchange.sequencer
+    offset = at_ns - time.time_ns()
+    sequencer.test_offset_ns = offset
+    sequencer.clock = lambda: time.time_ns() + offset
 
 
 def _ad_remaining(server: RunningServer, ad_id: int) -> int:

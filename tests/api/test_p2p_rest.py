@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import websockets
-from p2p_helpers import desk, escrow, minor, shift_clock
+from p2p_rest_helpers import desk, escrow, minor, shift_clock
 from rest_helpers import BACKENDS, Api, assert_error, caught_up, eventually, funded, rest_server
 
 from matchbook.api.errors import ApiCode
@@ -93,6 +93,7 @@ def test_a_trade_from_ad_to_feedback_with_its_read_model(backend: str,
             (None, "pending_payment", "buyer"), ("pending_payment", "paid", "buyer"),
             ("paid", "completed", "seller")]
         assert [f["comment"] for f in detail["feedback"]] == ["fast"]
+        assert detail["fee"] == "0.00050000"  # as the release charged it
         chat = d.seller.ok("GET", f"/p2p/trades/{tid}/messages")
         assert [m["author"] for m in chat] == ["system", "system", "system", "buyer"]
         assert d.seller.ok("GET", f"/p2p/trades/{tid}/messages",

@@ -66,7 +66,13 @@ class Desk(Market):
 
     def __init__(self, *users: int, **options: Any) -> None:
         super().__init__(**options)
+        self.log: list[Event] = []  # every event, in order
         self.fund(*(users or (1, 2, 3, 4)))
+
+    def apply(self, command: object, *, ts_ns: int | None = None) -> list[Event]:
+        events = super().apply(command, ts_ns=ts_ns)
+        self.log.extend(events)
+        return events
 
     def method(self, user_id: int, name: str = "SEPA", details: str = "DE89 3704 0044") -> int:
         [event] = self.apply(AddPaymentMethod(user_id, name, details))

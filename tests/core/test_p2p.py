@@ -73,6 +73,7 @@ from matchbook.core.events import (
     PaymentMethodRemoved,
     TradeMessagePosted,
 )
+from matchbook.core.ledger import entries
 from matchbook.core.symbols import P2PConfig
 
 BTC_TOTAL = minor("1000")  # what Desk funds each user with
@@ -741,3 +742,35 @@ def test_a_cancel_limit_of_one_bans_at_the_first_cancel() -> None:
     tid = desk.pending()
     banned = one(desk.apply(CancelTrade(2, tid, PENDING)), P2PUserBanned)
     assert banned.count == 1
+
+
+def test_every_escrow_posting_names_its_ad_or_trade() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="1")
+    tid = desk.take(2, ad_id, "0.5")
+    desk.apply(MarkPaid(2, tid, PENDING))
+    release = desk.apply(ReleaseEscrow(1, tid, PAID))
+    cancel = desk.apply(CancelAd(1, ad_id))
+    posted = [e for e in desk.log if type(e).__name__ == "AdPosted"]
+    rows = [(e.debit, e.credit, e.amount_minor, e.reason, e.reference)
+            for e in entries(1, [*posted, *release, *cancel], MARKETS)]
+    fee = minor("0.5") * FEE_BPS // 10_000
+    assert rows == [
+        ("user:1:available", "escrow", minor("1"), "escrow", f"ad:{ad_id}"),
+        ("escrow", "user:2:available", minor("0.5") - fee, "p2p_release", f"p2p:{tid}"),
+        ("escrow", "fees", fee, "p2p_fee", f"p2p:{tid}"),
+        ("escrow", "user:1:available", minor("0.5"), "escrow_return", f"ad:{ad_id}"),
+    ]
+
+
+def test_a_repeat_a_day_later_forgets_the_keys_older_than_a_day_and_nothing_else() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="2", max_qty="1")
+    desk.apply(TakeAd(2, ad_id, minor("0.1"), 0, "old"))
+    start = desk.ts_ns
+    desk.advance(start + 3600 * S)
+    desk.apply(TakeAd(3, ad_id, minor("0.1"), 0, "recent"))
+    desk.advance(start + 86_400 * S)  # "old" is a day old now
+    again = desk.apply(TakeAd(3, ad_id, minor("0.1"), 0, "recent"))
+    assert [type(e) for e in again] == [P2PRepeated]
+    assert set(desk.engine.p2p.idempotency) == {(3, "recent")}

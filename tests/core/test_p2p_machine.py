@@ -22,6 +22,7 @@ file checks the ones about history, from the events:
 
 from __future__ import annotations
 
+import copy
 import random
 from collections.abc import Callable
 from functools import partial
@@ -33,16 +34,19 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from p2p_helpers import S, fiat, minor
 
+from matchbook.config import read_config
 from matchbook.core import (
     AdvanceTime,
     CancelOrder,
     CreateAddress,
     Deposit,
+    Markets,
     OrderType,
     PlaceOrder,
     RequestWithdrawal,
     Side,
     Transfer,
+    load_markets,
 )
 from matchbook.core.codes import Code
 from matchbook.core.commands import (
@@ -82,6 +86,17 @@ from matchbook.core.events import (
 from matchbook.core.ledger import balances, engine_balances, entries
 
 USERS = (1, 2, 3, 4)
+
+
+def _machine_markets() -> Markets:
+    """The shipped markets with a low second-approval amount (0.2 BTC), so that both
+    kinds of resolution happen often."""
+    config = read_config()
+    config["p2p"]["second_approval"] = {"BTC": "0.2"}
+    return load_markets(config)
+
+
+MACHINE_MARKETS = _machine_markets()
 ADMINS = (90, 91)
 PENDING, PAID, DISPUTED = TradeState.PENDING_PAYMENT, TradeState.PAID, TradeState.DISPUTED
 COMPLETED, CANCELLED, EXPIRED = TradeState.COMPLETED, TradeState.CANCELLED, TradeState.EXPIRED
@@ -106,7 +121,7 @@ class P2PMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.market = Market()
+        self.market = Market(markets=MACHINE_MARKETS)
         self.journal: list[tuple[object, int]] = []  # every command and its time
         self.all_events: list[list[Event]] = []
         self.addresses: dict[int, str] = {}
@@ -298,13 +313,16 @@ class P2PMachine(RuleBasedStateMachine):
         return self.last_key if choice else ""
 
     def keyed(self, command: object) -> list[Event]:
-        """Apply; a repeated key must answer the first answer and change nothing."""
+        """Apply; a repeated key must answer the first answer and change nothing (but
+        what time does first: deadlines, and forgetting keys older than a day)."""
         key = getattr(command, "idempotency_key", "")
-        before = self.market.engine.state_hash()
+        engine = self.market.engine
+        twin = copy.deepcopy(engine) if key else None
         events = self.do(command)
-        if key and events and isinstance(events[-1], P2PRepeated):
-            if not any(isinstance(e, P2PTradeChanged) for e in events[:-1]):
-                assert self.market.engine.state_hash() == before, "a repeat changed the state"
+        if twin is not None and events and isinstance(events[-1], P2PRepeated):
+            twin.apply(self.market.seq, self.market.ts_ns, AdvanceTime())
+            twin.p2p._forget_old_keys()  # what a command with a key does first
+            assert engine.state_hash() == twin.state_hash(), "a repeat changed the state"
         return events
 
     def trade_command(self, index: int, truthful: bool, build: type, role: str,
@@ -455,7 +473,7 @@ class P2PMachine(RuleBasedStateMachine):
             return
         engine = self.market.engine
         got = balances(e for seq, evs in enumerate(self.all_events, 1)
-                       for e in entries(seq, evs, MARKETS))
+                       for e in entries(seq, evs, MACHINE_MARKETS))
         want = engine_balances({u: (a.available, a.held) for u, a in engine.accounts.items()},
                                engine.fee_balances, engine.external_balances,
                                engine.escrow_balances)
@@ -533,5 +551,11 @@ def test_p2p_machine_deep() -> None:
     """The same machine, longer runs and many more of them."""
     from hypothesis.stateful import run_state_machine_as_test
     run_state_machine_as_test(P2PMachine, settings=settings(
-        max_examples=400, stateful_step_count=80, deadline=None,
+        max_examples=200, stateful_step_count=60, deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_long_random_walks(seed: int) -> None:
+    random_walk(seed=seed, steps=3000)

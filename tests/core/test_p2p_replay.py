@@ -8,8 +8,8 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from p2p_helpers import PAID, PENDING, S, fiat, minor
-from test_p2p_machine import random_walk
+from p2p_helpers import PAID, PENDING, Desk, S, fiat, minor
+from test_p2p_machine import MACHINE_MARKETS, random_walk
 
 from matchbook.config import default_markets
 from matchbook.core import Deposit, Engine
@@ -34,12 +34,13 @@ from matchbook.core.commands import (
     TradeState,
     WithdrawDispute,
 )
-from matchbook.core.events import DeadlinesExtended, P2PTradeChanged
+from matchbook.core.events import AnyEvent, AnyP2PEvent, DeadlinesExtended, P2PTradeChanged
 from matchbook.journal.codec import decode_command, decode_snapshot, encode_command, encode_snapshot
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
 from matchbook.runtime.exchange import OUTAGE_AFTER_NS, record_outage
 
 MARKETS = default_markets()
+P2P_EVENT_KINDS = tuple(AnyP2PEvent.__args__)  # type: ignore[attr-defined]
 QUIET = DurabilityConfig(mode="os", snapshot_every_commands=0, snapshot_every_seconds=0,
                          snapshot_daily=False)
 
@@ -77,7 +78,7 @@ def test_the_journal_codec_round_trips_every_p2p_command(command: object) -> Non
 
 def _replay(journal: list[tuple[object, int]], data_dir: Path, *,
             snapshot_at: int = 0) -> DurableEngine:
-    durable = DurableEngine.open(data_dir, MARKETS, config=QUIET)
+    durable = DurableEngine.open(data_dir, MACHINE_MARKETS, config=QUIET)
     for index, (command, ts_ns) in enumerate(journal, 1):
         durable.submit([(command, ts_ns)])  # type: ignore[list-item]
         if index == snapshot_at:
@@ -94,16 +95,16 @@ def test_a_journal_of_p2p_trading_replays_to_the_same_state_hash(tmp_path: Path)
     assert durable.engine.state_hash() == live.state_hash()
     durable.close()
     # from the snapshot + the journal after it
-    engine, info = recover(tmp_path / "data", MARKETS, truncate=False)
+    engine, info = recover(tmp_path / "data", MACHINE_MARKETS, truncate=False)
     assert info.snapshot_seq == len(machine.journal) // 2
     assert engine.state_hash() == live.state_hash()
     engine._check()
     # from sequence 1
     (tmp_path / "data" / "snapshots").rename(tmp_path / "elsewhere")
-    engine, info = recover(tmp_path / "data", MARKETS, truncate=False)
+    engine, info = recover(tmp_path / "data", MACHINE_MARKETS, truncate=False)
     assert info.snapshot_seq == 0 and engine.state_hash() == live.state_hash()
     # the snapshot's JSON round trip keeps the whole P2P state
-    restored = decode_snapshot(encode_snapshot(live), MARKETS)
+    restored = decode_snapshot(encode_snapshot(live), MACHINE_MARKETS)
     assert restored.state_hash() == live.state_hash()
     def plain(e: Engine) -> object:
         return msgspec.json.decode(msgspec.json.encode(e.snapshot()))
@@ -210,3 +211,25 @@ def test_an_outage_moves_paid_deadlines_and_never_expires_or_escalates() -> None
     apply(ReleaseEscrow(1, 2, PAID), end + S)
     apply(OpenDispute(3, 2, PAID, "x", "y"), end + S)  # refused: completed
     assert engine.p2p.trades[2].state == TradeState.COMPLETED
+
+
+def test_every_p2p_event_kind_round_trips_msgpack_and_json() -> None:
+    desk = Desk()
+    desk.apply(RemovePaymentMethod(1, desk.method(1)))
+    tid = desk.disputed("2", qty="5", max_qty="5")  # over the second-approval amount
+    desk.apply(ResolveDispute(90, tid, 1, "paid"))  # a proposal
+    desk.apply(ReleaseEscrow(1, tid, TradeState.DISPUTED, "key"))
+    desk.apply(ReleaseEscrow(1, tid, TradeState.DISPUTED, "key"))  # repeated
+    desk.apply(LeaveFeedback(2, tid, True, "quick"))
+    desk.apply(PostTradeMessage(2, tid, "thanks"))
+    desk.apply(MarkPaid(2, tid, TradeState.PAID))  # refused
+    ad_id = desk.post(1, qty="5", max_qty="1")
+    for _ in range(3):  # banned at the third
+        desk.apply(CancelTrade(2, desk.take(2, ad_id), TradeState.PENDING_PAYMENT))
+    desk.apply(RecordOutage(desk.ts_ns, desk.ts_ns + S), ts_ns=desk.ts_ns + S)
+    seen = {type(e): e for e in desk.log if isinstance(e, P2P_EVENT_KINDS)}
+    assert set(seen) == set(P2P_EVENT_KINDS), set(P2P_EVENT_KINDS) - set(seen)
+    for event in seen.values():
+        for encode, decoder in ((msgspec.msgpack.encode, msgspec.msgpack.Decoder(AnyEvent)),
+                                (msgspec.json.encode, msgspec.json.Decoder(AnyEvent))):
+            assert decoder.decode(encode(event)) == event

@@ -62,7 +62,7 @@ class ApiState:
         self.market = MarketService(self.exchange, self.reads, self.db)
         self.history = StoreReads(self.db, self.exchange.markets)
         self.p2p = P2PService(self.exchange, self.reads)
-        self.p2p_history = P2PHistory(self.db)
+        self.p2p_history = P2PHistory(self.db, self.exchange.markets)
 
     @property
     def ws_clients(self) -> int:

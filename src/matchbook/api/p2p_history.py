@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from matchbook.api import p2p_views as pv
+from matchbook.core import Markets
 from matchbook.store import p2p_queries as q
 
 
@@ -59,8 +60,9 @@ def with_dispute(trade: pv.P2PTrade, row: dict[str, Any] | None) -> pv.P2PTrade:
 class P2PHistory:
     """The read model's P2P history as views."""
 
-    def __init__(self, db: AsyncEngine) -> None:
+    def __init__(self, db: AsyncEngine, markets: Markets) -> None:
         self.db = db
+        self.markets = markets
 
     async def detail(self, trade: pv.P2PTrade) -> pv.P2PTradeDetail:
         row = await q.trade(self.db, trade.trade_id)
@@ -70,6 +72,8 @@ class P2PHistory:
         fields = {f: getattr(trade, f) for f in trade.__struct_fields__}
         if row is not None:
             fields["updated_at"] = pv.iso(row["updated_ts_ns"])
+            if trade.fee is not None and row["state"] == trade.state:  # the fee charged
+                fields["fee"] = self.markets.assets[trade.asset].format(int(row["fee_minor"]))
         return pv.P2PTradeDetail(**fields, timeline=timeline, feedback=feedback)
 
     async def with_disputes(self, trades: list[pv.P2PTrade]) -> list[pv.P2PTrade]:

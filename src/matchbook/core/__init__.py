@@ -1,4 +1,5 @@
-"""The deterministic core: symbols, commands, events, order books, matching, accounts.
+"""The deterministic core: symbols, commands, events, order books, matching, accounts,
+and the P2P escrow desk (``core/p2p.py``).
 
 No I/O, no clock, no randomness, and no import from the rest of Matchbook.
 """

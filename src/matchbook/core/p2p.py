@@ -932,6 +932,7 @@ class P2PDesk:
                  to_buyer: int = 0, fee: int = 0, to_seller: int = 0, to_ad: int = 0) -> None:
         before = trade.state
         trade.state = to
+        trade.proposal = None  # a proposal lives only while its dispute runs
         if to not in LIVE:
             trade.closed_ns = self.engine.last_ts
         pay_by, appeal, escalate = trade.deadlines()

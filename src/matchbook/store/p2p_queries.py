@@ -134,7 +134,8 @@ async def mark_read(db: AsyncEngine, user_id: int, ids: Sequence[int],
 
 async def user_stats(db: AsyncEngine, user_id: int) -> dict[str, Any]:
     """Counts of ``user_id``'s trades by outcome, the release times of the trades they
-    sold (ns, from marked paid to released), and the feedback they received."""
+    sold and released themselves (ns, from marked paid to released; an administrator's
+    release is not theirs), and the feedback they received."""
     party = or_(_trades.c.buyer_id == user_id, _trades.c.seller_id == user_id)
     f = schema.p2p_feedback
     async with db.connect() as conn:
@@ -142,7 +143,7 @@ async def user_stats(db: AsyncEngine, user_id: int) -> dict[str, Any]:
             select(_trades.c.state, func.count()).where(party).group_by(_trades.c.state))}
         releases = [int(ts) - int(paid) for ts, paid in await conn.execute(
             select(_trades.c.finished_ts_ns, _trades.c.paid_ts_ns).where(
-                _trades.c.seller_id == user_id, _trades.c.state.in_(COMPLETED),
+                _trades.c.seller_id == user_id, _trades.c.state == "completed",
                 _trades.c.paid_ts_ns.is_not(None), _trades.c.finished_ts_ns.is_not(None))
             .order_by(_trades.c.trade_id.desc()).limit(10_000))]
         votes = {bool(positive): int(n) for positive, n in await conn.execute(
