@@ -5,6 +5,7 @@ import Trade from "./pages/Trade";
 import { SignIn, SignUp } from "./pages/Auth";
 import { ConnectionBadge } from "./components/ConnectionBadge";
 import { Toasts } from "./components/Toasts";
+import { InboxBadge } from "./components/InboxBadge";
 import { useAuth } from "./stores/auth";
 import { queries } from "./queries";
 
@@ -13,6 +14,13 @@ const Wallet = lazy(() => import("./pages/Wallet"));
 const ApiKeys = lazy(() => import("./pages/ApiKeys"));
 const Admin = lazy(() => import("./pages/Admin"));
 const Performance = lazy(() => import("./pages/Performance"));
+const P2PBoard = lazy(() => import("./pages/p2p/Board"));
+const P2PPostAd = lazy(() => import("./pages/p2p/PostAd"));
+const P2PMine = lazy(() => import("./pages/p2p/Mine"));
+const P2PPaymentMethods = lazy(() => import("./pages/p2p/PaymentMethods"));
+const P2PTradeRoom = lazy(() => import("./pages/p2p/TradeRoom"));
+const P2PDisputes = lazy(() => import("./pages/p2p/Disputes"));
+const Inbox = lazy(() => import("./pages/p2p/Inbox"));
 
 
 function Header() {
@@ -25,12 +33,14 @@ function Header() {
       <Link to="/" className="font-bold text-accent no-underline">Matchbook</Link>
       <nav aria-label="Main" className="flex gap-1 text-sm">
         <NavLink to="/trade/BTC-USD" className={link}>Trade</NavLink>
+        <NavLink to="/p2p" className={link}>P2P</NavLink>
         {session && <NavLink to="/wallet" className={link}>Wallet</NavLink>}
         {session && <NavLink to="/keys" className={link}>API keys</NavLink>}
         {session?.role === "admin" && <NavLink to="/admin" className={link}>Admin</NavLink>}
         <NavLink to="/performance" className={link}>Performance</NavLink>
       </nav>
       <div className="ml-auto flex items-center gap-3">
+        <InboxBadge />
         <ConnectionBadge />
         {session ? (
           <>
@@ -63,6 +73,13 @@ export default function App() {
             <Route path="/keys" element={<ApiKeys />} />
             <Route path="/admin/*" element={<Admin />} />
             <Route path="/performance" element={<Performance />} />
+            <Route path="/p2p" element={<P2PBoard />} />
+            <Route path="/p2p/new" element={<P2PPostAd />} />
+            <Route path="/p2p/mine" element={<P2PMine />} />
+            <Route path="/p2p/payment-methods" element={<P2PPaymentMethods />} />
+            <Route path="/p2p/trades/:tradeId" element={<P2PTradeRoom />} />
+            <Route path="/p2p/disputes" element={<P2PDisputes />} />
+            <Route path="/notifications" element={<Inbox />} />
             <Route path="*" element={<main className="p-6"><h1 className="text-lg">Page not found</h1><Link to="/">Back to trading</Link></main>} />
           </Routes>
         </Suspense>

@@ -2,13 +2,15 @@
 // directory, the demo market on, a free port, an administrator created beforehand with
 // `matchbook admin create-user --admin`. The UI it serves is the built web/dist.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ADMIN = { email: "admin@e2e.matchbook", password: "admin-e2e-password" };
+/** A second administrator: P2P disputes above the second-approval amount need two. */
+export const ADMIN2 = { email: "admin2@e2e.matchbook", password: "admin2-e2e-password" };
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const matchbook = process.env.MATCHBOOK_BIN ?? join(root, ".venv", "bin", "matchbook");
 
@@ -44,11 +46,19 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const dataDir = mkdtempSync(join(tmpdir(), "matchbook-e2e-"));
   execFileSync(matchbook, ["admin", "create-user", "--data-dir", dataDir, "--email", ADMIN.email, "--password", ADMIN.password, "--admin"],
     { stdio: "pipe" });
+  execFileSync(matchbook, ["admin", "create-user", "--data-dir", dataDir, "--email", ADMIN2.email, "--password", ADMIN2.password, "--admin"],
+    { stdio: "pipe" });
+  // the shipped markets, with a P2P appeal delay of 2 s instead of 15 min (a browser test
+  // opens a dispute) and a second admin needed above 1 BTC (as shipped)
+  const shipped = readFileSync(join(root, "src", "matchbook", "config", "markets.toml"), "utf8");
+  if (!/^appeal_after_s = \d+/m.test(shipped)) throw new Error("markets.toml has no [p2p] appeal_after_s line");
+  const markets = join(dataDir, "markets-e2e.toml");
+  writeFileSync(markets, shipped.replace(/^appeal_after_s = \d+/m, "appeal_after_s = 2"));
   const port = await freePort();
   let output = "";
   const child = spawn(matchbook, ["serve", "--demo", "--data-dir", dataDir, "--port", String(port), "--journal-mode", "os"],
     { stdio: ["ignore", "pipe", "pipe"], env: {
-      ...process.env, MATCHBOOK_WEB_DIR: join(root, "web", "dist"),
+      ...process.env, MATCHBOOK_WEB_DIR: join(root, "web", "dist"), MATCHBOOK_MARKETS_FILE: markets,
       // every test signs up and reads market data from one address (127.0.0.1): the
       // per-address throttles stay on, with room for the whole suite
       MATCHBOOK_SIGNUP_BURST: "1000", MATCHBOOK_ANON_RATE_BURST: "100000",
