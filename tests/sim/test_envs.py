@@ -7,7 +7,12 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from matchbook.sim.envs import ExecutionEnv, ExecutionVectorEnv, MarketMakingEnv
+from matchbook.sim.envs import (
+    ExecutionEnv,
+    ExecutionVectorEnv,
+    MarketMakingEnv,
+    MarketMakingVectorEnv,
+)
 
 
 @pytest.mark.parametrize("cls", [ExecutionEnv, MarketMakingEnv])
@@ -73,3 +78,33 @@ def test_vector_autoresets_on_the_next_step() -> None:
     assert not done1.any() and done2.all()
     obs, rewards, done3, _, _ = vec.step(np.zeros((2, 1), dtype=np.float32))
     assert not done3.any() and np.all(rewards == 0) and np.allclose(obs[:, 0], 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cls", [ExecutionVectorEnv, MarketMakingVectorEnv])
+def test_vector_workers_step_the_same_episodes_as_one_process(cls: type) -> None:
+    def run(workers: int) -> list[np.ndarray]:
+        vec = cls(num_envs=3, workers=workers, horizon=3)
+        try:
+            obs, _ = vec.reset(seed=7)
+            out = [obs]
+            rng = np.random.default_rng(1)
+            for _ in range(5):  # crosses an episode end: the autoreset runs in the worker
+                obs, rewards, terminated, truncated, _ = vec.step(
+                    rng.random((3, vec.action_dim)).astype(np.float32))
+                out += [obs, rewards, terminated, truncated]
+            return out
+        finally:
+            vec.close()
+
+    serial, parallel = run(1), run(2)
+    assert any(part.dtype == np.bool_ and part.any() for part in serial)  # an episode ended
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_vector_needs_at_least_one_env_and_worker() -> None:
+    with pytest.raises(ValueError, match="num_envs"):
+        ExecutionVectorEnv(num_envs=0)
+    with pytest.raises(ValueError, match="workers"):
+        ExecutionVectorEnv(num_envs=2, workers=0)

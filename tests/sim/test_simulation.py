@@ -112,3 +112,50 @@ def test_an_unknown_preset_or_a_used_data_dir_is_refused(tmp_path: Path) -> None
     (tmp_path / "used" / "file").write_text("x")
     with pytest.raises(SimError, match="not empty"):
         run_preset(SHORT, 1, tmp_path / "used")
+
+
+def test_the_fundamental_follows_its_daily_sessions() -> None:
+    import math
+
+    import numpy as np
+
+    from matchbook.sim.presets import Fundamental
+    from matchbook.sim.runner import fundamental_path
+
+    day = PRESETS["default"]
+    hours = np.arange(24) + 0.5
+    pattern = np.sin(2 * math.pi * hours / 24) + 0.5 * np.sin(4 * math.pi * hours / 24 + 1.0)
+
+    def hourly_vol(fundamental: Fundamental) -> np.ndarray:
+        vols = []
+        for seed in range(6):
+            path, activity = fundamental_path(replace(day, fundamental=fundamental), seed,
+                                              5_000_000.0, seconds=86_400)
+            steps = np.abs(np.diff(np.log(path)))[:86_400].reshape(24, 3600)
+            vols.append(steps.mean(axis=1))
+            assert np.corrcoef(np.log(activity[:86_400:60]),
+                               np.log(steps.reshape(-1, 60).mean(axis=1) + 1e-12))[0, 1] > 0.2
+        return np.mean(vols, axis=0)
+
+    with_sessions = hourly_vol(day.fundamental)
+    assert day.fundamental.season > 0
+    assert np.corrcoef(np.log(with_sessions), pattern)[0, 1] > 0.8
+    flat = hourly_vol(replace(day.fundamental, season=0.0))
+    assert abs(np.corrcoef(np.log(flat), pattern)[0, 1]) < 0.6
+
+
+def test_agents_read_the_fundamental_up_to_the_end_of_its_path() -> None:
+    import numpy as np
+
+    sim = Simulation(SHORT, 1)
+    view = sim.view
+    start = sim.start_ns
+    assert view.fundamental(start) == float(sim._fundamental[0])
+    assert view.fundamental(start, 30) == float(sim._fundamental[30])
+    assert view.activity(start + 5 * 10**9) == float(sim._activity[5])
+    beyond = start + 10**6 * 10**9
+    assert view.fundamental(beyond) == float(sim._fundamental[-1])
+    assert view.activity(beyond) == float(sim._activity[-1])
+    view.set_paths(np.array([1.0, 2.0]), np.array([3.0]))
+    assert view.fundamental(start, 1) == 2.0 and view.fundamental(start, 5) == 2.0
+    assert view.activity(start) == 3.0

@@ -213,7 +213,7 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 1.5, **kw: Any) -> None:
+                 view_noise_bp: float = 2.5, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.anchor = anchor
         self.view_noise_bp = view_noise_bp

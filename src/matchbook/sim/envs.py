@@ -31,6 +31,7 @@ observations and ``(B, A)`` actions (next-step autoreset).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -112,6 +113,7 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
                                            np.full(length - i - ahead, path[ahead - 1])])
         sim._activity = np.concatenate([self._template_activity[:i], activity[:ahead],
                                         np.full(length - i - ahead, activity[ahead - 1])])
+        sim.view.set_paths(sim._fundamental, sim._activity)
 
     def _book(self) -> tuple[int, int, int, int]:
         book = self.sim.engine.books[self.symbol.name]
@@ -282,46 +284,146 @@ class MarketMakingEnv(_MarketEnv):
             "inventory_lots": self._inventory(), "pnl_bp": pnl_bp}
 
 
+class _EnvGroup:
+    """Some environments of a vector, stepped one after another (next-step autoreset):
+    the whole vector in one process, or one worker process's share of it."""
+
+    def __init__(self, env_class: type[_MarketEnv], count: int, kw: dict[str, Any]) -> None:
+        self.envs = [env_class(**kw) for _ in range(count)]
+        self.done = np.zeros(count, dtype=np.bool_)
+        self.obs = np.zeros((count, env_class.n_features), dtype=np.float32)
+
+    def reset(self, seeds: list[int | None]) -> np.ndarray:
+        for i, env in enumerate(self.envs):
+            self.obs[i], _ = env.reset(seed=seeds[i])
+        self.done[:] = False
+        return self.obs.copy()
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                  np.ndarray]:
+        count = len(self.envs)
+        rewards = np.zeros(count, dtype=np.float64)
+        terminated = np.zeros(count, dtype=np.bool_)
+        truncated = np.zeros(count, dtype=np.bool_)
+        for i, env in enumerate(self.envs):
+            if self.done[i]:
+                self.obs[i], _ = env.reset()
+                continue
+            obs, reward, term, trunc, _ = env.step(actions[i])
+            self.obs[i] = obs
+            rewards[i], terminated[i], truncated[i] = reward, term, trunc
+        self.done = terminated | truncated
+        return self.obs.copy(), rewards, terminated, truncated
+
+
+def _group_worker(conn: Any, env_class: type[_MarketEnv], count: int,
+                  kw: dict[str, Any]) -> None:
+    """A worker process: its share of the environments, driven over a pipe."""
+    group = _EnvGroup(env_class, count, kw)
+    conn.send("ready")
+    while True:
+        command, payload = conn.recv()
+        if command == "step":
+            conn.send(group.step(payload))
+        elif command == "reset":
+            conn.send(group.reset(payload))
+        else:
+            conn.close()
+            return
+
+
 class _VectorMarketEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
-    """``num_envs`` environments stepped in one call (next-step autoreset)."""
+    """``num_envs`` environments stepped in one call (next-step autoreset).
+
+    With ``workers`` > 1 the environments are split into that many contiguous shares,
+    each stepped in its own process (as gymnasium's ``AsyncVectorEnv``, but a process
+    runs a share of the environments, not one: a machine has a few cores, a vector
+    dozens of environments); a step sends each worker its actions and gathers the
+    results. Episodes are the same whatever the number of workers (each environment
+    depends only on its own seed)."""
 
     env_class: type[_MarketEnv] = _MarketEnv
+    action_dim = 1
 
-    def __init__(self, num_envs: int = 8, **kw: Any) -> None:
+    def __init__(self, num_envs: int = 8, *, workers: int = 1, **kw: Any) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be at least 1, got {num_envs}")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
         self.num_envs = num_envs
-        self.envs = [self.env_class(**kw) for _ in range(num_envs)]
-        self.single_observation_space = self.envs[0].observation_space
-        self.single_action_space = self.envs[0].action_space
+        self.single_observation_space = spaces.Box(-1e4, 1e4, (self.env_class.n_features,),
+                                                   np.float32)
+        self.single_action_space = spaces.Box(0.0, 1.0, (self.action_dim,), np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.metadata = {"autoreset_mode": gym.vector.AutoresetMode.NEXT_STEP}
-        self._done = np.zeros(num_envs, dtype=np.bool_)
-        self._obs = np.zeros((num_envs, self.envs[0].n_features), dtype=np.float32)
+        workers = min(workers, num_envs)
+        bounds = np.linspace(0, num_envs, workers + 1).round().astype(int).tolist()
+        self._shares = list(itertools.pairwise(bounds))
+        self._group: _EnvGroup | None = None
+        self._conns: list[Any] = []
+        self._procs: list[Any] = []
+        if workers == 1:
+            self._group = _EnvGroup(self.env_class, num_envs, kw)
+            self.envs = self._group.envs
+            return
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        for lo, hi in self._shares:
+            parent, child = context.Pipe()
+            proc = context.Process(target=_group_worker, daemon=True,
+                                   args=(child, self.env_class, hi - lo, kw))
+            proc.start()
+            child.close()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        for conn in self._conns:
+            try:
+                conn.recv()
+            except EOFError:  # pragma: no cover - the worker died while starting
+                self.close_extras()
+                raise RuntimeError("a vector environment worker did not start (a script "
+                                   "that makes a vector with workers needs an "
+                                   "`if __name__ == \"__main__\":` guard)") from None
+        self.envs = []
+
+    def _call(self, command: str, payloads: list[Any]) -> list[Any]:
+        for conn, payload in zip(self._conns, payloads, strict=True):
+            conn.send((command, payload))
+        return [conn.recv() for conn in self._conns]
 
     def reset(self, *, seed: int | list[int] | None = None,
               options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         seeds = seed if isinstance(seed, list) else [
             None if seed is None else seed + i for i in range(self.num_envs)]
-        for i, env in enumerate(self.envs):
-            self._obs[i], _ = env.reset(seed=seeds[i])
-        self._done[:] = False
-        return self._obs.copy(), {}
+        if self._group is not None:
+            return self._group.reset(seeds), {}
+        parts = self._call("reset", [seeds[lo:hi] for lo, hi in self._shares])
+        return np.concatenate(parts), {}
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                   np.ndarray, dict[str, Any]]:
         actions = np.asarray(actions, dtype=np.float32).reshape(self.num_envs, -1)
-        rewards = np.zeros(self.num_envs, dtype=np.float64)
-        terminated = np.zeros(self.num_envs, dtype=np.bool_)
-        truncated = np.zeros(self.num_envs, dtype=np.bool_)
-        for i, env in enumerate(self.envs):
-            if self._done[i]:
-                self._obs[i], _ = env.reset()
-                continue
-            obs, reward, term, trunc, _ = env.step(actions[i])
-            self._obs[i] = obs
-            rewards[i], terminated[i], truncated[i] = reward, term, trunc
-        self._done = terminated | truncated
-        return self._obs.copy(), rewards, terminated, truncated, {}
+        if self._group is not None:
+            return (*self._group.step(actions), {})
+        parts = self._call("step", [actions[lo:hi] for lo, hi in self._shares])
+        obs, rewards, terminated, truncated = (np.concatenate(column)
+                                               for column in zip(*parts, strict=True))
+        return obs, rewards, terminated, truncated, {}
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for conn in self._conns:
+            try:
+                conn.send(("close", None))
+                conn.close()
+            except OSError:  # pragma: no cover - the worker is gone already
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():  # pragma: no cover
+                proc.terminate()
+        self._conns, self._procs = [], []
 
 
 class ExecutionVectorEnv(_VectorMarketEnv):
@@ -330,6 +432,7 @@ class ExecutionVectorEnv(_VectorMarketEnv):
 
 class MarketMakingVectorEnv(_VectorMarketEnv):
     env_class = MarketMakingEnv
+    action_dim = 2
 
 
 def register_envs() -> None:

@@ -18,17 +18,19 @@ from matchbook.sim.agents import AGENT_KINDS, Agent
 @dataclass(frozen=True, slots=True)
 class Fundamental:
     """The latent log-price: mean-reverting (``half_life_s``) around the start price,
-    with stochastic volatility (a sum of AR(1) log-volatility components at several
-    time scales, which gives volatility clustering a slow, power-law-like decay) and
-    rare jumps. ``activity_beta`` ties the agents' arrival rates to the volatility
-    (trading is busier when the market moves)."""
+    with stochastic volatility and rare jumps. The log-volatility is a sum of AR(1)
+    components (``vol_components``: time scale in seconds, standard deviation) and a
+    daily pattern of trading sessions (``season``: the amplitude of
+    ``sin(2 pi t / day) + 0.5 sin(4 pi t / day + 1)``), which gives volatility
+    clustering its slow decay. ``activity_beta`` ties the agents' arrival rates to the
+    volatility (trading is busier when the market moves)."""
 
     sigma_bp_per_s: float = 0.45
     half_life_s: float = 4 * 3600.0
-    vol_components: tuple[tuple[float, float], ...] = ((120.0, 0.3), (1200.0, 0.4),
-                                                       (7200.0, 0.5), (43200.0, 0.4))
+    vol_components: tuple[tuple[float, float], ...] = ((240.0, 0.3), (2400.0, 0.25))
+    season: float = 0.45
     jump_per_s: float = 1 / 3600
-    jump_bp: float = 8.0
+    jump_bp: float = 11.0
     activity_beta: float = 0.8
 
 

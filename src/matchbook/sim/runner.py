@@ -177,15 +177,21 @@ class _View:
     def bp_ticks(self) -> float:
         return self._bp
 
+    def set_paths(self, fundamental: np.ndarray, activity: np.ndarray) -> None:
+        """The fundamental and activity paths the agents read (as Python lists: an
+        agent's read of one value is a list index, not a NumPy scalar)."""
+        self._f_path = fundamental.tolist()
+        self._a_path = activity.tolist()
+        self._f_last = len(self._f_path) - 1
+        self._a_last = len(self._a_path) - 1
+
     def fundamental(self, now_ns: int, ahead_s: int = 0) -> float:
-        path = self.sim._fundamental
         i = (now_ns - self.day_start_ns) // SECOND + ahead_s
-        return float(path[i if i < len(path) else -1])
+        return self._f_path[i if i < self._f_last else self._f_last]
 
     def activity(self, now_ns: int) -> float:
-        path = self.sim._activity
         i = (now_ns - self.day_start_ns) // SECOND
-        return float(path[i if i < len(path) else -1])
+        return self._a_path[i if i < self._a_last else self._a_last]
 
     def open_order_count(self, user_id: int) -> int:
         mine = self._user_orders.get(user_id)
@@ -218,7 +224,10 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
             x = phi * x + e
             comp[i] = x
         h += comp
-    var_h = sum(sd * sd for _, sd in f.vol_components)
+    if f.season:
+        day = 2 * math.pi * np.arange(n) / 86_400
+        h += f.season * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
+    var_h = sum(sd * sd for _, sd in f.vol_components) + 0.625 * f.season ** 2
     sigma = f.sigma_bp_per_s * 1e-4 * np.exp(h - var_h)  # E[sigma^2] = sigma0^2
     jumps = (rng.random(n) < f.jump_per_s) * rng.standard_normal(n) * f.jump_bp * 1e-4
     steps = sigma * rng.standard_normal(n) + jumps
@@ -288,6 +297,7 @@ class Simulation:
         f = preset.fundamental
         self._vol_ticks = f.sigma_bp_per_s * math.sqrt(60) * self.price_ticks * 1e-4
         self.view = _View(self)
+        self.view.set_paths(self._fundamental, self._activity)
         self._fund()
         for index, agent in enumerate(self.agents):
             self._schedule(agent.first_wake(self.start_ns + SECOND), index, None)
@@ -416,11 +426,9 @@ class Simulation:
         """Record the mid at every second boundary up to ``t``, and the book at every
         minute boundary."""
         if self.record:
-            mid = self.view.mid()
-            seconds = self._second_mid
-            while self._next_second <= t:
-                seconds.append(mid)
-                self._next_second += SECOND
+            count = (t - self._next_second) // SECOND + 1
+            self._second_mid.extend([self.view.mid()] * count)
+            self._next_second += count * SECOND
         else:
             self._next_second = t - (t - self.start_ns) % SECOND + SECOND
         if t >= self._next_minute:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import time
+from array import array
 from decimal import Decimal
 from typing import Any
 
@@ -68,7 +69,8 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
             engine.apply(seq, start_ns, Deposit(asset, markets.assets[asset].to_minor(amount),
                                                 user_id=uid))
     flow = _flow(num_orders, seed)
-    latency = np.empty(num_orders, dtype=np.int64)
+    latency = array("q")
+    record_latency = latency.append
     chunk = max(1, num_orders // SERIES_POINTS)
     series: list[dict[str, float]] = []
     live: list[tuple[int, int]] = []  # (order id, user) of open limit orders
@@ -107,7 +109,7 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
             seq += 1
             t0 = clock()
             events = apply(seq, start_ns + i * 1000, command)
-            latency[i] = clock() - t0
+            record_latency(clock() - t0)
             for e in events:
                 k = type(e)
                 if k is TradeExecuted:
@@ -133,7 +135,7 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
     elapsed_ns = clock() - began
     book = engine.books[SYMBOL]
     bid, ask = book.best_bid(), book.best_ask()
-    us = latency / 1000.0
+    us = np.frombuffer(latency, dtype=np.int64) / 1000.0
     counts, _ = np.histogram(us, bins=[0.0, *BUCKET_EDGES_US, np.inf])
     histogram = [{"le_us": edge, "count": int(c)}
                  for edge, c in zip([*BUCKET_EDGES_US, None], counts, strict=True)]

@@ -253,6 +253,8 @@ def bench_sim(
     gym_steps: Annotated[int, typer.Option(help="Steps of the single environment.")] = 3000,
     vector_envs: Annotated[int, typer.Option(help="Environments in the vector.")] = 64,
     vector_steps: Annotated[int, typer.Option(help="Vector steps.")] = 40,
+    vector_workers: Annotated[int, typer.Option(
+        help="Worker processes of the vector (0: one per core).", min=0)] = 0,
     sandbox_orders: Annotated[int, typer.Option(
         help="Orders of the sandbox simulation (POST /api/simulation's run).")] = 100_000,
     parts: Annotated[list[str] | None, typer.Option(
@@ -280,7 +282,8 @@ def bench_sim(
 
         result = run_bench(chosen, seed_value, parts=wanted, batch_orders=batch_orders,
                            gym_steps=gym_steps, vector_envs=vector_envs,
-                           vector_steps=vector_steps, sandbox_orders=sandbox_orders,
+                           vector_steps=vector_steps, vector_workers=vector_workers,
+                           sandbox_orders=sandbox_orders,
                            progress=note)
     if as_json:
         typer.echo(json.dumps(result, default=str))
