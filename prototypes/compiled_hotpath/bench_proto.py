@@ -4,35 +4,12 @@ from matchbook.core.commands import PlaceOrder, CancelOrder, BUY, SELL, LIMIT, M
 from matchbook.core.engine import Engine
 from matchbook.core.symbols import load_markets
 
-def stream(n, seed=1):
-    rng = random.Random(seed)
-    live = []
-    out = []
-    oid = 0
-    mid = 50_000
-    for i in range(n):
-        r = rng.random()
-        uid = rng.randint(1, 10**9)
-        if r < 0.55 or not live:
-            side = BUY if rng.random() < 0.5 else SELL
-            off = rng.randint(-20, 20)
-            price = mid + off if side == SELL else mid - off
-            c = PlaceOrder(uid, "BTC-USD", side, LIMIT, qty_lots=rng.randint(1, 10), price_ticks=price, tif=GTC)
-        elif r < 0.65:
-            side = BUY if rng.random() < 0.5 else SELL
-            c = PlaceOrder(uid, "BTC-USD", side, MARKET, qty_lots=rng.randint(1, 5))
-        else:
-            j = rng.randrange(len(live)); live[j], live[-1] = live[-1], live[j]
-            u, o = live.pop()
-            c = CancelOrder(u, o)
-        out.append(c)
-    return out
 
 def load(path, name):
     spec = importlib.util.spec_from_file_location(name, path)
     m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); return m
 
-def stream2(n, seed=1):
+def stream(n, seed=1):
     rng = random.Random(seed)
     live = []
     out = []
@@ -62,7 +39,7 @@ def stream2(n, seed=1):
 if __name__ == "__main__":
     from matchbook.config import default_markets
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    cmds = stream2(n)
+    cmds = stream(n)
     pure = load("hotpath.py", "hotpath_pure")
     import hotpath as compiled
     assert compiled.__file__.endswith(".so"), compiled.__file__

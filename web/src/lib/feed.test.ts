@@ -1,35 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { Feed, badgeOf, type FeedView } from "./feed";
+import { FakeSocket } from "../test/fakeSocket";
 
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onclose: (() => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(public url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(text: string) {
-    this.sent.push(JSON.parse(text) as Record<string, unknown>);
-  }
-  close() {
-    this.readyState = 3;
-    this.onclose?.();
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  receive(message: Record<string, unknown>) {
-    this.onmessage?.({ data: JSON.stringify(message) });
-  }
-  subscriptions(channel: string) {
-    return this.sent.filter((m) => m.op === "subscribe" && m.channel === channel);
-  }
-}
 
 const snapshot = (update_id: number, bids: string[][], asks: string[][]) =>
   ({ type: "book_snapshot", symbol: "BTC-USD", update_id, epoch: "e1", bids, asks });
