@@ -243,6 +243,8 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert run(_api.cancel_ad(other_ad.ad_id), seller.token).state == "cancelled"
     assert run(_api.remove_payment_method(method.method_id), seller.token).removed
     assert run(_api.p2p_stats(seller.user_id)).trades >= 1
+    desk = run(_api.p2p_config())
+    assert "EUR" in {f.code for f in desk.fiats} and desk.max_payment_window_seconds == 21_600
     deadline = time.monotonic() + 15
     while run(_api.admin_stats(), admin).projector_lag and time.monotonic() < deadline:
         time.sleep(0.05)  # the inbox is the read model's

@@ -13,6 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import websockets
 from p2p_rest_helpers import desk, escrow, minor, shift_clock
@@ -419,3 +420,17 @@ def test_the_maker_hears_the_take_of_their_ad(server: RunningServer) -> None:
         "opened", "seller", [])
     note = next(m for m in seen if m["type"] == "notification")["notification"]
     assert (note["kind"], note["trade_id"]) == ("trade_opened", trade["trade"]["trade_id"])
+
+
+def test_the_desk_settings_are_the_servers_markets_file(server: RunningServer) -> None:
+    answer = httpx.get(f"{server.base_url}/api/v1/p2p/config")  # public: no credentials
+    assert answer.status_code == 200
+    body = answer.json()
+    markets = server.state.exchange.markets
+    assert body["fiats"] == [{"code": f.code, "decimals": f.decimals}
+                             for f in sorted(markets.fiats.values(), key=lambda f: f.code)]
+    assert {"EUR", "USD", "GBP"} <= {f["code"] for f in body["fiats"]}
+    assert body["fee_bps"] == markets.p2p.fee_bps
+    assert body["appeal_after_seconds"] == markets.p2p.appeal_after_s
+    assert (body["min_payment_window_seconds"], body["max_payment_window_seconds"]) == (
+        300, 21_600)

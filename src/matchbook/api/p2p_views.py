@@ -46,6 +46,32 @@ def iso_or_none(ts_ns: int | None) -> str | None:
     return iso(ts_ns) if ts_ns else None
 
 
+# -- the desk's settings ------------------------------------------------------------------
+
+
+class FiatCurrency(View, kw_only=True):
+    """A fiat currency ads may be priced in (paid outside the exchange)."""
+
+    code: str
+    decimals: int
+
+
+class P2PConfigView(View, kw_only=True):
+    """The desk's settings, from the server's markets file: the fiat currencies, the fee
+    (basis points of the quantity, paid by the buyer on release), the payment window's
+    bounds, the appeal delay and the escalation delay after payment, and the cancel limit
+    (cancels or expiries in 24 h) before a ban of ``ban_seconds``."""
+
+    fiats: list[FiatCurrency]
+    fee_bps: int
+    min_payment_window_seconds: int
+    max_payment_window_seconds: int
+    appeal_after_seconds: int
+    escalate_after_seconds: int
+    cancel_limit: int
+    ban_seconds: int
+
+
 # -- payment methods ---------------------------------------------------------------------
 
 

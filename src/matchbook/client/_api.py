@@ -35,6 +35,7 @@ from matchbook.client.models import (
     NotificationsRead,
     Order,
     P2PAd,
+    P2PConfig,
     P2PFeedback,
     P2PMessage,
     P2PStats,
@@ -550,6 +551,11 @@ def post_trade_message(trade_id: int, text: str) -> Call[P2PMessage]:
 def leave_feedback(trade_id: int, positive: bool, comment: str = "") -> Call[P2PFeedback]:
     return Call("POST", f"{V1}/p2p/trades/{int(trade_id)}/feedback", P2PFeedback,
                 body={"positive": positive, "comment": comment})
+
+
+def p2p_config() -> Call[P2PConfig]:
+    """The P2P desk's settings: fiat currencies, fee, payment window bounds, delays."""
+    return Call("GET", f"{V1}/p2p/config", P2PConfig, auth=False)
 
 
 def p2p_stats(user_id: int) -> Call[P2PStats]:

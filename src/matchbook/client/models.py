@@ -567,6 +567,22 @@ class NotificationsRead(Model, frozen=True, kw_only=True):
     unread: int
 
 
+class FiatCurrency(Model, frozen=True, kw_only=True):
+    code: str
+    decimals: int
+
+
+class P2PConfig(Model, frozen=True, kw_only=True):
+    fiats: list[FiatCurrency]
+    fee_bps: int
+    min_payment_window_seconds: int
+    max_payment_window_seconds: int
+    appeal_after_seconds: int
+    escalate_after_seconds: int
+    cancel_limit: int
+    ban_seconds: int
+
+
 class P2PStats(Model, frozen=True, kw_only=True):
     user_id: int
     trades: int

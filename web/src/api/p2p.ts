@@ -44,6 +44,7 @@ export const p2p = {
     call(() => client.POST("/api/v1/p2p/ads/{ad_id}/take", {
       ...adPath(id), body: { quantity, idempotency_key: idempotencyKey, payment_method_id: paymentMethodId },
     })),
+  config: () => call(() => client.GET("/api/v1/p2p/config")),
   stats: (user_id: number) => call(() => client.GET("/api/v1/p2p/users/{user_id}/stats", { params: { path: { user_id } } })),
 
   trades: () => call(() => client.GET("/api/v1/p2p/trades", { params: { query: { limit: 200 } } })),

@@ -973,6 +973,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/p2p/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Config
+         * @description The desk's settings: fiat currencies with their decimals, the fee, the payment
+         *     window's bounds, the appeal and escalation delays, the cancel limit and ban.
+         */
+        get: operations["config_api_v1_p2p_config_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/p2p/payment-methods": {
         parameters: {
             query?: never;
@@ -1829,6 +1850,16 @@ export interface components {
             positive: boolean;
         };
         /**
+         * FiatCurrency
+         * @description A fiat currency ads may be priced in (paid outside the exchange).
+         */
+        FiatCurrency: {
+            /** Code */
+            code: string;
+            /** Decimals */
+            decimals: number;
+        };
+        /**
          * Fill
          * @description One fill of one of your orders (in an order's ``fills``, ``GET /fills`` and the
          *     private ``orders`` stream); ``fee`` is in ``fee_asset``.
@@ -2258,6 +2289,31 @@ export interface components {
             terms: string;
             /** Updated At */
             updated_at: string | null;
+        };
+        /**
+         * P2PConfigView
+         * @description The desk's settings, from the server's markets file: the fiat currencies, the fee
+         *     (basis points of the quantity, paid by the buyer on release), the payment window's
+         *     bounds, the appeal delay and the escalation delay after payment, and the cancel limit
+         *     (cancels or expiries in 24 h) before a ban of ``ban_seconds``.
+         */
+        P2PConfigView: {
+            /** Appeal After Seconds */
+            appeal_after_seconds: number;
+            /** Ban Seconds */
+            ban_seconds: number;
+            /** Cancel Limit */
+            cancel_limit: number;
+            /** Escalate After Seconds */
+            escalate_after_seconds: number;
+            /** Fee Bps */
+            fee_bps: number;
+            /** Fiats */
+            fiats: components["schemas"]["FiatCurrency"][];
+            /** Max Payment Window Seconds */
+            max_payment_window_seconds: number;
+            /** Min Payment Window Seconds */
+            min_payment_window_seconds: number;
         };
         /** P2PFeedback */
         P2PFeedback: {
@@ -8775,6 +8831,55 @@ export interface operations {
             };
             /** @description A value breaks the schema's rules: the error names the field. */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests (Retry-After). */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The request headers are too large. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    config_api_v1_p2p_config_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["P2PConfigView"];
+                };
+            };
+            /** @description The URL is too long. */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -30,6 +30,7 @@ from matchbook.api.schemas import (
 )
 from matchbook.api.views import ViewResponse as Answer
 from matchbook.api.views import respond, schema
+from matchbook.core.p2p import MAX_WINDOW_S, MIN_WINDOW_S
 
 router = APIRouter(prefix="/p2p", tags=["p2p"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -47,6 +48,24 @@ def key_of(body_key: str | None, header_key: str | None) -> str:
         raise ApiError(ApiCode.VALIDATION, "idempotency_key: must be 1 to 64 visible ASCII "
                                            "characters")
     return key
+
+
+# -- the desk's settings ------------------------------------------------------------------
+
+
+@router.get("/config", response_model=schema(pv.P2PConfigView))
+async def config(state: State) -> Answer:
+    """The desk's settings: fiat currencies with their decimals, the fee, the payment
+    window's bounds, the appeal and escalation delays, the cancel limit and ban."""
+    markets = state.exchange.markets
+    p2p = markets.p2p
+    return respond(pv.P2PConfigView(
+        fiats=[pv.FiatCurrency(code=f.code, decimals=f.decimals)
+               for f in sorted(markets.fiats.values(), key=lambda f: f.code)],
+        fee_bps=p2p.fee_bps, min_payment_window_seconds=MIN_WINDOW_S,
+        max_payment_window_seconds=MAX_WINDOW_S, appeal_after_seconds=p2p.appeal_after_s,
+        escalate_after_seconds=p2p.escalate_after_s, cancel_limit=p2p.cancel_limit,
+        ban_seconds=p2p.ban_s))
 
 
 # -- payment methods ---------------------------------------------------------------------

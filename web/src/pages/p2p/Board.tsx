@@ -9,7 +9,7 @@ import { useAssetDecimals, useAssets, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import { fiatAmount, formatMargin, newKey, validateTake, type AdView, type MakerStats, type P2PSide } from "../../lib/p2p";
 import { usePoll } from "../../stores/p2p";
-import { errorText, FIAT_DECIMALS, FIATS, P2PNav, Stats } from "./common";
+import { errorText, formatFiat, P2PNav, Stats, useFiats } from "./common";
 
 export default function Board() {
   const id = useId();
@@ -23,7 +23,8 @@ export default function Board() {
     setParams(next, { replace: true });
   };
   const { data: assets = [] } = useAssets();
-  const cryptos = assets.map((a) => a.asset).filter((a) => !(FIATS as readonly string[]).includes(a));
+  const fiats = useFiats();
+  const cryptos = assets.map((a) => a.asset).filter((a) => !fiats.codes.includes(a));
   const poll = usePoll(30_000, 5000);
   const board = useQuery({ queryKey: ["p2p-board", side, asset, fiat], queryFn: () => p2p.board({ side, asset, fiat }), refetchInterval: poll });
   const [taking, setTaking] = useState<number | null>(null);
@@ -59,7 +60,7 @@ export default function Board() {
         <div>
           <label htmlFor={`${id}-fiat`} className="text-xs text-muted">Fiat</label>
           <select id={`${id}-fiat`} className="input" value={fiat} onChange={(e) => set("fiat", e.target.value)}>
-            {FIATS.map((f) => <option key={f}>{f}</option>)}
+            {fiats.codes.map((f) => <option key={f}>{f}</option>)}
           </select>
         </div>
         {session && <Link to="/p2p/new" className="btn btn-buy ml-auto no-underline">Post an ad</Link>}
@@ -100,7 +101,7 @@ function AdRow({ ad, stats, open, onToggle, signedIn, mine }: {
           <Stats stats={stats} />
         </td>
         <td className="num">
-          {ad.price ? formatFixed(ad.price, FIAT_DECIMALS, true) : "market"}
+          {ad.price ? formatFiat(ad.price) : "market"}
           {ad.price_margin_bps != null && <div className="text-xs text-muted">{formatMargin(ad.price_margin_bps)} over {ad.price_symbol} mid</div>}
         </td>
         <td className="num">{formatFixed(ad.remaining, decimals, true)}</td>
@@ -135,7 +136,9 @@ function TakeForm({ ad, decimals }: { ad: AdView; decimals: number }) {
   const chosen = method ?? methods[0]?.method_id ?? null;
   const available = balances.data?.find((b) => b.asset === ad.asset)?.available ?? null;
   const check = validateTake(quantity, ad, decimals, ad.side === "buy" ? available : null);
-  const preview = "quantity" in check && ad.price ? fiatAmount(check.quantity, ad.price, FIAT_DECIMALS) : null;
+  const fiatDecimals = useFiats().decimals(ad.fiat);
+  const preview = "quantity" in check && ad.price && fiatDecimals !== undefined
+    ? fiatAmount(check.quantity, ad.price, fiatDecimals) : null;
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if ("error" in check) { setError(check.error); return; }
@@ -166,7 +169,7 @@ function TakeForm({ ad, decimals }: { ad: AdView; decimals: number }) {
         </select>
       </div>
       <p id={`${id}-hint`} className="text-xs text-muted">
-        {preview ? <>You {ad.side === "sell" ? "pay" : "receive"} <strong className="num text-white" data-testid="fiat-preview">{formatFixed(preview, FIAT_DECIMALS, true)} {ad.fiat}</strong></>
+        {preview ? <>You {ad.side === "sell" ? "pay" : "receive"} <strong className="num text-white" data-testid="fiat-preview">{formatFiat(preview)} {ad.fiat}</strong></>
           : `Between ${ad.min_quantity} and ${ad.max_quantity} ${ad.asset}.`}
         {ad.terms && <span className="block">Terms: {ad.terms}</span>}
       </p>

@@ -7,11 +7,10 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate } from "react-router";
 import { p2p } from "../../api/p2p";
 import { useSession } from "../../hooks";
-import { formatFixed } from "../../lib/decimal";
 import { canResolve, newKey, STATE_LABEL, type TradeDetail } from "../../lib/p2p";
 import { usePoll } from "../../stores/p2p";
 import { Chat, reasonText } from "./TradeRoom";
-import { errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
+import { errorText, formatFiat, P2PNav, StateBadge } from "./common";
 
 export default function Disputes() {
   const session = useSession();
@@ -44,7 +43,7 @@ function Queue({ adminId }: { adminId: number }) {
                 <td>#{d.trade_id}</td>
                 <td>{d.dispute?.reason ? reasonText(d.dispute.reason) : "—"}</td>
                 <td className="num">{d.quantity} {d.asset}</td>
-                <td className="num">{formatFixed(d.fiat_amount, FIAT_DECIMALS, true)} {d.fiat}</td>
+                <td className="num">{formatFiat(d.fiat_amount)} {d.fiat}</td>
                 <td>#{d.buyer_id} / #{d.seller_id}</td>
                 <td className="text-xs">{d.dispute?.proposed_outcome ? `${d.dispute.proposed_outcome} proposed by admin #${d.dispute.proposed_by}: awaiting a second admin` : "—"}</td>
                 <td><button type="button" className="btn py-0 text-xs" aria-label={`Review trade ${d.trade_id}`} onClick={() => setSelected(d.trade_id)}>Review</button></td>
@@ -77,7 +76,7 @@ function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number
         <div className="flex flex-col gap-3">
           <dl className="grid grid-cols-[140px_1fr] gap-y-1 text-sm">
             <dt className="text-muted">Quantity</dt><dd className="num">{view.quantity} {view.asset}</dd>
-            <dt className="text-muted">Fiat amount</dt><dd className="num">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat} at {view.price}</dd>
+            <dt className="text-muted">Fiat amount</dt><dd className="num">{formatFiat(view.fiat_amount)} {view.fiat} at {view.price}</dd>
             <dt className="text-muted">Buyer / seller</dt><dd>#{view.buyer_id} / #{view.seller_id}</dd>
             <dt className="text-muted">Payment method</dt><dd>{view.payment_method.name}</dd>
           </dl>

@@ -7,7 +7,7 @@ import { useAssets, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import { formatMargin, TERMINAL_STATES, type AdView } from "../../lib/p2p";
 import { usePoll } from "../../stores/p2p";
-import { FIAT_DECIMALS, P2PNav, StateBadge, useRun } from "./common";
+import { formatFiat, P2PNav, StateBadge, useRun } from "./common";
 
 export default function Mine() {
   const session = useSession();
@@ -45,8 +45,8 @@ function MinePage({ userId }: { userId: number }) {
                 <td>{t.my_role === "buyer" ? "Buying" : t.my_role === "seller" ? "Selling" : t.my_role}</td>
                 <td><StateBadge state={t.state} /></td>
                 <td className="num">{formatFixed(t.quantity, decimals(t.asset), true)} {t.asset}</td>
-                <td className="num">{formatFixed(t.price, FIAT_DECIMALS, true)}</td>
-                <td className="num">{formatFixed(t.fiat_amount, FIAT_DECIMALS, true)} {t.fiat}</td>
+                <td className="num">{formatFiat(t.price)}</td>
+                <td className="num">{formatFiat(t.fiat_amount)} {t.fiat}</td>
                 <td>Trader #{t.buyer_id === userId ? t.seller_id : t.buyer_id}</td>
                 <td><Link to={`/p2p/trades/${t.trade_id}`} aria-label={`Open trade ${t.trade_id}`}>Open</Link></td>
               </tr>
@@ -69,7 +69,7 @@ function MinePage({ userId }: { userId: number }) {
                 <td>#{ad.ad_id}</td>
                 <td className={ad.side === "sell" ? "text-down" : "text-up"}>{ad.side === "sell" ? "Sell" : "Buy"} {ad.asset} for {ad.fiat}</td>
                 <td>{ad.state}</td>
-                <td className="num">{ad.price ? formatFixed(ad.price, FIAT_DECIMALS, true) : `${formatMargin(ad.price_margin_bps ?? 0)} ${ad.price_symbol ?? ""}`}</td>
+                <td className="num">{ad.price ? formatFiat(ad.price) : `${formatMargin(ad.price_margin_bps ?? 0)} ${ad.price_symbol ?? ""}`}</td>
                 <td className="num">{formatFixed(ad.remaining, decimals(ad.asset), true)} / {formatFixed(ad.quantity, decimals(ad.asset), true)}</td>
                 <td className="num">{ad.min_quantity} – {ad.max_quantity}</td>
                 <td className="flex justify-end gap-1">

@@ -8,7 +8,7 @@ import { api } from "../../api/client";
 import { p2p } from "../../api/p2p";
 import { useAssets, useSession, useSymbols } from "../../hooks";
 import { validateAd, type AdDraft, type AdErrors } from "../../lib/p2p";
-import { errorText, FIAT_DECIMALS, FIATS, P2PNav } from "./common";
+import { errorText, P2PNav, useFiats } from "./common";
 
 export default function PostAd() {
   const session = useSession();
@@ -33,7 +33,8 @@ function PostAdPage() {
   const { data: symbols = [] } = useSymbols();
   const methods = useQuery({ queryKey: ["p2p-payment-methods"], queryFn: p2p.paymentMethods });
   const balances = useQuery({ queryKey: ["balances"], queryFn: api.balances });
-  const cryptos = assets.filter((a) => !(FIATS as readonly string[]).includes(a.asset));
+  const fiats = useFiats();
+  const cryptos = assets.filter((a) => !fiats.codes.includes(a.asset));
   const assetDecimals = assets.find((a) => a.asset === draft.asset)?.decimals ?? 8;
   const available = balances.data?.find((b) => b.asset === draft.asset)?.available ?? null;
   const priceSymbols = symbols.filter((s) => s.base === draft.asset && s.quote === draft.fiat);
@@ -46,7 +47,12 @@ function PostAdPage() {
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const withSymbol = draft.priceMode === "margin" && !draft.priceSymbol && priceSymbols[0] ? { ...draft, priceSymbol: priceSymbols[0].symbol } : draft;
-    const { errors: found, body } = validateAd(withSymbol, { assetDecimals, fiatDecimals: FIAT_DECIMALS, available });
+    const fiatDecimals = fiats.decimals(withSymbol.fiat);
+    if (fiatDecimals === undefined) {
+      setError(`The desk's fiat currencies have not loaded yet, or it does not take ${withSymbol.fiat}.`);
+      return;
+    }
+    const { errors: found, body } = validateAd(withSymbol, { assetDecimals, fiatDecimals, available });
     setErrors(found);
     setError(null);
     if (!body) return;
@@ -101,7 +107,7 @@ function PostAdPage() {
         ))}
         {field("fiat", "Fiat currency", (
           <select {...described("fiat")} className="input" value={draft.fiat} onChange={(e) => change({ fiat: e.target.value, priceSymbol: "" })}>
-            {FIATS.map((f) => <option key={f}>{f}</option>)}
+            {fiats.codes.map((f) => <option key={f}>{f}</option>)}
           </select>
         ))}
         <fieldset className="col-span-2 flex gap-4">

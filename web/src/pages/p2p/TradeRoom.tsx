@@ -13,7 +13,7 @@ import {
   type ActionButton, type DisputeReason, type TradeDetail, type TradeMessage,
 } from "../../lib/p2p";
 import { usePoll } from "../../stores/p2p";
-import { Countdown, errorText, FIAT_DECIMALS, P2PNav, StateBadge } from "./common";
+import { Countdown, errorText, formatFiat, P2PNav, StateBadge } from "./common";
 
 export default function TradeRoom() {
   const session = useSession();
@@ -83,8 +83,8 @@ export function RoomView({ view, receivedAt, userId, onChanged }: {
           <section className="panel p-3" aria-label="Trade details">
             <dl className="grid grid-cols-[150px_1fr] gap-y-1 text-sm">
               <dt className="text-muted">Quantity</dt><dd className="num" data-testid="trade-quantity">{formatFixed(view.quantity, decimals, true)} {view.asset}</dd>
-              <dt className="text-muted">Price</dt><dd className="num">{formatFixed(view.price, FIAT_DECIMALS, true)} {view.fiat} per {view.asset}</dd>
-              <dt className="text-muted">{view.state === "pending_payment" && iAmBuyer ? "Amount to pay" : "Fiat amount"}</dt><dd className="num text-base font-semibold text-accent" data-testid="fiat-amount">{formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} {view.fiat}</dd>
+              <dt className="text-muted">Price</dt><dd className="num">{formatFiat(view.price)} {view.fiat} per {view.asset}</dd>
+              <dt className="text-muted">{view.state === "pending_payment" && iAmBuyer ? "Amount to pay" : "Fiat amount"}</dt><dd className="num text-base font-semibold text-accent" data-testid="fiat-amount">{formatFiat(view.fiat_amount)} {view.fiat}</dd>
               <dt className="text-muted">Buyer / seller</dt><dd>Trader #{view.buyer_id}{view.buyer_id === userId && " (you)"} / Trader #{view.seller_id}{view.seller_id === userId && " (you)"}</dd>
               <dt className="text-muted">Payment method</dt><dd>{view.payment_method.name}</dd>
               {view.payment_method.details && <><dt className="text-muted">Pay to</dt><dd className="whitespace-pre-wrap" data-testid="payment-details">{view.payment_method.details}</dd></>}
@@ -126,7 +126,7 @@ export function reasonText(reason: string): string {
 }
 
 function Guidance({ view, counterparty }: { view: TradeDetail; counterparty: number }) {
-  const amount = `${formatFixed(view.fiat_amount, FIAT_DECIMALS, true)} ${view.fiat}`;
+  const amount = `${formatFiat(view.fiat_amount)} ${view.fiat}`;
   const text = (() => {
     switch (view.state) {
       case "pending_payment":

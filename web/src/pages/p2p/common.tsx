@@ -2,7 +2,9 @@
 // badge, the maker's stats, and how an action reports its error.
 import { useEffect, useState } from "react";
 import { NavLink } from "react-router";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { p2p } from "../../api/p2p";
+import { formatFixed } from "../../lib/decimal";
 import { ApiError } from "../../api/client";
 import { useSession } from "../../hooks";
 import { formatCountdown, formatDuration, formatRate, remainingMs, STATE_LABEL, type MakerStats, type TradeState } from "../../lib/p2p";
@@ -82,6 +84,20 @@ export function useRun() {
   };
 }
 
-/** The fiat currencies the desk takes (the server's [fiat] table), 2 decimals each. */
-export const FIATS = ["USD", "EUR", "GBP"] as const;
-export const FIAT_DECIMALS = 2;
+/** The desk's fiat currencies and their decimals, from the server (`GET /p2p/config`,
+ * its markets file's [fiat] table). While it loads there are no currencies to choose,
+ * and amounts are shown with the decimals the server sent them in. */
+/** A fiat amount or price as the server sent it (already in the fiat's decimals), with
+ * its thousands grouped: never re-rounded. */
+export function formatFiat(value: string): string {
+  return formatFixed(value, value.split(".")[1]?.length ?? 0, true);
+}
+
+export function useFiats(): { codes: string[]; decimals: (code: string) => number | undefined } {
+  const config = useQuery({ queryKey: ["p2p-config"], queryFn: p2p.config, staleTime: 3_600_000 });
+  const fiats = config.data?.fiats ?? [];
+  return {
+    codes: fiats.map((f) => f.code),
+    decimals: (code: string) => fiats.find((f) => f.code === code)?.decimals,
+  };
+}

@@ -3,6 +3,7 @@ import { act, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
+import { formatFiat } from "./common";
 import { RoomView } from "./TradeRoom";
 import { p2p } from "../../api/p2p";
 import { NEVER_CANCEL_AFTER_PAYING, type TradeDetail } from "../../lib/p2p";
@@ -126,5 +127,14 @@ describe("the trade room", () => {
       proposed_by: 7, proposed_outcome: "release", resolution_note: "bank proof" } }, 1);
     expect(screen.getByTestId("dispute-info")).toHaveTextContent("I paid but the seller does not release");
     expect(screen.getByTestId("pending-resolution")).toHaveTextContent("Admin #7 proposed to release the asset to the buyer");
+  });
+});
+
+describe("formatFiat", () => {
+  it("groups the server's amount without rounding it to a guessed number of decimals", () => {
+    expect(formatFiat("1234567.891")).toBe("1,234,567.891");
+    expect(formatFiat("10000.00")).toBe("10,000.00");
+    expect(formatFiat("12")).toBe("12");
+    expect(formatFiat("99999999999999999.99")).toBe("99,999,999,999,999,999.99");
   });
 });
