@@ -7,6 +7,7 @@ one batch and a row changed by a later batch end the same."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections import Counter
 from pathlib import Path
@@ -34,10 +35,10 @@ from matchbook.core.commands import (
     TakeAd,
     WithdrawDispute,
 )
-from matchbook.core.events import P2PTradeChanged, P2PTradeOpened
+from matchbook.core.events import DisputeResolutionProposed, P2PTradeChanged, P2PTradeOpened
 from matchbook.store import schema
 from matchbook.store.db import create_engine
-from matchbook.store.p2p_rows import AD_STATES, TRADE_STATES
+from matchbook.store.p2p_rows import AD_STATES, OUTCOMES, TRADE_STATES
 from matchbook.store.projector import Projector
 
 S = 1_000_000_000
@@ -51,6 +52,9 @@ def p2p_stream(seed: int, n: int) -> tuple[list[Any], Engine]:
     the records ``(seq, ts, command, events)`` and the engine."""
     rng = random.Random(seed)
     markets = default_markets()
+    # a dispute over 0.05 BTC needs a second admin: the first decision is only proposed
+    markets = dataclasses.replace(markets, p2p=dataclasses.replace(
+        markets.p2p, second_approval_minor={"BTC": 5 * 10**6}))
     engine = Engine(markets)
     records: list[Any] = []
     ts = 1_800_000_000 * S
@@ -134,6 +138,7 @@ async def _project(url: str, records: list[Any], sizes: list[int]) -> None:
             await projector.project(records[start:start + size])
             start += size
             i += 1
+        assert projector.dead_letters == 0, projector.last_dead_letter
     finally:
         await projector.stop()
 
@@ -168,6 +173,9 @@ def _check_against_engine(tables: dict[str, list[tuple[Any, ...]]], engine: Engi
         assert (row["buyer_id"], row["seller_id"]) == (trade.buyer_id, trade.seller_id)
         deadlines = trade.deadlines()
         assert (row["pay_by_ns"], row["appeal_after_ns"], row["escalate_at_ns"]) == deadlines
+        if trade.proposal is not None:  # an admin's decision waiting for a second admin
+            assert (row["proposed_by"], row["proposed_outcome"]) == (
+                trade.proposal[0], OUTCOMES[trade.proposal[1]]), tid
     for aid, ad in desk.ads.items():
         assert (ads[aid]["state"], ads[aid]["remaining_minor"]) == (
             AD_STATES[ad.state], ad.remaining_minor), aid
@@ -199,3 +207,49 @@ def test_the_p2p_read_model_on_each_database(db_url: str) -> None:
     asyncio.run(_project(db_url, records, [50]))
     tables = asyncio.run(_tables(db_url))
     _check_against_engine(tables, engine, records)
+
+
+def test_a_proposal_waiting_for_a_second_admin_is_projected(tmp_path: Path) -> None:
+    """A dispute over the second-approval amount: the first admin's decision updates a
+    trade row written by an earlier batch (it once failed the state column's NOT NULL
+    and went to the dead letters), then the second admin's carries it out."""
+    engine = Engine(default_markets())  # BTC: a dispute over 1 BTC needs a second admin
+    records: list[Any] = []
+
+    def apply(command: Any, advance_s: int = 1) -> list[Any]:
+        ts = (records[-1][1] if records else 1_800_000_000 * S) + advance_s * S
+        events = engine.apply(len(records) + 1, ts, command)
+        records.append((len(records) + 1, ts, command, events))
+        return events
+
+    seller, buyer = 1, 2
+    apply(Deposit("BTC", 3 * 10**8, user_id=seller, reference="seed"))
+    method = apply(AddPaymentMethod(seller, "SEPA", "DE89"))[-1].method_id
+    ad = apply(PostAd(seller, 1, "BTC", "EUR", 60_000_00, 0, "", 2 * 10**8, 10**6, 2 * 10**8,
+                      (method,), 300, "terms"))[-1].ad_id
+    opened = apply(TakeAd(buyer, ad, 15 * 10**7, method))
+    trade = next(e.trade_id for e in opened if type(e) is P2PTradeOpened)
+    apply(MarkPaid(buyer, trade, 1))
+    apply(OpenDispute(seller, trade, 2, "payment_not_received", "nothing came"), 901)
+    first = apply(ResolveDispute(100, trade, 1, "the bank statement shows it"))
+    assert [type(e) for e in first] == [DisputeResolutionProposed]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'read.db'}"
+    asyncio.run(_project(url, records, [1]))  # asserts no dead letter
+    waiting = asyncio.run(_tables(url))
+    _check_against_engine_rows(waiting, engine)
+    done = apply(ResolveDispute(101, trade, 1, "agreed"))
+    assert any(type(e) is P2PTradeChanged for e in done)
+    asyncio.run(_project(url, records[-1:], [1]))
+    _check_against_engine_rows(asyncio.run(_tables(url)), engine)
+
+
+def _check_against_engine_rows(tables: dict[str, list[tuple[Any, ...]]],
+                               engine: Engine) -> None:
+    trade_cols = [c.name for c in schema.p2p_trades.columns]
+    for r in tables["p2p_trades"]:
+        row = dict(zip(trade_cols, r, strict=True))
+        trade = engine.p2p.trades[row["trade_id"]]
+        assert row["state"] == TRADE_STATES[trade.state]
+        if trade.proposal:  # (a resolved trade's row keeps who proposed what)
+            assert (row["proposed_by"], row["proposed_outcome"]) == (
+                trade.proposal[0], OUTCOMES[trade.proposal[1]])

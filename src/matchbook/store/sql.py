@@ -152,9 +152,7 @@ def _p2p_updates() -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name in TRADE_UPDATE_COLUMNS:
         column = trades.c[name]
-        if name == "state":
-            values[name] = bindparam(name)
-        elif name in _DISPUTE:
+        if name in _DISPUTE:
             values[name] = case((opening, bindparam(name)), else_=column)
         elif name in ("proposed_outcome", "proposed_by"):
             values[name] = case((opening, bindparam(name)),

@@ -2,13 +2,22 @@
 import { expect, test, type WebSocketRoute } from "@playwright/test";
 import { expectLadderEqualsDepth, url } from "./helpers";
 
-type Tap = { toPage: (message: string) => string[]; fromPage?: (message: string) => void };
+type Tap = {
+  toPage: (message: string) => string[];
+  fromPage?: (message: string) => void;
+  /** Refuse this many sockets after the first (closed at once, never reaching the server). */
+  refuseReconnects?: number;
+};
 
 /** Proxy /ws to the server, passing each server message through ``tap``. */
 async function proxy(page: import("@playwright/test").Page, tap: Tap): Promise<{ sockets: WebSocketRoute[] }> {
   const sockets: WebSocketRoute[] = [];
   await page.routeWebSocket(/\/ws$/, (ws) => {
     sockets.push(ws);
+    if (sockets.length > 1 && sockets.length <= 1 + (tap.refuseReconnects ?? 0)) {
+      void ws.close({ code: 1013, reason: "injected refusal" });
+      return;
+    }
     const server = ws.connectToServer();
     ws.onMessage((m) => { tap.fromPage?.(String(m)); server.send(m); });
     server.onMessage((m) => { for (const out of tap.toPage(String(m))) ws.send(out); });
@@ -25,6 +34,9 @@ test("a dropped socket reconnects, resumes the book with since, and leaves no gh
   const { sockets } = await proxy(page, {
     toPage: (m) => [m],
     fromPage: (m) => { const o = JSON.parse(m) as Record<string, unknown>; if (o.op === "subscribe" && o.channel === "book") subscribes.push(o); },
+    // the first reconnect is refused, so the page waits its back-off before the next: long
+    // enough to show "reconnecting" (views are published at most ten times a second)
+    refuseReconnects: 1,
   });
   await page.goto(url("/trade/BTC-USD"));
   await expect(page.getByTestId("connection-badge")).toHaveAttribute("data-state", "live");
@@ -39,7 +51,7 @@ test("a dropped socket reconnects, resumes the book with since, and leaves no gh
   });
   await sockets[0]!.close({ code: 1011, reason: "injected drop" });
   await expect.poll(() => page.evaluate(() => (window as unknown as { __badge: string[] }).__badge)).toEqual(["reconnecting", "live"]);
-  expect(sockets.length).toBeGreaterThanOrEqual(2);
+  expect(sockets.length).toBeGreaterThanOrEqual(3);
   expect(subscribes.length).toBeGreaterThanOrEqual(2);
   expect(subscribes[1]).toMatchObject({ since: expect.any(Number), epoch: expect.any(String) });
   await expectLadderEqualsDepth(page, request);
