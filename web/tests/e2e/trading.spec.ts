@@ -150,6 +150,16 @@ test("% buttons never exceed the balance, fees included", async ({ page, request
 test("a market buy by the amount to spend never spends more", async ({ page, request }) => {
   const user = await signUpByApi(request, "spend");
   await deposit(request, user.userId, "USD", "1000");
+  // liquidity of its own: earlier tests may have taken every ask the demo maker had
+  const seller = await signUpByApi(request, "spend-seller");
+  await deposit(request, seller.userId, "BTC", "1");
+  const book = await depth(request);
+  const ask = price((cents(book.bids[0]![0]) * 1002n) / 1000n);
+  const sell = await request.post(url("/api/v1/orders"), {
+    data: { symbol: "BTC-USD", side: "sell", type: "limit", price: ask, quantity: "0.0100" },
+    headers: { authorization: `Bearer ${seller.token}` },
+  });
+  expect(sell.status(), await sell.text()).toBe(201);
   await page.goto(url("/signin"));
   await page.getByLabel("Email").fill(user.email);
   await page.getByLabel("Password").fill(user.password);
