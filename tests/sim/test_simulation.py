@@ -87,7 +87,8 @@ def test_an_extra_agent_plugs_in_and_trades() -> None:
             super().__init__("buyer-1")
             self.bought = 0
 
-        def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
+        def on_fill(self, side: int, price_ticks: int, qty_lots: int,
+                    is_maker: bool = True) -> None:
             self.bought += qty_lots
 
         def wake(self, now_ns: int, m: object, out: list[object]) -> int:

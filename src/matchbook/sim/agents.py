@@ -79,8 +79,9 @@ class Agent:
         """Append commands to ``out``; return the next wake time (0 = never)."""
         return 0
 
-    def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
-        """One fill of one of this agent's orders (only if ``wants_fills``)."""
+    def on_fill(self, side: int, price_ticks: int, qty_lots: int, is_maker: bool = True) -> None:
+        """One fill of one of this agent's orders (only if ``wants_fills``);
+        ``is_maker``: the order was resting (it was hit), not taking."""
 
     def _wait(self, now_ns: int, mean_s: float, m: Market) -> int:
         """An exponential wait with mean ``mean_s`` seconds, shortened when the market
@@ -213,9 +214,20 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 2.5, **kw: Any) -> None:
+                 view_noise_bp: float = 2.5, hit_bp_per_lot: float = 0.0,
+                 hit_memory_s: tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0),
+                 max_hit_bp: float = 40.0, post_only: bool = False, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.post_only = post_only
         self.anchor = anchor
+        self.hit_bp_per_lot = hit_bp_per_lot
+        self.hit_memory_s = hit_memory_s
+        shortest = min(hit_memory_s)
+        self.hit_weights = [math.sqrt(shortest / tau) for tau in hit_memory_s]
+        self.max_hit_bp = max_hit_bp
+        self.hit_state = [0.0] * len(hit_memory_s)
+        self.hit_pending = 0
+        self.last_wake_ns = 0
         self.view_noise_bp = view_noise_bp
         self.mean_wait_s = mean_wait_s
         self.levels = levels
@@ -230,8 +242,32 @@ class MarketMaker(Agent):
         self.center = 0.0
         self.quoted = 0
 
-    def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
-        self.inventory_lots += qty_lots if side == BUY else -qty_lots
+    def on_fill(self, side: int, price_ticks: int, qty_lots: int, is_maker: bool = True) -> None:
+        if side == BUY:
+            self.inventory_lots += qty_lots
+            if is_maker:
+                self.hit_pending -= qty_lots  # a seller took the bid
+        else:
+            self.inventory_lots -= qty_lots
+            if is_maker:
+                self.hit_pending += qty_lots  # a buyer took the ask
+
+    def _hit_shift_bp(self, now_ns: int) -> float:
+        """How far the flow that hit this maker's quotes moves its fair value: each
+        lot taken from it counts ``hit_bp_per_lot`` at first and is forgotten over
+        ``hit_memory_s`` (a sum of exponential memories weighted as tau^-1/2, so the
+        memory decays roughly as a power law)."""
+        dt = (now_ns - self.last_wake_ns) / SECOND if self.last_wake_ns else 0.0
+        self.last_wake_ns = now_ns
+        state, pending = self.hit_state, self.hit_pending
+        self.hit_pending = 0
+        shift = 0.0
+        for k, tau in enumerate(self.hit_memory_s):
+            value = state[k] * math.exp(-dt / tau) + pending
+            state[k] = value
+            shift += self.hit_weights[k] * value
+        shift *= self.hit_bp_per_lot
+        return max(-self.max_hit_bp, min(self.max_hit_bp, shift))
 
     def wake(self, now_ns: int, m: Market, out: list[Any]) -> int:
         uid, sym = self.user_id, m.symbol
@@ -240,6 +276,8 @@ class MarketMaker(Agent):
         half = max(self.min_half_bp * bp, self.vol_half * m.vol_ticks())
         skew = max(-self.max_skew_bp, min(self.max_skew_bp,
                                           self.skew_bp_per_lot * self.inventory_lots)) * bp
+        if self.hit_bp_per_lot:
+            skew -= self._hit_shift_bp(now_ns) * bp
         center = mid - skew
         if self.anchor:
             view = m.fundamental(now_ns) * (1.0 + self.rng.gauss(0.0, self.view_noise_bp) * 1e-4)
@@ -250,12 +288,15 @@ class MarketMaker(Agent):
                 out.append(CancelAll(uid, sym))
             step = self.step_bp * bp
             size = self.size_lots
+            post = self.post_only
             for k in range(self.levels):
                 lots = size * (k + 1)
                 out.append(PlaceOrder(uid, sym, BUY, LIMIT, qty_lots=lots,
-                                      price_ticks=max(1, int(center - half - k * step))))
+                                      price_ticks=max(1, int(center - half - k * step)),
+                                      post_only=post))
                 out.append(PlaceOrder(uid, sym, SELL, LIMIT, qty_lots=lots,
-                                      price_ticks=max(1, math.ceil(center + half + k * step))))
+                                      price_ticks=max(1, math.ceil(center + half + k * step)),
+                                      post_only=post))
             self.center = center
             self.quoted = 2 * self.levels
         return self._wait(now_ns, self.mean_wait_s, m)
@@ -272,8 +313,13 @@ class ExecutionAgent(Agent):
 
     def __init__(self, agent_id: str, *, idle_wait_s: float = 900.0,
                  child_wait_s: float = 20.0, alpha: float = 1.35, min_children: int = 2,
-                 max_children: int = 3000, child_lots: int = 10, **kw: Any) -> None:
+                 max_children: int = 3000, child_lots: int = 10, child_lots_max: int = 0,
+                 follow_activity: bool = False, limit_bp: float = 0.0, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.limit_bp = limit_bp
+        self.child_lots_max = child_lots_max
+        self.follow_activity = follow_activity
+        self.lots = child_lots
         self.idle_wait_s = idle_wait_s
         self.child_wait_s = child_wait_s
         self.alpha = alpha
@@ -294,12 +340,29 @@ class ExecutionAgent(Agent):
             n = int(self.min_children * u ** (-1.0 / self.alpha))
             self.remaining = min(n, self.max_children)
             self.side = BUY if rng.random() < 0.5 else SELL
-            self.parent_id = m.parent_started(self, self.side, self.remaining * self.child_lots,
-                                              now_ns)
-        out.append(PlaceOrder(self.user_id, m.symbol, self.side, MARKET,
-                              qty_lots=self.child_lots, tif=IOC))
+            lots = self.child_lots
+            if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
+                lots = int(lots * math.exp(rng.random() * math.log(
+                    (self.child_lots_max + 1) / lots)))
+            self.lots = lots
+            self.parent_id = m.parent_started(self, self.side, self.remaining * lots, now_ns)
+        if self.limit_bp:
+            # a marketable limit: take at most ``limit_bp`` through the best price (no
+            # sweep of a thin book); with nothing to take, wait for the next child
+            best = m.best_ask() if self.side == BUY else m.best_bid()
+            if best:
+                reach = int(self.limit_bp * m.bp_ticks())
+                out.append(PlaceOrder(self.user_id, m.symbol, self.side, LIMIT,
+                                      qty_lots=self.lots, tif=IOC,
+                                      price_ticks=best + reach if self.side == BUY
+                                      else max(1, best - reach)))
+        else:
+            out.append(PlaceOrder(self.user_id, m.symbol, self.side, MARKET,
+                                  qty_lots=self.lots, tif=IOC))
         self.remaining -= 1
         if self.remaining:
+            if self.follow_activity:  # a participation rate: faster when the market is busy
+                return self._wait(now_ns, self.child_wait_s, m)
             return now_ns + 1 + int(rng.expovariate(1.0) * self.child_wait_s * SECOND)
         m.parent_finished(self.parent_id, now_ns)
         return self._wait(now_ns, self.idle_wait_s, m)
