@@ -146,7 +146,7 @@ def main() -> None:
         line = (f"seed {o['seed']}: msgs {o['messages']} trades {o['trades']} "
                 f"sigma {o['sigma_bp']:.0f}bp | 1 lags {m[1]['lags_within']} "
                 f"acf1 {m[1]['curve'][0]:+.3f} max {m[1]['max_abs_acf']:.3f} | "
-                f"2 k {m[2]['excess_kurtosis']:.1f} a {m[2]['hill_alpha']:.2f} | "
+                f"acf {np.round(m[1]['curve'], 2).tolist()} | 2 k {m[2]['excess_kurtosis']:.1f} a {m[2]['hill_alpha']:.2f} | "
                 f"4 r1 {m[4]['acf_abs_1']:.3f} r10m {m[4]['acf_abs_10_margin']:+.3f} "
                 f"dec {m[4]['decay_exponent']:.2f} | 5 g {m[5]['gamma']:.2f} "
                 f"c100m {m[5]['c100_margin']:+.3f} | 6 d {m[6]['delta']:.2f} "

@@ -79,9 +79,8 @@ class Agent:
         """Append commands to ``out``; return the next wake time (0 = never)."""
         return 0
 
-    def on_fill(self, side: int, price_ticks: int, qty_lots: int, is_maker: bool = True) -> None:
-        """One fill of one of this agent's orders (only if ``wants_fills``);
-        ``is_maker``: the order was resting (it was hit), not taking."""
+    def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
+        """One fill of one of this agent's orders (only if ``wants_fills``)."""
 
     def _wait(self, now_ns: int, mean_s: float, m: Market) -> int:
         """An exponential wait with mean ``mean_s`` seconds, shortened when the market
@@ -205,7 +204,11 @@ class MarketMaker(Agent):
     inventory (skew), with a half-spread that adapts to the recent volatility. Level
     ``k`` (0 = best) carries ``size_lots * (k + 1)``: depth grows away from the mid.
     It requotes (cancel all, then the new ladder) when its centre has moved by more
-    than a fraction of the half-spread or when some of its quotes were taken."""
+    than a fraction of the half-spread or when some of its quotes were taken. With
+    ``post_only`` its quotes never take: a level that would cross the other side is
+    refused by the exchange (the maker provides liquidity only; what an execution
+    agent takes from the ladder is then refilled by the makers' next requotes, not by
+    another maker's crossing order)."""
 
     kind = "market_maker"
     wants_fills = True
@@ -214,20 +217,10 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 2.5, hit_bp_per_lot: float = 0.0,
-                 hit_memory_s: tuple[float, ...] = (10.0, 100.0, 1000.0, 10000.0),
-                 max_hit_bp: float = 40.0, post_only: bool = False, **kw: Any) -> None:
+                 view_noise_bp: float = 2.5, post_only: bool = False, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.post_only = post_only
         self.anchor = anchor
-        self.hit_bp_per_lot = hit_bp_per_lot
-        self.hit_memory_s = hit_memory_s
-        shortest = min(hit_memory_s)
-        self.hit_weights = [math.sqrt(shortest / tau) for tau in hit_memory_s]
-        self.max_hit_bp = max_hit_bp
-        self.hit_state = [0.0] * len(hit_memory_s)
-        self.hit_pending = 0
-        self.last_wake_ns = 0
         self.view_noise_bp = view_noise_bp
         self.mean_wait_s = mean_wait_s
         self.levels = levels
@@ -242,32 +235,8 @@ class MarketMaker(Agent):
         self.center = 0.0
         self.quoted = 0
 
-    def on_fill(self, side: int, price_ticks: int, qty_lots: int, is_maker: bool = True) -> None:
-        if side == BUY:
-            self.inventory_lots += qty_lots
-            if is_maker:
-                self.hit_pending -= qty_lots  # a seller took the bid
-        else:
-            self.inventory_lots -= qty_lots
-            if is_maker:
-                self.hit_pending += qty_lots  # a buyer took the ask
-
-    def _hit_shift_bp(self, now_ns: int) -> float:
-        """How far the flow that hit this maker's quotes moves its fair value: each
-        lot taken from it counts ``hit_bp_per_lot`` at first and is forgotten over
-        ``hit_memory_s`` (a sum of exponential memories weighted as tau^-1/2, so the
-        memory decays roughly as a power law)."""
-        dt = (now_ns - self.last_wake_ns) / SECOND if self.last_wake_ns else 0.0
-        self.last_wake_ns = now_ns
-        state, pending = self.hit_state, self.hit_pending
-        self.hit_pending = 0
-        shift = 0.0
-        for k, tau in enumerate(self.hit_memory_s):
-            value = state[k] * math.exp(-dt / tau) + pending
-            state[k] = value
-            shift += self.hit_weights[k] * value
-        shift *= self.hit_bp_per_lot
-        return max(-self.max_hit_bp, min(self.max_hit_bp, shift))
+    def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
+        self.inventory_lots += qty_lots if side == BUY else -qty_lots
 
     def wake(self, now_ns: int, m: Market, out: list[Any]) -> int:
         uid, sym = self.user_id, m.symbol
@@ -276,8 +245,6 @@ class MarketMaker(Agent):
         half = max(self.min_half_bp * bp, self.vol_half * m.vol_ticks())
         skew = max(-self.max_skew_bp, min(self.max_skew_bp,
                                           self.skew_bp_per_lot * self.inventory_lots)) * bp
-        if self.hit_bp_per_lot:
-            skew -= self._hit_shift_bp(now_ns) * bp
         center = mid - skew
         if self.anchor:
             view = m.fundamental(now_ns) * (1.0 + self.rng.gauss(0.0, self.view_noise_bp) * 1e-4)
@@ -305,9 +272,17 @@ class MarketMaker(Agent):
 class ExecutionAgent(Agent):
     """Works large parent orders: at random times a parent of ``n`` child orders
     (``n`` Pareto-distributed with tail exponent ``alpha``, so a few parents are very
-    large), each child a market order of ``child_lots``, sent one every
-    ``child_wait_s`` on average until the parent is done. The parents' sizes give the
-    sign of trades its long memory (Lillo, Mike and Farmer: gamma = alpha - 1)."""
+    large), sent one every ``child_wait_s`` on average until the parent is done. The
+    parents' sizes give the sign of trades its long memory (Lillo, Mike and Farmer:
+    gamma = alpha - 1).
+
+    A child is ``child_lots``, or with ``child_lots_max`` a size drawn once per parent,
+    log-uniform from ``child_lots`` to ``child_lots_max`` (some desks work orders in
+    small slices, some in large ones). With ``limit_bp`` a child is a marketable limit
+    IOC at most that far through the best opposite price (it takes what is there and
+    does not sweep a thin book), else a market order. With ``follow_activity`` the
+    children come faster when the market is busy (a participation rate), as the other
+    agents' arrivals do."""
 
     kind = "execution"
 

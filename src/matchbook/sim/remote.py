@@ -198,7 +198,7 @@ async def _run(target: str, preset: Preset, seed: int, admin_email: str, admin_p
                 if agent.wants_fills:
                     for fill in order.fills:
                         agent.on_fill(command.side, int(fill.price / tick),
-                                      int(fill.quantity / lot), False)
+                                      int(fill.quantity / lot))
             accepted += 1
         except MatchbookError as exc:
             refused[str(exc.code)] = refused.get(str(exc.code), 0) + 1

@@ -415,7 +415,7 @@ class Simulation:
                 if kind is OrderFilled:
                     listener = fill_agents.get(e.user_id)
                     if listener is not None:
-                        listener.on_fill(e.side, e.price_ticks, e.qty_lots, e.is_maker)
+                        listener.on_fill(e.side, e.price_ticks, e.qty_lots)
                 elif kind is TradeExecuted:
                     if record:
                         self._t_ts.append(t)
