@@ -96,7 +96,8 @@ def probe(args: tuple[Preset, int]) -> dict[str, Any]:
     last = np.clip((p[:, 4] - DAY_START_NS) // SECOND + 1, 0, len(mids) - 1)
     move = np.log(mids[last] / mids[first]) * p[:, 1] / sigma
     fund = np.repeat(result.fundamental_ticks, 60)[:len(mids)]
-    fmove = np.log(fund[np.minimum(last, len(fund) - 1)] / fund[np.minimum(first, len(fund) - 1)]) * p[:, 1] / sigma
+    end = len(fund) - 1
+    fmove = np.log(fund[np.minimum(last, end)] / fund[np.minimum(first, end)]) * p[:, 1] / sigma
     x = p[:, 2] / volume
     bins = []
     for lo in (1e-6, 1e-5, 1e-4, 1e-3, 1e-2):
@@ -119,8 +120,8 @@ def probe(args: tuple[Preset, int]) -> dict[str, Any]:
             sel = t_kind == k
             tape_kinds[k] = (int(sel.sum()), float(t_move[sel].mean()),
                              float(np.median(tape[sel, 2] / volume)))
-    return {"seed": seed, "m": m, "tape_kinds": tape_kinds, "flows": flows, "hit": hit, "bins": bins,
-            "sigma_bp": sigma * 1e4, "volume": volume, "messages": result.messages,
+    return {"seed": seed, "m": m, "tape_kinds": tape_kinds, "flows": flows, "hit": hit,
+            "bins": bins, "sigma_bp": sigma * 1e4, "volume": volume, "messages": result.messages,
             "trades": result.trades}
 
 
@@ -146,7 +147,8 @@ def main() -> None:
         line = (f"seed {o['seed']}: msgs {o['messages']} trades {o['trades']} "
                 f"sigma {o['sigma_bp']:.0f}bp | 1 lags {m[1]['lags_within']} "
                 f"acf1 {m[1]['curve'][0]:+.3f} max {m[1]['max_abs_acf']:.3f} | "
-                f"acf {np.round(m[1]['curve'], 2).tolist()} | 2 k {m[2]['excess_kurtosis']:.1f} a {m[2]['hill_alpha']:.2f} | "
+                f"acf {np.round(m[1]['curve'], 2).tolist()} | "
+                f"2 k {m[2]['excess_kurtosis']:.1f} a {m[2]['hill_alpha']:.2f} | "
                 f"4 r1 {m[4]['acf_abs_1']:.3f} r10m {m[4]['acf_abs_10_margin']:+.3f} "
                 f"dec {m[4]['decay_exponent']:.2f} | 5 g {m[5]['gamma']:.2f} "
                 f"c100m {m[5]['c100_margin']:+.3f} | 6 d {m[6]['delta']:.2f} "
@@ -162,7 +164,7 @@ def main() -> None:
             print("   tape parents (n, mean move, median Q/V):", {
                 k: (n, round(mv, 4), f"{q:.1e}") for k, (n, mv, q) in o["tape_kinds"].items()})
             print("   fact-6 bins:", " ".join(f"{x:.1e}:{y:+.4f}" for x, y in zip(
-                m[6]["bins_x"], m[6]["bins_y"])))
+                m[6]["bins_x"], m[6]["bins_y"], strict=True)))
     print("passing:", {f: f"{n}/{len(out)}" for f, n in passes.items()})
 
 
