@@ -75,3 +75,35 @@ def test_the_default_mix_has_long_memory_of_signs_and_volume_volatility() -> Non
     per_seed = run_seeds(PRESETS["default"], range(1, 3), workers=2)
     assert all(fact_passes(5, s[5]) for s in per_seed)
     assert all(fact_passes(7, s[7]) for s in per_seed)
+
+
+def _execution_impact(preset: object, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The execution agents' own parents (labelled by the simulator): size as a share
+    of the day's volume, and the signed mid move over each in daily sigmas."""
+    from matchbook.sim.facts import minute_mids
+    from matchbook.sim.runner import DAY_START_NS, SECOND, Simulation
+
+    result = Simulation(preset, seed).run()  # type: ignore[arg-type]
+    r = np.diff(np.log(minute_mids(result)))
+    sigma = float(np.std(r) * math.sqrt(len(r)))
+    parents = result.parents[result.parents[:, 4] > 0]
+    mids = result.second_mid_ticks
+    first = np.clip((parents[:, 3] - DAY_START_NS) // SECOND - 1, 0, len(mids) - 1)
+    last = np.clip((parents[:, 4] - DAY_START_NS) // SECOND + 1, 0, len(mids) - 1)
+    move = np.log(mids[last] / mids[first]) * parents[:, 1] / sigma
+    return parents[:, 2] / result.trade_qty_lots.sum(), move
+
+
+@pytest.mark.slow
+def test_execution_parents_move_the_price_as_a_square_root_of_their_size() -> None:
+    default = PRESETS["default"].scaled(day_s=8 * 3600)
+    x, move = _execution_impact(default, 1)
+    centres, means = [], []
+    for lo in (1e-5, 1e-4, 1e-3):  # decades of Q / V with enough parents
+        inside = (x >= lo) & (x < 10 * lo)
+        assert inside.sum() >= 20
+        centres.append(float(np.exp(np.log(x[inside]).mean())))
+        means.append(float(move[inside].mean()))
+    assert all(m > 0 for m in means)
+    slope, _ = loglog_fit(np.asarray(centres), np.asarray(means))
+    assert 0.3 < slope < 0.8, (centres, means)  # concave: about a square root

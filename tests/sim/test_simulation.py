@@ -159,3 +159,68 @@ def test_agents_read_the_fundamental_up_to_the_end_of_its_path() -> None:
     view.set_paths(np.array([1.0, 2.0]), np.array([3.0]))
     assert view.fundamental(start, 1) == 2.0 and view.fundamental(start, 5) == 2.0
     assert view.activity(start) == 3.0
+
+
+def _mix(**params: dict[str, object]) -> object:
+    """``SHORT`` with some agents' parameters changed (``kind={param: value}``)."""
+    return replace(SHORT, agents=tuple(
+        (kind, count, {**p, **params.get(kind, {})}) for kind, count, p in SHORT.agents))
+
+
+def test_post_only_makers_never_take_and_crossing_makers_do() -> None:
+    def maker_taken_lots(post_only: bool) -> int:
+        sim = Simulation(_mix(market_maker={"post_only": post_only}), 4)
+        result = sim.run()
+        makers = {a.user_id for a in sim.agents if a.kind == "market_maker"}
+        return sum(q for q, u in zip(result.trade_qty_lots.tolist(),
+                                     result.trade_taker.tolist(), strict=True) if u in makers)
+
+    assert maker_taken_lots(True) == 0
+    assert maker_taken_lots(False) > 0
+
+
+def test_execution_children_reach_at_most_their_limit_through_the_best() -> None:
+    limit_bp = 1.0
+    mix = _mix(execution={"limit_bp": limit_bp, "child_lots": 20, "child_lots_max": 60,
+                          "child_wait_s": 2.0})
+    sim = Simulation(mix, 6)
+    best: dict[int, int] = {}  # the best opposite price when each child was sent
+    agents = {a.user_id: a for a in sim.agents if a.kind == "execution"}
+    for agent in agents.values():
+        wake = agent.wake
+
+        def watched(now_ns: int, m: object, out: list[object], wake=wake,  # type: ignore[no-untyped-def]
+                    agent=agent):
+            nxt = wake(now_ns, m, out)
+            if out:
+                best[now_ns] = m.best_ask() if agent.side == 1 else m.best_bid()  # type: ignore[attr-defined]
+            return nxt
+
+        agent.wake = watched  # type: ignore[method-assign]
+    result = sim.run()
+    reach = limit_bp * sim.view.bp_ticks()
+    seen = 0
+    for ts, px, sign, taker in zip(result.trade_ts_ns.tolist(), result.trade_price_ticks.tolist(),
+                                   result.trade_sign.tolist(), result.trade_taker.tolist(),
+                                   strict=True):
+        if taker in agents and ts in best and best[ts]:
+            seen += 1
+            assert sign * (px - best[ts]) <= reach
+    assert seen > 100
+
+
+def test_execution_parents_draw_their_child_size_per_parent() -> None:
+    sim = Simulation(_mix(execution={"child_lots": 3, "child_lots_max": 30}), 2)
+    sizes: list[int] = []
+    started = sim.view.parent_started
+
+    def record(agent: object, side: int, lots: int, now_ns: int) -> int:
+        sizes.append(agent.lots)  # type: ignore[attr-defined]
+        assert lots % agent.lots == 0  # type: ignore[attr-defined]
+        return started(agent, side, lots, now_ns)  # type: ignore[arg-type]
+
+    sim.view.parent_started = record  # type: ignore[method-assign]
+    sim.run()
+    assert len(sizes) > 20
+    assert min(sizes) >= 3 and max(sizes) <= 30
+    assert min(sizes) < 6 and max(sizes) > 15

@@ -204,7 +204,11 @@ class MarketMaker(Agent):
     inventory (skew), with a half-spread that adapts to the recent volatility. Level
     ``k`` (0 = best) carries ``size_lots * (k + 1)``: depth grows away from the mid.
     It requotes (cancel all, then the new ladder) when its centre has moved by more
-    than a fraction of the half-spread or when some of its quotes were taken."""
+    than a fraction of the half-spread or when some of its quotes were taken. With
+    ``post_only`` its quotes never take: a level that would cross the other side is
+    refused by the exchange (the maker provides liquidity only; what an execution
+    agent takes from the ladder is then refilled by the makers' next requotes, not by
+    another maker's crossing order)."""
 
     kind = "market_maker"
     wants_fills = True
@@ -213,8 +217,9 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 2.5, **kw: Any) -> None:
+                 view_noise_bp: float = 2.5, post_only: bool = False, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.post_only = post_only
         self.anchor = anchor
         self.view_noise_bp = view_noise_bp
         self.mean_wait_s = mean_wait_s
@@ -250,12 +255,15 @@ class MarketMaker(Agent):
                 out.append(CancelAll(uid, sym))
             step = self.step_bp * bp
             size = self.size_lots
+            post = self.post_only
             for k in range(self.levels):
                 lots = size * (k + 1)
                 out.append(PlaceOrder(uid, sym, BUY, LIMIT, qty_lots=lots,
-                                      price_ticks=max(1, int(center - half - k * step))))
+                                      price_ticks=max(1, int(center - half - k * step)),
+                                      post_only=post))
                 out.append(PlaceOrder(uid, sym, SELL, LIMIT, qty_lots=lots,
-                                      price_ticks=max(1, math.ceil(center + half + k * step))))
+                                      price_ticks=max(1, math.ceil(center + half + k * step)),
+                                      post_only=post))
             self.center = center
             self.quoted = 2 * self.levels
         return self._wait(now_ns, self.mean_wait_s, m)
@@ -264,16 +272,29 @@ class MarketMaker(Agent):
 class ExecutionAgent(Agent):
     """Works large parent orders: at random times a parent of ``n`` child orders
     (``n`` Pareto-distributed with tail exponent ``alpha``, so a few parents are very
-    large), each child a market order of ``child_lots``, sent one every
-    ``child_wait_s`` on average until the parent is done. The parents' sizes give the
-    sign of trades its long memory (Lillo, Mike and Farmer: gamma = alpha - 1)."""
+    large), sent one every ``child_wait_s`` on average until the parent is done. The
+    parents' sizes give the sign of trades its long memory (Lillo, Mike and Farmer:
+    gamma = alpha - 1).
+
+    A child is ``child_lots``, or with ``child_lots_max`` a size drawn once per parent,
+    log-uniform from ``child_lots`` to ``child_lots_max`` (some desks work orders in
+    small slices, some in large ones). With ``limit_bp`` a child is a marketable limit
+    IOC at most that far through the best opposite price (it takes what is there and
+    does not sweep a thin book), else a market order. With ``follow_activity`` the
+    children come faster when the market is busy (a participation rate), as the other
+    agents' arrivals do."""
 
     kind = "execution"
 
     def __init__(self, agent_id: str, *, idle_wait_s: float = 900.0,
                  child_wait_s: float = 20.0, alpha: float = 1.35, min_children: int = 2,
-                 max_children: int = 3000, child_lots: int = 10, **kw: Any) -> None:
+                 max_children: int = 3000, child_lots: int = 10, child_lots_max: int = 0,
+                 follow_activity: bool = False, limit_bp: float = 0.0, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.limit_bp = limit_bp
+        self.child_lots_max = child_lots_max
+        self.follow_activity = follow_activity
+        self.lots = child_lots
         self.idle_wait_s = idle_wait_s
         self.child_wait_s = child_wait_s
         self.alpha = alpha
@@ -294,12 +315,29 @@ class ExecutionAgent(Agent):
             n = int(self.min_children * u ** (-1.0 / self.alpha))
             self.remaining = min(n, self.max_children)
             self.side = BUY if rng.random() < 0.5 else SELL
-            self.parent_id = m.parent_started(self, self.side, self.remaining * self.child_lots,
-                                              now_ns)
-        out.append(PlaceOrder(self.user_id, m.symbol, self.side, MARKET,
-                              qty_lots=self.child_lots, tif=IOC))
+            lots = self.child_lots
+            if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
+                lots = int(lots * math.exp(rng.random() * math.log(
+                    (self.child_lots_max + 1) / lots)))
+            self.lots = lots
+            self.parent_id = m.parent_started(self, self.side, self.remaining * lots, now_ns)
+        if self.limit_bp:
+            # a marketable limit: take at most ``limit_bp`` through the best price (no
+            # sweep of a thin book); with nothing to take, wait for the next child
+            best = m.best_ask() if self.side == BUY else m.best_bid()
+            if best:
+                reach = int(self.limit_bp * m.bp_ticks())
+                out.append(PlaceOrder(self.user_id, m.symbol, self.side, LIMIT,
+                                      qty_lots=self.lots, tif=IOC,
+                                      price_ticks=best + reach if self.side == BUY
+                                      else max(1, best - reach)))
+        else:
+            out.append(PlaceOrder(self.user_id, m.symbol, self.side, MARKET,
+                                  qty_lots=self.lots, tif=IOC))
         self.remaining -= 1
         if self.remaining:
+            if self.follow_activity:  # a participation rate: faster when the market is busy
+                return self._wait(now_ns, self.child_wait_s, m)
             return now_ns + 1 + int(rng.expovariate(1.0) * self.child_wait_s * SECOND)
         m.parent_finished(self.parent_id, now_ns)
         return self._wait(now_ns, self.idle_wait_s, m)

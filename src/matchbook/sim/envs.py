@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from typing import Any
 
 import gymnasium as gym
@@ -42,9 +43,10 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from matchbook.core.commands import BUY, IOC, LIMIT, MARKET, SELL, CancelAll, PlaceOrder
+from matchbook.core.events import TradeExecuted
 from matchbook.sim.agents import SECOND, Agent
 from matchbook.sim.presets import GYM, Preset
-from matchbook.sim.runner import Simulation, agent_random, fundamental_path
+from matchbook.sim.runner import Simulation, agent_key, fundamental_path
 
 _WARM: dict[tuple[Any, ...], tuple[Simulation, dict[str, Any]]] = {}
 
@@ -66,7 +68,7 @@ def _warm(preset: Preset, seed: int, warmup_s: int) -> tuple[Simulation, dict[st
         sim = Simulation(preset, seed, record=False,
                          extra_agents=[PolicyAccount("policy", usd=50_000_000, btc=1000)])
         sim.run_until(sim.start_ns + warmup_s * SECOND)
-        _WARM[key] = (sim, sim.checkpoint())
+        _WARM[key] = (sim, sim.checkpoint(rngs=False))  # each reset seeds them afresh
     return _WARM[key]
 
 
@@ -100,8 +102,8 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         sim = self.sim
         sim.rewind(self._checkpoint)
         episode = int(self.np_random.integers(0, 2**62))
-        for agent in sim.agents:
-            agent.rng = agent_random(episode, agent.agent_id)
+        for agent in sim.agents:  # keyed by the agent's id, as in a run (see agent_seed)
+            agent.rng = random.Random((episode << 64) | agent_key(agent.agent_id))
         # the latent fundamental goes on from where the warm-up left it along a path of
         # the episode's own (the background agents would otherwise replay one future)
         i = (sim.now_ns - sim.start_ns) // SECOND
@@ -113,7 +115,34 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
                                            np.full(length - i - ahead, path[ahead - 1])])
         sim._activity = np.concatenate([self._template_activity[:i], activity[:ahead],
                                         np.full(length - i - ahead, activity[ahead - 1])])
-        sim.view.set_paths(sim._fundamental, sim._activity)
+        sim.view.set_paths(path[:ahead], activity[:ahead], first_second=i)
+
+    # -- the gymnasium interface: a subclass gives ``_reset_row``, ``_act`` and ``_row``
+    # (plain Python floats; a vector batches the rows into one array) ----------------
+
+    def _reset_row(self, seed: int | None) -> list[float]:
+        raise NotImplementedError
+
+    def _reset_info(self) -> dict[str, Any]:
+        return {}
+
+    def _act(self, action: list[float]) -> tuple[float, bool, dict[str, Any]]:
+        """Apply one (clipped) action and the background; ``(reward, terminated,
+        info)``."""
+        raise NotImplementedError
+
+    def _row(self) -> list[float]:
+        raise NotImplementedError
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        row = self._reset_row(seed)
+        return _observations([row])[0], self._reset_info()
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        clipped = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), 0.0, 1.0)
+        reward, terminated, info = self._act(clipped.tolist())
+        return _observations([self._row()])[0], reward, terminated, False, info
 
     def _book(self) -> tuple[int, int, int, int]:
         book = self.sim.engine.books[self.symbol.name]
@@ -146,6 +175,11 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         return usd, btc
 
 
+def _observations(rows: list[list[float]]) -> np.ndarray:
+    """Observation rows as one ``(n, F)`` float32 array, clipped to the space."""
+    return np.clip(np.array(rows, dtype=np.float32), -1e4, 1e4)
+
+
 def _clone(template: Simulation) -> Simulation:
     """A new simulation object sharing nothing mutable with ``template`` (its state
     comes from the checkpoint at the first reset)."""
@@ -172,23 +206,25 @@ class ExecutionEnv(_MarketEnv):
         self.episode_seconds = horizon * self.step_ns / SECOND
         self.action_space = spaces.Box(0.0, 1.0, (1,), np.float32)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def _reset_row(self, seed: int | None) -> list[float]:
         self._restart(seed)
         self.t = 0
         self.left = self.target_lots
         self.arrival = self._mid()
         self.cost_bp = 0.0
-        return self._obs(), {"arrival_mid_ticks": self.arrival}
+        return self._row()
 
-    def _obs(self) -> np.ndarray:
+    def _reset_info(self) -> dict[str, Any]:
+        return {"arrival_mid_ticks": self.arrival}
+
+    def _row(self) -> list[float]:
         spread, imbalance, vol = self._market_features()
         move = (self._mid() - self.arrival) / self.arrival * 1e4
-        return np.clip(np.array([1 - self.t / self.horizon, self.left / self.target_lots,
-                                 spread, move, imbalance, vol], dtype=np.float32), -1e4, 1e4)
+        return [1 - self.t / self.horizon, self.left / self.target_lots, spread, move,
+                imbalance, vol]
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        share = float(np.clip(np.asarray(action, dtype=np.float64).reshape(-1)[0], 0.0, 1.0))
+    def _act(self, action: list[float]) -> tuple[float, bool, dict[str, Any]]:
+        share = action[0]
         last = self.t == self.horizon - 1
         lots = self.left if last else min(self.left, round(share * self.left))
         reward = 0.0
@@ -199,7 +235,7 @@ class ExecutionEnv(_MarketEnv):
                                                     tif=IOC)], self.policy)
             sign = 1 if self.side == BUY else -1
             for e in events:
-                if type(e).__name__ == "TradeExecuted":
+                if type(e) is TradeExecuted:
                     filled += e.qty_lots
                     slip_bp = sign * (e.price_ticks - self.arrival) / self.arrival * 1e4
                     reward -= slip_bp * e.qty_lots / self.target_lots
@@ -210,7 +246,7 @@ class ExecutionEnv(_MarketEnv):
         if terminated and self.left:
             reward -= 50.0 * self.left / self.target_lots  # not done: 50 bp on the rest
         self.cost_bp -= reward
-        return self._obs(), float(reward), bool(terminated), False, {
+        return float(reward), bool(terminated), {
             "filled_lots": filled, "left_lots": self.left, "shortfall_bp": self.cost_bp}
 
 
@@ -238,23 +274,21 @@ class MarketMakingEnv(_MarketEnv):
     def _inventory(self) -> int:
         return (self._balances()[1] - self.start_btc) // self.symbol.base_per_lot
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def _reset_row(self, seed: int | None) -> list[float]:
         self._restart(seed)
         self.t = 0
         self.start_btc = self._balances()[1]
         self.value = self._value()
         self._mid_prev = self._mid()
-        return self._obs(0.0), {}
+        self._move_bp = 0.0
+        return self._row()
 
-    def _obs(self, move_bp: float) -> np.ndarray:
+    def _row(self) -> list[float]:
         spread, imbalance, vol = self._market_features()
-        return np.clip(np.array([self._inventory() / self.inventory_limit, spread, move_bp,
-                                 imbalance, 1 - self.t / self.horizon, vol],
-                                dtype=np.float32), -1e4, 1e4)
+        return [self._inventory() / self.inventory_limit, spread, self._move_bp, imbalance,
+                1 - self.t / self.horizon, vol]
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), 0.0, 1.0)
+    def _act(self, a: list[float]) -> tuple[float, bool, dict[str, Any]]:
         mid = self._mid()
         bp = mid * 1e-4
         uid, name = self.policy.user_id, self.symbol.name
@@ -278,9 +312,9 @@ class MarketMakingEnv(_MarketEnv):
         share = self._inventory() / self.inventory_limit
         reward = pnl_bp - self.inventory_penalty * share * share
         new_mid = self._mid()
-        move = (new_mid - mid) / mid * 1e4 if mid else 0.0
+        self._move_bp = (new_mid - mid) / mid * 1e4 if mid else 0.0
         terminated = self.t >= self.horizon
-        return self._obs(move), float(reward), bool(terminated), False, {
+        return float(reward), bool(terminated), {
             "inventory_lots": self._inventory(), "pnl_bp": pnl_bp}
 
 
@@ -290,30 +324,31 @@ class _EnvGroup:
 
     def __init__(self, env_class: type[_MarketEnv], count: int, kw: dict[str, Any]) -> None:
         self.envs = [env_class(**kw) for _ in range(count)]
-        self.done = np.zeros(count, dtype=np.bool_)
-        self.obs = np.zeros((count, env_class.n_features), dtype=np.float32)
+        self.done = [False] * count
 
     def reset(self, seeds: list[int | None]) -> np.ndarray:
-        for i, env in enumerate(self.envs):
-            self.obs[i], _ = env.reset(seed=seeds[i])
-        self.done[:] = False
-        return self.obs.copy()
+        rows = [env._reset_row(seed) for env, seed in zip(self.envs, seeds, strict=True)]
+        self.done = [False] * len(self.envs)
+        return _observations(rows)
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                   np.ndarray]:
         count = len(self.envs)
-        rewards = np.zeros(count, dtype=np.float64)
-        terminated = np.zeros(count, dtype=np.bool_)
-        truncated = np.zeros(count, dtype=np.bool_)
-        for i, env in enumerate(self.envs):
-            if self.done[i]:
-                self.obs[i], _ = env.reset()
+        rows: list[list[float]] = []
+        rewards = [0.0] * count
+        terminated = [False] * count
+        done = self.done
+        for i, (env, action) in enumerate(zip(
+                self.envs, np.clip(actions, 0.0, 1.0).astype(np.float64).tolist(),
+                strict=True)):
+            if done[i]:
+                rows.append(env._reset_row(None))
                 continue
-            obs, reward, term, trunc, _ = env.step(actions[i])
-            self.obs[i] = obs
-            rewards[i], terminated[i], truncated[i] = reward, term, trunc
-        self.done = terminated | truncated
-        return self.obs.copy(), rewards, terminated, truncated
+            rewards[i], terminated[i], _ = env._act(action)
+            rows.append(env._row())
+        self.done = terminated
+        return (_observations(rows), np.array(rewards, dtype=np.float64),
+                np.array(terminated, dtype=np.bool_), np.zeros(count, dtype=np.bool_))
 
 
 def _group_worker(conn: Any, env_class: type[_MarketEnv], count: int,

@@ -67,13 +67,21 @@ DEFAULT = Preset(
     description="~1,000 agents: 12 market makers, 60 execution agents, 120 value, "
                 "20 momentum, 4 informed and 780 noise traders; a 24-hour day",
     agents=(
-        ("market_maker", 12, {}),
-        ("execution", 60, {"idle_wait_s": 300.0}),
+        # post-only ladders of thin first levels: what an execution agent takes is
+        # refilled by the makers' next requotes (square-root impact, fact 6)
+        ("market_maker", 12, {"post_only": True, "size_lots": 4, "levels": 6,
+                               "view_noise_bp": 3.8}),
+        # parents worked at a participation rate, in slices of a per-parent size, each
+        # a marketable limit at most 2 bp through the best
+        ("execution", 60, {"idle_wait_s": 450.0, "child_wait_s": 3.0, "child_lots": 3,
+                            "child_lots_max": 30, "limit_bp": 2.0,
+                            "follow_activity": True}),
         ("value", 120, {}),
         ("momentum", 20, {}),
-        ("informed", 4, {}),
+        ("informed", 4, {"mean_wait_s": 600.0}),
         ("noise", 780, {}),
     ),
+    fundamental=Fundamental(season=0.55, activity_beta=1.0),
 )
 
 SMALL = Preset(

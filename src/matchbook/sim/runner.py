@@ -31,6 +31,7 @@ execution agents) is in ``SimResult``.
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import heapq
@@ -72,8 +73,14 @@ def agent_seed(seed: int, agent_id: str) -> np.random.SeedSequence:
     Keyed by a hash of the id, not by the agent's position, so that adding or removing
     agents leaves every other agent's stream as it was."""
     root = np.random.SeedSequence(seed)
-    key = int.from_bytes(hashlib.blake2b(agent_id.encode(), digest_size=8).digest(), "big")
-    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, key))
+    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key,
+                                                           agent_key(agent_id)))
+
+
+@functools.lru_cache(maxsize=65536)
+def agent_key(agent_id: str) -> int:
+    """The 64-bit key of an agent's stream: a hash of its stable id."""
+    return int.from_bytes(hashlib.blake2b(agent_id.encode(), digest_size=8).digest(), "big")
 
 
 def agent_random(seed: int, agent_id: str) -> random.Random:
@@ -177,21 +184,26 @@ class _View:
     def bp_ticks(self) -> float:
         return self._bp
 
-    def set_paths(self, fundamental: np.ndarray, activity: np.ndarray) -> None:
-        """The fundamental and activity paths the agents read (as Python lists: an
-        agent's read of one value is a list index, not a NumPy scalar)."""
+    def set_paths(self, fundamental: np.ndarray, activity: np.ndarray,
+                  first_second: int = 0) -> None:
+        """The fundamental and activity paths the agents read, from ``first_second`` of
+        the day on (as Python lists: an agent's read of one value is a list index, not
+        a NumPy scalar; a read past either end gives the value at that end)."""
         self._f_path = fundamental.tolist()
         self._a_path = activity.tolist()
         self._f_last = len(self._f_path) - 1
         self._a_last = len(self._a_path) - 1
+        self._path_start_ns = self.day_start_ns + first_second * SECOND
 
     def fundamental(self, now_ns: int, ahead_s: int = 0) -> float:
-        i = (now_ns - self.day_start_ns) // SECOND + ahead_s
-        return self._f_path[i if i < self._f_last else self._f_last]
+        i = (now_ns - self._path_start_ns) // SECOND + ahead_s
+        return self._f_path[i if i < self._f_last else self._f_last] if i > 0 else (
+            self._f_path[0])
 
     def activity(self, now_ns: int) -> float:
-        i = (now_ns - self.day_start_ns) // SECOND
-        return self._a_path[i if i < self._a_last else self._a_last]
+        i = (now_ns - self._path_start_ns) // SECOND
+        return self._a_path[i if i < self._a_last else self._a_last] if i > 0 else (
+            self._a_path[0])
 
     def open_order_count(self, user_id: int) -> int:
         mine = self._user_orders.get(user_id)
@@ -218,12 +230,13 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
     for tau, sd in f.vol_components:
         phi = math.exp(-1.0 / tau)
         shocks = rng.standard_normal(n) * sd * math.sqrt(1 - phi * phi)
-        comp = np.empty(n)
+        comp: list[float] = []
+        append = comp.append
         x = rng.standard_normal() * sd
-        for i, e in enumerate(shocks.tolist()):
+        for e in shocks.tolist():
             x = phi * x + e
-            comp[i] = x
-        h += comp
+            append(x)
+        h += np.asarray(comp)
     if f.season:
         day = 2 * math.pi * np.arange(n) / 86_400
         h += f.season * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
@@ -232,12 +245,14 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
     jumps = (rng.random(n) < f.jump_per_s) * rng.standard_normal(n) * f.jump_bp * 1e-4
     steps = sigma * rng.standard_normal(n) + jumps
     kappa = math.log(2) / f.half_life_s
-    x, out = 0.0, np.empty(n)
-    for i, s in enumerate(steps.tolist()):
+    x = 0.0
+    path: list[float] = []
+    append = path.append
+    for s in steps.tolist():
         x += s - kappa * x
-        out[i] = x
+        append(x)
     activity = np.exp(f.activity_beta * (h - var_h / 2))
-    return price_ticks * np.exp(out), activity
+    return price_ticks * np.exp(np.asarray(path)), activity
 
 
 class Simulation:
@@ -458,15 +473,25 @@ class Simulation:
 
     # -- state for the gym environments ------------------------------------------------
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self, *, rngs: bool = True) -> dict[str, Any]:
         """The whole simulation state: the engine as ``Engine.snapshot()`` plus a copy
-        of the agents, their schedule and the clock (see ``rewind``)."""
-        return {"engine": self.engine.snapshot(),
-                "rest": pickle.dumps((self.agents, self._heap, self._tie, self.seq,
-                                       self.now_ns, self.messages, self._next_minute,
-                                       self._next_second, self._minute_mid,
-                                       self._vol_ticks, self._parents),
-                                     protocol=pickle.HIGHEST_PROTOCOL)}
+        of the agents, their schedule and the clock (see ``rewind``). With ``rngs``
+        false the agents' random streams are left out (a rewind then leaves each
+        agent's ``rng`` at ``None``, for a caller that seeds them afresh)."""
+        saved = [agent.rng for agent in self.agents]
+        if not rngs:
+            for agent in self.agents:
+                agent.rng = None  # type: ignore[assignment]
+        try:
+            rest = pickle.dumps((self.agents, self._heap, self._tie, self.seq,
+                                 self.now_ns, self.messages, self._next_minute,
+                                 self._next_second, self._minute_mid,
+                                 self._vol_ticks, self._parents),
+                                protocol=pickle.HIGHEST_PROTOCOL)
+        finally:
+            for agent, rng in zip(self.agents, saved, strict=True):
+                agent.rng = rng
+        return {"engine": self.engine.snapshot(), "rest": rest}
 
     def rewind(self, checkpoint: dict[str, Any]) -> None:
         """Put the simulation back in a ``checkpoint``'s state: the engine is restored
