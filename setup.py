@@ -109,8 +109,11 @@ def ext_modules() -> list[object]:
         name = _module_name(path)
         DIGESTS[name] = digest = source_digest(SRC / path)
         # C code is generated again whenever the source differs from the one the
-        # extension in place was built from, whatever the files' times say
-        force = recorded.get(name, {}).get("source_sha256") != digest
+        # extension in place was built from, or that extension is gone, whatever the
+        # files' times say (an old .c file is never compiled again)
+        entry = recorded.get(name, {})
+        force = (entry.get("source_sha256") != digest
+                 or not (SRC / "matchbook" / "core" / entry.get("extension", "-")).is_file())
         extensions.extend(cythonize(
             [f"src/{path}"], compiler_directives={**DIRECTIVES, **CORE_MODULES[path]},
             force=force, quiet=True))
