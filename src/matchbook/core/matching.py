@@ -381,7 +381,7 @@ class OrderBook:
                 assert level.price == price
                 live = level.orders()
                 assert live, "no empty level is kept"
-                assert live[0].prev is None and level.tail is live[-1]
+                assert live[0].prev is None and level.tail is live[len(live) - 1]
                 for a, b in itertools.pairwise(live):
                     assert a.next is b and b.prev is a, "the queue is linked both ways"
                 assert len(live) == level.count
@@ -771,7 +771,6 @@ class MatchingCore:
             levels, heap, maker_side = book.bids, book.bid_heap, BUY
             limit_key, sign = -taker.price, -1
             pay, recv = book.base_slot, book.quote_slot
-        append = out.append
         uid = taker.user_id
         tid = taker.order_id
         rem = taker.leaves
@@ -815,7 +814,7 @@ class MatchingCore:
                 level.total -= fill
                 mfee = tfee = mrel = trel = notional = base_amt = 0
                 if accounts is not None:
-                    notional = price * fill * qptl
+                    notional = qptl * price * fill  # a Python int first: never a C product
                     base_amt = fill * bpl
                     rate = maker.fees.maker_ppm
                     mfee = notional * rate // PPM if rate >= 0 else -(notional * -rate // PPM)
@@ -843,11 +842,11 @@ class MatchingCore:
                     maker.hold = mhold
                     if not rem and thold:
                         trel = thold
-                append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
+                out.append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
                                      tid, maker.user_id, uid, notional, base_amt, mfee, tfee))
-                append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
+                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
                                    price, fill, maker.qty - mleaves, mleaves, True, mfee, mrel))
-                append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
+                out.append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
                                    rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
@@ -872,9 +871,9 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                append(BookLevelChanged(name, maker_side, price, level.total, level.count))
+                out.append(BookLevelChanged(name, maker_side, price, level.total, level.count))
             else:
-                append(BookLevelChanged(name, maker_side, price, 0, 0))
+                out.append(BookLevelChanged(name, maker_side, price, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
@@ -887,8 +886,7 @@ class MatchingCore:
             if accounts is not None:
                 self.fee_balances[book.quote_code] += fee_total
 
-    @staticmethod
-    def _settle_taker(taker: Order, account: Account, pay: int, recv: int, hold: int,
+    def _settle_taker(self, taker: Order, account: Account, pay: int, recv: int, hold: int,
                       paid: int, got: int, release: int) -> None:
         """Write the taker's fills summed by ``_match``: ``paid`` out of its hold (now
         ``hold``), ``got`` in, and ``release`` of the rest of the hold back to available.
