@@ -100,7 +100,7 @@ class Lifecycle(MatchingCore):
                                     price, qty, leaves, True, delta))
             out.append(BookLevelChanged(order.symbol, order.side, price, level.total, level.count))
             return
-        # loses priority: leave the old queue entry dead, enter a fresh one
+        # loses priority: unlinked from its queue; a fresh order enters at the back
         level = book.unlink(order)
         self._unregister(order)
         out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
@@ -140,8 +140,7 @@ class Lifecycle(MatchingCore):
         if price * qty * sym.quote_per_tick_lot < sym.min_notional_minor:
             return Code.NOTIONAL_TOO_SMALL
         if price != order.price:
-            ref = book.reference_price()
-            if ref and abs(price - ref) * 10_000 > ref * sym.price_band_bps:
+            if book.outside_band(price):
                 return Code.PRICE_OUTSIDE_BAND
             if order.post_only and (
                 (order.side == BUY and book.ask_heap and price >= book.ask_heap[0])

@@ -5,21 +5,22 @@ job of the engine works on; the other jobs are mixins over it (``core/engine.py`
 from __future__ import annotations
 
 import heapq
-from collections import deque
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from matchbook.core.accounts import Account, Withdrawal
-from matchbook.core.book import RESTS, Level, Order, OrderBook, pack_flags
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
     BUY,
     FOK,
     GTC,
+    GTD,
     IOC,
     LIMIT,
     MARKET,
     SELL,
+    STOP_LIMIT,
     STOP_MARKET,
     STP_CANCEL_BOTH,
     STP_CANCEL_NEWEST,
@@ -48,7 +49,7 @@ from matchbook.core.risk import (
     check_shape,
     within_position_limit,
 )
-from matchbook.core.symbols import PPM, FeeSchedule, Markets
+from matchbook.core.symbols import PPM, FeeSchedule, Markets, Symbol
 
 if TYPE_CHECKING:
     from matchbook.core.p2p import P2PDesk
@@ -58,6 +59,347 @@ NEVER = 2**63 - 1
 _UNFILLED = int(CancelReason.UNFILLED)
 _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
+
+
+def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
+    """Order type, time in force, self-trade mode and post-only in 7 bits."""
+    return (order_type - 1) | (tif - 1) << 2 | (stp - 1) << 4 | int(post_only) << 6
+
+
+# by ``flags & 15`` (order type and time in force): does an open remainder rest? Limit
+# and stop-limit orders that are GTC or GTD do; a table look-up costs less than the
+# properties' calls on the matching path
+RESTS: tuple[bool, ...] = tuple(
+    (flags & 3) + 1 in (LIMIT, STOP_LIMIT) and (flags >> 2 & 3) + 1 in (GTC, GTD)
+    for flags in range(16))
+
+
+class Order:
+    """A live order (resting, or a stop waiting for its trigger). Mutable, engine-owned.
+
+    Compiled, a native object with C fields (``matching.pxd``); interpreted, a class
+    with slots. ``leaves`` is the open quantity (visible + hidden); ``visible`` the
+    quantity shown in the book (the iceberg peak, else ``leaves``); ``visible == 0``
+    marks a closed order. ``hold`` is what is still held for the order in minor units of
+    the quote asset (buys) or the base asset (sells). ``fees`` are the rates of the
+    user's tier when the order was placed (a shared object). ``prev`` / ``next`` link
+    the order into its level's FIFO queue (intrusive: a cancel unlinks in O(1)).
+
+    Prices and quantities are C ``long long`` in the compiled build: every path that
+    makes an order bounds them below ``risk.MAX_TICKS`` (10**15) first. The user id,
+    the hold (money) and the expiry stay Python ints, as the commands leave them
+    unbounded.
+    """
+
+    __slots__ = ("client_order_id", "display", "expire_ts", "fees", "flags", "hold", "leaves",
+                 "next", "order_id", "prev", "price", "qty", "side", "stop_price", "symbol",
+                 "user_id", "visible")
+
+    order_id: int
+    user_id: int
+    symbol: str
+    side: int
+    price: int  # limit price in ticks (for a market order: its protection limit)
+    qty: int  # total ordered lots
+    leaves: int
+    visible: int
+    display: int  # iceberg peak size, 0 = not an iceberg
+    hold: int
+    flags: int  # see pack_flags
+    stop_price: int  # > 0 while a stop waits for its trigger
+    expire_ts: int  # GTD expiry (sequencer ns), 0 = none
+    client_order_id: str
+    fees: FeeSchedule
+    prev: Order | None
+    next: Order | None
+
+    def __init__(self, order_id: int, user_id: int, symbol: str, side: int, price: int, qty: int,
+                 leaves: int, visible: int, display: int, hold: int, flags: int,
+                 stop_price: int, expire_ts: int, client_order_id: str,
+                 fees: FeeSchedule) -> None:
+        self.order_id = order_id
+        self.user_id = user_id
+        self.symbol = symbol
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.leaves = leaves
+        self.visible = visible
+        self.display = display
+        self.hold = hold
+        self.flags = flags
+        self.stop_price = stop_price
+        self.expire_ts = expire_ts
+        self.client_order_id = client_order_id
+        self.fees = fees
+        self.prev = None
+        self.next = None
+
+    def __repr__(self) -> str:
+        return (f"Order(order_id={self.order_id}, user_id={self.user_id}, "
+                f"symbol={self.symbol!r}, side={self.side}, price={self.price}, qty={self.qty}, "
+                f"leaves={self.leaves}, visible={self.visible}, display={self.display}, "
+                f"hold={self.hold}, flags={self.flags}, stop_price={self.stop_price}, "
+                f"expire_ts={self.expire_ts}, client_order_id={self.client_order_id!r})")
+
+    @property
+    def filled(self) -> int:
+        return self.qty - self.leaves
+
+    @property
+    def order_type(self) -> int:
+        return (self.flags & 3) + 1
+
+    @property
+    def tif(self) -> int:
+        return (self.flags >> 2 & 3) + 1
+
+    @property
+    def stp(self) -> int:
+        return (self.flags >> 4 & 3) + 1
+
+    @property
+    def post_only(self) -> bool:
+        return bool(self.flags >> 6 & 1)
+
+    @property
+    def fee_maker(self) -> int:
+        return self.fees.maker_ppm
+
+    @property
+    def fee_taker(self) -> int:
+        return self.fees.taker_ppm
+
+
+class Level:
+    """One price level: the live orders' count and visible total, and the FIFO queue as
+    an intrusive doubly linked list (``head`` first in time priority)."""
+
+    __slots__ = ("count", "head", "price", "tail", "total")
+
+    price: int
+    total: int
+    count: int
+    head: Order | None
+    tail: Order | None
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.total = 0
+        self.count = 0
+        self.head = None
+        self.tail = None
+
+    def append(self, order: Order) -> None:
+        """Link ``order`` at the back of the queue (totals are the caller's). O(1)."""
+        tail = self.tail
+        order.prev = tail
+        order.next = None
+        if tail is None:
+            self.head = order
+        else:
+            tail.next = order
+        self.tail = order
+
+    def remove(self, order: Order) -> None:
+        """Unlink ``order`` from the queue (totals are the caller's). O(1)."""
+        prev, nxt = order.prev, order.next
+        if prev is None:
+            self.head = nxt
+        else:
+            prev.next = nxt
+        if nxt is None:
+            self.tail = prev
+        else:
+            nxt.prev = prev
+        order.prev = None
+        order.next = None
+
+    def orders(self) -> list[Order]:
+        """The queue in time priority. O(n)."""
+        result = []
+        order = self.head
+        while order is not None:
+            result.append(order)
+            order = order.next
+        return result
+
+
+class OrderBook:
+    """Bids and asks of one symbol plus its pending stops and last trade price.
+
+    * ``bids`` / ``asks``: ``dict[price_ticks, Level]``, the live levels;
+    * ``bid_heap`` / ``ask_heap``: binary heaps of level prices (bids negated). The top
+      of each heap is always a live level, so the best price is ``heap[0]``: O(1).
+      Emptied levels deeper in a heap are removed lazily (skipped when they surface,
+      and the heap is rebuilt when more than half of it is stale).
+
+    Complexities (L = levels on a side, n = orders in a level): best bid / ask O(1);
+    rest an order O(1) on an existing level, O(log L) for a new level; unlink O(1)
+    (O(log L) amortised when the level empties); L2 top N O(L log N); L3 O(L log L + n).
+    """
+
+    __slots__ = ("ask_heap", "asks", "base_code", "base_slot", "bid_heap", "bids", "halted",
+                 "last_price", "quote_code", "quote_slot", "stops_buy", "stops_sell", "symbol")
+
+    symbol: Symbol
+    base_code: str
+    quote_code: str
+    base_slot: int
+    quote_slot: int
+    bids: dict[int, Level]
+    asks: dict[int, Level]
+    bid_heap: list[int]
+    ask_heap: list[int]
+    stops_buy: list[tuple[int, int, Order]]
+    stops_sell: list[tuple[int, int, Order]]
+    last_price: int
+    halted: bool
+
+    def __init__(self, symbol: Symbol) -> None:
+        self.symbol = symbol
+        self.base_code = symbol.base.code  # held by sell orders
+        self.quote_code = symbol.quote.code  # held by buy orders
+        # where the engine's accounts keep these assets (see ``accounts.Account``)
+        self.base_slot = 0
+        self.quote_slot = 0
+        self.bids = {}
+        self.asks = {}
+        self.bid_heap = []  # negated prices
+        self.ask_heap = []
+        # pending stops: (stop_price, order_id, order) for buys, (-stop_price, ...) sells
+        self.stops_buy = []
+        self.stops_sell = []
+        self.last_price = 0
+        self.halted = False
+
+    # -- queries ---------------------------------------------------------------------
+
+    def best_bid(self) -> int:
+        """Best bid in ticks, 0 if none. O(1)."""
+        return -self.bid_heap[0] if self.bid_heap else 0
+
+    def best_ask(self) -> int:
+        """Best ask in ticks, 0 if none. O(1)."""
+        return self.ask_heap[0] if self.ask_heap else 0
+
+    def reference_price(self) -> int:
+        """The reference price of the price band: the last trade price, else the mid
+        (rounded down to a tick), else 0. O(1). The one definition of the rule."""
+        if self.last_price:
+            return self.last_price
+        if self.bid_heap and self.ask_heap:
+            return (self.ask_heap[0] - self.bid_heap[0]) // 2
+        return 0
+
+    def outside_band(self, price: int) -> bool:
+        """Is ``price`` further from the reference price than the symbol's price band?
+        (Never, without a reference price.) O(1)."""
+        ref = self.reference_price()
+        if not ref:
+            return False
+        dev = price - ref if price >= ref else ref - price
+        return dev * 10_000 > ref * self.symbol.price_band_bps
+
+    def depth(self, side: int, limit: int = 0) -> list[tuple[int, int, int]]:
+        """L2: ``(price_ticks, visible_lots, order_count)`` best first, at most ``limit``
+        levels (0 = all). O(L log N)."""
+        levels = self.bids if side == BUY else self.asks
+        if side == BUY:
+            prices = heapq.nlargest(limit, levels) if limit else sorted(levels, reverse=True)
+        else:
+            prices = heapq.nsmallest(limit, levels) if limit else sorted(levels)
+        return [(p, levels[p].total, levels[p].count) for p in prices]
+
+    def orders_at(self, side: int, price_ticks: int) -> list[Order]:
+        """L3 of one level: live orders in time priority. O(n)."""
+        level = (self.bids if side == BUY else self.asks).get(price_ticks)
+        return level.orders() if level is not None else []
+
+    def iter_orders(self, side: int) -> Iterator[Order]:
+        """L3: every live order of a side, best price first, FIFO within a level."""
+        for price, _, _ in self.depth(side):
+            yield from self.orders_at(side, price)
+
+    # -- mutation (engine-only) ------------------------------------------------------
+
+    def rest(self, order: Order) -> Level:
+        """Append ``order`` to the back of its level, creating the level if needed.
+        O(1), or O(log L) for a new level. Returns the level."""
+        price = order.price
+        levels = self.bids if order.side == BUY else self.asks
+        level = levels.get(price)
+        if level is None:
+            level = levels[price] = Level(price)
+            heapq.heappush(self.bid_heap if order.side == BUY else self.ask_heap,
+                           -price if order.side == BUY else price)
+        level.append(order)
+        level.total += order.visible
+        level.count += 1
+        return level
+
+    def unlink(self, order: Order) -> Level:
+        """Remove a resting order from its level and mark it closed (``visible = 0``).
+        O(1); drops the level if it empties. Returns the level."""
+        price = order.price
+        level = (self.bids if order.side == BUY else self.asks)[price]
+        level.remove(order)
+        level.total -= order.visible
+        level.count -= 1
+        order.visible = 0
+        if level.count == 0:
+            self.drop_level(order.side, price)
+        return level
+
+    def drop_level(self, side: int, price: int) -> None:
+        """Forget an empty level and restore the live-top invariant of the heap.
+        O(log L) amortised."""
+        if side == BUY:
+            levels, heap = self.bids, self.bid_heap
+        else:
+            levels, heap = self.asks, self.ask_heap
+        del levels[price]
+        heappop = heapq.heappop
+        while heap and (-heap[0] if side == BUY else heap[0]) not in levels:
+            heappop(heap)
+        if len(heap) > 2 * len(levels) + 64:
+            heap[:] = [-p for p in levels] if side == BUY else list(levels)
+            heapq.heapify(heap)
+
+    # -- invariants -------------------------------------------------------------------
+
+    def _check(self) -> None:
+        """Assert every structural invariant of the book (tests call this after each step)."""
+        sides = ((BUY, self.bids, self.bid_heap), (SELL, self.asks, self.ask_heap))
+        for side, levels, heap in sides:
+            live_keys = {-p if side == BUY else p for p in levels}
+            assert set(heap) >= live_keys, "every live level is in the heap"
+            if heap:
+                top = -heap[0] if side == BUY else heap[0]
+                assert top in levels, "heap top is a live level"
+            for price, level in levels.items():
+                assert level.price == price
+                live = level.orders()
+                assert live, "no empty level is kept"
+                assert live[0].prev is None and level.tail is live[len(live) - 1]
+                for a, b in itertools.pairwise(live):
+                    assert a.next is b and b.prev is a, "the queue is linked both ways"
+                assert len(live) == level.count
+                assert sum(o.visible for o in live) == level.total
+                for o in live:
+                    assert o.side == side and o.price == price and o.symbol == self.symbol.name
+                    assert 0 < o.visible <= o.leaves <= o.qty
+                    assert (o.display == 0 and o.visible == o.leaves) or (
+                        o.display > 0 and o.visible <= o.display
+                    )
+                    assert o.stop_price == 0
+        bid, ask = self.best_bid(), self.best_ask()
+        if bid and ask:
+            assert bid < ask, f"book crossed: bid {bid} >= ask {ask}"
+        if self.bids:
+            assert bid == max(self.bids)
+        if self.asks:
+            assert ask == min(self.asks)
 
 
 # (side, order type, time in force, self-trade mode) of an everyday order -> its flags
@@ -174,11 +516,7 @@ class MatchingCore:
             notional = price * qty * sym.quote_per_tick_lot
             if notional < sym.min_notional_minor:
                 return self._place_any(c, out)
-            ref = book.last_price
-            if not ref and book.bid_heap and book.ask_heap:
-                ref = (book.ask_heap[0] - book.bid_heap[0]) // 2
-            if ref and (price - ref if price >= ref else ref - price) * 10_000 > (
-                    ref * sym.price_band_bps):
+            if book.outside_band(price):
                 return self._place_any(c, out)
         else:
             best = (book.ask_heap[0] if book.ask_heap else 0) if side == BUY else (
@@ -242,11 +580,9 @@ class MatchingCore:
                 levels, heap, key = book.asks, book.ask_heap, price
             level = levels.get(price)
             if level is None:
-                level = levels[price] = Level(price, deque())
+                level = levels[price] = Level(price)
                 heapq.heappush(heap, key)
-            else:
-                order.price = level.price  # share the level's int: 32 bytes less per order
-            level.orders.append(order)
+            level.append(order)
             total = level.total = level.total + qty
             count = level.count = level.count + 1
             if mine is None:
@@ -300,13 +636,8 @@ class MatchingCore:
             notional = price * qty * sym.quote_per_tick_lot
             if notional < sym.min_notional_minor:
                 return self._reject(c, Code.NOTIONAL_TOO_SMALL, out)
-            ref = book.last_price
-            if not ref and book.bid_heap and book.ask_heap:
-                ref = (book.ask_heap[0] - book.bid_heap[0]) // 2
-            if ref:
-                dev = price - ref if price >= ref else ref - price
-                if dev * 10_000 > ref * sym.price_band_bps:
-                    return self._reject(c, Code.PRICE_OUTSIDE_BAND, out)
+            if book.outside_band(price):
+                return self._reject(c, Code.PRICE_OUTSIDE_BAND, out)
         if otype == MARKET:
             if tif == GTC:
                 tif = IOC  # a market order never rests
@@ -440,7 +771,6 @@ class MatchingCore:
             levels, heap, maker_side = book.bids, book.bid_heap, BUY
             limit_key, sign = -taker.price, -1
             pay, recv = book.base_slot, book.quote_slot
-        append = out.append
         uid = taker.user_id
         tid = taker.order_id
         rem = taker.leaves
@@ -457,14 +787,10 @@ class MatchingCore:
         while rem and heap and heap[0] <= limit_key:
             price = heap[0] * sign
             level = levels[price]
-            queue = level.orders
             stopped = dropped = touched = False
             while True:
-                maker = queue[0]
+                maker: Order = level.head  # type: ignore[assignment]  # never empty
                 vis = maker.visible
-                if not vis:
-                    queue.popleft()
-                    continue
                 if maker.user_id == uid:
                     if accounts is not None:
                         self._settle_taker(taker, tacct, pay, recv, thold, paid, got, 0)
@@ -488,7 +814,7 @@ class MatchingCore:
                 level.total -= fill
                 mfee = tfee = mrel = trel = notional = base_amt = 0
                 if accounts is not None:
-                    notional = price * fill * qptl
+                    notional = qptl * price * fill  # a Python int first: never a C product
                     base_amt = fill * bpl
                     rate = maker.fees.maker_ppm
                     mfee = notional * rate // PPM if rate >= 0 else -(notional * -rate // PPM)
@@ -516,19 +842,19 @@ class MatchingCore:
                     maker.hold = mhold
                     if not rem and thold:
                         trel = thold
-                append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
+                out.append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
                                      tid, maker.user_id, uid, notional, base_amt, mfee, tfee))
-                append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
+                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
                                    price, fill, maker.qty - mleaves, mleaves, True, mfee, mrel))
-                append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
+                out.append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
                                    rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
-                    queue.popleft()
+                    level.remove(maker)
                     if mleaves:  # iceberg: refill the peak at the back of the queue
                         maker.visible = maker.display if maker.display < mleaves else mleaves
                         level.total += maker.visible
-                        queue.append(maker)
+                        level.append(maker)
                     else:
                         level.count -= 1
                         # _unregister, inlined (a call costs as much as the work)
@@ -545,9 +871,9 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                append(BookLevelChanged(name, maker_side, price, level.total, level.count))
+                out.append(BookLevelChanged(name, maker_side, price, level.total, level.count))
             else:
-                append(BookLevelChanged(name, maker_side, price, 0, 0))
+                out.append(BookLevelChanged(name, maker_side, price, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
@@ -560,8 +886,7 @@ class MatchingCore:
             if accounts is not None:
                 self.fee_balances[book.quote_code] += fee_total
 
-    @staticmethod
-    def _settle_taker(taker: Order, account: Account, pay: int, recv: int, hold: int,
+    def _settle_taker(self, taker: Order, account: Account, pay: int, recv: int, hold: int,
                       paid: int, got: int, release: int) -> None:
         """Write the taker's fills summed by ``_match``: ``paid`` out of its hold (now
         ``hold``), ``got`` in, and ``release`` of the rest of the hold back to available.
@@ -631,7 +956,7 @@ class MatchingCore:
             levels, prices = book.bids, sorted((p for p in book.bids if p >= limit), reverse=True)
         need = qty
         for price in prices:
-            queue = levels[price].orders
+            queue = levels[price].orders()
             has_own = stp != STP_CANCEL_OLDEST and any(
                 o.visible and o.user_id == uid for o in queue)
             for o in queue:
@@ -657,8 +982,8 @@ class MatchingCore:
         unit = sym.quote_per_tick_lot
         lots = 0
         for price in sorted(p for p in book.asks if p <= limit):
-            available = sum(o.leaves for o in book.asks[price].orders
-                            if o.visible and o.user_id != uid)
+            available = sum(o.leaves for o in book.asks[price].orders()
+                            if o.user_id != uid)
             per_lot = price * unit
             can = budget * PPM // (per_lot * (PPM + taker_ppm))
             while True:  # truncated fees can leave room for one more lot
@@ -735,13 +1060,12 @@ class MatchingCore:
         book = self.books[order.symbol]
         side, price = order.side, order.price
         level = (book.bids if side == BUY else book.asks)[price]
+        level.remove(order)
         level.total -= order.visible
         level.count -= 1
         order.visible = 0
         if not level.count:
             book.drop_level(side, price)
-        elif len(level.orders) > 2 * level.count + 16:
-            book.compact(level)
         del mine[oid]
         if not mine:
             del self.user_orders[uid]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from matchbook.core.accounts import Account
-from matchbook.core.book import OrderBook
 from matchbook.core.codes import Code
 from matchbook.core.commands import (
     BUY,
@@ -25,9 +24,20 @@ from matchbook.core.commands import (
 )
 from matchbook.core.symbols import MAX_UNITS, Markets, Symbol
 
-if TYPE_CHECKING:
-    from matchbook.core.book import Order as _Order
-    from matchbook.core.book import OrderBook
+
+class _Open(Protocol):
+    """What the position check reads of an open order."""
+
+    side: int
+    symbol: str
+    leaves: int
+
+
+class _Book(Protocol):
+    """What the position check reads of a book."""
+
+    symbol: Symbol
+
 
 MAX_TICKS = 10**15  # no price or quantity beyond this is plausible; bounds int growth
 
@@ -107,7 +117,7 @@ def check_shape(c: PlaceOrder, sym: Symbol, now_ts: int) -> int:
 
 
 def within_position_limit(
-    limits: Mapping[str, int], books: Mapping[str, OrderBook], mine: Mapping[int, _Order] | None,
+    limits: Mapping[str, int], books: Mapping[str, _Book], mine: Mapping[int, _Open] | None,
     account: Account, sym: Symbol, qty: int,
 ) -> bool:
     """Owned base + base still to come from the user's open buys (``mine``) + ``qty``
