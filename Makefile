@@ -71,7 +71,7 @@ test: $(READY)
 ## the core's differential, stateful, fast-path and compatibility tests on the interpreted
 ## build (the same .py files, MATCHBOOK_PURE_PYTHON=1)
 test-pure: $(READY)
-	MATCHBOOK_PURE_PYTHON=1 $(BIN)/python -m pytest -q -n 2 -m "not slow" $(PURE_TESTS)
+	MATCHBOOK_PURE_PYTHON=1 $(BIN)/python -m pytest -q -n 2 $(PURE_TESTS)
 
 ## the web UI: typed client against the server's OpenAPI, unit tests, then Playwright
 ## end to end in Chromium against a real `matchbook serve` (screenshots in web/artifacts)

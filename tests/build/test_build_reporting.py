@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from matchbook import build_info
 from server import running_server
@@ -33,6 +34,7 @@ def test_version_names_the_build() -> None:
         else "core: pure Python")
 
 
+@pytest.mark.slow
 def test_the_health_endpoint_names_the_build(tmp_path: Path) -> None:
     with running_server(tmp_path) as server:
         health = httpx.get(f"http://127.0.0.1:{server.port}/api/v1/health", timeout=30).json()
