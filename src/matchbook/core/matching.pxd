@@ -43,6 +43,14 @@ cdef class Level:
 @cython.final
 cdef class OrderBook:
     cdef public object symbol
+    cdef public str name
+    cdef public object min_qty_lots
+    cdef public object max_qty_lots
+    cdef public object min_notional_minor
+    cdef public object quote_per_tick_lot
+    cdef public object base_per_lot
+    cdef public long long price_band_bps
+    cdef public long long market_protection_bps
     cdef public str base_code
     cdef public str quote_code
     cdef public Py_ssize_t base_slot
@@ -99,7 +107,7 @@ cdef class MatchingCore:
 
     cdef _reject(self, c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
-                   side=int, balances=list, slot=Py_ssize_t, total="long long", count="long long")
+                   balances=list, slot=Py_ssize_t, total="long long", count="long long")
     cpdef _place(self, c, list out)
     @cython.locals(book=OrderBook, order=Order, mine=dict)
     cpdef _place_any(self, c, list out)
@@ -128,6 +136,12 @@ cdef class MatchingCore:
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
                    price="long long", balances=list, slot=Py_ssize_t)
     cpdef _cancel(self, c, list out)
+    @cython.locals(mine=dict, order=Order)
+    cdef tuple _find(self, object uid, object order_id, object coid)
+    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level)
+    cpdef _amend(self, c, list out)
+    @cython.locals(book=OrderBook)
+    cdef object _check_amend(self, Order order, c)
     cpdef _remove_open(self, Order order, list out, object reason)
     @cython.locals(level=Level)
     cpdef _remove_resting(self, OrderBook book, Order order, list out, object reason)

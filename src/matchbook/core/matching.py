@@ -26,6 +26,7 @@ from matchbook.core.commands import (
     STP_CANCEL_NEWEST,
     STP_CANCEL_OLDEST,
     STP_DECREMENT,
+    AmendOrder,
     CancelOrder,
     PlaceOrder,
 )
@@ -35,6 +36,7 @@ from matchbook.core.events import (
     CommandRejected,
     Event,
     OrderAccepted,
+    OrderAmended,
     OrderCancelled,
     OrderExpired,
     OrderFilled,
@@ -239,10 +241,21 @@ class OrderBook:
     (O(log L) amortised when the level empties); L2 top N O(L log N); L3 O(L log L + n).
     """
 
-    __slots__ = ("ask_heap", "asks", "base_code", "base_slot", "bid_heap", "bids", "halted",
-                 "last_price", "quote_code", "quote_slot", "stops_buy", "stops_sell", "symbol")
+    __slots__ = ("ask_heap", "asks", "base_code", "base_per_lot", "base_slot", "bid_heap",
+                 "bids", "halted", "last_price", "market_protection_bps", "max_qty_lots",
+                 "min_notional_minor", "min_qty_lots", "name", "price_band_bps",
+                 "quote_code", "quote_per_tick_lot", "quote_slot", "stops_buy", "stops_sell",
+                 "symbol")
 
     symbol: Symbol
+    name: str
+    min_qty_lots: int
+    max_qty_lots: int
+    min_notional_minor: int
+    quote_per_tick_lot: int
+    base_per_lot: int
+    price_band_bps: int
+    market_protection_bps: int
     base_code: str
     quote_code: str
     base_slot: int
@@ -258,6 +271,15 @@ class OrderBook:
 
     def __init__(self, symbol: Symbol) -> None:
         self.symbol = symbol
+        # the symbol's figures the hot path reads, as the book's own (C) fields
+        self.name = symbol.name
+        self.min_qty_lots = symbol.min_qty_lots
+        self.max_qty_lots = symbol.max_qty_lots
+        self.min_notional_minor = symbol.min_notional_minor
+        self.quote_per_tick_lot = symbol.quote_per_tick_lot
+        self.base_per_lot = symbol.base_per_lot
+        self.price_band_bps = symbol.price_band_bps
+        self.market_protection_bps = symbol.market_protection_bps
         self.base_code = symbol.base.code  # held by sell orders
         self.quote_code = symbol.quote.code  # held by buy orders
         # where the engine's accounts keep these assets (see ``accounts.Account``)
@@ -299,7 +321,7 @@ class OrderBook:
         if not ref:
             return False
         dev = price - ref if price >= ref else ref - price
-        return dev * 10_000 > ref * self.symbol.price_band_bps
+        return dev * 10_000 > ref * self.price_band_bps
 
     def depth(self, side: int, limit: int = 0) -> list[tuple[int, int, int]]:
         """L2: ``(price_ticks, visible_lots, order_count)`` best first, at most ``limit``
@@ -402,16 +424,6 @@ class OrderBook:
             assert ask == min(self.asks)
 
 
-# (side, order type, time in force, self-trade mode) of an everyday order -> its flags
-# (see ``pack_flags``; a market order is IOC even when sent as GTC)
-_PLAIN_FLAGS: dict[tuple[int, int, int, int], int] = {
-    (side, otype, tif, stp): pack_flags(otype, IOC if otype == MARKET else tif, stp, False)
-    for side in (BUY, SELL) for otype in (LIMIT, MARKET) for tif in (GTC, IOC)
-    for stp in range(1, STP_DECREMENT + 1)}
-
-
-
-
 class MatchingCore:
     """The engine's state and its hot path: ``apply``, the everyday order and cancel,
     the matching loop, stop triggers, expiries and the open-order indexes."""
@@ -478,6 +490,9 @@ class MatchingCore:
         if kind is CancelOrder:
             self._cancel(command, out)  # type: ignore[arg-type]
             return out
+        if kind is AmendOrder:
+            self._amend(command, out)  # type: ignore[arg-type]
+            return out
         handler = self._handlers.get(kind)
         if handler is None:
             out.append(CommandRejected(0, Code.UNKNOWN_COMMAND, message(Code.UNKNOWN_COMMAND),
@@ -496,15 +511,18 @@ class MatchingCore:
         ``_place_any``, the full pipeline, which decides it from scratch (this path
         changes nothing before it hands over), so the two agree by construction."""
         book = self.books.get(c.symbol)
-        side, otype, tif = c.side, c.order_type, c.tif
-        flags = _PLAIN_FLAGS.get((side, otype, tif, c.stp))
-        if (book is None or flags is None or c.stop_price_ticks or c.display_lots
+        side, otype, tif, stp = c.side, c.order_type, c.tif, c.stp
+        if (book is None or not (side == BUY or side == SELL)
+                or not (otype == LIMIT or otype == MARKET) or not (tif == GTC or tif == IOC)
+                or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks or c.display_lots
                 or c.client_order_id or c.post_only or c.expire_ts_ns or c.quote_amount_minor
                 or self.halted or book.halted):
             return self._place_any(c, out)
+        # pack_flags, inlined (a market order is IOC even when sent as GTC)
+        flags = (otype - 1) | ((IOC if otype == MARKET else tif) - 1) << 2 | (stp - 1) << 4
         sym = book.symbol
         uid, qty, price = c.user_id, c.qty_lots, c.price_ticks
-        if not (uid > 0 and sym.min_qty_lots <= qty <= sym.max_qty_lots) or (
+        if not (uid > 0 and book.min_qty_lots <= qty <= book.max_qty_lots) or (
                 self.suspended and uid in self.suspended):
             return self._place_any(c, out)
         mine = self.user_orders.get(uid)
@@ -513,8 +531,8 @@ class MatchingCore:
         if otype == LIMIT:
             if not 0 < price < MAX_TICKS:
                 return self._place_any(c, out)
-            notional = price * qty * sym.quote_per_tick_lot
-            if notional < sym.min_notional_minor:
+            notional = price * qty * book.quote_per_tick_lot
+            if notional < book.min_notional_minor:
                 return self._place_any(c, out)
             if book.outside_band(price):
                 return self._place_any(c, out)
@@ -526,10 +544,10 @@ class MatchingCore:
             tif = IOC  # a market order never rests
             # _band_price, inlined
             if side == BUY:
-                price = best * (10_000 + sym.market_protection_bps) // 10_000
+                price = best * (10_000 + book.market_protection_bps) // 10_000
             else:
-                price = max(1, -(-best * (10_000 - sym.market_protection_bps) // 10_000))
-            notional = price * qty * sym.quote_per_tick_lot
+                price = max(1, -(-best * (10_000 - book.market_protection_bps) // 10_000))
+            notional = price * qty * book.quote_per_tick_lot
         if side == BUY:
             hold_asset, slot = book.quote_code, book.quote_slot
         else:
@@ -541,7 +559,7 @@ class MatchingCore:
             uid = account.user_id  # the user's one int object: 32 bytes less per order
             fees = sym.tier_fees.get(account.tier, sym.fees) if account.tier else sym.fees
             hold = notional + notional * fees.hold_ppm // PPM if side == BUY else (
-                qty * sym.base_per_lot)
+                qty * book.base_per_lot)
             balances = account.balances
             if hold > balances[slot] or (
                     side == BUY and self._position_limits
@@ -556,7 +574,7 @@ class MatchingCore:
         # -- accept, match, then rest or cancel the remainder --------------------------
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        name = sym.name
+        name = book.name
         order = Order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
                       fees)
         out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
@@ -758,8 +776,7 @@ class MatchingCore:
         maker's balances at the fill, the taker's summed over the fills and written once
         (before a self-trade check may close the taker, and at the end).
         O(fills + levels touched)."""
-        sym = book.symbol
-        name = sym.name
+        name = book.name
         taker_side = taker.side
         # the taker pays ``pay`` (its held asset) and receives ``recv``; a maker the reverse
         # (slots in the accounts' balances: available there, held at the next index)
@@ -778,7 +795,7 @@ class MatchingCore:
         next_trade = self.next_trade_id
         accounts = self.accounts if self.accounts_enabled else None
         if accounts is not None:
-            qptl, bpl = sym.quote_per_tick_lot, sym.base_per_lot
+            qptl, bpl = book.quote_per_tick_lot, book.base_per_lot
             tacct = accounts[uid]
             tppm = taker.fees.taker_ppm
             thold = taker.hold
@@ -1080,6 +1097,110 @@ class MatchingCore:
             balances[slot] += released
             order.hold = 0
         out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
+
+    def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
+        """The user's open order by id (or client id when the id is 0). Orders are found
+        through their owner, so another user's order is simply unknown (1012)."""
+        if order_id == 0:
+            order_id = self.client_ids.get((uid, coid), 0) if coid else 0
+        mine = self.user_orders.get(uid)
+        order = mine.get(order_id) if mine is not None else None
+        if order is None:
+            return None, Code.UNKNOWN_ORDER
+        return order, Code.OK
+
+    def _amend(self, c: AmendOrder, out: list[Event]) -> None:
+        order, code = self._find(c.user_id, c.order_id, "")
+        if order is not None:
+            code = self._check_amend(order, c)
+        if order is None or code:
+            out.append(OrderRejected(c.user_id, code, message(code), "", c.order_id))
+            return
+        book = self.books[order.symbol]
+        sym = book.symbol
+        price = c.price_ticks or order.price
+        qty = c.qty_lots or order.qty
+        leaves = qty - order.filled
+        account = self.accounts.get(order.user_id) if self.accounts_enabled else None
+        hold, delta = order.hold, 0
+        if account is not None:
+            if order.side == BUY:
+                asset = book.quote_code
+                notional = price * leaves * sym.quote_per_tick_lot
+                hold = notional + notional * order.fees.hold_ppm // PPM
+            else:
+                asset = book.base_code
+                hold = leaves * sym.base_per_lot
+            delta = hold - order.hold
+            code = Code.OK
+            if delta > account.free(asset):
+                code = Code.INSUFFICIENT_FUNDS
+            elif delta and order.side == BUY and self._position_limits and (
+                    not within_position_limit(
+                        self._position_limits, self.books, self.user_orders.get(c.user_id),
+                        account, sym, leaves - order.leaves)):
+                code = Code.POSITION_LIMIT_EXCEEDED
+            if code:
+                out.append(OrderRejected(c.user_id, code, message(code), "", c.order_id))
+                return
+            account.hold(asset, delta)
+        if price == order.price and qty < order.qty:  # keeps its place in the queue
+            level = (book.bids if order.side == BUY else book.asks)[price]
+            visible = min(order.visible, leaves)
+            level.total -= order.visible - visible
+            order.visible, order.leaves, order.qty, order.hold = visible, leaves, qty, hold
+            out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+                                    price, qty, leaves, True, delta))
+            out.append(BookLevelChanged(order.symbol, order.side, price, level.total, level.count))
+            return
+        # loses priority: unlinked from its queue; a fresh order enters at the back
+        level = book.unlink(order)
+        self._unregister(order)
+        out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+                                    level.count))
+        fresh = Order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
+                      leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
+                      order.client_order_id, order.fees)
+        out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+                                price, qty, leaves, False, delta))
+        self._execute_then_trigger(book, fresh, out)
+
+    def _check_amend(self, order: Order, c: AmendOrder) -> int:
+        book = self.books[order.symbol]
+        sym = book.symbol
+        if order.stop_price or (order.order_type != LIMIT and order.order_type != STOP_LIMIT):
+            return Code.ORDER_NOT_AMENDABLE
+        if self.halted:
+            return Code.TRADING_HALTED
+        if book.halted:
+            return Code.SYMBOL_HALTED
+        if c.price_ticks < 0 or c.price_ticks >= MAX_TICKS:
+            return Code.INVALID_PRICE
+        if c.qty_lots < 0 or c.qty_lots >= MAX_TICKS:
+            return Code.INVALID_QUANTITY
+        price = c.price_ticks or order.price
+        qty = c.qty_lots or order.qty
+        if price == order.price and qty == order.qty:
+            return Code.AMEND_NO_CHANGE
+        if qty <= order.filled:
+            return Code.AMEND_BELOW_FILLED
+        if qty > sym.max_qty_lots:
+            return Code.QUANTITY_TOO_LARGE
+        if qty < sym.min_qty_lots:
+            return Code.QUANTITY_TOO_SMALL
+        if order.display and order.display >= qty:
+            return Code.INVALID_DISPLAY_QUANTITY
+        if price * qty * sym.quote_per_tick_lot < sym.min_notional_minor:
+            return Code.NOTIONAL_TOO_SMALL
+        if price != order.price:
+            if book.outside_band(price):
+                return Code.PRICE_OUTSIDE_BAND
+            if order.post_only and (
+                (order.side == BUY and book.ask_heap and price >= book.ask_heap[0])
+                or (order.side == SELL and book.bid_heap and price <= -book.bid_heap[0])
+            ):
+                return Code.POST_ONLY_WOULD_TAKE
+        return Code.OK
 
     def _remove_open(self, order: Order, out: list[Event], reason: int) -> None:
         """Cancel an open order (resting or pending stop) in full."""
