@@ -23,6 +23,9 @@ class Lifecycle(MatchingCore):
     """Cancel-all."""
 
     def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
+        """Cancel every open order of a user (of everyone for user 0), optionally of one
+        symbol, oldest first. O(k log k) for the k orders looked at (every open order
+        for user 0)."""
         symbol = c.symbol
         if symbol and symbol not in self.books:
             out.append(OrderRejected(c.user_id, Code.UNKNOWN_SYMBOL,

@@ -509,7 +509,8 @@ class MatchingCore:
         none of stop, iceberg, client id, post-only, expiry or quote budget, that passes
         every check. Any other order, and every order this path would reject, goes to
         ``_place_any``, the full pipeline, which decides it from scratch (this path
-        changes nothing before it hands over), so the two agree by construction."""
+        changes nothing before it hands over), so the two agree by construction.
+        O(1) to rest (O(log L) for a new level), plus ``_match``'s cost when it crosses."""
         book = self.books.get(c.symbol)
         side, otype, tif, stp = c.side, c.order_type, c.tif, c.stp
         if (book is None or not (side == BUY or side == SELL)
@@ -613,7 +614,9 @@ class MatchingCore:
 
     def _place_any(self, c: PlaceOrder, out: list[Event]) -> None:
         """Every order: validate shape -> risk checks -> hold -> accept -> match -> rest
-        or cancel the remainder -> trigger stops."""
+        or cancel the remainder -> trigger stops. O(1) checks, plus: the user's open
+        orders when a position limit applies, ``_fillable`` for FOK,
+        ``_lots_for_budget`` for a quote budget, ``_match``, and the stops triggered."""
         book = self.books.get(c.symbol)
         if book is None:
             return self._reject(c, Code.UNKNOWN_SYMBOL, out)
@@ -994,7 +997,8 @@ class MatchingCore:
     ) -> int:
         """How many lots a market buy can take with ``budget`` quote minor units, fees
         included, walking the asks up to ``limit`` (other users' orders only). The
-        actual cost never exceeds this walk's, as per-fill fees truncate."""
+        actual cost never exceeds this walk's, as per-fill fees truncate.
+        O(L log L + n): the ask levels up to ``limit`` sorted, and their orders read."""
         sym = book.symbol
         unit = sym.quote_per_tick_lot
         lots = 0
@@ -1021,7 +1025,8 @@ class MatchingCore:
         before the next is considered (so cascades see the prices they cause).
 
         Order: on each side the stop the price crossed first (buys: lowest stop; sells:
-        highest), then the earlier order; between the two sides, the earlier order."""
+        highest), then the earlier order; between the two sides, the earlier order.
+        O(log S) per stop released (S pending stops), plus each one's execution."""
         is_open = self._is_open
         buys, sells = book.stops_buy, book.stops_sell
         while True:
@@ -1060,6 +1065,8 @@ class MatchingCore:
             self._execute(book, order, out)
 
     def _cancel(self, c: CancelOrder, out: list[Event]) -> None:
+        """Cancel one open order of the user, by id or client id. O(1) (O(log L)
+        amortised when its level empties)."""
         uid = c.user_id
         oid = c.order_id
         if oid == 0 and c.client_order_id:
@@ -1110,6 +1117,10 @@ class MatchingCore:
         return order, Code.OK
 
     def _amend(self, c: AmendOrder, out: list[Event]) -> None:
+        """Change a resting limit order's price and/or quantity. A smaller quantity at the
+        same price keeps its place: O(1). Otherwise it leaves its queue and enters as a
+        fresh order: O(1) plus ``_match``'s cost if it crosses (and the user's open orders
+        when a position limit applies)."""
         order, code = self._find(c.user_id, c.order_id, "")
         if order is not None:
             code = self._check_amend(order, c)
@@ -1220,7 +1231,8 @@ class MatchingCore:
     def _expire(self, ts_ns: int, out: list[Event], command: object = None) -> None:
         """Expire every GTD order with ``expire_ts <= ts_ns``, earliest first, then fire
         the P2P deadlines due by then (those of an outage being recorded by ``command``
-        are judged without its downtime: it extends them first)."""
+        are judged without its downtime: it extends them first). O(log E) per expired
+        order (E scheduled expiries)."""
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
             _, oid, _, order = heapq.heappop(heap)

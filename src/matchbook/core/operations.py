@@ -29,6 +29,7 @@ class Operations(MatchingCore):
     """The operator commands."""
 
     def _halt(self, c: HaltTrading, out: list[Event]) -> None:
+        """Halt one symbol, or all trading. O(1)."""
         if c.symbol and c.symbol not in self.books:
             return self._wallet_reject(0, Code.UNKNOWN_SYMBOL, c, out)
         if c.symbol:
@@ -39,6 +40,7 @@ class Operations(MatchingCore):
         return None
 
     def _resume(self, c: ResumeTrading, out: list[Event]) -> None:
+        """Resume one symbol, or all trading. O(1)."""
         if c.symbol and c.symbol not in self.books:
             return self._wallet_reject(0, Code.UNKNOWN_SYMBOL, c, out)
         if c.symbol:
@@ -49,6 +51,8 @@ class Operations(MatchingCore):
         return None
 
     def _suspend(self, c: SuspendUser, out: list[Event]) -> None:
+        """Suspend a user and cancel every open order of theirs, oldest first. O(k log
+        k) for the user's k open orders."""
         if c.user_id <= 0:
             return self._wallet_reject(c.user_id, Code.INVALID_USER, c, out)
         self.suspended.add(c.user_id)
@@ -58,6 +62,7 @@ class Operations(MatchingCore):
         return None
 
     def _reinstate(self, c: ReinstateUser, out: list[Event]) -> None:
+        """Lift a user's suspension. O(1)."""
         if c.user_id <= 0:
             return self._wallet_reject(c.user_id, Code.INVALID_USER, c, out)
         if c.user_id not in self.suspended:
@@ -67,6 +72,7 @@ class Operations(MatchingCore):
         return None
 
     def _set_tier(self, c: SetFeeTier, out: list[Event]) -> None:
+        """Set a user's fee tier (orders placed later pay its rates). O(1)."""
         if c.user_id <= 0:
             return self._wallet_reject(c.user_id, Code.INVALID_USER, c, out)
         if c.tier and c.tier not in self._tiers:
@@ -76,6 +82,7 @@ class Operations(MatchingCore):
         return None
 
     def _set_limits(self, c: SetRiskLimits, out: list[Event]) -> None:
+        """Replace the risk limits. O(assets with a position limit)."""
         limits = RiskLimits(c.max_open_orders, dict(c.position_limits))
         if len(limits.position_limits_minor) != len(c.position_limits) or (
                 not limits.valid_for(self.markets)):  # an asset twice, or out of bounds

@@ -57,6 +57,7 @@ class Wallets(MatchingCore):
         return op
 
     def _deposit(self, c: Deposit, out: list[Event]) -> None:
+        """A deposit to a user, or to the owner of a deposit address (user 0). O(1)."""
         uid, address = c.user_id, c.address
         code = self._amount_ok(c.asset, c.amount_minor)
         if not code and not uid:
@@ -79,6 +80,8 @@ class Wallets(MatchingCore):
         return None
 
     def _create_address(self, c: CreateAddress, out: list[Event]) -> None:
+        """The user's deposit address for an asset, derived from (user, asset). O(1)
+        (one more hash per rare collision)."""
         if c.asset not in self.markets.assets:
             return self._wallet_reject(c.user_id, Code.UNKNOWN_ASSET, c, out)
         if c.user_id <= 0:
@@ -100,6 +103,7 @@ class Wallets(MatchingCore):
         return None
 
     def _request_withdrawal(self, c: RequestWithdrawal, out: list[Event]) -> None:
+        """Hold the amount and record a pending withdrawal. O(1)."""
         code = self._amount_ok(c.asset, c.amount_minor)
         account = self.accounts.get(c.user_id)
         if not code and c.user_id in self.suspended:
@@ -128,12 +132,14 @@ class Wallets(MatchingCore):
         return pending
 
     def _complete_withdrawal(self, c: CompleteWithdrawal, out: list[Event]) -> None:
+        """The pending withdrawal left the exchange: its hold is spent. O(1)."""
         w = self._settle_withdrawal(c.withdrawal_id, c, out)
         if w is not None:
             self.external_balances[w.asset] += w.amount_minor
             out.append(WithdrawalCompleted(w.withdrawal_id, w.user_id, w.asset, w.amount_minor))
 
     def _reject_withdrawal(self, c: RejectWithdrawal, out: list[Event]) -> None:
+        """The pending withdrawal failed: its hold goes back to available. O(1)."""
         w = self._settle_withdrawal(c.withdrawal_id, c, out)
         if w is not None:
             self.accounts[w.user_id].credit(w.asset, w.amount_minor)
@@ -141,6 +147,7 @@ class Wallets(MatchingCore):
                                           c.reason[:200]))
 
     def _transfer(self, c: Transfer, out: list[Event]) -> None:
+        """Move an available amount to the owner of a deposit address. O(1)."""
         code = self._amount_ok(c.asset, c.amount_minor)
         owner = self.addresses.get(c.to_address)
         account = self.accounts.get(c.user_id)
@@ -162,6 +169,7 @@ class Wallets(MatchingCore):
         return None
 
     def _adjust(self, c: AdjustBalance, out: list[Event]) -> None:
+        """An operator's credit or debit of a user's available balance. O(1)."""
         code = self._amount_ok(c.asset, abs(c.amount_minor))
         if not code and c.user_id <= 0:
             code = Code.INVALID_USER
