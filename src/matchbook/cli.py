@@ -34,6 +34,30 @@ app.add_typer(ml_app, name="ml")
 console = Console()
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from matchbook import build_info
+
+        try:
+            number = version("matchbook")
+        except PackageNotFoundError:  # run from a source tree that is not installed
+            number = "unknown"
+        typer.echo(f"matchbook {number}, core: {build_info()['label']}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print the version and which build of the core runs (compiled or pure Python).",
+    )] = False,
+) -> None:
+    """Matchbook: a price-time priority exchange."""
+
+
 @contextmanager
 def _stages(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
     """A ``note(stage, done, total)`` that shows each stage as a progress bar."""
@@ -90,11 +114,24 @@ def bench_engine(
     repeat: Annotated[int, typer.Option(help="Timed passes; the best is reported.")] = 3,
     bytecode_sample: Annotated[int, typer.Option(
         help="Commands whose bytecodes are counted (0: none).")] = 10_000,
+    build: Annotated[str, typer.Option(
+        help="Builds of the core to run side by side, taking turns in chunks of the same "
+             "stream, each in its own process: compiled, pure or compiled,pure "
+             "(matchbook/bench/builds.py).")] = "",
+    chunk: Annotated[int, typer.Option(help="With --build: commands per turn.")] = 20_000,
+    memory_orders: Annotated[int, typer.Option(
+        help="With --build: resting orders placed to measure bytes per resting order.",
+    )] = 200_000,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """A seeded mixed workload through the core in one process (the mix is described
     in ``matchbook/bench/engine.py``)."""
     from matchbook.bench.engine import run
+
+    if build:
+        _bench_builds(tuple(b.strip() for b in build.split(",") if b.strip()), commands,
+                      resting, accounts, seed, repeat, chunk, memory_orders, as_json)
+        return
 
     with _stages(as_json or not console.is_terminal) as note:
         result = run(commands=commands, resting=resting, accounts=accounts, seed=seed,
@@ -118,6 +155,42 @@ def bench_engine(
                       "" if row.get("bytecodes") is None else str(row["bytecodes"]))
     console.print(kinds)
     console.print(_latency_histogram(result["histogram"]))
+
+
+def _bench_builds(builds: tuple[str, ...], commands: int, resting: int, accounts: bool,
+                  seed: int, repeat: int, chunk: int, memory_orders: int,
+                  as_json: bool) -> None:
+    from matchbook.bench.builds import run as run_builds
+
+    try:
+        with _stages(as_json or not console.is_terminal) as note:
+            result = run_builds(builds, commands=commands, resting=resting, accounts=accounts,
+                                seed=seed, repeat=repeat, chunk=chunk,
+                                memory_orders=memory_orders, progress=note)
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    meta = result["meta"]
+    console.print(f"commit {meta['commit']}{' (dirty)' if meta['dirty'] else ''}, "
+                  f"{meta['cpu_model']}, {meta['cores']} cores, Python {meta['python']}, "
+                  f"load {meta['load_average']['start']} -> {meta['load_average']['end']}")
+    table = Table(title=f"bench engine --build {','.join(builds)}: {commands:,} commands"
+                  f"{f' on {resting:,} resting orders' if resting else ''}, accounts "
+                  f"{'on' if accounts else 'off'}, {repeat} rounds, turns of {chunk:,}")
+    for column in ("build", "commands/s (best)", "each round", "p50 µs", "p99 µs",
+                   "p99.9 µs", "bytes/resting order"):
+        table.add_column(column, justify="left" if column == "build" else "right")
+    for row in result["builds"].values():
+        table.add_row(row["label"], f"{row['ops_per_sec']:,}",
+                      " ".join(f"{v:,}" for v in row["ops_per_sec_rounds"]),
+                      str(row["p50_us"]), str(row["p99_us"]), str(row["p999_us"]),
+                      f"{row['bytes_per_resting_order']} ({row['memory_orders']:,})")
+    console.print(table)
+    if "speedup_rounds" in result:
+        console.print(f"compiled / interpreted, each round: {result['speedup_rounds']} "
+                      f"(median {result['speedup_median']})")
 
 
 @bench_app.command("compare")

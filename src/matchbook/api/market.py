@@ -11,6 +11,7 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from matchbook import build_info
 from matchbook.api import views
 from matchbook.api.convert import symbol_of
 from matchbook.api.errors import ApiCode, ApiError
@@ -19,6 +20,8 @@ from matchbook.core import Symbol
 from matchbook.marketdata.feed import INTERVALS_NS, Candle, Trade
 from matchbook.runtime.exchange import Exchange
 from matchbook.runtime.history import stored_candles
+
+CORE_BUILD: str = build_info()["label"]  # which build of the core this process runs
 
 
 class MarketService:
@@ -35,7 +38,7 @@ class MarketService:
 
     def health(self) -> views.Health:
         return views.Health(status="ok", service="matchbook", seq=self.reads.last_seq,
-                            queue_depth=self.reads.queue_depth())
+                            queue_depth=self.reads.queue_depth(), core_build=CORE_BUILD)
 
     def symbols(self) -> list[views.SymbolInfo]:
         return [views.symbol_info(s, self.reads.is_halted(s.name))

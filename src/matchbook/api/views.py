@@ -687,6 +687,8 @@ class Health(View, kw_only=True):
     service: str
     seq: int
     queue_depth: int
+    # which build of the core runs: "compiled (Cython 3.3.1)", "pure Python", ...
+    core_build: str
 
 
 class SymbolInfo(View, kw_only=True):

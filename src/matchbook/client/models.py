@@ -200,6 +200,7 @@ class Health(Model, frozen=True, kw_only=True):
     service: str = "matchbook"
     seq: int = 0
     queue_depth: int = 0
+    core_build: str = ""  # "compiled (Cython x.y)" or "pure Python"
 
 
 class SymbolInfo(Model, frozen=True, kw_only=True):

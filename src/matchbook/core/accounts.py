@@ -1,4 +1,5 @@
-"""A user's balances: available and held per asset, in one flat list of ints."""
+"""A user's balances (available and held per asset, in one flat list of ints), and a
+pending withdrawal."""
 
 from __future__ import annotations
 
@@ -61,4 +62,12 @@ class Account(msgspec.Struct, gc=False):
         self.balances[self.slots[asset] + 1] -= amount
 
 
-__all__ = ["Account"]
+class Withdrawal(msgspec.Struct, frozen=True, gc=False):
+    withdrawal_id: int
+    user_id: int
+    asset: str
+    amount_minor: int
+    destination: str
+
+
+__all__ = ["Account", "Withdrawal"]

@@ -32,7 +32,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from matchbook.core.accounts import Account
-from matchbook.core.book import OrderBook
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
     AddPaymentMethod,
@@ -72,7 +71,17 @@ from matchbook.core.events import (
     PaymentMethodRemoved,
     TradeMessagePosted,
 )
-from matchbook.core.symbols import MAX_UNITS, Markets
+from matchbook.core.symbols import MAX_UNITS, Markets, Symbol
+
+
+class _Book(Protocol):
+    """What the desk reads of a book (``core/matching.py``): the best prices."""
+
+    symbol: Symbol
+    base_code: str
+    quote_code: str
+    bid_heap: list[int]
+    ask_heap: list[int]
 
 
 class _Engine(Protocol):
@@ -81,7 +90,8 @@ class _Engine(Protocol):
 
     markets: Markets
     accounts: dict[int, Account]
-    books: dict[str, OrderBook]
+    @property
+    def books(self) -> Mapping[str, _Book]: ...
     suspended: set[int]
     fee_balances: dict[str, int]
     last_ts: int

@@ -1898,6 +1898,8 @@ export interface components {
         };
         /** Health */
         Health: {
+            /** Core Build */
+            core_build: string;
             /** Queue Depth */
             queue_depth: number;
             /** Seq */

@@ -1,0 +1,162 @@
+# C types of core/matching.py for the compiled build (Cython, pure-Python mode): the .py
+# is the one source of the code; this file only declares types, and is ignored when the
+# module runs interpreted. Compiled with annotation_typing=False: the .py's annotations
+# are for mypy, the C types are these.
+
+cimport cython
+
+
+@cython.final
+cdef class Order:
+    cdef public long long order_id
+    cdef public object user_id          # commands leave it unbounded
+    cdef public str symbol
+    cdef public int side
+    cdef public long long price
+    cdef public long long qty
+    cdef public long long leaves
+    cdef public long long visible
+    cdef public long long display
+    cdef public object hold             # money: a Python int
+    cdef public int flags
+    cdef public long long stop_price
+    cdef public object expire_ts        # unbounded
+    cdef public str client_order_id
+    cdef public object fees
+    cdef public Order prev
+    cdef public Order next
+
+
+@cython.final
+cdef class Level:
+    cdef public long long price
+    cdef public long long total
+    cdef public long long count
+    cdef public Order head
+    cdef public Order tail
+
+    cpdef append(self, Order order)
+    @cython.locals(prev=Order, nxt=Order)
+    cpdef remove(self, Order order)
+
+
+@cython.final
+cdef class OrderBook:
+    cdef public object symbol
+    cdef public str name
+    cdef public object min_qty_lots
+    cdef public object max_qty_lots
+    cdef public object min_notional_minor
+    cdef public object quote_per_tick_lot
+    cdef public object base_per_lot
+    cdef public long long price_band_bps
+    cdef public long long market_protection_bps
+    cdef public str base_code
+    cdef public str quote_code
+    cdef public Py_ssize_t base_slot
+    cdef public Py_ssize_t quote_slot
+    cdef public dict bids
+    cdef public dict asks
+    cdef public list bid_heap
+    cdef public list ask_heap
+    cdef public list stops_buy
+    cdef public list stops_sell
+    cdef public long long last_price
+    cdef public bint halted
+
+    cpdef object reference_price(self)
+    cpdef bint outside_band(self, object price) except -1
+    @cython.locals(level=Level, levels=dict, price="long long")
+    cpdef Level rest(self, Order order)
+    @cython.locals(level=Level, price="long long")
+    cpdef Level unlink(self, Order order)
+    @cython.locals(levels=dict, heap=list)
+    cpdef drop_level(self, int side, object price)
+
+
+cdef class MatchingCore:
+    cdef public object markets
+    cdef public bint accounts_enabled
+    cdef public dict books
+    cdef public dict user_orders
+    cdef public dict client_ids
+    cdef public list expiries
+    cdef public object _expiry_serial
+    cdef public dict accounts
+    cdef public dict fee_balances
+    cdef public dict external_balances
+    cdef public dict withdrawals
+    cdef public set settled_withdrawals
+    cdef public dict addresses
+    cdef public dict user_addresses
+    cdef public set suspended
+    cdef public bint halted
+    cdef public object next_order_id
+    cdef public object next_trade_id
+    cdef public object next_wallet_op_id
+    cdef public object last_seq
+    cdef public object last_ts
+    cdef public object _next_expiry
+    cdef public object limits
+    cdef public object _max_open_orders
+    cdef public object _position_limits
+    cdef public set _tiers
+    cdef public dict _slots
+    cdef public dict _handlers
+    cdef public object p2p
+
+    cdef _reject(self, c, object code, list out)
+    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
+                   balances=list, slot=Py_ssize_t, total="long long", count="long long")
+    cpdef _place(self, c, list out)
+    @cython.locals(book=OrderBook, order=Order, mine=dict)
+    cpdef _place_any(self, c, list out)
+    cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
+    cdef _execute(self, OrderBook book, Order order, list out)
+    cdef _rest_or_close(self, OrderBook book, Order order, list out)
+    @cython.locals(levels=dict, heap=list, level=Level, maker=Order, mine=dict,
+                   taker_side=int, maker_side=int, pay=Py_ssize_t, recv=Py_ssize_t,
+                   limit_key="long long", sign="long long", rem="long long",
+                   filled="long long", price="long long", traded="long long",
+                   fill="long long", vis="long long", mleaves="long long",
+                   next_trade="long long", stopped=bint, dropped=bint, touched=bint,
+                   mbal=list)
+    cdef _match(self, OrderBook book, Order taker, list out)
+    @cython.locals(balances=list)
+    cdef _settle_taker(self, Order taker, object account, Py_ssize_t pay, Py_ssize_t recv,
+                       object hold, object paid, object got, object release)
+    @cython.locals(dec="long long")
+    cdef tuple _self_trade(self, OrderBook book, Level level, Order taker, Order maker,
+                           long long rem, list out)
+    cdef _fillable(self, OrderBook book, object uid, int side, object limit, object qty, int stp)
+    cdef _lots_for_budget(self, OrderBook book, object uid, int stp, object limit, object budget,
+                          object taker_ppm)
+    @cython.locals(order=Order, buys=list, sells=list)
+    cdef _trigger_stops(self, OrderBook book, list out)
+    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
+                   price="long long", balances=list, slot=Py_ssize_t)
+    cpdef _cancel(self, c, list out)
+    @cython.locals(mine=dict, order=Order)
+    cdef tuple _find(self, object uid, object order_id, object coid)
+    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level)
+    cpdef _amend(self, c, list out)
+    @cython.locals(book=OrderBook)
+    cdef object _check_amend(self, Order order, c)
+    cpdef _remove_open(self, Order order, list out, object reason)
+    @cython.locals(level=Level)
+    cpdef _remove_resting(self, OrderBook book, Order order, list out, object reason)
+    @cython.locals(order=Order, book=OrderBook, level=Level, heap=list)
+    cdef _expire(self, object ts_ns, list out, object command=*)
+    cpdef _reschedule(self)
+    @cython.locals(mine=dict)
+    cpdef _register(self, Order order)
+    cdef _push_expiry(self, Order order)
+    @cython.locals(mine=dict)
+    cpdef _unregister(self, Order order)
+    @cython.locals(mine=dict)
+    cpdef bint _is_open(self, Order order) except -1
+    cpdef _close(self, Order order, list out, object reason)
+    cpdef object _release_all(self, Order order)
+    cdef _release(self, object account, Order order, object amount)
+    cpdef _wallet_reject(self, object uid, object code, object command, list out)
+    cpdef object _account(self, object uid)
