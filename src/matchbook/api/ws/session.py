@@ -80,6 +80,7 @@ class _Session:
                 pass
             else:
                 if unstripped(place):
+                    self.hub.places_decoded_once += 1
                     self._place_message(place)
                     return None
         try:
