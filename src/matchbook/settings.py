@@ -26,6 +26,8 @@ class Settings:
     snapshot_every_seconds: float = 3600.0
     queue_size: int = 10_000
     max_batch: int = 1024
+    # the SQL projector writes a steady stream at most this often (one transaction each)
+    projector_interval_seconds: float = 0.1
     jwt_secret: str = ""  # "" = generated and kept in data_dir/jwt-secret
     access_token_seconds: int = 900
     refresh_token_seconds: int = 14 * 86_400

@@ -16,7 +16,13 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from matchbook.api.order_lane import OrderLane
-from matchbook.api.schemas import NewOrder, NewOrderFields, new_order_fields
+from matchbook.api.schemas import (
+    NewOrder,
+    NewOrderFields,
+    decode_place,
+    new_order_fields,
+    unstripped,
+)
 from server import RunningServer, running_server
 
 FIELDS = [f.name for f in msgspec.structs.fields(NewOrderFields)]
@@ -175,3 +181,88 @@ def test_the_lane_and_the_route_answer_every_order_alike(tmp_path: Path) -> None
                                      headers={"X-API-Key": key, "Content-Type": media})
                 assert refused.status_code == 403
                 assert refused.json()["code"] == 5009
+
+
+# -- the WebSocket place -------------------------------------------------------------------
+
+PLACES: list[tuple[str, bool]] = [  # (frame, decoded in one step)
+    ('{"op": "place", "request_id": 1, "side": "buy", "price": "100", "quantity": "0.5"}',
+     True),
+    ('{"side": "sell", "price": "100", "quantity": "0.2", "op": "place", "request_id": "b"}',
+     True),  # trades with the above
+    ('{"op": "place", "side": "buy", "price": " 101 ", "quantity": "0.1"}', False),
+    ('{"op": "place", "side": "buy", "price": "99", "quantity": "0.1", "post_only": 1}',
+     False),
+    ('{"op": "place", "side": "buy", "price": "0.000000001", "quantity": "0.1"}', True),
+    ('{"op": "place", "symbol": "NOPE-USD", "side": "buy", "price": "1", "quantity": "1"}',
+     True),
+    ('{"op": "place", "side": "buy", "price": "1", "quantity": "99999999"}', True),
+    ('{"op": "place", "side": "up", "price": "1", "quantity": "1"}', False),
+    ('{"op": "place", "side": "buy", "price": "1", "quantity": "1", "colour": "red"}', False),
+    ('{"op": "place", "request_id": [1, {"a": null}], "side": "buy"}', True),  # no quantity
+    ('{"request_id": 7, "side": "buy", "price": "1", "quantity": "1"}', False),  # no op
+    ('{"op": "cancel", "request_id": 8, "order_id": "place"}', False),
+    ('{"op": "place", "side": "buy", "price": "1", "quantity": "1"', False),
+    ('["place"]', False),
+]
+
+
+@pytest.mark.parametrize(("frame", "once"), PLACES)
+def test_the_one_step_place_decoder_takes_exactly_the_well_formed_places(
+        frame: str, once: bool) -> None:
+    try:
+        place = decode_place(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        assert not once, frame
+        return
+    assert once == unstripped(place), frame
+    if once:  # the order and request id decoded are the message's
+        message = json.loads(frame)
+        expected = new_order_fields({k: v for k, v in message.items()
+                                     if k not in ("op", "request_id")})
+        assert expected is not None
+        assert {name: getattr(place, name) for name in FIELDS} == msgspec.structs.asdict(
+            expected)
+        assert place.request_id == message.get("request_id")
+
+
+def _escaped(frame: str) -> str:
+    """The same message with its op spelled with a JSON escape: the one-step decoder is
+    only tried on a frame holding the text ``"place"``, so this one takes the other way."""
+    return frame.replace('"place"', '"pl\\u0061ce"')
+
+
+@pytest.mark.slow
+def test_a_websocket_place_is_answered_alike_decoded_once_or_as_a_dict(tmp_path: Path) -> None:
+    """Each frame is sent twice on one connection: as written (decoded in one step when
+    well formed) and with its op escaped (decoded into a dict first); both answers must
+    be the same."""
+    from websockets.sync.client import connect
+
+    with running_server(tmp_path) as server:
+        trader = server.make_user("ws-lane@test.local")
+        server.deposit(trader.user_id, "USD", "100000")
+        server.deposit(trader.user_id, "BTC", "10")
+        hub = server.app.state.api.ws_hub
+        with connect(server.ws_url, open_timeout=5) as ws:
+            ws.send(json.dumps({"op": "auth", "token": trader.token}))
+            assert json.loads(ws.recv(timeout=5))["type"] == "authenticated"
+            for frame, once in PLACES:
+                answers = []
+                for text in (frame, _escaped(frame)):
+                    before = hub.places_decoded_once
+                    ws.send(text)
+                    answer = json.loads(ws.recv(timeout=5))
+                    while answer["type"] == "heartbeat":
+                        answer = json.loads(ws.recv(timeout=5))
+                    taken = hub.places_decoded_once - before
+                    assert taken == (1 if once and text == frame else 0), text
+                    data = answer.get("data")
+                    if isinstance(data, dict):
+                        answer["data"] = {k: v for k, v in data.items() if k not in VOLATILE}
+                        answer["data"]["fills"] = [
+                            {k: v for k, v in f.items() if k not in ("trade_id", "ts_ns")}
+                            for f in data.get("fills", [])]
+                    answers.append(answer)
+                assert answers[0] == answers[1], frame
+                assert answers[0].get("code") != 9001, answers[0]

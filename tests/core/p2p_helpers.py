@@ -23,17 +23,12 @@ from matchbook.core.commands import (
     PostAd,
     ReleaseEscrow,
     TakeAd,
-    TradeState,
 )
 from matchbook.core.events import AdPosted, Event, P2PRejected, P2PTradeOpened
-from matchbook.core.p2p import Ad, Trade
+from matchbook.core.p2p import DISPUTED, PAID, PENDING, Ad, Trade
 
-S = 1_000_000_000
 CONFIG = MARKETS.p2p
 FEE_BPS = CONFIG.fee_bps
-PENDING = TradeState.PENDING_PAYMENT
-PAID = TradeState.PAID
-DISPUTED = TradeState.DISPUTED
 
 
 def fiat(amount: str, code: str = "USD") -> int:

@@ -11,12 +11,8 @@ import pytest
 from helpers import MARKETS, Market, events_of_type, names, one
 from p2p_helpers import (
     CONFIG,
-    DISPUTED,
     FEE_BPS,
-    PAID,
-    PENDING,
     Desk,
-    S,
     assert_refused,
     fiat,
     minor,
@@ -74,6 +70,7 @@ from matchbook.core.events import (
     TradeMessagePosted,
 )
 from matchbook.core.ledger import entries
+from matchbook.core.p2p import DISPUTED, PAID, PENDING, S
 from matchbook.core.symbols import P2PConfig
 
 BTC_TOTAL = minor("1000")  # what Desk funds each user with

@@ -32,7 +32,7 @@ from helpers import MARKETS, Market
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from p2p_helpers import S, fiat, minor
+from p2p_helpers import fiat, minor
 
 from matchbook.config import read_config
 from matchbook.core import (
@@ -67,7 +67,6 @@ from matchbook.core.commands import (
     ResolveDispute,
     ResumeAd,
     TakeAd,
-    TradeState,
     WithdrawDispute,
 )
 from matchbook.core.events import (
@@ -84,6 +83,17 @@ from matchbook.core.events import (
     PaymentMethodAdded,
 )
 from matchbook.core.ledger import balances, engine_balances, entries
+from matchbook.core.p2p import (
+    CANCELLED,
+    COMPLETED,
+    DISPUTED,
+    EXPIRED,
+    PAID,
+    PENDING,
+    RESOLVED_REFUND,
+    RESOLVED_RELEASE,
+    S,
+)
 
 USERS = (1, 2, 3, 4)
 
@@ -98,10 +108,7 @@ def _machine_markets() -> Markets:
 
 MACHINE_MARKETS = _machine_markets()
 ADMINS = (90, 91)
-PENDING, PAID, DISPUTED = TradeState.PENDING_PAYMENT, TradeState.PAID, TradeState.DISPUTED
-COMPLETED, CANCELLED, EXPIRED = TradeState.COMPLETED, TradeState.CANCELLED, TradeState.EXPIRED
-RES_RELEASE, RES_REFUND = TradeState.RESOLVED_RELEASE, TradeState.RESOLVED_REFUND
-TERMINAL = {COMPLETED, CANCELLED, EXPIRED, RES_RELEASE, RES_REFUND}
+TERMINAL = {COMPLETED, CANCELLED, EXPIRED, RESOLVED_RELEASE, RESOLVED_REFUND}
 P2P_EVENTS = tuple(AnyP2PEvent.__args__)  # type: ignore[attr-defined]
 
 users = st.sampled_from(USERS)
@@ -193,7 +200,7 @@ class P2PMachine(RuleBasedStateMachine):
                     EXPIRED: {0},
                     DISPUTED: {buyer, seller, 0},
                 }
-                if after in (RES_RELEASE, RES_REFUND):
+                if after in (RESOLVED_RELEASE, RESOLVED_REFUND):
                     assert actor in ADMINS
                 else:
                     assert actor in expected_actors[after], (before, after, actor)
@@ -202,8 +209,8 @@ class P2PMachine(RuleBasedStateMachine):
                     assert (before, after) in {(PENDING, EXPIRED), (PAID, DISPUTED)}
                 # 7: a dispute freezes the trade
                 if before == DISPUTED:
-                    assert after in (COMPLETED, PAID, RES_RELEASE, RES_REFUND) and actor
-                if after == COMPLETED or after == RES_RELEASE:
+                    assert after in (COMPLETED, PAID, RESOLVED_RELEASE, RESOLVED_REFUND) and actor
+                if after == COMPLETED or after == RESOLVED_RELEASE:
                     assert e.to_buyer_minor + e.fee_minor == qty
                     assert e.fee_minor == qty * MARKETS.p2p.fee_bps // 10_000
                 self.told[tid] = after
@@ -537,7 +544,7 @@ def test_a_long_random_walk_reaches_every_transition_and_keeps_every_invariant()
     table = {(PENDING, PAID, True), (PENDING, CANCELLED, True), (PENDING, EXPIRED, False),
              (PAID, COMPLETED, True), (PAID, CANCELLED, True), (PAID, DISPUTED, True),
              (PAID, DISPUTED, False), (DISPUTED, COMPLETED, True), (DISPUTED, PAID, True),
-             (DISPUTED, RES_RELEASE, True), (DISPUTED, RES_REFUND, True)}
+             (DISPUTED, RESOLVED_RELEASE, True), (DISPUTED, RESOLVED_REFUND, True)}
     assert seen == table, table - seen
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from p2p_helpers import PAID, PENDING, Desk, S, fiat, minor
+from p2p_helpers import Desk, fiat, minor
 from test_p2p_machine import MACHINE_MARKETS, random_walk
 
 from matchbook.config import default_markets
@@ -35,6 +35,7 @@ from matchbook.core.commands import (
     WithdrawDispute,
 )
 from matchbook.core.events import AnyEvent, AnyP2PEvent, DeadlinesExtended, P2PTradeChanged
+from matchbook.core.p2p import PAID, PENDING, S
 from matchbook.journal.codec import decode_command, decode_snapshot, encode_command, encode_snapshot
 from matchbook.journal.durable import DurabilityConfig, DurableEngine, recover
 from matchbook.runtime.exchange import OUTAGE_AFTER_NS, record_outage

@@ -141,7 +141,9 @@ class Exchange:
             url = settings.database_url or database_url(settings.data_dir)
             projection = Projector(url, self.markets)  # migrates the schema first
             await projection.start()
-            task = self.projector = ProjectorTask(projection, data_dir=settings.data_dir)
+            task = self.projector = ProjectorTask(
+                projection, data_dir=settings.data_dir,
+                interval=settings.projector_interval_seconds)
             self.db = create_engine(url)
             await task.catch_up_at_start(self.engine.last_seq)  # never fails for the read model
             try:

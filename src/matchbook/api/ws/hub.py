@@ -64,6 +64,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.dropped = 0
         self.resyncs = 0
+        self.places_decoded_once = 0  # place requests decoded straight into PlaceMessage
         self._book: dict[str, set[Connection]] = {}
         self._trades: dict[str, set[Connection]] = {}
         self._ticker: dict[str, set[Connection]] = {}

@@ -21,7 +21,15 @@ from matchbook.api.auth import Principal
 from matchbook.api.convert import symbol_of
 from matchbook.api.deps import ApiState
 from matchbook.api.errors import ApiCode, ApiError, runtime_refusal
-from matchbook.api.schemas import AmendOrderBody, NewOrder, new_order_fields
+from matchbook.api.schemas import (
+    AmendOrderBody,
+    NewOrder,
+    NewOrderFields,
+    PlaceMessage,
+    decode_place,
+    new_order_fields,
+    unstripped,
+)
 from matchbook.api.trading import Trading
 from matchbook.api.ws import frames
 from matchbook.api.ws.connection import (
@@ -59,8 +67,22 @@ class _Session:
 
     def handle(self, raw: str) -> Awaitable[None] | None:
         """Answer one message. What it returns (ops that wait for I/O: ``auth``,
-        ``subscribe``) is awaited before the connection's next message is read."""
+        ``subscribe``) is awaited before the connection's next message is read.
+
+        A well-formed ``place`` is decoded in one step into ``PlaceMessage`` and goes
+        through the same checks, in the same order, as any other message; every other
+        frame (and a ``place`` the one-step decoder refuses) is decoded into a dict."""
         conn = self.conn
+        if '"place"' in raw:
+            try:
+                place = decode_place(raw)
+            except (msgspec.ValidationError, msgspec.DecodeError):
+                pass
+            else:
+                if unstripped(place):
+                    self.hub.places_decoded_once += 1
+                    self._place_message(place)
+                    return None
         try:
             message = decode(raw)
         except msgspec.DecodeError:
@@ -225,7 +247,38 @@ class _Session:
 
     # -- order entry ---------------------------------------------------------------------
 
+    def _place_message(self, place: PlaceMessage) -> None:
+        """``handle`` and ``order_op`` for a ``place`` already decoded and validated."""
+        conn = self.conn
+        request_id = place.request_id
+        if not conn.allow():
+            conn.error(ApiCode.RATE_LIMITED, "Too many messages; slow down.", request_id)
+            return
+        try:
+            principal = self._admit_order()
+        except ApiError as exc:
+            conn.error(exc.code, exc.message, request_id)
+            return
+        conn.in_flight += 1
+        self._place(principal, place, request_id)
+
     def order_op(self, message: dict[str, Any], request_id: Any) -> None:
+        principal = self._admit_order()
+        conn = self.conn
+        # requests are submitted in arrival order and answered when applied
+        conn.in_flight += 1
+        if message["op"] == "place":
+            fields = {k: v for k, v in message.items() if k != "op" and k != "request_id"}
+            self._place(principal, fields, request_id)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._run_order_op(principal, message, request_id))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _admit_order(self) -> Principal:
+        """The caller of an order request, once signed in, with the ``trade`` scope, a
+        free in-flight slot and its rate limit's leave; raises ``ApiError`` otherwise."""
         conn, state = self.conn, self.state
         principal = conn.principal
         if principal is None:
@@ -240,25 +293,20 @@ class _Session:
                            f"At most {MAX_IN_FLIGHT} order requests in flight per connection.")
         state.limiter.check(("key", principal.key_id) if principal.key_id
                             else ("user", principal.user_id))
-        # requests are submitted in arrival order and answered when applied
-        conn.in_flight += 1
-        if message["op"] == "place":
-            self._place(principal, message, request_id)
-            return
-        task = asyncio.get_running_loop().create_task(
-            self._run_order_op(principal, message, request_id))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        return principal
 
-    def _place(self, principal: Principal, message: dict[str, Any], request_id: Any) -> None:
-        """Validate as ``POST /api/v1/orders`` does and queue the order; ``_Placed``
-        answers when it is applied (no task or future per order: this is the busy path)."""
+    def _place(self, principal: Principal, fields: dict[str, Any] | NewOrderFields,
+               request_id: Any) -> None:
+        """Validate as ``POST /api/v1/orders`` does (``fields`` is the message's order,
+        or that order already decoded) and queue the order; ``_Placed`` answers when it
+        is applied (no task or future per order: this is the busy path)."""
         conn, trading = self.conn, self.state.trading
-        fields = {k: v for k, v in message.items() if k != "op" and k != "request_id"}
         try:
-            body = new_order_fields(fields)  # NewOrder words the error of what it refuses
-            command = trading.order_command(principal.user_id,
-                                            body or NewOrder.model_validate(fields))
+            if isinstance(fields, NewOrderFields):
+                body: NewOrderFields | NewOrder = fields
+            else:  # NewOrder words the error of what the fast decoder refuses
+                body = new_order_fields(fields) or NewOrder.model_validate(fields)
+            command = trading.order_command(principal.user_id, body)
             trading.place_nowait(command, _Placed(conn, request_id, trading, command))
         except Exception as exc:
             conn.in_flight -= 1
