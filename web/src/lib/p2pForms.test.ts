@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { disputeSchema, feedbackSchema, messageSchema, moderationSchema, paymentMethodSchema, resolveSchema } from "./p2pForms";
+import { adSchema, disputeSchema, feedbackSchema, messageSchema, moderationSchema, paymentMethodSchema, resolveSchema } from "./p2pForms";
 
 const messages = (result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
   Object.fromEntries((result.error?.issues ?? []).map((i) => [String(i.path[0]), i.message]));
@@ -36,5 +36,31 @@ describe("the P2P forms' schemas", () => {
       outcome: "Choose release or refund.", note: "Write the reason for the decision: both sides see it.",
     });
     expect(resolveSchema.parse({ outcome: "refund", note: " paid twice " })).toEqual({ outcome: "refund", note: "paid twice" });
+  });
+});
+
+describe("the post-an-ad schema", () => {
+  const draft = {
+    side: "sell" as const, asset: "BTC", fiat: "USD", priceMode: "fixed" as const, price: "50000", marginPct: "0", priceSymbol: "",
+    quantity: "0.5", minQuantity: "0.01", maxQuantity: "0.5", paymentMethodIds: [4], windowMinutes: "15", terms: "",
+  };
+  const context = { assetDecimals: 8, fiatDecimals: 2, available: "1", defaultSymbol: "BTC-USD" };
+
+  it("puts each rule's sentence on its field", () => {
+    const result = adSchema(context).safeParse({ ...draft, price: "50000.001", quantity: "2", paymentMethodIds: [], windowMinutes: "2" });
+    expect(messages(result)).toEqual({
+      price: expect.stringContaining("2 decimals"),
+      quantity: "A sell ad puts its whole quantity in escrow: you have 1 BTC available.",
+      paymentMethodIds: "Choose at least one payment method.",
+      windowMinutes: "The payment window is 5 to 360 minutes.",
+    });
+    expect(adSchema(context).safeParse(draft).success).toBe(true);
+  });
+
+  it("takes the first market for a margin ad that chose none, and waits for the fiat list", () => {
+    expect(adSchema(context).safeParse({ ...draft, priceMode: "margin", marginPct: "1.5" }).success).toBe(true);
+    expect(messages(adSchema({ ...context, defaultSymbol: "" }).safeParse({ ...draft, priceMode: "margin", marginPct: "1.5" })))
+      .toEqual({ priceSymbol: "Choose the market whose mid prices the ad." });
+    expect(messages(adSchema({ ...context, fiatDecimals: undefined }).safeParse(draft)).fiat).toMatch(/not loaded yet/);
   });
 });

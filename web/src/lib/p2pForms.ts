@@ -2,6 +2,7 @@
 // wallet forms do): the same limits as the server's bodies (lengths, no control
 // characters), with sentences a trader can act on.
 import { z } from "zod";
+import { validateAd, type AdDraft } from "./p2p";
 
 const NO_CONTROL = /^[^\x00-\x1f\x7f]*$/;
 const MULTILINE = /^[^\x00-\x09\x0b-\x1f\x7f]*$/; // a line break is fine in a message
@@ -42,3 +43,46 @@ export const resolveSchema = z.object({
   note: text(1000, "Write the reason for the decision: both sides see it.", true),
 });
 export type ResolveValues = z.infer<typeof resolveSchema>;
+
+/** What the post-an-ad form checks against: the asset's and the fiat's decimals (the
+ * fiat's undefined until the desk's list loaded), the free balance, and the market a
+ * margin ad follows when none was chosen. */
+export interface AdContext {
+  assetDecimals: number;
+  fiatDecimals: number | undefined;
+  available: string | null;
+  defaultSymbol: string;
+}
+
+/** The ad as typed, with the market filled in for a margin ad that chose none. */
+export function withDefaultSymbol(draft: AdDraft, defaultSymbol: string): AdDraft {
+  return draft.priceMode === "margin" && !draft.priceSymbol && defaultSymbol ? { ...draft, priceSymbol: defaultSymbol } : draft;
+}
+
+/** The post-an-ad form: every rule of ``validateAd`` (decimals, min ≤ max ≤ total, the
+ * escrow within the balance, the window, the terms), each error on its field. */
+export function adSchema(context: AdContext) {
+  return z.object({
+    side: z.enum(["sell", "buy"]),
+    asset: z.string(),
+    fiat: z.string(),
+    priceMode: z.enum(["fixed", "margin"]),
+    price: z.string(),
+    marginPct: z.string(),
+    priceSymbol: z.string(),
+    quantity: z.string(),
+    minQuantity: z.string(),
+    maxQuantity: z.string(),
+    paymentMethodIds: z.array(z.number().int()),
+    windowMinutes: z.string(),
+    terms: z.string().regex(MULTILINE, "Control characters are not allowed."),
+  }).superRefine((draft, issues) => {
+    if (context.fiatDecimals === undefined) {
+      issues.addIssue({ code: "custom", path: ["fiat"], message: `The desk's fiat currencies have not loaded yet, or it does not take ${draft.fiat}.` });
+      return;
+    }
+    const { errors } = validateAd(withDefaultSymbol(draft, context.defaultSymbol),
+      { assetDecimals: context.assetDecimals, fiatDecimals: context.fiatDecimals, available: context.available });
+    for (const [field, message] of Object.entries(errors)) issues.addIssue({ code: "custom", path: [field], message });
+  });
+}
