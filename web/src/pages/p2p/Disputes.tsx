@@ -1,7 +1,8 @@
 // The admin dispute queue: the disputed trades, oldest first; one opens with its
 // timeline, its chat (an admin may write in it) and the resolution form (release to the
 // buyer or refund the seller, with a note). Above the configured amount a second admin
-// must approve: the page shows the pending proposal.
+// must approve: the page shows the pending proposal. The queue follows the private
+// stream's p2p_dispute pushes (no polling while the stream is up).
 import { useId, useMemo, useState } from "react";
 import { useForm } from "react-hook-form";
 import { zodResolver } from "@hookform/resolvers/zod";
@@ -11,7 +12,7 @@ import { Navigate } from "react-router";
 import { p2p } from "../../api/p2p";
 import { useSession } from "../../hooks";
 import { canResolve, newKey, STATE_LABEL, type TradeDetail } from "../../lib/p2p";
-import { usePoll } from "../../stores/p2p";
+import { useP2PLive } from "../../stores/p2p";
 import { Chat, reasonText } from "./TradeRoom";
 import { errorText, formatFiat, P2PNav, StateBadge } from "./common";
 
@@ -24,8 +25,9 @@ export default function Disputes() {
 
 function Queue({ adminId }: { adminId: number }) {
   const id = useId();
-  const poll = usePoll(30_000, 5000);
-  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: poll });
+  // the stream pushes every change of the queue (p2p_dispute): polling only while it is down
+  const live = useP2PLive((s) => s.live);
+  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: live ? false : 5000 });
   const [selected, setSelected] = useState<number | null>(null);
   const list = disputes.data ?? [];
   return (
