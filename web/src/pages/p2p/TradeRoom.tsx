@@ -115,7 +115,7 @@ export function RoomView({ view, receivedAt, userId, onChanged }: {
                 a second admin must approve before any money moves.
               </p>
             )}
-            {view.state === "completed" && view.my_role !== "admin" && !feedbackLeft && <Feedback view={view} onChanged={onChanged} />}
+            {view.state === "completed" && view.my_role !== "admin" && <Feedback view={view} left={feedbackLeft} onChanged={onChanged} />}
           </section>
         </div>
         <Chat tradeId={view.trade_id} userId={userId} closed={TERMINAL_STATES.has(view.state) && view.my_role !== "admin"} />
@@ -245,7 +245,8 @@ function DisputeForm({ view, onChanged }: { view: TradeDetail; onChanged: () => 
   );
 }
 
-function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
+/** Feedback after completion, once; the thanks stay when the refreshed trade shows it. */
+function Feedback({ view, left, onChanged }: { view: TradeDetail; left: boolean; onChanged: () => void }) {
   const id = useId();
   const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -262,7 +263,7 @@ function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => voi
       setError(errorText(e, "The feedback could not be saved."));
     }
   });
-  if (done) return <p role="status" className="text-xs text-up">{done}</p>;
+  if (done || left) return <p role="status" className="text-xs text-up">{done ?? "Thank you: your feedback was recorded."}</p>;
   return (
     <form className="flex flex-col gap-2 rounded border border-line p-2" aria-labelledby={`${id}-t`} noValidate onSubmit={(e) => e.preventDefault()}>
       <p id={`${id}-t`} className="text-sm font-semibold">How was trading with trader #{view.my_role === "buyer" ? view.seller_id : view.buyer_id}?</p>
