@@ -379,6 +379,66 @@ def test_the_clock_expires_an_unpaid_trade_and_tells_the_stream(
     eventually(in_inbox)
 
 
+def test_admins_hear_the_dispute_queue_move_on_the_stream(server: RunningServer) -> None:
+    """A dispute opened, a resolution proposed (waiting for a second administrator) and a
+    dispute closed reach every administrator following ``p2p``, and no trader."""
+    d = desk(server, btc="5", quantity="3")
+    first, second = Api(server, server.make_admin()), Api(server, server.make_admin())
+    tid = d.paid("1.5")["trade_id"]  # above 1 BTC: two administrators
+    shift_clock(server, 901)
+
+    async def listen(token: str, seen: list[dict[str, Any]], until: Any) -> None:
+        async with websockets.connect(server.ws_url) as ws:
+            await ws.send(json.dumps({"op": "auth", "token": token}))
+            await ws.send(json.dumps({"op": "subscribe", "channel": "p2p"}))
+            while not any(m.get("type") == "p2p_snapshot" for m in seen):
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            if not until.done():
+                until.set_result(None)
+            deadline = asyncio.get_running_loop().time() + 30  # heartbeats keep it talking
+            while asyncio.get_running_loop().time() < deadline:
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), 15)))
+                if any(m.get("type") == "p2p_dispute" and m["event"] == "closed" for m in seen):
+                    return
+                if token == d.buyer.account.token and any(
+                        m.get("type") == "p2p_trade" and m["trade"]["state"] == "resolved_refund"
+                        for m in seen):
+                    return
+
+    async def run() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        loop = asyncio.get_running_loop()
+        admin_seen: list[dict[str, Any]] = []
+        buyer_seen: list[dict[str, Any]] = []
+        ready = [loop.create_future(), loop.create_future()]
+        tasks = [asyncio.create_task(listen(first.account.token, admin_seen, ready[0])),
+                 asyncio.create_task(listen(d.buyer.account.token, buyer_seen, ready[1]))]
+        await asyncio.gather(*ready)
+
+        def act() -> None:
+            d.seller.ok("POST", f"/p2p/trades/{tid}/dispute", json={
+                "expected_state": "paid", "reason": "payment_not_received", "text": "no money"})
+            first.ok("POST", f"/admin/p2p/disputes/{tid}/resolve",
+                     json={"outcome": "refund", "note": "no transfer shown"})
+            second.ok("POST", f"/admin/p2p/disputes/{tid}/resolve",
+                      json={"outcome": "refund", "note": "agreed"})
+
+        await loop.run_in_executor(None, act)
+        await asyncio.gather(*tasks)
+        return admin_seen, buyer_seen
+
+    admin_seen, buyer_seen = asyncio.run(run())
+    pushed = [m for m in admin_seen if m["type"] == "p2p_dispute" and m["trade_id"] == tid]
+    assert [m["event"] for m in pushed] == ["opened", "proposed", "closed"]
+    proposal = pushed[1]["trade"]
+    assert (proposal["state"], proposal["my_role"]) == ("disputed", "admin")
+    assert (proposal["dispute"]["proposed_outcome"], proposal["dispute"]["proposed_by"]) == (
+        "refund", first.account.user_id)
+    assert pushed[2]["trade"]["state"] == "resolved_refund"
+    assert [m["seq"] for m in pushed] == sorted(m["seq"] for m in pushed)
+    assert not any(m["type"] == "p2p_dispute" for m in buyer_seen)  # a trader hears their
+    assert any(m["type"] == "p2p_trade" for m in buyer_seen)  # own trade, not the queue
+
+
 def test_margin_ads_price_from_the_book(server: RunningServer) -> None:
     maker = Api(server, funded(server, BTC="1", USD="100000"))
     other = Api(server, funded(server, BTC="1", USD="100000"))

@@ -20,6 +20,7 @@ const P2PMine = lazy(() => import("./pages/p2p/Mine"));
 const P2PPaymentMethods = lazy(() => import("./pages/p2p/PaymentMethods"));
 const P2PTradeRoom = lazy(() => import("./pages/p2p/TradeRoom"));
 const P2PDisputes = lazy(() => import("./pages/p2p/Disputes"));
+const P2PModeration = lazy(() => import("./pages/p2p/Moderation"));
 const Inbox = lazy(() => import("./pages/p2p/Inbox"));
 
 
@@ -79,6 +80,7 @@ export default function App() {
             <Route path="/p2p/payment-methods" element={<P2PPaymentMethods />} />
             <Route path="/p2p/trades/:tradeId" element={<P2PTradeRoom />} />
             <Route path="/p2p/disputes" element={<P2PDisputes />} />
+            <Route path="/p2p/moderation" element={<P2PModeration />} />
             <Route path="/notifications" element={<Inbox />} />
             <Route path="*" element={<main className="p-6"><h1 className="text-lg">Page not found</h1><Link to="/">Back to trading</Link></main>} />
           </Routes>

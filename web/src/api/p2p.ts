@@ -71,5 +71,8 @@ export const p2p = {
     disputes: () => call(() => client.GET("/api/v1/admin/p2p/disputes")),
     resolve: (id: number, outcome: "release" | "refund", note: string, idempotencyKey: string) =>
       call(() => client.POST("/api/v1/admin/p2p/disputes/{trade_id}/resolve", { ...path(id), body: { outcome, note, idempotency_key: idempotencyKey } })),
+    ads: (status?: "open" | "paused" | "closed" | "cancelled") =>
+      call(() => client.GET("/api/v1/admin/p2p/ads", { params: { query: { status, limit: 500 } } })),
+    cancelAd: (id: number, reason: string) => call(() => client.POST("/api/v1/admin/p2p/ads/{ad_id}/cancel", { ...adPath(id), body: { reason } })),
   },
 };

@@ -61,7 +61,7 @@ export function Ladder({ symbol }: { symbol: SymbolInfo }) {
   return (
     <div className="flex h-full flex-col">
       <h2 className="panel-title">Order book</h2>
-      <div ref={box} className="min-h-0 flex-1 overflow-auto" data-testid="ladder-scroll" tabIndex={0} aria-label="Order book, scrollable">
+      <div ref={box} className="stream-box min-h-0 flex-1 overflow-auto" data-testid="ladder-scroll" tabIndex={0} aria-label="Order book, scrollable">
         <table className="grid-table num table-fixed" aria-label={`${symbol.symbol} order book`} data-testid="ladder" data-update-id={updateId} data-rows={rows}>
           <colgroup><col className="w-[38%]" /><col className="w-[31%]" /><col className="w-[31%]" /></colgroup>
           <thead>
@@ -103,8 +103,8 @@ const Row = memo(function Row({ row, side, pd, qd, mine, onPick }: {
   row: LadderRow; side: "bid" | "ask"; pd: number; qd: number; mine: boolean; onPick: (price: string) => void;
 }) {
   const color = side === "bid" ? "var(--color-up)" : "var(--color-down)";
-  const depth = `${(row.depthShare * 100).toFixed(1)}%`;
-  const size = `${(row.sizeShare * 100).toFixed(1)}%`;
+  const depth = barWidth(row.depthShare);
+  const size = barWidth(row.sizeShare);
   return (
     <tr className="h-[21px] cursor-pointer hover:bg-white/5" data-side={side} data-price={row.price} data-quantity={row.quantity}
       data-mine={mine || undefined}
@@ -122,4 +122,10 @@ const Row = memo(function Row({ row, side, pd, qd, mine, onPick }: {
   );
 }, (a, b) => a.side === b.side && a.pd === b.pd && a.qd === b.qd && a.mine === b.mine && a.onPick === b.onPick
   && a.row.price === b.row.price && a.row.quantity === b.row.quantity && a.row.cumulative === b.row.cumulative
-  && a.row.depthShare === b.row.depthShare && a.row.sizeShare === b.row.sizeShare);
+  && barWidth(a.row.depthShare) === barWidth(b.row.depthShare) && barWidth(a.row.sizeShare) === barWidth(b.row.sizeShare));
+
+/** A bar's width in whole percent: a change of a tenth of a percent is a restyle and a
+ * repaint of the row (the costliest part of a ladder redraw) that nobody can see. */
+export function barWidth(share: number): string {
+  return `${Math.round(Math.min(Math.max(share, 0), 1) * 100)}%`;
+}

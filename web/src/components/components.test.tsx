@@ -4,7 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MemoryRouter } from "react-router";
 import type { ReactNode } from "react";
-import { Ladder } from "./Ladder";
+import { Ladder, barWidth } from "./Ladder";
 import { OrderForm } from "./OrderForm";
 import { Tape } from "./Tape";
 import { EMPTY_VIEW, useMarket } from "../stores/market";
@@ -64,6 +64,16 @@ describe("Ladder", () => {
     wrap(<Ladder symbol={BTC} />);
     await userEvent.click(screen.getByRole("button", { name: "Ask 101.00: use this price" }));
     expect(useTicket.getState().draft.price).toBe("101.00");
+  });
+});
+
+describe("barWidth", () => {
+  it("rounds a bar to whole percent within 0..100", () => {
+    expect(barWidth(0.1234)).toBe("12%");
+    expect(barWidth(0.126)).toBe("13%");
+    expect(barWidth(1)).toBe("100%");
+    expect(barWidth(1.2)).toBe("100%");
+    expect(barWidth(-0.1)).toBe("0%");
   });
 });
 

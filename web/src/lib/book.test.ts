@@ -55,6 +55,38 @@ describe("LocalBook", () => {
   });
 });
 
+describe("LocalBook best prices", () => {
+  it("keeps the best bid and ask right through random deltas (the crossing check scans nothing)", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const book = new LocalBook("X");
+    book.applySnapshot(snap(1, [["99.00", "1"], ["98.00", "1"]], [["101.00", "1"], ["102.00", "1"]]));
+    let id = 1;
+    for (let i = 0; i < 800; i++) {
+      // bids 99.00..99.99, asks 100.01..101.00: never crossed; a level removed one time in three
+      const bid = (9900 + Math.floor(random() * 100)) / 100;
+      const ask = (10001 + Math.floor(random() * 100)) / 100;
+      const qty = () => (random() < 0.33 ? "0" : (1 + Math.floor(random() * 9)).toString());
+      expect(book.applyDelta(delta(++id, id, [[bid.toFixed(2), qty()]], [[ask.toFixed(2), qty()]]))).toBe("applied");
+      expect(book.bestBid()).toBe(book.levels("bids")[0]?.[0]);
+      expect(book.bestAsk()).toBe(book.levels("asks")[0]?.[0]);
+    }
+    // a bid at the best ask crosses, whatever was removed before
+    const best = book.bestAsk()!;
+    expect(book.applyDelta(delta(++id, id, [[best, "1"]]))).toBe("crossed");
+  });
+
+  it("treats any zero spelling as a removal", () => {
+    const book = new LocalBook("X");
+    book.applySnapshot(snap(1, [["99.00", "1"], ["98.00", "0.000"]], [["101.00", "1"]]));
+    expect(book.levels("bids")).toEqual([["99.00", "1"]]);
+    book.applyDelta(delta(2, 2, [["99.00", "0.0"]]));
+    expect(book.bestBid()).toBeUndefined();
+    book.applyDelta(delta(3, 3, [["97.00", "0.10"]]));
+    expect(book.bestBid()).toBe("97.00");
+  });
+});
+
 describe("ladder and depth", () => {
   it("accumulates sizes exactly (no float drift)", () => {
     const rows = ladderRows([["100.00", "0.1"], ["99.00", "0.2"], ["98.00", "0.3"]]);

@@ -35,6 +35,9 @@ export class LocalBook {
   epoch: string | undefined;
   /** Bumped on every change: views recompute only when it moved. */
   version = 0;
+  /** The best price of each side as last found, or null when it must be looked for again
+   * (the best level left): a delta checks the book for crossing without a scan of it. */
+  private bestCache: { bids: string | undefined | null; asks: string | undefined | null } = { bids: null, asks: null };
 
   constructor(symbol: string) {
     this.symbol = symbol;
@@ -48,6 +51,7 @@ export class LocalBook {
   applySnapshot(snapshot: BookSnapshot): void {
     this.bids = new Map(snapshot.bids.filter(([, q]) => !isZero(q)));
     this.asks = new Map(snapshot.asks.filter(([, q]) => !isZero(q)));
+    this.bestCache = { bids: null, asks: null };
     this.updateId = snapshot.update_id;
     if (snapshot.epoch !== undefined) this.epoch = snapshot.epoch;
     this.version++;
@@ -59,8 +63,8 @@ export class LocalBook {
     if (!this.synced) return "no_snapshot";
     if (delta.last_update_id <= this.updateId) return "stale";
     if (delta.first_update_id > this.updateId + 1) return "gap";
-    for (const [price, qty] of delta.bids) setLevel(this.bids, price, qty);
-    for (const [price, qty] of delta.asks) setLevel(this.asks, price, qty);
+    for (const [price, qty] of delta.bids) this.setLevel("bids", price, qty);
+    for (const [price, qty] of delta.asks) this.setLevel("asks", price, qty);
     this.updateId = delta.last_update_id;
     this.version++;
     return this.crossed() ? "crossed" : "applied";
@@ -70,6 +74,7 @@ export class LocalBook {
   clear(): void {
     this.bids.clear();
     this.asks.clear();
+    this.bestCache = { bids: null, asks: null };
     this.updateId = -1;
     this.version++;
   }
@@ -86,11 +91,33 @@ export class LocalBook {
   }
 
   bestBid(): string | undefined {
-    return this.best(this.bids, "max");
+    if (this.bestCache.bids === null) this.bestCache.bids = this.best(this.bids, "max");
+    return this.bestCache.bids;
   }
 
   bestAsk(): string | undefined {
-    return this.best(this.asks, "min");
+    if (this.bestCache.asks === null) this.bestCache.asks = this.best(this.asks, "min");
+    return this.bestCache.asks;
+  }
+
+  /** Set or remove one level, keeping the best price known when it can be: a better
+   * price becomes the best, removing the best means looking for it again. */
+  private setLevel(side: "bids" | "asks", price: string, qty: string): void {
+    const levels = side === "bids" ? this.bids : this.asks;
+    const best = this.bestCache[side];
+    if (isZero(qty)) {
+      if (levels.delete(price) && best === price) this.bestCache[side] = null;
+      return;
+    }
+    levels.set(price, qty);
+    if (best === null) return; // unknown: found on demand
+    if (best === undefined) {
+      this.bestCache[side] = price; // the side was empty
+      return;
+    }
+    const k = this.key(price);
+    const b = this.key(best);
+    if (side === "bids" ? k > b : k < b) this.bestCache[side] = price;
   }
 
   crossed(): boolean {
@@ -124,13 +151,9 @@ export class LocalBook {
   }
 }
 
+/** A decimal string is zero when it has no digit but zeros ("0", "0.000"): no parse. */
 function isZero(qty: string): boolean {
-  return dec(qty).isZero();
-}
-
-function setLevel(side: Map<string, string>, price: string, qty: string): void {
-  if (isZero(qty)) side.delete(price);
-  else side.set(price, qty);
+  return !/[1-9]/.test(qty);
 }
 
 export interface LadderRow {

@@ -25,8 +25,23 @@ export function decimalsOf(step: string): number {
   return dot < 0 ? 0 : step.length - dot - 1;
 }
 
-/** Fixed decimals, plain notation, optional thousands separators. */
+const formatted = new Map<string, string>();
+
+/** Fixed decimals, plain notation, optional thousands separators. A streamed screen
+ * formats the same few hundred strings again and again: their texts are remembered. */
 export function formatFixed(value: DecimalLike, decimals: number, group = false): string {
+  if (typeof value !== "string") return formatDecimal(value, decimals, group);
+  const key = `${value}|${decimals}|${group ? 1 : 0}`;
+  let text = formatted.get(key);
+  if (text === undefined) {
+    text = formatDecimal(value, decimals, group);
+    if (formatted.size >= 5_000) formatted.clear(); // bounded over a long session
+    formatted.set(key, text);
+  }
+  return text;
+}
+
+function formatDecimal(value: DecimalLike, decimals: number, group: boolean): string {
   const text = dec(value).toFixed(decimals, Decimal.ROUND_DOWN);
   if (!group) return text;
   const negative = text.startsWith("-");

@@ -148,6 +148,34 @@ describe("Feed", () => {
     expect(flush().openOrders).not.toBe(before.openOrders);
   });
 
+  it("shows the tape a frame after the book when both moved: one costly redraw per frame, nothing lost", () => {
+    flush();
+    socket().receive(delta(11, 11, [["98.00", "4"]]));
+    socket().receive(trade("7"));
+    expect(frames).toHaveLength(1);
+    const first = flush();
+    expect(first.bids).toContainEqual(["98.00", "4"]); // the book now
+    expect(first.trades.map((t) => t.trade_id)).toEqual([]); // the tape not yet
+    expect(frames).toHaveLength(1); // ... but on the very next frame
+    socket().receive(delta(12, 12, [["97.00", "5"]])); // arrives in between: waits its turn
+    socket().receive(trade("8"));
+    const second = flush();
+    expect(second.trades.map((t) => t.trade_id)).toEqual(["8", "7"]);
+    expect(second.bids).toBe(first.bids); // the book is not redrawn with the tape
+    expect(frames).toHaveLength(1); // the later delta has its own frame
+    const third = flush();
+    expect(third.bids).toContainEqual(["97.00", "5"]);
+    expect(third.trades.map((t) => t.trade_id)).toEqual(["8", "7"]);
+    expect(frames).toHaveLength(0); // and nothing more is due
+  });
+
+  it("shows a tape that alone moved on the same frame", () => {
+    flush();
+    socket().receive(trade("9"));
+    expect(flush().trades.map((t) => t.trade_id)).toEqual(["9"]);
+    expect(frames).toHaveLength(0);
+  });
+
   it("publishes no more often than minIntervalMs, merging what arrives between", () => {
     let clock = 1000;
     const seen: FeedView[] = [];

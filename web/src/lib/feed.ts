@@ -102,6 +102,9 @@ export interface FeedOptions {
   /** At least this long between two views (ms): the stream may bring hundreds of
    * changes a second; the screen shows them at most this often (0: every frame). */
   minIntervalMs?: number;
+  /** When the book and the tape both changed, show the tape one frame after the book
+   * (default true). */
+  splitFrames?: boolean;
   now?: () => number;
   depth?: number;
   onView: (view: FeedView) => void;
@@ -409,24 +412,61 @@ export class Feed {
   }
 
   private publishedAt = -Infinity;
+  /** Something changed while a view was already scheduled. */
+  private dirty = false;
+  /** The trades as last published (the tape may be one frame behind the book). */
+  private shownTrades: TapeTrade[] = [];
+  private lastView: FeedView | null = null;
 
   private publish(): void {
+    this.dirty = true;
     if (this.scheduled) return;
     this.scheduled = true;
-    const schedule = this.opts.schedule ?? ((run: () => void) => requestAnimationFrame(run));
     const wait = this.publishedAt + (this.opts.minIntervalMs ?? 0) - this.now();
     if (wait > 0) {
       // too soon after the last view: the changes wait, merged, for the next one
-      setTimeout(() => schedule(() => this.flushView()), wait);
+      setTimeout(() => this.schedule(() => this.flushView()), wait);
       return;
     }
-    schedule(() => this.flushView());
+    this.schedule(() => this.flushView());
   }
 
+  private schedule(run: () => void): void {
+    (this.opts.schedule ?? ((r: () => void) => requestAnimationFrame(r)))(run);
+  }
+
+  /** Publish the view. When both the book and the tape changed, the book goes now and
+   * the tape on the next frame: the ladder's and the tape's redraws are the two costly
+   * ones, and one frame doing both is twice as long a task on the main thread (a
+   * busy machine stretches it past 50 ms) as two frames doing one each. */
   private flushView(): void {
     this.scheduled = false;
+    this.dirty = false;
     this.publishedAt = this.now();
-    this.opts.onView(this.view());
+    const bookMoved = this.levelsCache === null || this.levelsCache.book !== this.book || this.levelsCache.version !== this.book.version;
+    const tapeMoved = this.shownTrades !== this.tape.trades;
+    if (!(bookMoved && tapeMoved && this.lastView && this.opts.splitFrames !== false)) {
+      this.shownTrades = this.tape.trades;
+      this.emit(this.view());
+      return;
+    }
+    this.emit(this.view());
+    this.scheduled = true;
+    this.schedule(() => {
+      this.scheduled = false;
+      this.shownTrades = this.tape.trades;
+      // the view just shown with the new trades only: a later book change waits its turn
+      this.emit({ ...this.lastView!, trades: this.shownTrades });
+      if (this.dirty) {
+        this.dirty = false;
+        this.publish();
+      }
+    });
+  }
+
+  private emit(view: FeedView): void {
+    this.lastView = view;
+    this.opts.onView(view);
   }
 
   private levelsCache: { book: LocalBook; version: number; bids: Level[]; asks: Level[] } | null = null;
@@ -444,7 +484,7 @@ export class Feed {
       asks: cache.asks,
       updateId: this.book.updateId,
       synced: this.book.synced,
-      trades: this.tape.trades,
+      trades: this.shownTrades,
       ticker: this.ticker,
       candle: this.candle,
       interval: this.interval,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   actionBody, addMessage, mergeMessages, type TradeMessage, activeDeadline, canDispute, canResolve, fiatAmount, formatCountdown, formatDuration, formatMargin, formatRate,
-  marginPrice, NEVER_CANCEL_AFTER_PAYING, RELEASE_ONLY_AFTER_MONEY, remainingMs, stepOf, tradeButtons, validateAd, validateTake,
+  marginPrice, NEVER_CANCEL_AFTER_PAYING, statsLine, type MakerStats, RELEASE_ONLY_AFTER_MONEY, remainingMs, stepOf, tradeButtons, validateAd, validateTake,
   type AdDraft, type TradeAction, type TradeState,
 } from "./p2p";
 
@@ -116,6 +116,32 @@ const draft = (change: Partial<AdDraft> = {}): AdDraft => ({
   quantity: "0.5", minQuantity: "0.01", maxQuantity: "0.5", paymentMethodIds: [3], windowMinutes: "15", terms: "SEPA only", ...change,
 });
 const opts = { assetDecimals: 8, fiatDecimals: 2, available: "1" };
+
+describe("a maker's stats line", () => {
+  const stats = (part: Partial<MakerStats>): MakerStats => ({
+    user_id: 7, trades: 0, finished_trades: 0, completed_trades: 0, completion_rate: null, median_release_seconds: null,
+    positive_feedback: 0, negative_feedback: 0, ...part,
+  });
+
+  it("calls a maker with no finished trade a new trader, without empty figures", () => {
+    expect(statsLine(stats({}))).toBe("New trader");
+    expect(statsLine(stats({ trades: 2 }))).toBe("New trader · 2 trades in progress");
+    expect(statsLine(stats({ trades: 1 }))).not.toMatch(/–|0 trades|releases in/);
+  });
+
+  it("gives the record once trades finished: count, rate, median release, feedback", () => {
+    expect(statsLine(stats({ trades: 21, finished_trades: 20, completed_trades: 19, completion_rate: "0.95", median_release_seconds: 185,
+      positive_feedback: 12, negative_feedback: 1 })))
+      .toBe("19 trades completed · 95.0% completion rate · releases in 3 min (median) · feedback +12 / −1");
+    expect(statsLine(stats({ trades: 1, finished_trades: 1, completed_trades: 1, completion_rate: "1", median_release_seconds: 40 })))
+      .toBe("1 trade completed · 100.0% completion rate · releases in 40 s (median)");
+  });
+
+  it("says so when every finished trade was cancelled or expired", () => {
+    expect(statsLine(stats({ trades: 2, finished_trades: 2, completion_rate: "0" })))
+      .toBe("No completed trade yet · 0.0% completion rate");
+  });
+});
 
 describe("the post-an-ad form", () => {
   it("builds the REST body with decimal strings", () => {

@@ -315,6 +315,26 @@ export function formatRate(rate: string | null | undefined): string {
   return `${dec(rate).mul(100).toFixed(1, Decimal.ROUND_HALF_UP)}%`;
 }
 
+/** A maker's record in one line, in words that read well with no history: "New trader"
+ * until a trade has finished, then completed trades, completion rate, median release
+ * time (only when there is one) and feedback. */
+export function statsLine(stats: MakerStats): string {
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const running = Math.max(stats.trades - stats.finished_trades, 0);
+  const parts: string[] = [];
+  if (stats.finished_trades === 0) {
+    parts.push("New trader");
+    if (running > 0) parts.push(`${plural(running, "trade")} in progress`);
+  } else {
+    parts.push(stats.completed_trades === 0 ? "No completed trade yet" : `${plural(stats.completed_trades, "trade")} completed`);
+    if (stats.completion_rate != null && stats.completion_rate !== "") parts.push(`${formatRate(stats.completion_rate)} completion rate`);
+    if (stats.median_release_seconds != null) parts.push(`releases in ${formatDuration(stats.median_release_seconds)} (median)`);
+  }
+  const votes = stats.positive_feedback + stats.negative_feedback;
+  if (votes > 0) parts.push(`feedback +${stats.positive_feedback} / −${stats.negative_feedback}`);
+  return parts.join(" · ");
+}
+
 /** A median release time in words: "45 s", "3 min", "2 h 5 min". */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null) return "–";

@@ -26,7 +26,10 @@ export class Tape {
       return true;
     });
     if (fresh.length === 0) return 0;
-    const merged = [...fresh, ...this.trades].sort((a, b) => compareIds(b.trade_id, a.trade_id));
+    // each id parsed once (not at every comparison of the sort); newest first
+    const keyed = [...fresh, ...this.trades].map((t) => [idKey(t.trade_id), t] as const);
+    keyed.sort((a, b) => (a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0));
+    const merged = keyed.map(([, t]) => t);
     const dropped = merged.splice(this.capacity);
     for (const t of dropped) this.seen.delete(t.trade_id);
     this.trades = merged;
@@ -41,8 +44,15 @@ export class Tape {
   }
 }
 
-function compareIds(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
+const keys = new Map<string, bigint>();
+
+/** A trade id's numeric value, remembered for the trades held (ids grow without end). */
+function idKey(id: string): bigint {
+  let k = keys.get(id);
+  if (k === undefined) {
+    k = BigInt(id);
+    if (keys.size > 10_000) keys.clear();
+    keys.set(id, k);
+  }
+  return k;
 }

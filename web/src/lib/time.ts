@@ -9,8 +9,19 @@ const dateTime = new Intl.DateTimeFormat(undefined, {
   year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
 });
 
+const clocks = new Map<number, string>();
+
+/** HH:MM:SS in the browser's zone. A tape shows many trades of the same second, redrawn
+ * many times: each second's text is formatted once. */
 export function formatClock(ns: number | string): string {
-  return clock.format(new Date(nsToMs(ns)));
+  const second = Math.floor(nsToMs(ns) / 1000);
+  let text = clocks.get(second);
+  if (text === undefined) {
+    text = clock.format(new Date(second * 1000));
+    if (clocks.size >= 2_000) clocks.clear();
+    clocks.set(second, text);
+  }
+  return text;
 }
 
 export function formatDateTime(ns: number | string): string {

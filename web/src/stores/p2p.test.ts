@@ -35,6 +35,17 @@ describe("the p2p stream's frames", () => {
     expect(useToasts.getState().toasts.map((t) => t.text)).toEqual(["Trade 5: Paid: waiting for release"]);
   });
 
+  it("a dispute pushed to an administrator refreshes the queue and the trade, and says what happened", () => {
+    const spy = vi.spyOn(queries, "invalidateQueries");
+    onP2PEvent({ type: "p2p_dispute", seq: 11, event: "proposed", trade_id: 5,
+      trade: { trade_id: 5, state: "disputed", dispute: { proposed_outcome: "refund", proposed_by: 7 } } }, queries);
+    const keys = spy.mock.calls.map((c) => JSON.stringify(c[0]?.queryKey));
+    expect(keys).toContain(JSON.stringify(["p2p-disputes"]));
+    expect(keys).toContain(JSON.stringify(["p2p-trade", 5]));
+    expect(useToasts.getState().toasts.map((t) => t.text))
+      .toEqual(["Trade 5: admin #7 proposed to refund the seller; a second admin must approve"]);
+  });
+
   it("a notification refreshes the inbox", () => {
     const spy = vi.spyOn(queries, "invalidateQueries");
     onP2PEvent({ type: "notification", seq: 10, notification: { notification_id: 3, trade_id: 5, text: "x" } }, queries);

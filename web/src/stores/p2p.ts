@@ -30,7 +30,8 @@ function tradeIdOf(event: P2PEvent): number | null {
 }
 
 /** One frame of the p2p channel: ``p2p_trade`` {trade}, ``p2p_message`` {message},
- * ``p2p_ad`` {ad}, ``notification`` {notification}, ``p2p_snapshot`` {trades}. */
+ * ``p2p_ad`` {ad}, ``notification`` {notification}, ``p2p_snapshot`` {trades}, and for
+ * administrators ``p2p_dispute`` {event, trade} (the dispute queue moved). */
 export function onP2PEvent(event: P2PEvent, queries: QueryClient): void {
   const tradeId = tradeIdOf(event);
   if (event.type === "p2p_message" && tradeId !== null) {
@@ -41,6 +42,13 @@ export function onP2PEvent(event: P2PEvent, queries: QueryClient): void {
   if (event.type === "p2p_trade" && tradeId !== null) {
     const trade = event.trade as TradeView;
     if (trade.state in STATE_LABEL) useToasts.getState().push("info", `Trade ${tradeId}: ${STATE_LABEL[trade.state]}`);
+  }
+  if (event.type === "p2p_dispute" && tradeId !== null) {
+    const trade = event.trade as TradeView & { dispute?: { proposed_outcome?: string | null; proposed_by?: number | null } | null };
+    const text = event.event === "opened" ? `Trade ${tradeId}: a new dispute in the queue`
+      : event.event === "proposed" ? `Trade ${tradeId}: admin #${trade.dispute?.proposed_by ?? "?"} proposed to ${trade.dispute?.proposed_outcome === "release" ? "release to the buyer" : "refund the seller"}; a second admin must approve`
+        : `Trade ${tradeId}: dispute closed (${STATE_LABEL[trade.state] ?? trade.state})`;
+    useToasts.getState().push("info", text);
   }
   if (tradeId !== null) void queries.invalidateQueries({ queryKey: ["p2p-trade", tradeId] });
   for (const key of ["p2p-trades", "p2p-my-ads", "p2p-board", "notifications", "balances", "p2p-disputes"]) {

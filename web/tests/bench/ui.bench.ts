@@ -124,6 +124,12 @@ test("long tasks under 200 book updates/s and 50 trades/s for 30 s", async ({ pa
   });
   await page.goto(url("/trade/BTC-USD"));
   await page.locator('[data-testid="ladder"] tr[data-side="bid"]').first().waitFor();
+  if (process.env.BENCH_CPU_THROTTLE) {
+    // a development aid, not the figure: the main thread slowed N times (as a busy machine
+    // slows it), so what runs long shows at any load
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Emulation.setCPUThrottlingRate", { rate: Number(process.env.BENCH_CPU_THROTTLE) });
+  }
   await page.waitForTimeout(2000); // the lazy charts load; then measure
   if (process.env.BENCH_PROFILE) {
     const cdp = await page.context().newCDPSession(page);
@@ -140,13 +146,18 @@ test("long tasks under 200 book updates/s and 50 trades/s for 30 s", async ({ pa
       self.set(key, (self.get(key) ?? 0) + (dt[i] ?? 0) / 1000);
     });
     console.log([...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${v.toFixed(0).padStart(6)} ms  ${k}`).join("\n"));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, "bench-profile.cpuprofile"), JSON.stringify(profile)); // for DevTools or a script
   }
   if (process.env.BENCH_TRACE) {
     // the main thread's time by kind of work (script, style, layout, paint...) over 5 s
     const browser = page.context().browser()!;
-    await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline"] });
+    await browser.startTracing(page, { categories: ["devtools.timeline", "disabled-by-default-devtools.timeline", ...(process.env.BENCH_TRACE === "invalidations" ? ["disabled-by-default-devtools.timeline.invalidationTracking"] : [])] });
     await page.waitForTimeout(5000);
-    const trace = JSON.parse((await browser.stopTracing()).toString()) as { traceEvents: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { name?: string } }[] };
+    const raw = (await browser.stopTracing()).toString();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(join(ARTIFACTS, "bench-trace.json"), raw); // for chrome://tracing or a script
+    const trace = JSON.parse(raw) as { traceEvents: { name: string; ph: string; dur?: number; tid: number; pid: number; args?: { name?: string } }[] };
     const main = trace.traceEvents.find((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain");
     const byName = new Map<string, number>();
     for (const e of trace.traceEvents) {

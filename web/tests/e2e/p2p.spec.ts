@@ -69,7 +69,7 @@ test("a full P2P trade between two browsers: post, take, pay, release, balances 
   const row = buyer.page.locator(`[data-testid="p2p-board"] tr[data-ad-id="${adId}"]`);
   await expect(row).toContainText("50,000.00");
   await expect(row).toContainText("SEPA");
-  await expect(row).toContainText("trades");  // the maker's stats
+  await expect(row.getByTestId("maker-stats")).toHaveText("New trader"); // no finished trade yet
   await expectAccessible(buyer.page, "p2p-board");
   await screenshot(buyer.page, "p2p-board");
   await row.getByRole("button", { name: `Buy BTC from ad ${adId}` }).click();
@@ -266,4 +266,50 @@ test("the trade room counts down from the server's deadline, whatever the PC's c
   const first = await seconds();
   await expect.poll(seconds, { timeout: 10_000 }).toBeLessThan(first);
   await context.close();
+});
+
+test("an administrator removes an ad from the moderation page; the board reads well for a new maker", async ({ browser, request }) => {
+  test.setTimeout(180_000);
+  const makerAccount = await signUpByApi(request, "p2p-moderated");
+  await deposit(request, makerAccount.userId, "BTC", "0.3");
+  const method = await api<{ method_id: number }>(request, makerAccount, "POST", "/api/v1/p2p/payment-methods", { name: "SEPA", details: "IBAN X" });
+  const terms = `moderation test ${Date.now()}`;
+  const ad = await api<{ ad_id: number }>(request, makerAccount, "POST", "/api/v1/p2p/ads", {
+    side: "sell", asset: "BTC", fiat: "USD", price: "51000", quantity: "0.3", min_quantity: "0.01", max_quantity: "0.3",
+    payment_method_ids: [method.method_id], payment_window_seconds: 900, terms,
+  });
+  expect(await available(request, makerAccount, "BTC")).toBe("0.00000000"); // all of it in escrow
+
+  // the board: a maker with no finished trade is a new trader, not "0 trades · – completed"
+  const maker = await browserAs(browser, makerAccount);
+  await maker.page.goto(url("/p2p"));
+  const card = maker.page.locator(`[data-ad-id="${ad.ad_id}"]`).first();
+  await expect(card.getByTestId("maker-stats")).toHaveText("New trader");
+
+  const admin = await browserAs(browser, ADMIN);
+  await admin.page.getByRole("link", { name: "P2P" }).click();
+  await admin.page.getByRole("navigation", { name: "P2P" }).getByRole("link", { name: "Ad moderation" }).click();
+  const row = admin.page.locator(`[data-testid="moderation-ads"] tr[data-ad-id="${ad.ad_id}"]`);
+  await expect(row).toHaveAttribute("data-state", "open");
+  await expect(row).toContainText(terms);
+  await row.getByRole("button", { name: `Remove ad ${ad.ad_id}` }).click();
+  const form = admin.page.getByRole("form", { name: `Remove ad ${ad.ad_id}` });
+  await form.getByRole("button", { name: "Remove the ad" }).click();
+  await expect(form.getByText("Give the reason: the maker is told it.")).toBeVisible(); // checked before sending
+  await form.getByLabel(/^Reason/).fill("Terms break the desk's rules.");
+  await expectAccessible(admin.page, "p2p-moderation");
+  await screenshot(admin.page, "p2p-moderation");
+  await form.getByRole("button", { name: "Remove the ad" }).click();
+  await expect(row).toHaveCount(0); // gone from the open ads
+  await admin.page.getByLabel("State").selectOption("cancelled");
+  await expect(row).toHaveAttribute("data-state", "cancelled");
+
+  // the server agrees: cancelled, the escrow back with the maker, off the board
+  const after = await api<{ state: string }>(request, makerAccount, "GET", `/api/v1/p2p/ads/${ad.ad_id}`);
+  expect(after.state).toBe("cancelled");
+  expect(await available(request, makerAccount, "BTC")).toBe("0.30000000");
+  await maker.page.reload();
+  await expect(maker.page.locator(`[data-ad-id="${ad.ad_id}"]`)).toHaveCount(0);
+  await maker.context.close();
+  await admin.context.close();
 });

@@ -23,7 +23,8 @@ last_update_id``; a level with quantity ``"0"`` is removed), ``trade``, ``ticker
 ``candle``, ``orders_snapshot`` then ``order`` (one per state change, with the fill),
 ``balances``, ``p2p_snapshot`` then ``p2p_trade`` (one per transition of one of your
 P2P trades, as you see it), ``p2p_message`` (chat and system lines), ``p2p_ad`` (your
-ads) and ``notification`` (as in the inbox), ``heartbeat`` after 10 s without traffic,
+ads), ``notification`` (as in the inbox) and, for administrators, ``p2p_dispute`` (the
+dispute queue moved: opened, proposed, closed), ``heartbeat`` after 10 s without traffic,
 ``resync`` and ``error`` (``{"type": "error", "code", "message", "request_id"}``, codes
 as in the REST API).
 

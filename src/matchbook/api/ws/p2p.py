@@ -1,7 +1,10 @@
 """The private ``p2p`` stream: each followed user's trades (one ``p2p_trade`` message per
 transition, as that user sees the trade), chat lines (``p2p_message``), their ads'
 changes (``p2p_ad``) and notifications (``notification``, with the same ids as the
-inbox of ``GET /api/v1/notifications``: both come from ``store.p2p_rows``).
+inbox of ``GET /api/v1/notifications``: both come from ``store.p2p_rows``). An
+administrator also hears the dispute queue move (``p2p_dispute``: a dispute opened, a
+resolution proposed that waits for a second administrator, a dispute closed), with the
+trade as administrators see it, so a queue page needs no polling.
 
 Routing costs one type test per event of a batch when nobody follows the channel it
 concerns; views are built only for connected users.
@@ -21,6 +24,7 @@ from matchbook.core.events import (
     AdChanged,
     AdPosted,
     Applied,
+    DisputeResolutionProposed,
     P2PTradeChanged,
     P2PTradeOpened,
     TradeMessagePosted,
@@ -28,6 +32,7 @@ from matchbook.core.events import (
 from matchbook.store.p2p_rows import P2P_EVENTS, actor_of, notifications_of, system_line
 
 _TRADE = (P2PTradeOpened, P2PTradeChanged)
+_DISPUTED = pv.TRADE_STATE_CODES["disputed"]
 
 
 class P2PStreams:
@@ -62,6 +67,9 @@ class P2PStreams:
             ev: Any
             for ev in events:
                 t = type(ev)
+                if t is DisputeResolutionProposed or (
+                        t is P2PTradeChanged and _DISPUTED in (ev.from_state, ev.to_state)):
+                    self._to_admins(seq, ev)
                 if t is AdPosted or t is AdChanged or t is P2PTradeOpened:
                     maker = ev.maker_id if t is P2PTradeOpened else ev.user_id
                     if maker in subs:
@@ -121,6 +129,24 @@ class P2PStreams:
                                             notification_id=row[0], kind=row[2],
                                             trade_id=row[3], ad_id=row[4], text=row[5],
                                             at=pv.iso(row[7]), read=False)})
+
+    def _to_admins(self, seq: int, ev: Any) -> None:
+        """Tell every subscribed administrator that the dispute queue moved."""
+        admins = [uid for uid, conns in self.subs.items()
+                  if any(c.principal is not None and c.principal.is_admin for c in conns)]
+        if not admins:
+            return
+        trade = self.p2p.reads.p2p_trade(ev.trade_id)
+        if trade is None:
+            return
+        if type(ev) is DisputeResolutionProposed:
+            event = "proposed"
+        else:
+            event = "opened" if ev.to_state == _DISPUTED else "closed"
+        for uid in admins:
+            self._send(uid, {"type": "p2p_dispute", "seq": seq, "event": event,
+                             "trade_id": ev.trade_id,
+                             "trade": self.p2p.trade_view(trade, uid, True)})
 
     def _parties(self, trade_id: int) -> tuple[int, int] | None:
         trade = self.p2p.reads.p2p_trade(trade_id)

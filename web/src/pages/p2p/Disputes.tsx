@@ -1,14 +1,18 @@
 // The admin dispute queue: the disputed trades, oldest first; one opens with its
 // timeline, its chat (an admin may write in it) and the resolution form (release to the
 // buyer or refund the seller, with a note). Above the configured amount a second admin
-// must approve: the page shows the pending proposal.
-import { useId, useMemo, useState, type FormEvent } from "react";
+// must approve: the page shows the pending proposal. The queue follows the private
+// stream's p2p_dispute pushes (no polling while the stream is up).
+import { useId, useMemo, useState } from "react";
+import { useForm } from "react-hook-form";
+import { zodResolver } from "@hookform/resolvers/zod";
+import { resolveSchema, type ResolveValues } from "../../lib/p2pForms";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate } from "react-router";
 import { p2p } from "../../api/p2p";
 import { useSession } from "../../hooks";
 import { canResolve, newKey, STATE_LABEL, type TradeDetail } from "../../lib/p2p";
-import { usePoll } from "../../stores/p2p";
+import { useP2PLive } from "../../stores/p2p";
 import { Chat, reasonText } from "./TradeRoom";
 import { errorText, formatFiat, P2PNav, StateBadge } from "./common";
 
@@ -21,8 +25,9 @@ export default function Disputes() {
 
 function Queue({ adminId }: { adminId: number }) {
   const id = useId();
-  const poll = usePoll(30_000, 5000);
-  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: poll });
+  // the stream pushes every change of the queue (p2p_dispute): polling only while it is down
+  const live = useP2PLive((s) => s.live);
+  const disputes = useQuery({ queryKey: ["p2p-disputes"], queryFn: p2p.admin.disputes, refetchInterval: live ? false : 5000 });
   const [selected, setSelected] = useState<number | null>(null);
   const list = disputes.data ?? [];
   return (
@@ -115,17 +120,17 @@ function Review({ tradeId, adminId, queued }: { tradeId: number; adminId: number
 
 function Resolve({ view, onChanged, onDone }: { view: TradeDetail; onChanged: () => void; onDone: (text: string) => void }) {
   const id = useId();
-  const [outcome, setOutcome] = useState<"release" | "refund" | null>(null);
-  const [note, setNote] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const { register, handleSubmit, watch, formState: { errors, isSubmitting } } = useForm<ResolveValues>({
+    resolver: zodResolver(resolveSchema), defaultValues: { note: "" },
+  });
+  const outcome = watch("outcome");
+  // one key per decision: a repeated click of the same one is the same request
   const key = useMemo(() => newKey(`resolve-${outcome ?? ""}`), [outcome]);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!outcome) { setError("Choose release or refund."); return; }
-    if (!note.trim()) { setError("Write the reason for the decision: both sides see it."); return; }
+  const submit = async (values: ResolveValues) => {
     setError(null);
     try {
-      const after = await p2p.admin.resolve(view.trade_id, outcome, note.trim(), key);
+      const after = await p2p.admin.resolve(view.trade_id, values.outcome, values.note, key);
       onDone(after.state === "disputed" ? "Recorded: a second admin must approve this resolution."
         : after.state === "resolved_release" ? "Resolved: the escrow was released to the buyer." : after.state === "resolved_refund" ? "Resolved: the escrow was refunded to the seller." : STATE_LABEL[after.state]);
     } catch (err) {
@@ -135,19 +140,20 @@ function Resolve({ view, onChanged, onDone }: { view: TradeDetail; onChanged: ()
     }
   };
   return (
-    <form className="flex flex-col gap-2 rounded border border-line p-2" onSubmit={submit} aria-label="Resolve the dispute" noValidate>
+    <form className="flex flex-col gap-2 rounded border border-line p-2" onSubmit={handleSubmit(submit)} aria-label="Resolve the dispute" noValidate>
       <fieldset className="flex gap-4">
         <legend className="mb-1 text-sm font-semibold">Decision</legend>
-        <label className="flex items-center gap-1"><input type="radio" name={`${id}-o`} checked={outcome === "release"} onChange={() => setOutcome("release")} />Release to the buyer</label>
-        <label className="flex items-center gap-1"><input type="radio" name={`${id}-o`} checked={outcome === "refund"} onChange={() => setOutcome("refund")} />Refund the seller</label>
+        <label className="flex items-center gap-1"><input type="radio" value="release" {...register("outcome")} />Release to the buyer</label>
+        <label className="flex items-center gap-1"><input type="radio" value="refund" {...register("outcome")} />Refund the seller</label>
       </fieldset>
+      {errors.outcome && <p role="alert" className="field-error">{errors.outcome.message}</p>}
       <div>
         <label htmlFor={`${id}-n`} className="text-xs text-muted">Note (shown to both sides)</label>
-        <textarea id={`${id}-n`} className="input h-16" maxLength={1000} value={note} onChange={(e) => setNote(e.target.value)} />
+        <textarea id={`${id}-n`} className="input h-16" maxLength={1000} aria-invalid={errors.note ? true : undefined} {...register("note")} />
+        {errors.note && <p role="alert" className="field-error">{errors.note.message}</p>}
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
-      <button type="submit" className="btn btn-sell">Resolve</button>
+      <button type="submit" className="btn btn-sell" disabled={isSubmitting}>Resolve</button>
     </form>
   );
 }
-

@@ -1,6 +1,9 @@
 // My payment methods: a name ("SEPA") and the details a counterparty needs to pay me,
 // shown to them only once a trade with me is open.
-import { useId, useState, type FormEvent } from "react";
+import { useId, useState } from "react";
+import { useForm } from "react-hook-form";
+import { zodResolver } from "@hookform/resolvers/zod";
+import { paymentMethodSchema, type PaymentMethodValues } from "../../lib/p2pForms";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate } from "react-router";
 import { p2p } from "../../api/p2p";
@@ -18,17 +21,15 @@ function MethodsPage() {
   const queries = useQueryClient();
   const run = useRun();
   const methods = useQuery({ queryKey: ["p2p-payment-methods"], queryFn: p2p.paymentMethods });
-  const [name, setName] = useState("");
-  const [details, setDetails] = useState("");
   const [error, setError] = useState<string | null>(null);
-  const add = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!name.trim() || !details.trim()) { setError("Enter a name and the details a buyer needs to pay you."); return; }
+  const { register, handleSubmit, reset, formState: { errors, isSubmitting } } = useForm<PaymentMethodValues>({
+    resolver: zodResolver(paymentMethodSchema), defaultValues: { name: "", details: "" },
+  });
+  const add = async ({ name, details }: PaymentMethodValues) => {
     setError(null);
     try {
-      await p2p.addPaymentMethod(name.trim(), details.trim());
-      setName("");
-      setDetails("");
+      await p2p.addPaymentMethod(name, details);
+      reset({ name: "", details: "" });
       await queries.invalidateQueries({ queryKey: ["p2p-payment-methods"] });
     } catch (err) {
       setError(errorText(err, "The payment method could not be saved."));
@@ -38,16 +39,20 @@ function MethodsPage() {
     <main className="mx-auto flex max-w-3xl flex-col gap-3 p-3">
       <h1 className="text-lg font-semibold">Payment methods</h1>
       <P2PNav />
-      <form className="panel grid grid-cols-[200px_1fr_auto] items-end gap-3 p-3" onSubmit={add} aria-label="Add a payment method" noValidate>
+      <form className="panel grid grid-cols-[200px_1fr_auto] items-start gap-3 p-3" onSubmit={handleSubmit(add)} aria-label="Add a payment method" noValidate>
         <div>
           <label htmlFor={`${id}-name`} className="text-xs text-muted">Name</label>
-          <input id={`${id}-name`} className="input" maxLength={40} placeholder="SEPA" value={name} onChange={(e) => setName(e.target.value)} />
+          <input id={`${id}-name`} className="input" maxLength={40} placeholder="SEPA" aria-invalid={errors.name ? true : undefined}
+            aria-describedby={errors.name ? `${id}-name-error` : undefined} {...register("name")} />
+          {errors.name && <p id={`${id}-name-error`} className="field-error">{errors.name.message}</p>}
         </div>
         <div>
           <label htmlFor={`${id}-details`} className="text-xs text-muted">Details (shown to your counterparty in an open trade)</label>
-          <input id={`${id}-details`} className="input" maxLength={500} placeholder="IBAN, account holder" value={details} onChange={(e) => setDetails(e.target.value)} />
+          <input id={`${id}-details`} className="input" maxLength={500} placeholder="IBAN, account holder" aria-invalid={errors.details ? true : undefined}
+            aria-describedby={errors.details ? `${id}-details-error` : undefined} {...register("details")} />
+          {errors.details && <p id={`${id}-details-error`} className="field-error">{errors.details.message}</p>}
         </div>
-        <button type="submit" className="btn btn-buy">Add method</button>
+        <button type="submit" className="btn btn-buy" disabled={isSubmitting}>Add method</button>
         {error && <p role="alert" className="field-error col-span-3">{error}</p>}
       </form>
       <section className="panel" aria-labelledby={`${id}-list`}>

@@ -2,7 +2,9 @@
 // server's clock, the payment details, exactly the buttons the server allows now (each
 // risky one behind an explicit confirmation), the dispute form, feedback after
 // completion, and the chat (live through the private stream).
-import { useEffect, useId, useMemo, useRef, useState, type FormEvent } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useForm } from "react-hook-form";
+import { zodResolver } from "@hookform/resolvers/zod";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Navigate, useParams } from "react-router";
 import { p2p } from "../../api/p2p";
@@ -10,8 +12,9 @@ import { useAssetDecimals, useSession } from "../../hooks";
 import { formatFixed } from "../../lib/decimal";
 import {
   actionBody, activeDeadline, addMessage, canDispute, DISPUTE_REASONS, mergeMessages, newKey, stepOf, STEPS, TERMINAL_STATES, tradeButtons,
-  type ActionButton, type DisputeReason, type TradeDetail, type TradeMessage,
+  type ActionButton, type TradeDetail, type TradeMessage,
 } from "../../lib/p2p";
+import { disputeSchema, feedbackSchema, messageSchema, type DisputeValues, type FeedbackValues, type MessageValues } from "../../lib/p2pForms";
 import { usePoll } from "../../stores/p2p";
 import { Countdown, errorText, formatFiat, P2PNav, StateBadge } from "./common";
 
@@ -112,7 +115,7 @@ export function RoomView({ view, receivedAt, userId, onChanged }: {
                 a second admin must approve before any money moves.
               </p>
             )}
-            {view.state === "completed" && view.my_role !== "admin" && !feedbackLeft && <Feedback view={view} onChanged={onChanged} />}
+            {view.state === "completed" && view.my_role !== "admin" && <Feedback view={view} left={feedbackLeft} onChanged={onChanged} />}
           </section>
         </div>
         <Chat tradeId={view.trade_id} userId={userId} closed={TERMINAL_STATES.has(view.state) && view.my_role !== "admin"} />
@@ -200,16 +203,16 @@ function ActionRow({ view, button, onChanged }: { view: TradeDetail; button: Act
 function DisputeForm({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
   const id = useId();
   const [open, setOpen] = useState(false);
-  const [reason, setReason] = useState<DisputeReason>(view.my_role === "buyer" ? "payment_not_received" : "payment_not_confirmed");
-  const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const key = useMemo(() => newKey("dispute"), []);
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    if (!text.trim()) { setError("Describe what happened: an admin reads it."); return; }
+  const { register, handleSubmit, formState: { errors, isSubmitting } } = useForm<DisputeValues>({
+    resolver: zodResolver(disputeSchema),
+    defaultValues: { reason: view.my_role === "buyer" ? "payment_not_received" : "payment_not_confirmed", text: "" },
+  });
+  const submit = async (values: DisputeValues) => {
     setError(null);
     try {
-      await p2p.dispute(view.trade_id, actionBody(view, key, { reason, text: text.trim() }));
+      await p2p.dispute(view.trade_id, actionBody(view, key, { reason: values.reason, text: values.text }));
       onChanged();
     } catch (err) {
       setError(errorText(err, "The dispute could not be opened."));
@@ -218,54 +221,61 @@ function DisputeForm({ view, onChanged }: { view: TradeDetail; onChanged: () => 
   };
   if (!open) return <button type="button" className="btn" onClick={() => setOpen(true)}>Open a dispute</button>;
   return (
-    <form className="flex flex-col gap-2 rounded border border-down p-2" onSubmit={submit} aria-label="Open a dispute" noValidate>
+    <form className="flex flex-col gap-2 rounded border border-down p-2" onSubmit={handleSubmit(submit)} aria-label="Open a dispute" noValidate>
       <p className="text-xs text-muted">An admin will review the chat and your evidence; the escrow stays frozen until then.</p>
       <div>
         <label htmlFor={`${id}-reason`} className="text-xs text-muted">Reason</label>
-        <select id={`${id}-reason`} className="input" value={reason} onChange={(e) => setReason(e.target.value as DisputeReason)}>
+        <select id={`${id}-reason`} className="input" aria-invalid={errors.reason ? true : undefined} {...register("reason")}>
           {DISPUTE_REASONS.map(([value, label]) => <option key={value} value={value}>{label}</option>)}
         </select>
+        {errors.reason && <p className="field-error">{errors.reason.message}</p>}
       </div>
       <div>
         <label htmlFor={`${id}-text`} className="text-xs text-muted">What happened</label>
-        <textarea id={`${id}-text`} className="input h-20" maxLength={1000} value={text} onChange={(e) => setText(e.target.value)} />
+        <textarea id={`${id}-text`} className="input h-20" maxLength={1000} aria-invalid={errors.text ? true : undefined}
+          aria-describedby={errors.text ? `${id}-text-error` : undefined} {...register("text")} />
+        {errors.text && <p id={`${id}-text-error`} role="alert" className="field-error">{errors.text.message}</p>}
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
       <div className="flex gap-2">
-        <button type="submit" className="btn btn-sell">Submit the dispute</button>
+        <button type="submit" className="btn btn-sell" disabled={isSubmitting}>Submit the dispute</button>
         <button type="button" className="btn" onClick={() => setOpen(false)}>Close the form</button>
       </div>
     </form>
   );
 }
 
-function Feedback({ view, onChanged }: { view: TradeDetail; onChanged: () => void }) {
+/** Feedback after completion, once; the thanks stay when the refreshed trade shows it. */
+function Feedback({ view, left, onChanged }: { view: TradeDetail; left: boolean; onChanged: () => void }) {
   const id = useId();
-  const [comment, setComment] = useState("");
   const [done, setDone] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const send = async (positive: boolean) => {
+  const { register, handleSubmit, formState: { errors, isSubmitting } } = useForm<FeedbackValues>({
+    resolver: zodResolver(feedbackSchema), defaultValues: { comment: "" },
+  });
+  const send = (positive: boolean) => handleSubmit(async (values) => {
     setError(null);
     try {
-      await p2p.feedback(view.trade_id, positive, comment.trim());
+      await p2p.feedback(view.trade_id, positive, values.comment);
       setDone("Thank you: your feedback was recorded.");
       onChanged();
     } catch (e) {
       setError(errorText(e, "The feedback could not be saved."));
     }
-  };
-  if (done) return <p role="status" className="text-xs text-up">{done}</p>;
+  });
+  if (done || left) return <p role="status" className="text-xs text-up">{done ?? "Thank you: your feedback was recorded."}</p>;
   return (
-    <div className="flex flex-col gap-2 rounded border border-line p-2" role="group" aria-labelledby={`${id}-t`}>
+    <form className="flex flex-col gap-2 rounded border border-line p-2" aria-labelledby={`${id}-t`} noValidate onSubmit={(e) => e.preventDefault()}>
       <p id={`${id}-t`} className="text-sm font-semibold">How was trading with trader #{view.my_role === "buyer" ? view.seller_id : view.buyer_id}?</p>
       <label htmlFor={`${id}-c`} className="text-xs text-muted">Comment (optional)</label>
-      <input id={`${id}-c`} className="input" maxLength={500} value={comment} onChange={(e) => setComment(e.target.value)} />
+      <input id={`${id}-c`} className="input" maxLength={500} aria-invalid={errors.comment ? true : undefined} {...register("comment")} />
+      {errors.comment && <p role="alert" className="field-error">{errors.comment.message}</p>}
       <div className="flex gap-2">
-        <button type="button" className="btn btn-buy" onClick={() => send(true)}>Positive</button>
-        <button type="button" className="btn btn-sell" onClick={() => send(false)}>Negative</button>
+        <button type="button" className="btn btn-buy" disabled={isSubmitting} onClick={send(true)}>Positive</button>
+        <button type="button" className="btn btn-sell" disabled={isSubmitting} onClick={send(false)}>Negative</button>
       </div>
       {error && <p role="alert" className="field-error">{error}</p>}
-    </div>
+    </form>
   );
 }
 
@@ -279,22 +289,21 @@ export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: num
     queryFn: async () => mergeMessages(await p2p.messages(tradeId), queries.getQueryData<TradeMessage[]>(["p2p-messages", tradeId]) ?? []),
     refetchInterval: poll,
   });
-  const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
+  const { register, handleSubmit, reset, formState: { errors } } = useForm<MessageValues>({
+    resolver: zodResolver(messageSchema), defaultValues: { text: "" },
+  });
   const list = useRef<HTMLOListElement>(null);
   const count = messages.data?.length ?? 0;
   useEffect(() => {
     const el = list.current;
     if (el) el.scrollTop = el.scrollHeight;
   }, [count]);
-  const send = async (e: FormEvent) => {
-    e.preventDefault();
-    const body = text.trim();
-    if (!body) return;
+  const send = async ({ text: body }: MessageValues) => {
     setError(null);
     try {
       const posted = await p2p.postMessage(tradeId, body);
-      setText("");
+      reset({ text: "" });
       queries.setQueryData<TradeMessage[]>(["p2p-messages", tradeId], (old) => addMessage(old ?? [], posted));
       void queries.invalidateQueries({ queryKey: ["p2p-messages", tradeId] });
     } catch (err) {
@@ -317,12 +326,14 @@ export function Chat({ tradeId, userId, closed }: { tradeId: number; userId: num
       </ol>
       {messages.error && <p role="alert" className="px-3 text-down">{messages.error.message}</p>}
       {closed ? <p className="border-t border-line p-3 text-xs text-muted">The trade is closed. <Link to="/p2p/mine">Back to my trades</Link></p> : (
-        <form className="flex gap-2 border-t border-line p-2" onSubmit={send} aria-label="Send a message">
+        <form className="flex gap-2 border-t border-line p-2" onSubmit={handleSubmit(send)} aria-label="Send a message" noValidate>
           <label htmlFor={`${id}-m`} className="sr-only">Write a message</label>
-          <input id={`${id}-m`} className="input" maxLength={1000} value={text} placeholder="Write to the other side…" onChange={(e) => setText(e.target.value)} />
+          <input id={`${id}-m`} className="input" maxLength={1000} placeholder="Write to the other side…"
+            aria-invalid={errors.text ? true : undefined} {...register("text")} />
           <button type="submit" className="btn">Send</button>
         </form>
       )}
+      {!closed && errors.text && <p role="alert" className="field-error px-3 pb-2">{errors.text.message}</p>}
       {error && <p role="alert" className="field-error px-3 pb-2">{error}</p>}
     </section>
   );

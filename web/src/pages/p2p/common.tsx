@@ -7,7 +7,7 @@ import { p2p } from "../../api/p2p";
 import { formatFixed } from "../../lib/decimal";
 import { ApiError } from "../../api/client";
 import { useSession } from "../../hooks";
-import { formatCountdown, formatDuration, formatRate, remainingMs, STATE_LABEL, type MakerStats, type TradeState } from "../../lib/p2p";
+import { formatCountdown, remainingMs, statsLine, STATE_LABEL, type MakerStats, type TradeState } from "../../lib/p2p";
 import { useToasts } from "../../stores/toasts";
 
 export function P2PNav() {
@@ -20,6 +20,7 @@ export function P2PNav() {
       {session && <NavLink to="/p2p/mine" className={link}>My ads and trades</NavLink>}
       {session && <NavLink to="/p2p/payment-methods" className={link}>Payment methods</NavLink>}
       {session?.role === "admin" && <NavLink to="/p2p/disputes" className={link}>Dispute queue</NavLink>}
+      {session?.role === "admin" && <NavLink to="/p2p/moderation" className={link}>Ad moderation</NavLink>}
     </nav>
   );
 }
@@ -52,14 +53,10 @@ export function StateBadge({ state }: { state: TradeState | string }) {
   return <span className={`text-xs font-semibold ${tone}`} data-state={state}>{STATE_LABEL[state as TradeState] ?? state}</span>;
 }
 
+/** The maker's record (nothing while it loads: a maker is not "new" until we know). */
 export function Stats({ stats }: { stats: MakerStats | null | undefined }) {
-  if (!stats) return <span className="text-xs text-muted">new trader</span>;
-  return (
-    <span className="text-xs text-muted">
-      {stats.completed_trades ?? 0} trades · {formatRate(stats.completion_rate)} completed · releases in {formatDuration(stats.median_release_seconds)}
-      {(stats.positive_feedback ?? 0) + (stats.negative_feedback ?? 0) > 0 && ` · feedback +${stats.positive_feedback ?? 0} / −${stats.negative_feedback ?? 0}`}
-    </span>
-  );
+  if (!stats) return null;
+  return <span className="text-xs text-muted" data-testid="maker-stats">{statsLine(stats)}</span>;
 }
 
 export function errorText(e: unknown, fallback: string): string {

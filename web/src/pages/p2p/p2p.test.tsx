@@ -95,6 +95,30 @@ describe("the trade room", () => {
     expect(spy.mock.calls[0]![1]).toMatchObject({ expected_state: "paid", reason: "payment_not_received", text: "Sent 12,500 USD at 12:03, no release" });
   });
 
+  it("sends a chat line trimmed and refuses an empty one with a sentence", async () => {
+    const spy = vi.spyOn(p2p, "postMessage").mockResolvedValue(
+      { seq: 12, message_id: 3, trade_id: 9, user_id: 2, author: "buyer", text: "Paid, reference 42", at: "2026-12-03T12:01:00Z" });
+    room(BASE, 2);
+    await userEvent.click(screen.getByRole("button", { name: "Send" }));
+    expect(screen.getByRole("alert")).toHaveTextContent("Write a message.");
+    expect(spy).not.toHaveBeenCalled();
+    await userEvent.type(screen.getByLabelText("Write a message"), "  Paid, reference 42 ");
+    await userEvent.click(screen.getByRole("button", { name: "Send" }));
+    expect(spy).toHaveBeenCalledWith(9, "Paid, reference 42");
+    expect(screen.getByLabelText("Write a message")).toHaveValue(""); // cleared once sent
+    expect(await screen.findByText("Paid, reference 42")).toBeInTheDocument();
+  });
+
+  it("sends feedback with its comment and the thumb pressed", async () => {
+    const spy = vi.spyOn(p2p, "feedback").mockResolvedValue(
+      { trade_id: 9, from_user_id: 2, to_user_id: 1, positive: false, comment: "slow", at: "2026-12-03T12:10:00Z" });
+    room({ ...BASE, state: "completed", allowed_actions: [], pay_by: null }, 2);
+    await userEvent.type(screen.getByLabelText("Comment (optional)"), " slow ");
+    await userEvent.click(screen.getByRole("button", { name: "Negative" }));
+    expect(spy).toHaveBeenCalledWith(9, false, "slow");
+    expect(await screen.findByText("Thank you: your feedback was recorded.")).toBeInTheDocument();
+  });
+
   it("counts down from the server's deadline and asks for a refresh at zero", () => {
     vi.useFakeTimers({ toFake: ["setInterval", "clearInterval", "setTimeout", "clearTimeout", "performance", "Date"] });
     vi.setSystemTime(new Date("2031-01-01T00:00:00Z")); // the PC's clock is years off: no effect
