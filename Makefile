@@ -11,7 +11,7 @@ CORE_BUILT := $(VENV)/.core-built
 READY := $(STAMP) $(CORE_BUILT)
 # the core's tests that CI also runs on the interpreted build (MATCHBOOK_PURE_PYTHON=1)
 PURE_TESTS := tests/property tests/core/test_fast_path.py tests/core/test_p2p_machine.py \
-	tests/build/test_compat_fixture.py
+	tests/build/test_compat_fixture.py tests/bench/test_engine_bench.py
 
 .PHONY: run demo test test-fast test-pure check bench bench-engine bench-builds bench-deep setup clean \
 	clean-core ui dev test-ui bench-ui
