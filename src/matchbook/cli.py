@@ -105,6 +105,13 @@ def demo(
     print_demo(run_demo(commands=commands, seed=seed), console)
 
 
+def _print_machine(meta: dict[str, Any]) -> None:
+    """The line a benchmark prints first: the commit, the machine and its load."""
+    console.print(f"commit {meta['commit']}{' (dirty)' if meta['dirty'] else ''}, "
+                  f"{meta['cpu_model']}, {meta['cores']} cores, Python {meta['python']}, "
+                  f"load {meta['load_average']['start']} -> {meta['load_average']['end']}")
+
+
 @bench_app.command("engine")
 def bench_engine(
     commands: Annotated[int, typer.Option(help="Commands in the timed mix.")] = 1_000_000,
@@ -172,10 +179,7 @@ def _bench_builds(builds: tuple[str, ...], commands: int, resting: int, accounts
     if as_json:
         typer.echo(json.dumps(result))
         return
-    meta = result["meta"]
-    console.print(f"commit {meta['commit']}{' (dirty)' if meta['dirty'] else ''}, "
-                  f"{meta['cpu_model']}, {meta['cores']} cores, Python {meta['python']}, "
-                  f"load {meta['load_average']['start']} -> {meta['load_average']['end']}")
+    _print_machine(result["meta"])
     table = Table(title=f"bench engine --build {','.join(builds)}: {commands:,} commands"
                   f"{f' on {resting:,} resting orders' if resting else ''}, accounts "
                   f"{'on' if accounts else 'off'}, {repeat} rounds, turns of {chunk:,}")
@@ -234,10 +238,7 @@ def bench_p2p(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    meta = result["meta"]
-    console.print(f"commit {meta['commit']}{' (dirty)' if meta['dirty'] else ''}, "
-                  f"{meta['cpu_model']}, {meta['cores']} cores, Python {meta['python']}, "
-                  f"load {meta['load_average']['start']} -> {meta['load_average']['end']}")
+    _print_machine(result["meta"])
     core = result["core"]
     figures: list[tuple[str, Any]] = [
         ("core actions/s", core["actions_per_sec"]),
