@@ -20,7 +20,10 @@ test("sign up, get a deposit, place, amend and cancel a limit order from the for
   await deposit(request, me.userId, "USD", "100000");
   await expect(page.getByTestId("available-USD")).toHaveText("100,000.000000");
 
-  // a buy well below the best bid rests on the book
+  // a buy well below the best bid rests on the book; the ladder shows the levels that fit
+  // its box, so the page is made tall enough to hold the levels between (the demo maker's
+  // ladder and what earlier tests left resting)
+  await page.setViewportSize({ width: 1440, height: 2400 });
   const book = await depth(request);
   const limit = price(cents(book.bids[0]![0]) - 30000n); // 300.00 below: out of the demo market's reach
   await page.getByLabel(/^Price/).fill(limit);
@@ -119,10 +122,19 @@ test("a rejected order shows the server's sentence", async ({ page, request }) =
   await page.getByLabel(/^Quantity/).fill("1.0000");
   await expect(page.getByText(/Insufficient USD/)).toBeVisible();
   await expect(page.getByLabel(/^Quantity/)).toHaveAttribute("aria-invalid", "true");
-  // a post-only that would take is refused by the engine: its code's sentence is shown
+  // a post-only that would take is refused by the engine: its code's sentence is shown.
+  // The ask it would take is its own (the demo maker's asks come and go as it re-quotes).
+  const seller = await signUpByApi(request, "post-only-seller");
+  await deposit(request, seller.userId, "BTC", "1");
   const book = await depth(request);
+  const ask = price((cents(book.bids[0]![0]) * 1001n) / 1000n);
+  const sell = await request.post(url("/api/v1/orders"), {
+    data: { symbol: "BTC-USD", side: "sell", type: "limit", price: ask, quantity: "0.0100" },
+    headers: { authorization: `Bearer ${seller.token}` },
+  });
+  expect(sell.status(), await sell.text()).toBe(201);
   await page.getByLabel(/^Quantity/).fill("0.0001");
-  await page.getByLabel(/^Price/).fill(price((cents(book.asks[0]![0]) * 105n) / 100n)); // 5% above the best ask (inside the band): it takes even after the demo market moves
+  await page.getByLabel(/^Price/).fill(price((cents(ask) * 1002n) / 1000n)); // through that ask, well inside the band
   await page.getByText(/^Advanced/).click();
   await page.getByLabel(/Post-only/).check();
   await page.getByRole("button", { name: "Place order" }).click();
