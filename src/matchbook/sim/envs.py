@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -362,6 +363,8 @@ def _group_worker(conn: Any, env_class: type[_MarketEnv], count: int,
             conn.send(group.step(payload))
         elif command == "reset":
             conn.send(group.reset(payload))
+        elif command == "cpu":
+            conn.send(time.process_time())
         else:
             conn.close()
             return
@@ -446,6 +449,13 @@ class _VectorMarketEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
         obs, rewards, terminated, truncated = (np.concatenate(column)
                                                for column in zip(*parts, strict=True))
         return obs, rewards, terminated, truncated, {}
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the processes that step the environments: this one
+        without workers, else the workers' sum (for a per-CPU-second figure)."""
+        if self._group is not None:
+            return time.process_time()
+        return float(sum(self._call("cpu", [None] * len(self._conns))))
 
     def close_extras(self, **kwargs: Any) -> None:
         for conn in self._conns:

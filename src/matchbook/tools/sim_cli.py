@@ -288,6 +288,8 @@ def bench_sim(
     if as_json:
         typer.echo(json.dumps(result, default=str))
         return
+    load = result["load_average"]
+    console.print(f"load average {load['start']} -> {load['end']}")
     table = Table(title=f"bench sim ({result['machine']['cpu']}, {result['machine']['cores']} "
                         f"cores, commit {result['machine']['commit']})")
     for column in ("figure", "value", "target", "met"):
