@@ -89,10 +89,12 @@ def test_vector_workers_step_the_same_episodes_as_one_process(cls: type) -> None
             obs, _ = vec.reset(seed=7)
             out = [obs]
             rng = np.random.default_rng(1)
+            cpu = vec.cpu_seconds()
             for _ in range(5):  # crosses an episode end: the autoreset runs in the worker
                 obs, rewards, terminated, truncated, _ = vec.step(
                     rng.random((3, vec.action_dim)).astype(np.float32))
                 out += [obs, rewards, terminated, truncated]
+            assert vec.cpu_seconds() > cpu  # the stepping processes' CPU time, workers too
             return out
         finally:
             vec.close()
