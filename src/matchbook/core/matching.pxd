@@ -5,6 +5,56 @@
 
 cimport cython
 
+# The three everyday commands, seen as their C layout: a field is read as one load from
+# the object instead of a generic attribute look-up. A ``msgspec.Struct`` keeps its fields
+# as object slots after the object header, in the order CPython lays out ``__slots__``
+# (sorted by name); ``_check_command_layout`` in the .py compares every field read this
+# way with ``msgspec.structs.astuple`` when the module is imported, and refuses to import
+# if they differ.
+cdef extern from *:
+    """
+    typedef struct {
+        PyObject_HEAD
+        PyObject *client_order_id, *display_lots, *expire_ts_ns, *order_type, *post_only,
+            *price_ticks, *qty_lots, *quote_amount_minor, *side, *stop_price_ticks, *stp,
+            *symbol, *tif, *user_id;
+    } matchbook_PlaceOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *client_order_id, *order_id, *user_id;
+    } matchbook_CancelOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *order_id, *price_ticks, *qty_lots, *user_id;
+    } matchbook_AmendOrder;
+    """
+    ctypedef class matchbook.core.commands.PlaceOrder [object matchbook_PlaceOrder, check_size ignore]:
+        cdef object client_order_id
+        cdef object display_lots
+        cdef object expire_ts_ns
+        cdef object order_type
+        cdef object post_only
+        cdef object price_ticks
+        cdef object qty_lots
+        cdef object quote_amount_minor
+        cdef object side
+        cdef object stop_price_ticks
+        cdef object stp
+        cdef object symbol
+        cdef object tif
+        cdef object user_id
+
+    ctypedef class matchbook.core.commands.CancelOrder [object matchbook_CancelOrder, check_size ignore]:
+        cdef object client_order_id
+        cdef object order_id
+        cdef object user_id
+
+    ctypedef class matchbook.core.commands.AmendOrder [object matchbook_AmendOrder, check_size ignore]:
+        cdef object order_id
+        cdef object price_ticks
+        cdef object qty_lots
+        cdef object user_id
+
 
 @cython.final
 cdef class Order:
@@ -74,6 +124,10 @@ cdef class OrderBook:
     cpdef drop_level(self, int side, object price)
 
 
+@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder)
+cpdef bint _check_command_layout() except -1
+
+
 cdef class MatchingCore:
     cdef public object markets
     cdef public bint accounts_enabled
@@ -105,12 +159,12 @@ cdef class MatchingCore:
     cdef public dict _handlers
     cdef public object p2p
 
-    cdef _reject(self, c, object code, list out)
+    cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
                    balances=list, slot=Py_ssize_t, total="long long", count="long long")
-    cpdef _place(self, c, list out)
+    cpdef _place(self, PlaceOrder c, list out)
     @cython.locals(book=OrderBook, order=Order, mine=dict)
-    cpdef _place_any(self, c, list out)
+    cpdef _place_any(self, PlaceOrder c, list out)
     cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
     cdef _execute(self, OrderBook book, Order order, list out)
     cdef _rest_or_close(self, OrderBook book, Order order, list out)
@@ -135,13 +189,13 @@ cdef class MatchingCore:
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
                    price="long long", balances=list, slot=Py_ssize_t)
-    cpdef _cancel(self, c, list out)
+    cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
     @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level)
-    cpdef _amend(self, c, list out)
+    cpdef _amend(self, AmendOrder c, list out)
     @cython.locals(book=OrderBook)
-    cdef object _check_amend(self, Order order, c)
+    cdef object _check_amend(self, Order order, AmendOrder c)
     cpdef _remove_open(self, Order order, list out, object reason)
     @cython.locals(level=Level)
     cpdef _remove_resting(self, OrderBook book, Order order, list out, object reason)

@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from msgspec.structs import astuple
+
 from matchbook.core.accounts import Account, Withdrawal
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
@@ -74,6 +76,32 @@ def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
 RESTS: tuple[bool, ...] = tuple(
     (flags & 3) + 1 in (LIMIT, STOP_LIMIT) and (flags >> 2 & 3) + 1 in (GTC, GTD)
     for flags in range(16))
+
+
+def _check_command_layout() -> bool:
+    """Are the fields of the everyday commands read right? Compiled, ``_place``,
+    ``_cancel`` and ``_amend`` read a command's fields straight from its object layout
+    (``matching.pxd``); this reads every field of one command of each kind that way and
+    compares with ``msgspec.structs.astuple``. Interpreted it is an ordinary check.
+    Raises ``ImportError`` on a mismatch (a msgspec or CPython that lays out structs
+    otherwise), so the module is never used with a wrong layout."""
+    place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
+    cancel = CancelOrder(201, 202, "D")
+    amend = AmendOrder(301, 302, 303, 304)
+    read = (
+        (place.user_id, place.symbol, place.side, place.order_type, place.qty_lots,
+         place.price_ticks, place.tif, place.post_only, place.stop_price_ticks,
+         place.display_lots, place.client_order_id, place.stp, place.expire_ts_ns,
+         place.quote_amount_minor),
+        (cancel.user_id, cancel.order_id, cancel.client_order_id),
+        (amend.user_id, amend.order_id, amend.price_ticks, amend.qty_lots))
+    if read != (astuple(place), astuple(cancel), astuple(amend)):
+        raise ImportError("matchbook.core.matching: the commands' layout is not the one "
+                          "matching.pxd declares (run the interpreted build)")
+    return True
+
+
+_check_command_layout()
 
 
 class Order:
