@@ -58,7 +58,7 @@ cdef extern from *:
 
 @cython.final
 cdef class Order:
-    cdef public long long order_id
+    cdef public object order_id         # the open-order index's key object, shared
     cdef public object user_id          # commands leave it unbounded
     cdef public str symbol
     cdef public int side
@@ -173,7 +173,8 @@ cdef class MatchingCore:
                    limit_key="long long", sign="long long", rem="long long",
                    filled="long long", price="long long", traded="long long",
                    fill="long long", vis="long long", mleaves="long long",
-                   next_trade="long long", stopped=bint, dropped=bint, touched=bint,
+                   next_trade="long long", price_int=object, trade_id=object, stopped=bint,
+                   dropped=bint, touched=bint,
                    mbal=list)
     cdef _match(self, OrderBook book, Order taker, list out)
     @cython.locals(balances=list)

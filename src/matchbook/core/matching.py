@@ -835,6 +835,9 @@ class MatchingCore:
         while rem and heap and heap[0] <= limit_key:
             price = heap[0] * sign
             level = levels[price]
+            # the level's price and each trade id as Python ints once, for the events
+            # (compiled, ``price`` and ``next_trade`` are C integers)
+            price_int: int = price
             stopped = dropped = touched = False
             while True:
                 maker: Order = level.head  # type: ignore[assignment]  # never empty
@@ -890,12 +893,15 @@ class MatchingCore:
                     maker.hold = mhold
                     if not rem and thold:
                         trel = thold
-                out.append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
-                                     tid, maker.user_id, uid, notional, base_amt, mfee, tfee))
-                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
-                                   price, fill, maker.qty - mleaves, mleaves, True, mfee, mrel))
-                out.append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
-                                   rem, False, tfee, trel))
+                trade_id: int = next_trade
+                out.append(TradeExecuted(trade_id, name, price_int, fill, taker_side,
+                                         maker.order_id, tid, maker.user_id, uid, notional,
+                                         base_amt, mfee, tfee))
+                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, trade_id,
+                                       price_int, fill, maker.qty - mleaves, mleaves, True, mfee,
+                                       mrel))
+                out.append(OrderFilled(tid, uid, name, taker_side, trade_id, price_int, fill,
+                                       filled, rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
                     level.remove(maker)
@@ -919,9 +925,10 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                out.append(BookLevelChanged(name, maker_side, price, level.total, level.count))
+                out.append(BookLevelChanged(name, maker_side, price_int, level.total,
+                                            level.count))
             else:
-                out.append(BookLevelChanged(name, maker_side, price, 0, 0))
+                out.append(BookLevelChanged(name, maker_side, price_int, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
