@@ -27,6 +27,10 @@ cdef extern from *:
         PyObject_HEAD
         PyObject *order_id, *price_ticks, *qty_lots, *user_id;
     } matchbook_AmendOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *balances, *slots, *tier, *user_id;
+    } matchbook_Account;
     """
     ctypedef class matchbook.core.commands.PlaceOrder [object matchbook_PlaceOrder, check_size ignore]:
         cdef object client_order_id
@@ -124,8 +128,16 @@ cdef class OrderBook:
     cpdef drop_level(self, int side, object price)
 
 
-@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder)
+@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder, account=Account)
 cpdef bint _check_command_layout() except -1
+
+
+cdef extern from *:
+    ctypedef class matchbook.core.accounts.Account [object matchbook_Account, check_size ignore]:
+        cdef object balances
+        cdef object slots
+        cdef object tier
+        cdef object user_id
 
 
 cdef class MatchingCore:
@@ -161,9 +173,10 @@ cdef class MatchingCore:
 
     cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
-                   balances=list, slot=Py_ssize_t, total="long long", count="long long")
+                   balances=list, slot=Py_ssize_t, total="long long", count="long long",
+                   account=Account)
     cpdef _place(self, PlaceOrder c, list out)
-    @cython.locals(book=OrderBook, order=Order, mine=dict)
+    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account)
     cpdef _place_any(self, PlaceOrder c, list out)
     cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
     cdef _execute(self, OrderBook book, Order order, list out)
@@ -175,10 +188,10 @@ cdef class MatchingCore:
                    fill="long long", vis="long long", mleaves="long long",
                    next_trade="long long", price_int=object, trade_id=object, stopped=bint,
                    dropped=bint, touched=bint,
-                   mbal=list)
+                   mbal=list, tacct=Account, macct=Account)
     cdef _match(self, OrderBook book, Order taker, list out)
     @cython.locals(balances=list)
-    cdef _settle_taker(self, Order taker, object account, Py_ssize_t pay, Py_ssize_t recv,
+    cdef _settle_taker(self, Order taker, Account account, Py_ssize_t pay, Py_ssize_t recv,
                        object hold, object paid, object got, object release)
     @cython.locals(dec="long long")
     cdef tuple _self_trade(self, OrderBook book, Level level, Order taker, Order maker,
@@ -189,11 +202,12 @@ cdef class MatchingCore:
     @cython.locals(order=Order, buys=list, sells=list)
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
-                   price="long long", balances=list, slot=Py_ssize_t)
+                   price="long long", balances=list, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
-    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level)
+    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=list,
+                   slot=Py_ssize_t, account=Account)
     cpdef _amend(self, AmendOrder c, list out)
     @cython.locals(book=OrderBook)
     cdef object _check_amend(self, Order order, AmendOrder c)

@@ -79,24 +79,26 @@ RESTS: tuple[bool, ...] = tuple(
 
 
 def _check_command_layout() -> bool:
-    """Are the fields of the everyday commands read right? Compiled, ``_place``,
-    ``_cancel`` and ``_amend`` read a command's fields straight from its object layout
-    (``matching.pxd``); this reads every field of one command of each kind that way and
-    compares with ``msgspec.structs.astuple``. Interpreted it is an ordinary check.
+    """Are the fields of the everyday commands and of ``Account`` read right? Compiled,
+    ``_place``, ``_cancel``, ``_amend`` and ``_match`` read these structs' fields
+    straight from their object layout (``matching.pxd``); this reads every field of one
+    struct of each kind that way and compares with ``msgspec.structs.astuple``. Interpreted it is an ordinary check.
     Raises ``ImportError`` on a mismatch (a msgspec or CPython that lays out structs
     otherwise), so the module is never used with a wrong layout."""
     place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
     cancel = CancelOrder(201, 202, "D")
     amend = AmendOrder(301, 302, 303, 304)
+    account = Account(401, [402], {"A": 0}, "T")
     read = (
         (place.user_id, place.symbol, place.side, place.order_type, place.qty_lots,
          place.price_ticks, place.tif, place.post_only, place.stop_price_ticks,
          place.display_lots, place.client_order_id, place.stp, place.expire_ts_ns,
          place.quote_amount_minor),
         (cancel.user_id, cancel.order_id, cancel.client_order_id),
-        (amend.user_id, amend.order_id, amend.price_ticks, amend.qty_lots))
-    if read != (astuple(place), astuple(cancel), astuple(amend)):
-        raise ImportError("matchbook.core.matching: the commands' layout is not the one "
+        (amend.user_id, amend.order_id, amend.price_ticks, amend.qty_lots),
+        (account.user_id, account.balances, account.slots, account.tier))
+    if read != (astuple(place), astuple(cancel), astuple(amend), astuple(account)):
+        raise ImportError("matchbook.core.matching: the structs' layout is not the one "
                           "matching.pxd declares (run the interpreted build)")
     return True
 
@@ -881,7 +883,8 @@ class MatchingCore:
                         mgot = base_amt
                     paid += tpay
                     thold -= tpay
-                    mbal = accounts[maker.user_id].balances
+                    macct = accounts[maker.user_id]
+                    mbal = macct.balances
                     mbal[recv + 1] -= mpay
                     mbal[pay] += mgot
                     mhold = maker.hold - mpay
@@ -1134,7 +1137,8 @@ class MatchingCore:
         released = order.hold
         if released and self.accounts_enabled:
             slot = book.quote_slot if side == BUY else book.base_slot
-            balances = self.accounts[uid].balances
+            account = self.accounts[uid]
+            balances = account.balances
             balances[slot + 1] -= released
             balances[slot] += released
             order.hold = 0
@@ -1171,15 +1175,16 @@ class MatchingCore:
         hold, delta = order.hold, 0
         if account is not None:
             if order.side == BUY:
-                asset = book.quote_code
+                slot = book.quote_slot
                 notional = price * leaves * sym.quote_per_tick_lot
                 hold = notional + notional * order.fees.hold_ppm // PPM
             else:
-                asset = book.base_code
+                slot = book.base_slot
                 hold = leaves * sym.base_per_lot
             delta = hold - order.hold
+            balances = account.balances
             code = Code.OK
-            if delta > account.free(asset):
+            if delta > balances[slot]:
                 code = Code.INSUFFICIENT_FUNDS
             elif delta and order.side == BUY and self._position_limits and (
                     not within_position_limit(
@@ -1189,7 +1194,8 @@ class MatchingCore:
             if code:
                 out.append(OrderRejected(c.user_id, code, message(code), "", c.order_id))
                 return
-            account.hold(asset, delta)
+            balances[slot] -= delta  # Account.hold, inlined
+            balances[slot + 1] += delta
         if price == order.price and qty < order.qty:  # keeps its place in the queue
             level = (book.bids if order.side == BUY else book.asks)[price]
             visible = min(order.visible, leaves)
