@@ -81,6 +81,13 @@ cdef class Order:
     cdef public Order next
 
 
+@cython.locals(order=Order)
+cdef Order _new_order(object order_id, object user_id, str symbol, int side, long long price,
+                      long long qty, long long leaves, long long visible, long long display,
+                      object hold, int flags, long long stop_price, object expire_ts,
+                      str client_order_id, object fees)
+
+
 @cython.final
 cdef class Level:
     cdef public long long price
@@ -118,8 +125,9 @@ cdef class OrderBook:
     cdef public long long last_price
     cdef public bint halted
 
-    cpdef object reference_price(self)
-    cpdef bint outside_band(self, object price) except -1
+    cpdef long long reference_price(self) except *
+    @cython.locals(ref="unsigned long long", dev="unsigned long long")
+    cpdef bint outside_band(self, unsigned long long price) except -1
     @cython.locals(level=Level, levels=dict, price="long long")
     cpdef Level rest(self, Order order)
     @cython.locals(level=Level, price="long long")
