@@ -31,6 +31,10 @@ cdef extern from *:
         PyObject_HEAD
         PyObject *balances, *slots, *tier, *user_id;
     } matchbook_Account;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *hold_ppm, *maker_ppm, *taker_ppm;
+    } matchbook_FeeSchedule;
     """
     ctypedef class matchbook.core.commands.PlaceOrder [object matchbook_PlaceOrder, check_size ignore]:
         cdef object client_order_id
@@ -59,6 +63,12 @@ cdef extern from *:
         cdef object qty_lots
         cdef object user_id
 
+    # a frozen dataclass with slots (symbols.py): the same object layout
+    ctypedef class matchbook.core.symbols.FeeSchedule [object matchbook_FeeSchedule, check_size ignore]:
+        cdef object hold_ppm
+        cdef object maker_ppm
+        cdef object taker_ppm
+
 
 @cython.final
 cdef class Order:
@@ -76,7 +86,7 @@ cdef class Order:
     cdef public long long stop_price
     cdef public object expire_ts        # unbounded
     cdef public str client_order_id
-    cdef public object fees
+    cdef public FeeSchedule fees
     cdef public Order prev
     cdef public Order next
 
@@ -85,7 +95,7 @@ cdef class Order:
 cdef Order _new_order(object order_id, object user_id, str symbol, int side, long long price,
                       long long qty, long long leaves, long long visible, long long display,
                       object hold, int flags, long long stop_price, object expire_ts,
-                      str client_order_id, object fees)
+                      str client_order_id, FeeSchedule fees)
 
 
 @cython.final
@@ -136,7 +146,8 @@ cdef class OrderBook:
     cpdef drop_level(self, int side, object price)
 
 
-@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder, account=Account)
+@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder, account=Account,
+               fees=FeeSchedule)
 cpdef bint _check_command_layout() except -1
 
 
@@ -182,9 +193,9 @@ cdef class MatchingCore:
     cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
                    balances=list, slot=Py_ssize_t, total="long long", count="long long",
-                   account=Account)
+                   account=Account, fees=FeeSchedule)
     cpdef _place(self, PlaceOrder c, list out)
-    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account)
+    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule)
     cpdef _place_any(self, PlaceOrder c, list out)
     cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
     cdef _execute(self, OrderBook book, Order order, list out)

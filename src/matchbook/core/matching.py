@@ -79,16 +79,18 @@ RESTS: tuple[bool, ...] = tuple(
 
 
 def _check_command_layout() -> bool:
-    """Are the fields of the everyday commands and of ``Account`` read right? Compiled,
-    ``_place``, ``_cancel``, ``_amend`` and ``_match`` read these structs' fields
-    straight from their object layout (``matching.pxd``); this reads every field of one
-    struct of each kind that way and compares with ``msgspec.structs.astuple``. Interpreted it is an ordinary check.
+    """Are the fields of the everyday commands, ``Account`` and ``FeeSchedule`` read
+    right? Compiled, ``_place``, ``_cancel``, ``_amend`` and ``_match`` read these
+    objects' fields straight from their layout (``matching.pxd``); this reads every
+    field of one object of each kind that way and compares with
+    ``msgspec.structs.astuple`` (with the values given, for the fee schedule). Interpreted it is an ordinary check.
     Raises ``ImportError`` on a mismatch (a msgspec or CPython that lays out structs
     otherwise), so the module is never used with a wrong layout."""
     place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
     cancel = CancelOrder(201, 202, "D")
     amend = AmendOrder(301, 302, 303, 304)
     account = Account(401, [402], {"A": 0}, "T")
+    fees = FeeSchedule(501, 502)
     read = (
         (place.user_id, place.symbol, place.side, place.order_type, place.qty_lots,
          place.price_ticks, place.tif, place.post_only, place.stop_price_ticks,
@@ -96,8 +98,10 @@ def _check_command_layout() -> bool:
          place.quote_amount_minor),
         (cancel.user_id, cancel.order_id, cancel.client_order_id),
         (amend.user_id, amend.order_id, amend.price_ticks, amend.qty_lots),
-        (account.user_id, account.balances, account.slots, account.tier))
-    if read != (astuple(place), astuple(cancel), astuple(amend), astuple(account)):
+        (account.user_id, account.balances, account.slots, account.tier),
+        (fees.maker_ppm, fees.taker_ppm, fees.hold_ppm))
+    if read != (astuple(place), astuple(cancel), astuple(amend), astuple(account),
+                (501, 502, 502)):
         raise ImportError("matchbook.core.matching: the structs' layout is not the one "
                           "matching.pxd declares (run the interpreted build)")
     return True
