@@ -83,9 +83,10 @@ def _check_command_layout() -> bool:
     right? Compiled, ``_place``, ``_cancel``, ``_amend`` and ``_match`` read these
     objects' fields straight from their layout (``matching.pxd``); this reads every
     field of one object of each kind that way and compares with
-    ``msgspec.structs.astuple`` (with the values given, for the fee schedule). Interpreted it is an ordinary check.
-    Raises ``ImportError`` on a mismatch (a msgspec or CPython that lays out structs
-    otherwise), so the module is never used with a wrong layout."""
+    ``msgspec.structs.astuple`` (with the values given, for the fee schedule).
+    Interpreted it is an ordinary check. Raises ``ImportError`` on a mismatch (a
+    msgspec or CPython that lays objects out otherwise), so the module is never used
+    with a wrong layout."""
     place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
     cancel = CancelOrder(201, 202, "D")
     amend = AmendOrder(301, 302, 303, 304)
