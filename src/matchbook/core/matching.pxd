@@ -5,10 +5,74 @@
 
 cimport cython
 
+# The three everyday commands, seen as their C layout: a field is read as one load from
+# the object instead of a generic attribute look-up. A ``msgspec.Struct`` keeps its fields
+# as object slots after the object header, in the order CPython lays out ``__slots__``
+# (sorted by name); ``_check_command_layout`` in the .py compares every field read this
+# way with ``msgspec.structs.astuple`` when the module is imported, and refuses to import
+# if they differ.
+cdef extern from *:
+    """
+    typedef struct {
+        PyObject_HEAD
+        PyObject *client_order_id, *display_lots, *expire_ts_ns, *order_type, *post_only,
+            *price_ticks, *qty_lots, *quote_amount_minor, *side, *stop_price_ticks, *stp,
+            *symbol, *tif, *user_id;
+    } matchbook_PlaceOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *client_order_id, *order_id, *user_id;
+    } matchbook_CancelOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *order_id, *price_ticks, *qty_lots, *user_id;
+    } matchbook_AmendOrder;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *balances, *slots, *tier, *user_id;
+    } matchbook_Account;
+    typedef struct {
+        PyObject_HEAD
+        PyObject *hold_ppm, *maker_ppm, *taker_ppm;
+    } matchbook_FeeSchedule;
+    """
+    ctypedef class matchbook.core.commands.PlaceOrder [object matchbook_PlaceOrder, check_size ignore]:
+        cdef object client_order_id
+        cdef object display_lots
+        cdef object expire_ts_ns
+        cdef object order_type
+        cdef object post_only
+        cdef object price_ticks
+        cdef object qty_lots
+        cdef object quote_amount_minor
+        cdef object side
+        cdef object stop_price_ticks
+        cdef object stp
+        cdef object symbol
+        cdef object tif
+        cdef object user_id
+
+    ctypedef class matchbook.core.commands.CancelOrder [object matchbook_CancelOrder, check_size ignore]:
+        cdef object client_order_id
+        cdef object order_id
+        cdef object user_id
+
+    ctypedef class matchbook.core.commands.AmendOrder [object matchbook_AmendOrder, check_size ignore]:
+        cdef object order_id
+        cdef object price_ticks
+        cdef object qty_lots
+        cdef object user_id
+
+    # a frozen dataclass with slots (symbols.py): the same object layout
+    ctypedef class matchbook.core.symbols.FeeSchedule [object matchbook_FeeSchedule, check_size ignore]:
+        cdef object hold_ppm
+        cdef object maker_ppm
+        cdef object taker_ppm
+
 
 @cython.final
 cdef class Order:
-    cdef public long long order_id
+    cdef public object order_id         # the open-order index's key object, shared
     cdef public object user_id          # commands leave it unbounded
     cdef public str symbol
     cdef public int side
@@ -22,9 +86,16 @@ cdef class Order:
     cdef public long long stop_price
     cdef public object expire_ts        # unbounded
     cdef public str client_order_id
-    cdef public object fees
+    cdef public FeeSchedule fees
     cdef public Order prev
     cdef public Order next
+
+
+@cython.locals(order=Order)
+cdef Order _new_order(object order_id, object user_id, str symbol, int side, long long price,
+                      long long qty, long long leaves, long long visible, long long display,
+                      object hold, int flags, long long stop_price, object expire_ts,
+                      str client_order_id, FeeSchedule fees)
 
 
 @cython.final
@@ -64,14 +135,28 @@ cdef class OrderBook:
     cdef public long long last_price
     cdef public bint halted
 
-    cpdef object reference_price(self)
-    cpdef bint outside_band(self, object price) except -1
+    cpdef long long reference_price(self) except *
+    @cython.locals(ref="unsigned long long", dev="unsigned long long")
+    cpdef bint outside_band(self, unsigned long long price) except -1
     @cython.locals(level=Level, levels=dict, price="long long")
     cpdef Level rest(self, Order order)
     @cython.locals(level=Level, price="long long")
     cpdef Level unlink(self, Order order)
     @cython.locals(levels=dict, heap=list)
     cpdef drop_level(self, int side, object price)
+
+
+@cython.locals(place=PlaceOrder, cancel=CancelOrder, amend=AmendOrder, account=Account,
+               fees=FeeSchedule)
+cpdef bint _check_command_layout() except -1
+
+
+cdef extern from *:
+    ctypedef class matchbook.core.accounts.Account [object matchbook_Account, check_size ignore]:
+        cdef object balances
+        cdef object slots
+        cdef object tier
+        cdef object user_id
 
 
 cdef class MatchingCore:
@@ -105,12 +190,13 @@ cdef class MatchingCore:
     cdef public dict _handlers
     cdef public object p2p
 
-    cdef _reject(self, c, object code, list out)
+    cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
-                   balances=list, slot=Py_ssize_t, total="long long", count="long long")
-    cpdef _place(self, c, list out)
-    @cython.locals(book=OrderBook, order=Order, mine=dict)
-    cpdef _place_any(self, c, list out)
+                   balances=list, slot=Py_ssize_t, total="long long", count="long long",
+                   account=Account, fees=FeeSchedule)
+    cpdef _place(self, PlaceOrder c, list out)
+    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule)
+    cpdef _place_any(self, PlaceOrder c, list out)
     cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
     cdef _execute(self, OrderBook book, Order order, list out)
     cdef _rest_or_close(self, OrderBook book, Order order, list out)
@@ -119,11 +205,12 @@ cdef class MatchingCore:
                    limit_key="long long", sign="long long", rem="long long",
                    filled="long long", price="long long", traded="long long",
                    fill="long long", vis="long long", mleaves="long long",
-                   next_trade="long long", stopped=bint, dropped=bint, touched=bint,
-                   mbal=list)
+                   next_trade="long long", price_int=object, trade_id=object, stopped=bint,
+                   dropped=bint, touched=bint,
+                   mbal=list, tacct=Account, macct=Account)
     cdef _match(self, OrderBook book, Order taker, list out)
     @cython.locals(balances=list)
-    cdef _settle_taker(self, Order taker, object account, Py_ssize_t pay, Py_ssize_t recv,
+    cdef _settle_taker(self, Order taker, Account account, Py_ssize_t pay, Py_ssize_t recv,
                        object hold, object paid, object got, object release)
     @cython.locals(dec="long long")
     cdef tuple _self_trade(self, OrderBook book, Level level, Order taker, Order maker,
@@ -134,14 +221,15 @@ cdef class MatchingCore:
     @cython.locals(order=Order, buys=list, sells=list)
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
-                   price="long long", balances=list, slot=Py_ssize_t)
-    cpdef _cancel(self, c, list out)
+                   price="long long", balances=list, slot=Py_ssize_t, account=Account)
+    cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
-    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level)
-    cpdef _amend(self, c, list out)
+    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=list,
+                   slot=Py_ssize_t, account=Account)
+    cpdef _amend(self, AmendOrder c, list out)
     @cython.locals(book=OrderBook)
-    cdef object _check_amend(self, Order order, c)
+    cdef object _check_amend(self, Order order, AmendOrder c)
     cpdef _remove_open(self, Order order, list out, object reason)
     @cython.locals(level=Level)
     cpdef _remove_resting(self, OrderBook book, Order order, list out, object reason)

@@ -9,6 +9,8 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from msgspec.structs import astuple
+
 from matchbook.core.accounts import Account, Withdrawal
 from matchbook.core.codes import Code, message
 from matchbook.core.commands import (
@@ -74,6 +76,39 @@ def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
 RESTS: tuple[bool, ...] = tuple(
     (flags & 3) + 1 in (LIMIT, STOP_LIMIT) and (flags >> 2 & 3) + 1 in (GTC, GTD)
     for flags in range(16))
+
+
+def _check_command_layout() -> bool:
+    """Are the fields of the everyday commands, ``Account`` and ``FeeSchedule`` read
+    right? Compiled, ``_place``, ``_cancel``, ``_amend`` and ``_match`` read these
+    objects' fields straight from their layout (``matching.pxd``); this reads every
+    field of one object of each kind that way and compares with
+    ``msgspec.structs.astuple`` (with the values given, for the fee schedule).
+    Interpreted it is an ordinary check. Raises ``ImportError`` on a mismatch (a
+    msgspec or CPython that lays objects out otherwise), so the module is never used
+    with a wrong layout."""
+    place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
+    cancel = CancelOrder(201, 202, "D")
+    amend = AmendOrder(301, 302, 303, 304)
+    account = Account(401, [402], {"A": 0}, "T")
+    fees = FeeSchedule(501, 502)
+    read = (
+        (place.user_id, place.symbol, place.side, place.order_type, place.qty_lots,
+         place.price_ticks, place.tif, place.post_only, place.stop_price_ticks,
+         place.display_lots, place.client_order_id, place.stp, place.expire_ts_ns,
+         place.quote_amount_minor),
+        (cancel.user_id, cancel.order_id, cancel.client_order_id),
+        (amend.user_id, amend.order_id, amend.price_ticks, amend.qty_lots),
+        (account.user_id, account.balances, account.slots, account.tier),
+        (fees.maker_ppm, fees.taker_ppm, fees.hold_ppm))
+    if read != (astuple(place), astuple(cancel), astuple(amend), astuple(account),
+                (501, 502, 502)):
+        raise ImportError("matchbook.core.matching: the structs' layout is not the one "
+                          "matching.pxd declares (run the interpreted build)")
+    return True
+
+
+_check_command_layout()
 
 
 class Order:
@@ -171,6 +206,33 @@ class Order:
     @property
     def fee_taker(self) -> int:
         return self.fees.taker_ppm
+
+
+def _new_order(order_id: int, user_id: int, symbol: str, side: int, price: int, qty: int,
+               leaves: int, visible: int, display: int, hold: int, flags: int,
+               stop_price: int, expire_ts: int, client_order_id: str,
+               fees: FeeSchedule) -> Order:
+    """``Order(...)`` for the hot path: compiled, a C function that fills the C fields of
+    a bare object (calling the class would parse its arguments as a Python call)."""
+    order = Order.__new__(Order)
+    order.order_id = order_id
+    order.user_id = user_id
+    order.symbol = symbol
+    order.side = side
+    order.price = price
+    order.qty = qty
+    order.leaves = leaves
+    order.visible = visible
+    order.display = display
+    order.hold = hold
+    order.flags = flags
+    order.stop_price = stop_price
+    order.expire_ts = expire_ts
+    order.client_order_id = client_order_id
+    order.fees = fees
+    order.prev = None
+    order.next = None
+    return order
 
 
 class Level:
@@ -316,7 +378,11 @@ class OrderBook:
 
     def outside_band(self, price: int) -> bool:
         """Is ``price`` further from the reference price than the symbol's price band?
-        (Never, without a reference price.) O(1)."""
+        (Never, without a reference price.) O(1).
+
+        ``price`` is a checked price (``0 < price < MAX_TICKS``, as every caller has
+        made sure). Compiled, the test is unsigned 64-bit arithmetic: with both prices
+        below 10**15 and the band at most 10,000 bps neither product reaches 2**64."""
         ref = self.reference_price()
         if not ref:
             return False
@@ -576,8 +642,8 @@ class MatchingCore:
         oid = self.next_order_id
         self.next_order_id = oid + 1
         name = book.name
-        order = Order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
-                      fees)
+        order = _new_order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
+                           fees)
         out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
                                  0, False, 0, 0, hold_asset, hold))
         if side == BUY:
@@ -725,10 +791,10 @@ class MatchingCore:
         # -- accept -----------------------------------------------------------------
         oid = self.next_order_id
         self.next_order_id = oid + 1
-        order = Order(oid, uid, name, side, price, qty, qty, display or qty, display, hold,
-                      # pack_flags, inlined on the hot path (a call costs ~70 ns here)
-                      (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4 | post_only << 6,
-                      stop, expire, coid, fees)
+        order = _new_order(oid, uid, name, side, price, qty, qty, display or qty, display, hold,
+                           # pack_flags, inlined on the hot path (a call costs ~70 ns here)
+                           (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4 | post_only << 6,
+                           stop, expire, coid, fees)
         out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, post_only, expire, budget, hold_asset, hold))
         if stop:
@@ -807,6 +873,9 @@ class MatchingCore:
         while rem and heap and heap[0] <= limit_key:
             price = heap[0] * sign
             level = levels[price]
+            # the level's price and each trade id as Python ints once, for the events
+            # (compiled, ``price`` and ``next_trade`` are C integers)
+            price_int: int = price
             stopped = dropped = touched = False
             while True:
                 maker: Order = level.head  # type: ignore[assignment]  # never empty
@@ -850,7 +919,8 @@ class MatchingCore:
                         mgot = base_amt
                     paid += tpay
                     thold -= tpay
-                    mbal = accounts[maker.user_id].balances
+                    macct = accounts[maker.user_id]
+                    mbal = macct.balances
                     mbal[recv + 1] -= mpay
                     mbal[pay] += mgot
                     mhold = maker.hold - mpay
@@ -862,12 +932,15 @@ class MatchingCore:
                     maker.hold = mhold
                     if not rem and thold:
                         trel = thold
-                out.append(TradeExecuted(next_trade, name, price, fill, taker_side, maker.order_id,
-                                     tid, maker.user_id, uid, notional, base_amt, mfee, tfee))
-                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, next_trade,
-                                   price, fill, maker.qty - mleaves, mleaves, True, mfee, mrel))
-                out.append(OrderFilled(tid, uid, name, taker_side, next_trade, price, fill, filled,
-                                   rem, False, tfee, trel))
+                trade_id: int = next_trade
+                out.append(TradeExecuted(trade_id, name, price_int, fill, taker_side,
+                                         maker.order_id, tid, maker.user_id, uid, notional,
+                                         base_amt, mfee, tfee))
+                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, trade_id,
+                                       price_int, fill, maker.qty - mleaves, mleaves, True, mfee,
+                                       mrel))
+                out.append(OrderFilled(tid, uid, name, taker_side, trade_id, price_int, fill,
+                                       filled, rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
                     level.remove(maker)
@@ -891,9 +964,10 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                out.append(BookLevelChanged(name, maker_side, price, level.total, level.count))
+                out.append(BookLevelChanged(name, maker_side, price_int, level.total,
+                                            level.count))
             else:
-                out.append(BookLevelChanged(name, maker_side, price, 0, 0))
+                out.append(BookLevelChanged(name, maker_side, price_int, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
@@ -1099,7 +1173,8 @@ class MatchingCore:
         released = order.hold
         if released and self.accounts_enabled:
             slot = book.quote_slot if side == BUY else book.base_slot
-            balances = self.accounts[uid].balances
+            account = self.accounts[uid]
+            balances = account.balances
             balances[slot + 1] -= released
             balances[slot] += released
             order.hold = 0
@@ -1136,15 +1211,16 @@ class MatchingCore:
         hold, delta = order.hold, 0
         if account is not None:
             if order.side == BUY:
-                asset = book.quote_code
+                slot = book.quote_slot
                 notional = price * leaves * sym.quote_per_tick_lot
                 hold = notional + notional * order.fees.hold_ppm // PPM
             else:
-                asset = book.base_code
+                slot = book.base_slot
                 hold = leaves * sym.base_per_lot
             delta = hold - order.hold
+            balances = account.balances
             code = Code.OK
-            if delta > account.free(asset):
+            if delta > balances[slot]:
                 code = Code.INSUFFICIENT_FUNDS
             elif delta and order.side == BUY and self._position_limits and (
                     not within_position_limit(
@@ -1154,7 +1230,8 @@ class MatchingCore:
             if code:
                 out.append(OrderRejected(c.user_id, code, message(code), "", c.order_id))
                 return
-            account.hold(asset, delta)
+            balances[slot] -= delta  # Account.hold, inlined
+            balances[slot + 1] += delta
         if price == order.price and qty < order.qty:  # keeps its place in the queue
             level = (book.bids if order.side == BUY else book.asks)[price]
             visible = min(order.visible, leaves)
@@ -1169,9 +1246,9 @@ class MatchingCore:
         self._unregister(order)
         out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
                                     level.count))
-        fresh = Order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
-                      leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
-                      order.client_order_id, order.fees)
+        fresh = _new_order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
+                           leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
+                           order.client_order_id, order.fees)
         out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
                                 price, qty, leaves, False, delta))
         self._execute_then_trigger(book, fresh, out)
