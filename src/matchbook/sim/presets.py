@@ -32,6 +32,11 @@ class Fundamental:
     jump_per_s: float = 1 / 3600
     jump_bp: float = 11.0
     activity_beta: float = 0.8
+    # quiet sessions (depth, hours, per day): ``per day`` windows a day, each ``hours``
+    # long, in which the volatility and the activity dip by up to ``depth`` (a raised
+    # cosine); with ``jumps_follow_quiet`` the jumps' sizes dip with them
+    quiet: tuple[float, float, int] | None = None
+    jumps_follow_quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +75,7 @@ DEFAULT = Preset(
         # post-only ladders of thin first levels: what an execution agent takes is
         # refilled by the makers' next requotes (square-root impact, fact 6)
         ("market_maker", 12, {"post_only": True, "size_lots": 4, "levels": 6,
-                               "view_noise_bp": 3.8}),
+                               "view_noise_bp": 4.2}),
         # parents worked at a participation rate, in slices of a per-parent size, each
         # a marketable limit at most 2 bp through the best
         ("execution", 60, {"idle_wait_s": 450.0, "child_wait_s": 3.0, "child_lots": 3,
@@ -81,7 +86,11 @@ DEFAULT = Preset(
         ("informed", 4, {"mean_wait_s": 600.0}),
         ("noise", 780, {}),
     ),
-    fundamental=Fundamental(season=0.55, activity_beta=1.0),
+    # volatility that clusters by quiet sessions (two a day, 7 hours each, down to a
+    # tenth) and a fast component (60 s) rather than by bursts: see docs/simulator.md
+    fundamental=Fundamental(season=0.0, vol_components=((60.0, 0.45),),
+                            quiet=(0.9, 7.0, 2), jumps_follow_quiet=True,
+                            activity_beta=1.0),
 )
 
 SMALL = Preset(
