@@ -24,7 +24,7 @@ from matchbook.sim.facts import acf, excess_kurtosis, fact_passes, hill_alpha, l
 from matchbook.sim.runner import fundamental_path
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from probe import preset_with  # noqa: E402
+from probe import preset_with
 
 
 def measure(path: np.ndarray, warmup_minutes: int, minutes: int) -> dict[int, dict[str, float]]:
@@ -38,7 +38,8 @@ def measure(path: np.ndarray, warmup_minutes: int, minutes: int) -> dict[int, di
         1: {"lags_within": int(np.sum(np.abs(rho) < max(0.05, 2 / math.sqrt(n)))),
             "rho": rho},
         2: {"excess_kurtosis": excess_kurtosis(r), "hill_alpha": hill_alpha(r)},
-        4: {"acf_abs_1": float(rho_abs[0]), "acf_abs_10_margin": float(rho_abs[9] - 2 / math.sqrt(n)),
+        4: {"acf_abs_1": float(rho_abs[0]),
+            "acf_abs_10_margin": float(rho_abs[9] - 2 / math.sqrt(n)),
             "decay_exponent": -slope},
     }
 

@@ -22,8 +22,11 @@ class Fundamental:
     components (``vol_components``: time scale in seconds, standard deviation) and a
     daily pattern of trading sessions (``season``: the amplitude of
     ``sin(2 pi t / day) + 0.5 sin(4 pi t / day + 1)``), which gives volatility
-    clustering its slow decay. ``activity_beta`` ties the agents' arrival rates to the
-    volatility (trading is busier when the market moves)."""
+    clustering its slow decay; or, with ``quiet``, the volatility dips in quiet
+    sessions (clustering by dips rather than bursts, which keeps the sample
+    autocorrelation of returns steadier: see ``docs/simulator.md``, fact 1).
+    ``activity_beta`` ties the agents' arrival rates to the volatility (trading is
+    busier when the market moves)."""
 
     sigma_bp_per_s: float = 0.45
     half_life_s: float = 4 * 3600.0
