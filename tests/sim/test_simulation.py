@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,39 +116,50 @@ def test_an_unknown_preset_or_a_used_data_dir_is_refused(tmp_path: Path) -> None
         run_preset(SHORT, 1, tmp_path / "used")
 
 
-def test_the_fundamental_follows_its_daily_sessions() -> None:
-    import math
-
-    import numpy as np
-
-    from matchbook.sim.presets import Fundamental
+def _hourly_vol(fundamental: object) -> np.ndarray:
+    """The fundamental's mean absolute 1-second move per hour of the day (6 seeds), and
+    its activity rising with its volatility minute by minute."""
     from matchbook.sim.runner import fundamental_path
 
     day = PRESETS["default"]
+    vols = []
+    for seed in range(6):
+        path, activity = fundamental_path(replace(day, fundamental=fundamental), seed,
+                                          5_000_000.0, seconds=86_400)
+        steps = np.abs(np.diff(np.log(path)))[:86_400].reshape(24, 3600)
+        vols.append(steps.mean(axis=1))
+        assert np.corrcoef(np.log(activity[:86_400:60]),
+                           np.log(steps.reshape(-1, 60).mean(axis=1) + 1e-12))[0, 1] > 0.2
+    return np.asarray(np.mean(vols, axis=0))
+
+
+def test_the_fundamental_follows_its_daily_sessions() -> None:
+    from matchbook.sim.presets import Fundamental
+
     hours = np.arange(24) + 0.5
     pattern = np.sin(2 * math.pi * hours / 24) + 0.5 * np.sin(4 * math.pi * hours / 24 + 1.0)
-
-    def hourly_vol(fundamental: Fundamental) -> np.ndarray:
-        vols = []
-        for seed in range(6):
-            path, activity = fundamental_path(replace(day, fundamental=fundamental), seed,
-                                              5_000_000.0, seconds=86_400)
-            steps = np.abs(np.diff(np.log(path)))[:86_400].reshape(24, 3600)
-            vols.append(steps.mean(axis=1))
-            assert np.corrcoef(np.log(activity[:86_400:60]),
-                               np.log(steps.reshape(-1, 60).mean(axis=1) + 1e-12))[0, 1] > 0.2
-        return np.mean(vols, axis=0)
-
-    with_sessions = hourly_vol(day.fundamental)
-    assert day.fundamental.season > 0
+    with_sessions = _hourly_vol(Fundamental(season=0.55))
     assert np.corrcoef(np.log(with_sessions), pattern)[0, 1] > 0.8
-    flat = hourly_vol(replace(day.fundamental, season=0.0))
+    flat = _hourly_vol(Fundamental(season=0.0))
     assert abs(np.corrcoef(np.log(flat), pattern)[0, 1]) < 0.6
 
 
-def test_agents_read_the_fundamental_up_to_the_end_of_its_path() -> None:
-    import numpy as np
+def test_the_default_fundamental_is_quiet_in_its_quiet_sessions() -> None:
+    fundamental = PRESETS["default"].fundamental
+    assert fundamental.quiet is not None
+    depth, length, per_day = fundamental.quiet
+    into = (np.arange(24) + 0.5) % (24 / per_day)
+    pattern = 1.0 - depth * np.where(into < length,
+                                     0.5 - 0.5 * np.cos(2 * math.pi * into / length), 0.0)
+    quiet = _hourly_vol(fundamental)
+    assert np.corrcoef(np.log(quiet), np.log(pattern))[0, 1] > 0.8
+    # the quietest hour moves several times less than the busiest
+    assert quiet.max() / quiet.min() > 3
+    flat = _hourly_vol(replace(fundamental, quiet=None))
+    assert abs(np.corrcoef(np.log(flat), np.log(pattern))[0, 1]) < 0.6
 
+
+def test_agents_read_the_fundamental_up_to_the_end_of_its_path() -> None:
     sim = Simulation(SHORT, 1)
     view = sim.view
     start = sim.start_ns

@@ -22,8 +22,11 @@ class Fundamental:
     components (``vol_components``: time scale in seconds, standard deviation) and a
     daily pattern of trading sessions (``season``: the amplitude of
     ``sin(2 pi t / day) + 0.5 sin(4 pi t / day + 1)``), which gives volatility
-    clustering its slow decay. ``activity_beta`` ties the agents' arrival rates to the
-    volatility (trading is busier when the market moves)."""
+    clustering its slow decay; or, with ``quiet``, the volatility dips in quiet
+    sessions (clustering by dips rather than bursts, which keeps the sample
+    autocorrelation of returns steadier: see ``docs/simulator.md``, fact 1).
+    ``activity_beta`` ties the agents' arrival rates to the volatility (trading is
+    busier when the market moves)."""
 
     sigma_bp_per_s: float = 0.45
     half_life_s: float = 4 * 3600.0
@@ -32,6 +35,11 @@ class Fundamental:
     jump_per_s: float = 1 / 3600
     jump_bp: float = 11.0
     activity_beta: float = 0.8
+    # quiet sessions (depth, hours, per day): ``per day`` windows a day, each ``hours``
+    # long, in which the volatility and the activity dip by up to ``depth`` (a raised
+    # cosine); with ``jumps_follow_quiet`` the jumps' sizes dip with them
+    quiet: tuple[float, float, int] | None = None
+    jumps_follow_quiet: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +78,7 @@ DEFAULT = Preset(
         # post-only ladders of thin first levels: what an execution agent takes is
         # refilled by the makers' next requotes (square-root impact, fact 6)
         ("market_maker", 12, {"post_only": True, "size_lots": 4, "levels": 6,
-                               "view_noise_bp": 3.8}),
+                               "view_noise_bp": 4.2}),
         # parents worked at a participation rate, in slices of a per-parent size, each
         # a marketable limit at most 2 bp through the best
         ("execution", 60, {"idle_wait_s": 450.0, "child_wait_s": 3.0, "child_lots": 3,
@@ -81,7 +89,11 @@ DEFAULT = Preset(
         ("informed", 4, {"mean_wait_s": 600.0}),
         ("noise", 780, {}),
     ),
-    fundamental=Fundamental(season=0.55, activity_beta=1.0),
+    # volatility that clusters by quiet sessions (two a day, 7 hours each, down to a
+    # tenth) and a fast component (60 s) rather than by bursts: see docs/simulator.md
+    fundamental=Fundamental(season=0.0, vol_components=((60.0, 0.45),),
+                            quiet=(0.9, 7.0, 2), jumps_follow_quiet=True,
+                            activity_beta=1.0),
 )
 
 SMALL = Preset(

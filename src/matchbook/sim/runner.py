@@ -55,7 +55,7 @@ from matchbook.core.events import OrderFilled, OrderRejected, TradeExecuted
 from matchbook.journal import JournalWriter, SnapshotStore
 from matchbook.journal.codec import encode_command, encode_snapshot
 from matchbook.sim.agents import SECOND, Agent
-from matchbook.sim.presets import Preset, build_agents
+from matchbook.sim.presets import Fundamental, Preset, build_agents
 
 DAY_START_NS = 1_767_571_200 * SECOND  # 2026-01-05 00:00:00 UTC, the first simulated day
 MINUTE = 60 * SECOND
@@ -242,7 +242,12 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
         h += f.season * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
     var_h = sum(sd * sd for _, sd in f.vol_components) + 0.625 * f.season ** 2
     sigma = f.sigma_bp_per_s * 1e-4 * np.exp(h - var_h)  # E[sigma^2] = sigma0^2
+    quiet = _quiet_factor(f, n)
+    if quiet is not None:
+        sigma *= quiet
     jumps = (rng.random(n) < f.jump_per_s) * rng.standard_normal(n) * f.jump_bp * 1e-4
+    if quiet is not None and f.jumps_follow_quiet:
+        jumps *= quiet
     steps = sigma * rng.standard_normal(n) + jumps
     kappa = math.log(2) / f.half_life_s
     x = 0.0
@@ -252,7 +257,24 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
         x += s - kappa * x
         append(x)
     activity = np.exp(f.activity_beta * (h - var_h / 2))
+    if quiet is not None:
+        activity *= quiet ** f.activity_beta
     return price_ticks * np.exp(np.asarray(path)), activity
+
+
+def _quiet_factor(f: Fundamental, n: int) -> np.ndarray | None:
+    """The volatility's quiet sessions as one factor per second (normalised to a mean
+    square of 1), or ``None`` without them. Volatility that clusters by dips rather
+    than by bursts keeps the returns' sample autocorrelation steady: its variance over
+    seeds grows with ``E[sigma_t^2 sigma_(t-k)^2] / E[sigma^2]^2``, which bursts raise
+    much more than dips for the same autocorrelation of ``|r|``."""
+    if f.quiet is None:
+        return None
+    depth, hours, per_day = f.quiet
+    into = (np.arange(n) % (86_400 / per_day)) / 3600.0  # hours into each period
+    window = np.where(into < hours, 0.5 - 0.5 * np.cos(2 * math.pi * into / hours), 0.0)
+    factor = 1.0 - depth * window
+    return factor / math.sqrt(float(np.mean(factor * factor)))
 
 
 class Simulation:
