@@ -43,8 +43,10 @@ from matchbook.core import (
     Markets,
     OrderType,
     PlaceOrder,
+    ReinstateUser,
     RequestWithdrawal,
     Side,
+    SuspendUser,
     Transfer,
     load_markets,
 )
@@ -70,6 +72,7 @@ from matchbook.core.commands import (
     WithdrawDispute,
 )
 from matchbook.core.events import (
+    AdChanged,
     AddressCreated,
     AdPosted,
     AnyP2PEvent,
@@ -280,16 +283,43 @@ class P2PMachine(RuleBasedStateMachine):
         self.do(PostAd(user, side, "BTC", "USD", price_minor, bps, symbol, total,
                        min(total, minor("0.01")), total, methods, window, "terms"))
 
-    @rule(user=users, index=picks, action=st.sampled_from(["pause", "resume", "resume",
-                                                           "cancel", "moderate"]))
+    @rule(user=users, index=picks, action=st.sampled_from(
+        ["pause", "resume", "resume", "cancel", "moderate", "admin-pause", "admin-resume"]))
     def manage_ad(self, user: int, index: int, action: str) -> None:
         ad_id = self.pick(self.ads, index)
-        ads = self.market.engine.p2p.ads
+        desk = self.market.engine.p2p
+        ads = desk.ads
         owner = ads[ad_id].user_id if ad_id in ads and user % 2 else user
+        locked = ad_id in desk.admin_paused
         command = {"pause": PauseAd(owner, ad_id), "resume": ResumeAd(owner, ad_id),
                    "cancel": CancelAd(owner, ad_id),
-                   "moderate": CancelAd(0, ad_id, admin_id=90, reason="moderation")}[action]
-        self.do(command)
+                   "moderate": CancelAd(0, ad_id, admin_id=90, reason="moderation"),
+                   "admin-pause": PauseAd(0, ad_id, admin_id=91, reason="review"),
+                   "admin-resume": ResumeAd(0, ad_id, admin_id=90)}[action]
+        events = self.do(command)
+        if action == "resume" and locked:  # only an admin lifts an admin's pause
+            assert [type(e) for e in events] == [P2PRejected], events
+
+    @rule(user=users, reinstate=st.booleans())
+    def suspension(self, user: int, reinstate: bool) -> None:
+        """An operator suspends a user: their ads end, no trade of theirs changes; a
+        reinstatement reopens nothing."""
+        engine = self.market.engine
+        if reinstate:
+            states = {aid: ad.state for aid, ad in engine.p2p.ads.items()}
+            self.do(ReinstateUser(user))
+            assert {aid: ad.state for aid, ad in engine.p2p.ads.items()} == states
+            return
+        events = self.do(SuspendUser(user, end_p2p_ads=True))
+        # no trade changes, but for a deadline the clock fired before the command
+        assert all((e.from_state, e.to_state, e.actor_id) in {(PENDING, EXPIRED, 0),
+                                                              (PAID, DISPUTED, 0)}
+                   for e in events if isinstance(e, P2PTradeChanged))
+        assert not any(isinstance(e, P2PTradeOpened) for e in events)
+        ended = [e.ad_id for e in events if isinstance(e, AdChanged)]
+        assert ended == sorted(ended)
+        assert all(ad.state == AdState.CANCELLED for ad in engine.p2p.ads.values()
+                   if ad.user_id == user)
 
     # -- takers, buyers, sellers, admins --------------------------------------------------
 
@@ -511,7 +541,9 @@ def random_walk(seed: int, steps: int) -> P2PMachine:
         lambda: m.post_ad(c(USERS), c(list(P2PSide)), c(QTYS), c(["50000.00", "0.50"]),
                           c([None, -200, 150]), c([300, 900])),
         lambda: m.manage_ad(c(USERS), pick(), c(["pause", "resume", "resume", "cancel",
-                                                  "moderate"])),
+                                                  "moderate", "admin-pause",
+                                                  "admin-resume"])),
+        lambda: m.suspension(c(USERS), rng.random() < 0.7),
         lambda: m.take(c(USERS), pick(), c([0, 1, 10, 50, 100, 101]), key(), c([True, False])),
         lambda: m.take(c(USERS), pick(), c([1, 10, 50]), key(), c([True, False])),
         lambda: m.tick(c([1, 60, 299, 300, 901, 3600, 86_400, 90_000])),
