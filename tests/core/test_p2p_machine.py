@@ -99,6 +99,7 @@ from matchbook.core.p2p import (
 )
 
 USERS = (1, 2, 3, 4)
+ADMINS_OF_ADS = (90, 91)  # the admins of the ``manage_ad`` rule
 
 
 def _machine_markets() -> Markets:
@@ -521,7 +522,23 @@ class P2PMachine(RuleBasedStateMachine):
             self.market.engine._check()
 
 
-def random_walk(seed: int, steps: int) -> P2PMachine:
+def locked_ad(machine: P2PMachine, index: int) -> int:
+    """The index in ``machine.ads`` of an ad an admin paused, else ``index``."""
+    locked = machine.market.engine.p2p.admin_paused
+    return next((i for i, ad_id in enumerate(machine.ads) if ad_id in locked), index)
+
+
+def suspend_or_reinstate(machine: P2PMachine, rng: random.Random) -> None:
+    """Reinstate the suspended user, else suspend one: one at a time, so the walk keeps
+    its traders."""
+    suspended = sorted(machine.market.engine.suspended)
+    if suspended:
+        machine.suspension(rng.choice(suspended), True)
+    else:
+        machine.suspension(rng.choice(USERS), False)
+
+
+def random_walk(seed: int, steps: int, *, moderation: bool = False) -> P2PMachine:
     """The machine's rules in a seeded random order with random arguments (the same
     checks after every step), for long deterministic runs and a journal to replay."""
     rng = random.Random(seed)
@@ -541,9 +558,7 @@ def random_walk(seed: int, steps: int) -> P2PMachine:
         lambda: m.post_ad(c(USERS), c(list(P2PSide)), c(QTYS), c(["50000.00", "0.50"]),
                           c([None, -200, 150]), c([300, 900])),
         lambda: m.manage_ad(c(USERS), pick(), c(["pause", "resume", "resume", "cancel",
-                                                  "moderate", "admin-pause",
-                                                  "admin-resume"])),
-        lambda: m.suspension(c(USERS), rng.random() < 0.7),
+                                                  "moderate"])),
         lambda: m.take(c(USERS), pick(), c([0, 1, 10, 50, 100, 101]), key(), c([True, False])),
         lambda: m.take(c(USERS), pick(), c([1, 10, 50]), key(), c([True, False])),
         lambda: m.tick(c([1, 60, 299, 300, 901, 3600, 86_400, 90_000])),
@@ -562,6 +577,13 @@ def random_walk(seed: int, steps: int) -> P2PMachine:
         lambda: m.resolve(pick(), c(ADMINS), c(list(DisputeOutcome)), honest()),
         lambda: m.to_a_deadline(pick(), c(["pay_by", "appeal", "escalate"]), c([-1, 0, 1])),
     ]
+    if moderation:  # admins pause and resume ads, operators suspend and reinstate users
+        actions += [
+            lambda: m.manage_ad(c(USERS), pick(), c(["admin-pause", "admin-resume"])),
+            lambda: m.manage_ad(c(USERS), locked_ad(m, pick()), "admin-resume"),
+            lambda: m.manage_ad(1, locked_ad(m, pick()), "resume"),  # by its maker (user odd)
+            lambda: suspend_or_reinstate(m, rng),
+        ]
     for _ in range(steps):
         rng.choice(actions + with_trades if machine.trades else actions)()
         machine.ledger_matches_the_engine()
@@ -578,6 +600,16 @@ def test_a_long_random_walk_reaches_every_transition_and_keeps_every_invariant()
              (PAID, DISPUTED, False), (DISPUTED, COMPLETED, True), (DISPUTED, PAID, True),
              (DISPUTED, RESOLVED_RELEASE, True), (DISPUTED, RESOLVED_REFUND, True)}
     assert seen == table, table - seen
+
+
+def test_a_random_walk_with_moderation_and_suspensions_keeps_every_invariant() -> None:
+    machine = random_walk(seed=13, steps=600, moderation=True)
+    changes = [e for evs in machine.all_events for e in evs if isinstance(e, AdChanged)]
+    assert any(e.actor_id in ADMINS_OF_ADS and e.state == AdState.PAUSED for e in changes)
+    assert any(e.actor_id in ADMINS_OF_ADS and e.state == AdState.OPEN for e in changes)
+    assert any(e.reason == "user suspended" and e.escrow_returned_minor for e in changes)
+    refused = [e for evs in machine.all_events for e in evs if isinstance(e, P2PRejected)]
+    assert any(e.code == Code.AD_PAUSED_BY_ADMIN for e in refused)
 
 
 TestP2PMachine = P2PMachine.TestCase
@@ -597,4 +629,4 @@ def test_p2p_machine_deep() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_long_random_walks(seed: int) -> None:
-    random_walk(seed=seed, steps=3000)
+    random_walk(seed=seed, steps=3000, moderation=seed == 3)
