@@ -186,7 +186,8 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert run(_api.admin_halt("BTC-USD"), admin).halted
     assert not run(_api.admin_resume("BTC-USD"), admin).halted
     run(_api.place_order("BTC-USD", "buy", "0.1", "48000"))
-    assert len(run(_api.admin_suspend(user.user_id), admin).cancelled_orders) == 1
+    suspension = run(_api.admin_suspend(user.user_id), admin)
+    assert len(suspension.cancelled_orders) == 1 and suspension.cancelled_ads == []
     assert not run(_api.admin_reinstate(user.user_id), admin).suspended
     assert run(_api.admin_users(), admin)
     assert run.eventually(lambda: _api.admin_audit(), admin)
@@ -237,6 +238,10 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     resolved = run(_api.admin_resolve_dispute(disputed.trade_id, "refund", "no proof"), admin)
     assert resolved.state == "resolved_refund"
     assert run(_api.admin_p2p_ads(), admin)
+    paused = run(_api.admin_pause_ad(ad.ad_id, "review"), admin)
+    assert (paused.state, paused.paused_by_admin) == ("paused", True)
+    resumed = run(_api.admin_resume_ad(ad.ad_id), admin)
+    assert (resumed.state, resumed.paused_by_admin) == ("open", False)
     assert run(_api.admin_cancel_ad(ad.ad_id, "moderation"), admin).state == "cancelled"
     other_ad = run(_api.post_ad("sell", "BTC", "EUR", "0.5", price="61000",
                                 payment_method_ids=[method.method_id]), seller.token)

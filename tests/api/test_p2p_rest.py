@@ -494,3 +494,84 @@ def test_the_desk_settings_are_the_servers_markets_file(server: RunningServer) -
     assert body["appeal_after_seconds"] == markets.p2p.appeal_after_s
     assert (body["min_payment_window_seconds"], body["max_payment_window_seconds"]) == (
         300, 21_600)
+
+
+def held_in_escrow(user: Api) -> str:
+    """What ``user`` has in P2P escrow in BTC, as their wallet says."""
+    return str({b["asset"]: b for b in user.ok("GET", "/balances")}["BTC"]["escrow"])
+
+
+def test_an_admin_pauses_and_resumes_an_ad_its_maker_cannot_resume(
+        server: RunningServer) -> None:
+    d = desk(server, btc="3", quantity="1")
+    admin = Api(server, server.make_admin())
+    trade = d.take("0.2")  # a trade in flight goes on through the pause
+    paused = admin.ok("POST", f"/admin/p2p/ads/{d.ad_id}/pause", json={"reason": "odd terms"})
+    assert (paused["state"], paused["paused_by_admin"], paused["remaining"]) == (
+        "paused", True, "0.80000000")
+    assert d.seller.ok("GET", f"/p2p/ads/{d.ad_id}")["paused_by_admin"] is True
+    assert held_in_escrow(d.seller) == "1.00000000"  # a pause moves no money
+    assert_error(d.buyer.post(f"/p2p/ads/{d.ad_id}/take", json={"quantity": "0.1"}), 400,
+                 Code.AD_NOT_OPEN)
+    assert_error(d.seller.post(f"/p2p/ads/{d.ad_id}/resume"), 403, Code.AD_PAUSED_BY_ADMIN)
+    assert_error(admin.post(f"/admin/p2p/ads/{d.ad_id}/pause", json={"reason": "again"}), 400,
+                 Code.AD_NOT_OPEN)
+    assert_error(admin.post(f"/admin/p2p/ads/{d.ad_id}/pause", json={"reason": ""}), 422,
+                 ApiCode.VALIDATION)
+    assert_error(admin.post("/admin/p2p/ads/999999/pause", json={"reason": "x"}), 404,
+                 Code.UNKNOWN_AD)
+    assert_error(d.seller.post(f"/admin/p2p/ads/{d.ad_id}/resume"), 403, ApiCode.FORBIDDEN)
+    d.buyer.ok("POST", f"/p2p/trades/{trade['trade_id']}/paid",
+               json={"expected_state": "pending_payment"})
+    d.seller.ok("POST", f"/p2p/trades/{trade['trade_id']}/release",
+                json={"expected_state": "paid"})
+    resumed = admin.ok("POST", f"/admin/p2p/ads/{d.ad_id}/resume")
+    assert (resumed["state"], resumed["paused_by_admin"]) == ("open", False)
+    assert_error(admin.post(f"/admin/p2p/ads/{d.ad_id}/resume"), 400, Code.AD_NOT_OPEN)
+    d.take("0.1")
+
+    def told_and_audited() -> None:
+        kinds = [n["kind"] for n in d.seller.ok("GET", "/notifications")["notifications"]]
+        assert "ad_paused" in kinds and "ad_resumed" in kinds
+        audit = admin.ok("GET", "/admin/audit", params={"limit": 100})
+        pauses = [e for e in audit if e["command_type"] == "PauseAd"
+                  and e["command"]["ad_id"] == d.ad_id and e["result_code"] == 0]
+        assert [(e["command"]["admin_id"], e["command"]["reason"]) for e in pauses] == [
+            (admin.account.user_id, "odd terms")]
+        resumes = [e for e in audit if e["command_type"] == "ResumeAd"
+                   and e["command"]["ad_id"] == d.ad_id and e["result_code"] == 0]
+        assert [e["command"]["admin_id"] for e in resumes] == [admin.account.user_id]
+
+    eventually(told_and_audited)
+
+
+def test_suspending_a_user_cancels_their_ads_and_their_trades_go_on(
+        server: RunningServer) -> None:
+    d = desk(server, btc="3", quantity="1")
+    admin = Api(server, server.make_admin())
+    trade = d.take("0.3")
+    seller_id = d.seller.account.user_id
+    suspended = admin.ok("POST", f"/admin/users/{seller_id}/suspend")
+    assert suspended["cancelled_ads"] == [d.ad_id]
+    ad = d.buyer.ok("GET", f"/p2p/ads/{d.ad_id}")
+    assert (ad["state"], ad["remaining"]) == ("cancelled", "0.00000000")
+    assert minor(server, seller_id, "BTC") == (270_000_000, 0)  # the ad's 0.7 came back
+    assert held_in_escrow(d.seller) == "0.30000000"  # the trade keeps its 0.3
+    assert_error(d.buyer.post(f"/p2p/ads/{d.ad_id}/take", json={"quantity": "0.1"}), 400,
+                 Code.AD_NOT_OPEN)
+    # the trade in flight runs to its end: the buyer pays, the suspended seller releases
+    d.buyer.ok("POST", f"/p2p/trades/{trade['trade_id']}/paid",
+               json={"expected_state": "pending_payment"})
+    done = d.seller.ok("POST", f"/p2p/trades/{trade['trade_id']}/release",
+                       json={"expected_state": "paid"})
+    assert done["state"] == "completed" and held_in_escrow(d.seller) == "0.00000000"
+    reinstated = admin.ok("POST", f"/admin/users/{seller_id}/reinstate")
+    assert reinstated["cancelled_ads"] == []
+    assert d.buyer.ok("GET", f"/p2p/ads/{d.ad_id}")["state"] == "cancelled"  # not reopened
+
+    def told() -> None:
+        texts = [n["text"] for n in d.seller.ok("GET", "/notifications")["notifications"]
+                 if n["kind"] == "ad_cancelled"]
+        assert texts == [f"Your ad #{d.ad_id} was cancelled: user suspended."]
+
+    eventually(told)

@@ -7,6 +7,7 @@ asserted after every command.
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from helpers import MARKETS, Market, events_of_type, names, one
 from p2p_helpers import (
@@ -25,6 +26,7 @@ from matchbook.core import (
     CreateAddress,
     OrderType,
     PlaceOrder,
+    ReinstateUser,
     RequestWithdrawal,
     Side,
     SuspendUser,
@@ -72,6 +74,7 @@ from matchbook.core.events import (
 from matchbook.core.ledger import entries
 from matchbook.core.p2p import DISPUTED, PAID, PENDING, S
 from matchbook.core.symbols import P2PConfig
+from matchbook.journal.codec import decode_command, encode_command
 
 BTC_TOTAL = minor("1000")  # what Desk funds each user with
 
@@ -144,6 +147,129 @@ def test_an_admin_removes_any_ad() -> None:
     change = one(desk.apply(CancelAd(0, ad_id, admin_id=99, reason="scam")), AdChanged)
     assert (change.actor_id, change.reason, change.state) == (99, "scam", AdState.CANCELLED)
     assert desk.escrow() == 0
+
+
+def test_an_admin_pauses_any_ad_with_a_reason_and_only_an_admin_resumes_it() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    change = one(desk.apply(PauseAd(1, ad_id, admin_id=99, reason="suspicious terms")),
+                 AdChanged)
+    assert (change.actor_id, change.reason, change.state) == (99, "suspicious terms",
+                                                              AdState.PAUSED)
+    assert desk.engine.p2p.admin_paused == {ad_id: (99, False)}
+    assert_refused(desk.apply_unchanged(TakeAd(2, ad_id, minor("0.1"), 0)), Code.AD_NOT_OPEN)
+    # its maker can neither resume it nor pause it again; they may still cancel it
+    assert_refused(desk.apply_unchanged(ResumeAd(1, ad_id)), Code.AD_PAUSED_BY_ADMIN,
+                   AdState.PAUSED)
+    assert_refused(desk.apply_unchanged(PauseAd(1, ad_id)), Code.AD_NOT_OPEN)
+    assert_refused(desk.apply_unchanged(PauseAd(1, ad_id, admin_id=98, reason="again")),
+                   Code.AD_NOT_OPEN)  # one admin pause at a time
+    change = one(desk.apply(ResumeAd(1, ad_id, admin_id=98)), AdChanged)  # any admin
+    assert (change.actor_id, change.state) == (98, AdState.OPEN)
+    assert not desk.engine.p2p.admin_paused
+    desk.take(2, ad_id)
+    assert desk.escrow() == minor("1")  # moderation moved no money
+
+
+def test_an_admin_pause_over_the_makers_pause_leaves_it_paused_when_lifted() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    desk.apply(PauseAd(1, ad_id))
+    desk.apply(PauseAd(0, ad_id, admin_id=99, reason="review"))
+    assert_refused(desk.apply_unchanged(ResumeAd(1, ad_id)), Code.AD_PAUSED_BY_ADMIN)
+    change = one(desk.apply(ResumeAd(0, ad_id, admin_id=99)), AdChanged)
+    assert change.state == AdState.PAUSED  # the maker's own pause is theirs to lift
+    assert one(desk.apply(ResumeAd(1, ad_id)), AdChanged).state == AdState.OPEN
+
+
+def test_an_admin_paused_ad_takes_back_a_cancelled_trade_and_stays_paused() -> None:
+    desk = Desk()
+    ad_id = desk.post(1, qty="0.5")
+    tid = desk.take(2, ad_id, "0.2")
+    desk.apply(PauseAd(0, ad_id, admin_id=99, reason="review"))
+    desk.apply(CancelTrade(2, tid, PENDING))  # the trade in flight went on, and ended
+    assert desk.ad(ad_id).state == AdState.PAUSED
+    assert desk.ad(ad_id).remaining_minor == minor("0.5")
+    # the maker cancels it: their escrow comes back and the admin's pause is gone
+    returned = one(desk.apply(CancelAd(1, ad_id)), AdChanged).escrow_returned_minor
+    assert returned == minor("0.5") and not desk.engine.p2p.admin_paused
+    assert desk.free(1) == BTC_TOTAL
+
+
+def test_an_admin_pause_survives_a_snapshot_and_leaves_earlier_hashes_alone() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    before = desk.engine.snapshot()["p2p"]
+    assert "admin_paused" not in before  # what an earlier build wrote hashes the same
+    desk.apply(PauseAd(0, ad_id, admin_id=99, reason="review"))
+    restored = type(desk.engine).restore(MARKETS, desk.engine.snapshot())
+    assert restored.p2p.admin_paused == {ad_id: (99, False)}
+    assert restored.state_hash() == desk.engine.state_hash()
+    desk.apply(ResumeAd(0, ad_id, admin_id=99))
+    assert "admin_paused" not in desk.engine.snapshot()["p2p"]
+
+
+def test_suspending_a_user_cancels_their_ads_and_lets_their_trades_finish() -> None:
+    desk = Desk()
+    sell = desk.post(1, qty="1")
+    buy = desk.post(1, P2PSide.BUY, qty="1")
+    paused = desk.post(1, qty="0.5")
+    desk.apply(PauseAd(0, paused, admin_id=99, reason="review"))
+    closed = desk.post(1, qty="0.2")
+    on_sell = desk.take(2, sell, "0.3")  # 1 sells: 0.3 in the trade's escrow
+    on_closed = desk.take(3, closed, "0.2")
+    desk.method(3)
+    on_buy = desk.take(3, buy, "0.1")  # 1 buys: 3's 0.1 in escrow
+    others = desk.post(2, qty="0.4")
+    desk.apply(MarkPaid(2, on_sell, PENDING))
+    events = desk.apply(SuspendUser(1, end_p2p_ads=True))
+    ended = events_of_type(events, AdChanged)
+    assert [(e.ad_id, e.state, e.actor_id, e.reason) for e in ended] == [
+        (ad, AdState.CANCELLED, 0, "user suspended") for ad in (sell, buy, paused, closed)]
+    assert [e.escrow_returned_minor for e in ended] == [minor("0.7"), 0, minor("0.5"), 0]
+    assert desk.ad(others).state == AdState.OPEN  # nobody else's
+    assert not desk.engine.p2p.admin_paused
+    # every ad of theirs is untakeable; what was in their ads' escrow is theirs again
+    for ad in (sell, buy, paused, closed):
+        assert_refused(desk.apply_unchanged(TakeAd(4, ad, minor("0.1"), 0)), Code.AD_NOT_OPEN)
+    assert desk.free(1) == BTC_TOTAL - minor("0.5")
+    # the trades in flight run to their end: the counterparties' money is in them
+    assert changed(desk.apply(ReleaseEscrow(1, on_sell, PAID))).to_state == TradeState.COMPLETED
+    desk.apply(CancelTrade(3, on_closed, PENDING))  # back to the seller: the ad is gone
+    assert desk.ad(closed).state == AdState.CANCELLED
+    assert desk.free(1) == BTC_TOTAL - minor("0.3")
+    desk.apply(MarkPaid(1, on_buy, PENDING))
+    assert changed(desk.apply(ReleaseEscrow(3, on_buy, PAID))).to_state == TradeState.COMPLETED
+
+
+def test_reinstating_a_user_reopens_none_of_their_cancelled_ads() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    desk.apply(SuspendUser(1, end_p2p_ads=True))
+    assert_refused(desk.apply_unchanged(_post(1, payment_method_ids=(1,))),
+                   Code.USER_SUSPENDED)
+    desk.apply(ReinstateUser(1))
+    assert desk.ad(ad_id).state == AdState.CANCELLED
+    assert_refused(desk.apply_unchanged(ResumeAd(1, ad_id)), Code.AD_NOT_OPEN)
+    desk.post(1, methods=(1,))  # they may post again
+
+
+def test_suspending_a_user_without_p2p_business_changes_no_p2p_state() -> None:
+    desk = Desk()
+    desk.post(1)
+    p2p_before = desk.engine.snapshot()["p2p"]
+    assert not events_of_type(desk.apply(SuspendUser(2, end_p2p_ads=True)), AdChanged)
+    assert desk.engine.snapshot()["p2p"] == p2p_before
+
+
+def test_a_suspension_journaled_before_it_ended_ads_replays_as_it_did() -> None:
+    desk = Desk()
+    ad_id = desk.post(1)
+    old = decode_command(msgspec.msgpack.encode(["SuspendUser", 1]))  # as journaled then
+    assert old == SuspendUser(1) and isinstance(old, SuspendUser) and not old.end_p2p_ads
+    assert decode_command(encode_command(SuspendUser(1, True))) == SuspendUser(1, True)
+    assert names(desk.apply(old)) == ["UserSuspended"]
+    assert desk.ad(ad_id).state == AdState.OPEN
 
 
 def test_a_removed_payment_method_stays_on_the_ad_that_copied_it() -> None:
@@ -553,6 +679,18 @@ REFUSALS: list[tuple[str, object, int]] = [
     ("cancel-a-cancelled-ad", lambda d: (d.apply(CancelAd(1, a := _sell_ad(d))),
                                          CancelAd(1, a))[1], Code.AD_NOT_OPEN),
     ("pause-someone-elses-ad", lambda d: PauseAd(2, _sell_ad(d)), Code.AD_NOT_YOURS),
+    ("resume-an-ad-an-admin-paused", lambda d: (d.apply(PauseAd(
+        1, a := _sell_ad(d), admin_id=90, reason="review")), ResumeAd(1, a))[1],
+     Code.AD_PAUSED_BY_ADMIN),
+    ("admin-pause-a-cancelled-ad", lambda d: (d.apply(CancelAd(1, a := _sell_ad(d))),
+                                              PauseAd(1, a, admin_id=90))[1],
+     Code.AD_NOT_OPEN),
+    ("admin-resume-an-ad-no-admin-paused", lambda d: (d.apply(PauseAd(1, a := _sell_ad(d))),
+                                                      ResumeAd(1, a, admin_id=90))[1],
+     Code.AD_NOT_OPEN),
+    ("admin-pause-with-a-reason-too-long", lambda d: PauseAd(
+        1, _sell_ad(d), admin_id=90, reason="x" * 201), Code.INVALID_TEXT),
+    ("admin-pause-an-unknown-ad", lambda d: PauseAd(0, 99, admin_id=90), Code.UNKNOWN_AD),
     ("cancel-someone-elses-ad", lambda d: CancelAd(2, _sell_ad(d)), Code.AD_NOT_YOURS),
     ("take-your-own-ad", lambda d: TakeAd(1, _sell_ad(d), minor("0.1"), 0), Code.OWN_AD),
     ("take-above-the-ads-max", lambda d: TakeAd(2, _sell_ad(d), minor("0.6"), 0),

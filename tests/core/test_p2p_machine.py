@@ -43,8 +43,10 @@ from matchbook.core import (
     Markets,
     OrderType,
     PlaceOrder,
+    ReinstateUser,
     RequestWithdrawal,
     Side,
+    SuspendUser,
     Transfer,
     load_markets,
 )
@@ -70,6 +72,7 @@ from matchbook.core.commands import (
     WithdrawDispute,
 )
 from matchbook.core.events import (
+    AdChanged,
     AddressCreated,
     AdPosted,
     AnyP2PEvent,
@@ -96,6 +99,7 @@ from matchbook.core.p2p import (
 )
 
 USERS = (1, 2, 3, 4)
+ADMINS_OF_ADS = (90, 91)  # the admins of the ``manage_ad`` rule
 
 
 def _machine_markets() -> Markets:
@@ -280,16 +284,44 @@ class P2PMachine(RuleBasedStateMachine):
         self.do(PostAd(user, side, "BTC", "USD", price_minor, bps, symbol, total,
                        min(total, minor("0.01")), total, methods, window, "terms"))
 
-    @rule(user=users, index=picks, action=st.sampled_from(["pause", "resume", "resume",
-                                                           "cancel", "moderate"]))
+    @rule(user=users, index=picks, action=st.sampled_from(
+        ["pause", "resume", "resume", "cancel", "moderate", "admin-pause", "admin-resume"]))
     def manage_ad(self, user: int, index: int, action: str) -> None:
         ad_id = self.pick(self.ads, index)
-        ads = self.market.engine.p2p.ads
+        desk = self.market.engine.p2p
+        ads = desk.ads
         owner = ads[ad_id].user_id if ad_id in ads and user % 2 else user
+        locked = ad_id in desk.admin_paused
         command = {"pause": PauseAd(owner, ad_id), "resume": ResumeAd(owner, ad_id),
                    "cancel": CancelAd(owner, ad_id),
-                   "moderate": CancelAd(0, ad_id, admin_id=90, reason="moderation")}[action]
-        self.do(command)
+                   "moderate": CancelAd(0, ad_id, admin_id=90, reason="moderation"),
+                   "admin-pause": PauseAd(0, ad_id, admin_id=91, reason="review"),
+                   "admin-resume": ResumeAd(0, ad_id, admin_id=90)}[action]
+        events = self.do(command)
+        if action == "resume" and locked:  # only an admin lifts an admin's pause
+            assert any(isinstance(e, P2PRejected) for e in events), events
+            assert ads[ad_id].state == AdState.PAUSED and ad_id in desk.admin_paused
+
+    @rule(user=users, reinstate=st.booleans())
+    def suspension(self, user: int, reinstate: bool) -> None:
+        """An operator suspends a user: their ads end, no trade of theirs changes; a
+        reinstatement reopens nothing."""
+        engine = self.market.engine
+        if reinstate:
+            states = {aid: ad.state for aid, ad in engine.p2p.ads.items()}
+            self.do(ReinstateUser(user))
+            assert {aid: ad.state for aid, ad in engine.p2p.ads.items()} == states
+            return
+        events = self.do(SuspendUser(user, end_p2p_ads=True))
+        # no trade changes, but for a deadline the clock fired before the command
+        assert all((e.from_state, e.to_state, e.actor_id) in {(PENDING, EXPIRED, 0),
+                                                              (PAID, DISPUTED, 0)}
+                   for e in events if isinstance(e, P2PTradeChanged))
+        assert not any(isinstance(e, P2PTradeOpened) for e in events)
+        ended = [e.ad_id for e in events if isinstance(e, AdChanged)]
+        assert ended == sorted(ended)
+        assert all(ad.state == AdState.CANCELLED for ad in engine.p2p.ads.values()
+                   if ad.user_id == user)
 
     # -- takers, buyers, sellers, admins --------------------------------------------------
 
@@ -491,7 +523,23 @@ class P2PMachine(RuleBasedStateMachine):
             self.market.engine._check()
 
 
-def random_walk(seed: int, steps: int) -> P2PMachine:
+def locked_ad(machine: P2PMachine, index: int) -> int:
+    """The index in ``machine.ads`` of an ad an admin paused, else ``index``."""
+    locked = machine.market.engine.p2p.admin_paused
+    return next((i for i, ad_id in enumerate(machine.ads) if ad_id in locked), index)
+
+
+def suspend_or_reinstate(machine: P2PMachine, rng: random.Random) -> None:
+    """Reinstate the suspended user, else suspend one: one at a time, so the walk keeps
+    its traders."""
+    suspended = sorted(machine.market.engine.suspended)
+    if suspended:
+        machine.suspension(rng.choice(suspended), True)
+    else:
+        machine.suspension(rng.choice(USERS), False)
+
+
+def random_walk(seed: int, steps: int, *, moderation: bool = False) -> P2PMachine:
     """The machine's rules in a seeded random order with random arguments (the same
     checks after every step), for long deterministic runs and a journal to replay."""
     rng = random.Random(seed)
@@ -530,6 +578,13 @@ def random_walk(seed: int, steps: int) -> P2PMachine:
         lambda: m.resolve(pick(), c(ADMINS), c(list(DisputeOutcome)), honest()),
         lambda: m.to_a_deadline(pick(), c(["pay_by", "appeal", "escalate"]), c([-1, 0, 1])),
     ]
+    if moderation:  # admins pause and resume ads, operators suspend and reinstate users
+        actions += [
+            lambda: m.manage_ad(c(USERS), pick(), c(["admin-pause", "admin-resume"])),
+            lambda: m.manage_ad(c(USERS), locked_ad(m, pick()), "admin-resume"),
+            lambda: m.manage_ad(1, locked_ad(m, pick()), "resume"),  # by its maker (user odd)
+            lambda: suspend_or_reinstate(m, rng),
+        ]
     for _ in range(steps):
         rng.choice(actions + with_trades if machine.trades else actions)()
         machine.ledger_matches_the_engine()
@@ -546,6 +601,16 @@ def test_a_long_random_walk_reaches_every_transition_and_keeps_every_invariant()
              (PAID, DISPUTED, False), (DISPUTED, COMPLETED, True), (DISPUTED, PAID, True),
              (DISPUTED, RESOLVED_RELEASE, True), (DISPUTED, RESOLVED_REFUND, True)}
     assert seen == table, table - seen
+
+
+def test_a_random_walk_with_moderation_and_suspensions_keeps_every_invariant() -> None:
+    machine = random_walk(seed=13, steps=600, moderation=True)
+    changes = [e for evs in machine.all_events for e in evs if isinstance(e, AdChanged)]
+    assert any(e.actor_id in ADMINS_OF_ADS and e.state == AdState.PAUSED for e in changes)
+    assert any(e.actor_id in ADMINS_OF_ADS and e.state == AdState.OPEN for e in changes)
+    assert any(e.reason == "user suspended" and e.escrow_returned_minor for e in changes)
+    refused = [e for evs in machine.all_events for e in evs if isinstance(e, P2PRejected)]
+    assert any(e.code == Code.AD_PAUSED_BY_ADMIN for e in refused)
 
 
 TestP2PMachine = P2PMachine.TestCase
@@ -565,4 +630,4 @@ def test_p2p_machine_deep() -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_long_random_walks(seed: int) -> None:
-    random_walk(seed=seed, steps=3000)
+    random_walk(seed=seed, steps=3000, moderation=seed == 3)

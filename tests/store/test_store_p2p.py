@@ -32,13 +32,15 @@ from matchbook.core.commands import (
     ReleaseEscrow,
     ResolveDispute,
     ResumeAd,
+    SuspendUser,
     TakeAd,
+    TradeState,
     WithdrawDispute,
 )
 from matchbook.core.events import DisputeResolutionProposed, P2PTradeChanged, P2PTradeOpened
 from matchbook.store import schema
 from matchbook.store.db import create_engine
-from matchbook.store.p2p_rows import AD_STATES, OUTCOMES, TRADE_STATES
+from matchbook.store.p2p_rows import AD_STATES, OUTCOMES, TRADE_STATES, notifications_of
 from matchbook.store.projector import Projector
 
 S = 1_000_000_000
@@ -253,3 +255,36 @@ def _check_against_engine_rows(tables: dict[str, list[tuple[Any, ...]]],
         if trade.proposal:  # (a resolved trade's row keeps who proposed what)
             assert (row["proposed_by"], row["proposed_outcome"]) == (
                 trade.proposal[0], OUTCOMES[trade.proposal[1]])
+
+
+def test_the_maker_is_told_of_an_admins_pause_and_resume_and_of_a_suspension_only() -> None:
+    """Moderation and a suspension notify the maker; a trade's quantity coming back to a
+    paused ad (an ``AdChanged`` by the buyer) is not an administrator's doing."""
+    markets = default_markets()
+    engine = Engine(markets)
+    btc = markets.assets["BTC"]
+    told: list[tuple[int, str, str]] = []
+    seq = 0
+
+    def run(command: object) -> None:
+        nonlocal seq
+        seq += 1
+        events = engine.apply(seq, seq * 10**9, command)
+        told.extend((row[1], row[2], row[5]) for row in notifications_of(
+            seq, seq * 10**9, events, lambda tid: None, markets))
+
+    run(Deposit("BTC", btc.to_minor("1"), user_id=1))
+    run(AddPaymentMethod(1, "SEPA", "DE89"))
+    run(PostAd(1, 1, "BTC", "USD", 5_000_000, 0, "", btc.to_minor("1"), btc.to_minor("0.1"),
+               btc.to_minor("1"), (1,), 900, ""))
+    run(TakeAd(2, 1, btc.to_minor("0.1"), 0))
+    told.clear()
+    run(PauseAd(1, 1, admin_id=9, reason="check the terms"))
+    run(CancelTrade(2, 1, TradeState.PENDING_PAYMENT))  # back to the paused ad
+    run(ResumeAd(1, 1, admin_id=9))
+    run(SuspendUser(1, end_p2p_ads=True))
+    assert [(user, kind, text) for user, kind, text in told if kind.startswith("ad_")] == [
+        (1, "ad_paused", "Your ad #1 was paused by an administrator: check the terms"),
+        (1, "ad_resumed", "Your ad #1 was resumed by an administrator."),
+        (1, "ad_cancelled", "Your ad #1 was cancelled: user suspended."),
+    ]

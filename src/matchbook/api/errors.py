@@ -86,6 +86,7 @@ STATUS: dict[int, int] = {
     Code.STATE_MISMATCH: 409,
     Code.NOT_YOUR_ROLE: 403,
     Code.AD_NOT_YOURS: 403,
+    Code.AD_PAUSED_BY_ADMIN: 403,
     Code.P2P_BANNED: 403,
     Code.UNKNOWN_AD: 404,
     Code.UNKNOWN_P2P_TRADE: 404,

@@ -133,7 +133,8 @@ class P2PService:
             payment_methods=[pv.PaymentMethodRef(method_id=m[0], name=m[1])
                              for m in ad.methods],
             payment_window_seconds=ad.payment_window_s, terms=ad.terms,
-            created_at=pv.iso_or_none(ad.created_ns), updated_at=None)
+            created_at=pv.iso_or_none(ad.created_ns), updated_at=None,
+            paused_by_admin=self.reads.p2p_paused_by_admin(ad.ad_id))
 
     def role(self, trade: Any, viewer_id: int, is_admin: bool) -> str | None:
         """The viewer's role in ``trade``: buyer, seller, admin, or None (not theirs)."""
@@ -362,16 +363,23 @@ class P2PService:
 
     async def ad_action(self, user_id: int, ad_id: int, action: str, *, admin: bool = False,
                         reason: str = "") -> pv.P2PAd:
+        """``pause``, ``resume`` or ``cancel`` by its maker, or (``admin``) by an
+        administrator ``user_id`` (moderation: a pause or a removal carries ``reason``)."""
         command: Any
-        if action == "pause":
-            command = PauseAd(user_id, ad_id)
-        elif action == "resume":
-            command = ResumeAd(user_id, ad_id)
-        elif admin:
+        if admin:
             ad = self.reads.p2p_ad(ad_id)
             if ad is None:
                 raise p2p_error(Code.UNKNOWN_AD, code_message(Code.UNKNOWN_AD))
-            command = CancelAd(ad.user_id, ad_id, admin_id=user_id, reason=reason)
+            if action == "pause":
+                command = PauseAd(ad.user_id, ad_id, admin_id=user_id, reason=reason)
+            elif action == "resume":
+                command = ResumeAd(ad.user_id, ad_id, admin_id=user_id)
+            else:
+                command = CancelAd(ad.user_id, ad_id, admin_id=user_id, reason=reason)
+        elif action == "pause":
+            command = PauseAd(user_id, ad_id)
+        elif action == "resume":
+            command = ResumeAd(user_id, ad_id)
         else:
             command = CancelAd(user_id, ad_id, reason=reason or "cancelled by the maker")
         await self._run(command)

@@ -128,6 +128,7 @@ class P2PAd(View, kw_only=True):
     terms: str
     created_at: str | None
     updated_at: str | None
+    paused_by_admin: bool  # paused in moderation: only an administrator resumes it
 
 
 # -- trades ------------------------------------------------------------------------------
@@ -226,7 +227,8 @@ class P2PTradeDetail(P2PTrade, kw_only=True):
 class Notification(View, kw_only=True):
     """An in-app notification. ``kind``: trade_opened, trade_paid, trade_released,
     trade_cancelled, trade_expired, dispute_opened, dispute_withdrawn, dispute_resolved,
-    resolution_proposed, message, feedback, ad_closed, ad_cancelled, p2p_banned."""
+    resolution_proposed, message, feedback, ad_closed, ad_cancelled, ad_paused,
+    ad_resumed, p2p_banned."""
 
     notification_id: int
     kind: str

@@ -107,6 +107,10 @@ class Reads:
         """Every ad, oldest first. O(n)."""
         return list(self.exchange.engine.p2p.ads.values())
 
+    def p2p_paused_by_admin(self, ad_id: int) -> bool:
+        """An administrator paused ``ad_id`` (only one can resume it). O(1)."""
+        return ad_id in self.exchange.engine.p2p.admin_paused
+
     def p2p_trade(self, trade_id: int) -> Any:
         """The trade ``trade_id`` (any state), else None. O(1)."""
         return self.exchange.engine.p2p.trades.get(trade_id)

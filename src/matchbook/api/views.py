@@ -526,6 +526,7 @@ class Suspension(View, kw_only=True):
     user_id: int
     suspended: bool
     cancelled_orders: list[str]  # order ids the suspension cancelled
+    cancelled_ads: list[int]  # P2P ad ids the suspension cancelled
 
 
 class UserInfo(View, kw_only=True):

@@ -594,6 +594,17 @@ def admin_p2p_ads(status: str | None = None, limit: int = 100) -> Call[list[P2PA
                 params=_query(status=status, limit=limit))
 
 
+def admin_pause_ad(ad_id: int, reason: str) -> Call[P2PAd]:
+    """Pause an ad (moderation); its maker is told why and cannot resume it."""
+    return Call("POST", f"{V1}/admin/p2p/ads/{int(ad_id)}/pause", P2PAd,
+                body={"reason": reason})
+
+
+def admin_resume_ad(ad_id: int) -> Call[P2PAd]:
+    """Lift an administrator's pause of an ad."""
+    return Call("POST", f"{V1}/admin/p2p/ads/{int(ad_id)}/resume", P2PAd)
+
+
 def admin_cancel_ad(ad_id: int, reason: str) -> Call[P2PAd]:
     """Remove an ad (moderation); its maker is told why."""
     return Call("POST", f"{V1}/admin/p2p/ads/{int(ad_id)}/cancel", P2PAd,

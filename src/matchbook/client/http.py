@@ -241,6 +241,8 @@ class Client(_Base):
     admin_resolve_dispute = _sync(_api.admin_resolve_dispute)
     admin_p2p_ads = _sync(_api.admin_p2p_ads)
     admin_cancel_ad = _sync(_api.admin_cancel_ad)
+    admin_pause_ad = _sync(_api.admin_pause_ad)
+    admin_resume_ad = _sync(_api.admin_resume_ad)
 
 
 class AsyncClient(_Base):
@@ -376,3 +378,5 @@ class AsyncClient(_Base):
     admin_resolve_dispute = _async(_api.admin_resolve_dispute)
     admin_p2p_ads = _async(_api.admin_p2p_ads)
     admin_cancel_ad = _async(_api.admin_cancel_ad)
+    admin_pause_ad = _async(_api.admin_pause_ad)
+    admin_resume_ad = _async(_api.admin_resume_ad)

@@ -311,6 +311,7 @@ class Suspension(Model, frozen=True, kw_only=True):
     user_id: int
     suspended: bool
     cancelled_orders: list[str] = []
+    cancelled_ads: list[int] = []
 
 
 class AuditEntry(Model, frozen=True, kw_only=True):
@@ -473,6 +474,7 @@ class P2PAd(Model, frozen=True, kw_only=True):
     terms: str = ""
     created_at: str | None = None
     updated_at: str | None = None
+    paused_by_admin: bool = False
 
 
 class DisputeInfo(Model, frozen=True, kw_only=True):

@@ -103,6 +103,7 @@ class Code(IntEnum):
     SAME_ADMIN = 7023
     INVALID_OUTAGE = 7024
     AD_NOT_YOURS = 7025
+    AD_PAUSED_BY_ADMIN = 7026
 
 
 MESSAGES: dict[int, str] = {
@@ -195,6 +196,8 @@ MESSAGES: dict[int, str] = {
     Code.SAME_ADMIN: "A second, different admin must approve this resolution.",
     Code.INVALID_OUTAGE: "An outage must end after it starts, at or before the current time.",
     Code.AD_NOT_YOURS: "No ad of yours has this id.",
+    Code.AD_PAUSED_BY_ADMIN: "An administrator paused this ad: only an administrator can "
+                             "resume it.",
     Code.INVALID_RISK_LIMITS: ("Risk limits need a positive open-order limit and positive "
                                "position limits, at most one per known asset."),
 }

@@ -216,9 +216,13 @@ class ResumeTrading(Command, frozen=True, gc=False, tag=True, array_like=True):
 
 
 class SuspendUser(Command, frozen=True, gc=False, tag=True, array_like=True):
-    """Kill switch: reject the user's new orders and cancel all of their open orders."""
+    """Kill switch: reject the user's new orders and cancel all of their open orders;
+    with ``end_p2p_ads`` also cancel every P2P ad of theirs (their trades go on). The
+    API sends it true; journals written before the field existed decode it false and
+    replay as they were."""
 
     user_id: int
+    end_p2p_ads: bool = False
 
 
 class ReinstateUser(Command, frozen=True, gc=False, tag=True, array_like=True):
@@ -320,13 +324,21 @@ class PostAd(Command, frozen=True, gc=False, tag=True, array_like=True):
 
 
 class PauseAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Stop an open ad from being taken. ``admin_id`` > 0 when an operator pauses it
+    (moderation, with ``reason``): then only an admin resumes it, not its maker."""
+
     user_id: int
     ad_id: int
+    admin_id: int = 0
+    reason: str = ""
 
 
 class ResumeAd(Command, frozen=True, gc=False, tag=True, array_like=True):
+    """Open a paused ad again. ``admin_id`` > 0 when an operator lifts their pause."""
+
     user_id: int
     ad_id: int
+    admin_id: int = 0
 
 
 class CancelAd(Command, frozen=True, gc=False, tag=True, array_like=True):

@@ -94,7 +94,7 @@ class Engine(Lifecycle, Wallets, Operations, Persistence, MatchingCore):
             AdjustBalance: self._adjust,
             HaltTrading: self._halt,
             ResumeTrading: self._resume,
-            SuspendUser: self._suspend,
+            SuspendUser: self._suspend_user,
             ReinstateUser: self._reinstate,
             SetFeeTier: self._set_tier,
             SetRiskLimits: self._set_limits,
@@ -103,6 +103,14 @@ class Engine(Lifecycle, Wallets, Operations, Persistence, MatchingCore):
         # deadline is folded into ``_next_expiry``
         self.p2p = P2PDesk(self)
         self._handlers.update(self.p2p.handlers())
+
+    def _suspend_user(self, c: SuspendUser, out: list[Event]) -> None:
+        """Suspend a user: their open orders are cancelled (``Operations._suspend``),
+        then, with ``end_p2p_ads``, their P2P ads (``P2PDesk.user_suspended``); their
+        P2P trades go on."""
+        self._suspend(c, out)
+        if c.end_p2p_ads and c.user_id in self.suspended:
+            self.p2p.user_suspended(c.user_id, out)
 
     def balance(self, uid: int, asset: str) -> tuple[int, int]:
         """``(available, held)`` in minor units (0, 0 for an unknown user). O(1)."""

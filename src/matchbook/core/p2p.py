@@ -119,6 +119,9 @@ RESOLVED_RELEASE, RESOLVED_REFUND = (int(TradeState.RESOLVED_RELEASE),
 LIVE = frozenset((PENDING, PAID, DISPUTED))  # the states whose quantity is in escrow
 LIVE_AD = frozenset((OPEN, PAUSED, CLOSED))  # a sell ad in these takes escrow back
 
+# the reason of an admin's resume that leaves the ad paused by its maker
+ADMIN_PAUSE_LIFTED = "admin pause lifted: still paused by its maker"
+
 # deadline kinds in the heap
 PAY_BY, ESCALATE = 1, 2
 
@@ -290,6 +293,7 @@ class P2PDesk:
     """The whole P2P state and its handlers (registered in the engine's command table)."""
 
     __slots__ = (
+        "admin_paused",
         "ads",
         "bans",
         "config",
@@ -314,6 +318,9 @@ class P2PDesk:
         self.config = engine.markets.p2p
         self.methods: dict[int, PaymentMethod] = {}
         self.ads: dict[int, Ad] = {}
+        # ad id -> (admin, its maker had paused it too): ads an admin paused, which only
+        # an admin resumes (to paused again if the maker had paused it first)
+        self.admin_paused: dict[int, tuple[int, bool]] = {}
         self.trades: dict[int, Trade] = {}
         self.escrow: dict[str, int] = dict.fromkeys(engine.markets.assets, 0)
         self.user_escrow: dict[int, dict[str, int]] = {}
@@ -515,7 +522,15 @@ class P2PDesk:
             raise _refuse(Code.AD_NOT_YOURS, ad_id, ad.state)
         return ad
 
+    def _any_ad(self, ad_id: int) -> Ad:
+        ad = self.ads.get(ad_id)
+        if ad is None:
+            raise _refuse(Code.UNKNOWN_AD, ad_id)
+        return ad
+
     def _pause_ad(self, c: PauseAd, out: list[Event]) -> int:
+        if c.admin_id > 0:
+            return self._admin_pause(c, out)
         ad = self._my_ad(c.user_id, c.ad_id)
         if ad.state != OPEN:
             raise _refuse(Code.AD_NOT_OPEN, ad.ad_id, ad.state)
@@ -524,8 +539,27 @@ class P2PDesk:
                              "paused", ad.asset))
         return ad.ad_id
 
+    def _admin_pause(self, c: PauseAd, out: list[Event]) -> int:
+        """Moderation: an open ad, or one its maker paused, is paused by an admin; its
+        maker cannot resume it (``AD_PAUSED_BY_ADMIN``), an admin can. Trades already
+        open on it go on; a cancelled trade's quantity comes back to it, paused."""
+        ad = self._any_ad(c.ad_id)
+        if ad.state not in (OPEN, PAUSED) or ad.ad_id in self.admin_paused:
+            raise _refuse(Code.AD_NOT_OPEN, ad.ad_id, ad.state)
+        if len(c.reason) > 200:
+            raise _refuse(Code.INVALID_TEXT, ad.ad_id, ad.state)
+        self.admin_paused[ad.ad_id] = (c.admin_id, ad.state == PAUSED)
+        ad.state = PAUSED
+        out.append(AdChanged(ad.ad_id, ad.user_id, PAUSED, ad.remaining_minor, 0, c.admin_id,
+                             c.reason or "paused by an admin", ad.asset))
+        return ad.ad_id
+
     def _resume_ad(self, c: ResumeAd, out: list[Event]) -> int:
+        if c.admin_id > 0:
+            return self._admin_resume(c, out)
         ad = self._my_ad(c.user_id, c.ad_id)
+        if ad.ad_id in self.admin_paused:
+            raise _refuse(Code.AD_PAUSED_BY_ADMIN, ad.ad_id, ad.state)
         if ad.state != PAUSED:
             raise _refuse(Code.AD_NOT_OPEN, ad.ad_id, ad.state)
         ad.state = OPEN
@@ -533,17 +567,37 @@ class P2PDesk:
                              "resumed", ad.asset))
         return ad.ad_id
 
+    def _admin_resume(self, c: ResumeAd, out: list[Event]) -> int:
+        """Lift an admin's pause (any admin's): the ad opens again, or stays paused if its
+        maker had paused it before (their pause is theirs to lift)."""
+        ad = self._any_ad(c.ad_id)
+        lock = self.admin_paused.pop(ad.ad_id, None)
+        if lock is None:
+            raise _refuse(Code.AD_NOT_OPEN, ad.ad_id, ad.state)
+        ad.state = PAUSED if lock[1] else OPEN
+        out.append(AdChanged(ad.ad_id, ad.user_id, ad.state, ad.remaining_minor, 0, c.admin_id,
+                             "resumed by an admin" if ad.state == OPEN
+                             else ADMIN_PAUSE_LIFTED, ad.asset))
+        return ad.ad_id
+
     def _cancel_ad(self, c: CancelAd, out: list[Event]) -> int:
         if c.admin_id > 0:
-            ad = self.ads.get(c.ad_id)
-            if ad is None:
-                raise _refuse(Code.UNKNOWN_AD, c.ad_id)
+            ad = self._any_ad(c.ad_id)
         else:
             ad = self._my_ad(c.user_id, c.ad_id)
         if ad.state == AD_CANCELLED:
             raise _refuse(Code.AD_NOT_OPEN, ad.ad_id, ad.state)
         if len(c.reason) > 200:
             raise _refuse(Code.INVALID_TEXT, ad.ad_id, ad.state)
+        actor = c.admin_id if c.admin_id > 0 else c.user_id
+        self._end_ad(ad, actor, c.reason or ("removed by an admin" if c.admin_id > 0
+                                             else "cancelled"), out)
+        return ad.ad_id
+
+    def _end_ad(self, ad: Ad, actor: int, reason: str, out: list[Event]) -> None:
+        """Cancel ``ad`` (not cancelled yet): a sell ad's remaining escrow goes back to its
+        maker's available balance; its live trades go on, and their quantity goes back
+        to the seller when they are cancelled or expire."""
         returned = 0
         if ad.side == SELL_AD and ad.remaining_minor:
             returned = ad.remaining_minor
@@ -551,11 +605,20 @@ class P2PDesk:
             self.engine._account(ad.user_id).credit(ad.asset, returned)
         ad.remaining_minor = 0
         ad.state = AD_CANCELLED
-        actor = c.admin_id if c.admin_id > 0 else c.user_id
-        out.append(AdChanged(ad.ad_id, ad.user_id, AD_CANCELLED, 0, returned, actor,
-                             c.reason or ("removed by an admin" if c.admin_id > 0
-                                          else "cancelled"), ad.asset))
-        return ad.ad_id
+        self.admin_paused.pop(ad.ad_id, None)
+        out.append(AdChanged(ad.ad_id, ad.user_id, AD_CANCELLED, 0, returned, actor, reason,
+                             ad.asset))
+
+    def user_suspended(self, user_id: int, out: list[Event]) -> None:
+        """``SuspendUser`` with ``end_p2p_ads`` accepted: every ad of the user not yet
+        cancelled is cancelled (actor 0, reason "user suspended"), oldest first, so
+        nothing of theirs can be taken; a closed one too, or a trade cancelled later
+        would reopen it. A sell ad's remaining escrow goes back to the user's available
+        balance. Trades in flight go on to their end or to a dispute: the counterparty's
+        money or fiat is in them. Reinstating the user reopens nothing. O(ads)."""
+        for ad in self.ads.values():  # ids ascending: insertion order
+            if ad.user_id == user_id and ad.state != AD_CANCELLED:
+                self._end_ad(ad, 0, "user suspended", out)
 
     # =================================================================================
     # take
@@ -968,7 +1031,9 @@ class P2PDesk:
             "bans": sorted([uid, until] for uid, until in self.bans.items()),
             "counters": [self.next_method_id, self.next_ad_id, self.next_trade_id,
                          self.next_message_id],
-        }
+        } | ({"admin_paused": [[aid, admin, int(owner)] for aid, (admin, owner)
+                               in sorted(self.admin_paused.items())]}
+             if self.admin_paused else {})  # absent when empty: earlier states hash as before
 
     def restore(self, state: Mapping[str, Any]) -> None:
         """Load ``snapshot()`` output into this (fresh) desk; escrow per user and the
@@ -996,6 +1061,8 @@ class P2PDesk:
         self.bans = {uid: until for uid, until in state["bans"]}
         (self.next_method_id, self.next_ad_id, self.next_trade_id,
          self.next_message_id) = state["counters"]
+        self.admin_paused = {aid: (admin, bool(owner))
+                             for aid, admin, owner in state.get("admin_paused", ())}
         self._rebuild_deadlines()
 
     def _count_escrow(self, uid: int, asset: str, amount: int) -> None:
@@ -1065,6 +1132,8 @@ class P2PDesk:
             assert self.next_deadline == self.deadlines[0][0]
         assert self.engine._next_expiry <= self.next_deadline
         assert len(self.idempotency) == len(self.idempotency_order)
+        for aid, (admin, _) in self.admin_paused.items():
+            assert self.ads[aid].state == PAUSED and admin > 0, "an admin's pause holds"
         for method in self.methods.values():
             assert method.method_id < self.next_method_id
 
@@ -1076,4 +1145,4 @@ def _fiat_amount(qty_minor: int, price_minor: int, asset_decimals: int) -> int:
     return (2 * qty_minor * price_minor + scale) // (2 * scale)
 
 
-__all__ = ["Ad", "P2PDesk", "PaymentMethod", "Trade"]
+__all__ = ["ADMIN_PAUSE_LIFTED", "Ad", "P2PDesk", "PaymentMethod", "Trade"]

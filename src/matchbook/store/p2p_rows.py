@@ -38,6 +38,7 @@ from matchbook.core.events import (
     PaymentMethodRemoved,
     TradeMessagePosted,
 )
+from matchbook.core.p2p import ADMIN_PAUSE_LIFTED
 
 TRADE_STATES = {int(s): s.name.lower() for s in TradeState}
 AD_STATES = {int(s): s.name.lower() for s in AdState}
@@ -164,7 +165,8 @@ def notifications_of(seq: int, ts_ns: int, events: list[Event], parties: Parties
                           trade_id, ad_id, text, seq, ts_ns))
 
     ev: Any
-    for ev in events:
+    before: Any  # the previous event: a trade's change comes just before its ad's
+    for before, ev in zip([None, *events], events, strict=False):
         t = type(ev)
         if t is P2PTradeOpened:
             qty = _fmt(markets, ev.asset, ev.qty_minor)
@@ -232,6 +234,22 @@ def notifications_of(seq: int, ts_ns: int, events: list[Event], parties: Parties
                 tell(ev.user_id, "ad_cancelled", None, ev.ad_id,
                      f"Your ad #{ev.ad_id} was removed by an administrator: "
                      f"{_clip(ev.reason)}")
+            elif state == "cancelled" and ev.actor_id == 0:  # a suspension ended it
+                tell(ev.user_id, "ad_cancelled", None, ev.ad_id,
+                     f"Your ad #{ev.ad_id} was cancelled: {_clip(ev.reason)}.")
+            elif type(before) is P2PTradeChanged and before.ad_id == ev.ad_id:
+                pass  # a cancelled or expired trade's quantity came back to the ad
+            elif state == "paused" and ev.reason == ADMIN_PAUSE_LIFTED:
+                tell(ev.user_id, "ad_resumed", None, ev.ad_id,
+                     f"Your ad #{ev.ad_id}: an administrator lifted their pause; it stays "
+                     f"paused until you resume it.")
+            elif state == "paused" and ev.actor_id not in (0, ev.user_id):
+                tell(ev.user_id, "ad_paused", None, ev.ad_id,
+                     f"Your ad #{ev.ad_id} was paused by an administrator: "
+                     f"{_clip(ev.reason)}")
+            elif state == "open" and ev.actor_id not in (0, ev.user_id):
+                tell(ev.user_id, "ad_resumed", None, ev.ad_id,
+                     f"Your ad #{ev.ad_id} was resumed by an administrator.")
         elif t is P2PUserBanned:
             tell(ev.user_id, "p2p_banned", None, None,
                  f"Too many cancelled or expired trades ({ev.count}): P2P trading is "

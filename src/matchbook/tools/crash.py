@@ -396,7 +396,7 @@ class CommandStream:
             suspended = sorted(engine.suspended)
             if suspended:
                 return ReinstateUser(rng.choice(suspended))
-            return SuspendUser(rng.randint(1, self.users))
+            return SuspendUser(rng.randint(1, self.users), end_p2p_ads=True)
         halted = [name for name in self.symbols if engine.books[name].halted]
         if halted:
             return ResumeTrading(rng.choice(halted))

@@ -194,7 +194,7 @@ def describe(command: Any, markets: Markets) -> str:
         verb = "halt" if name == "HaltTrading" else "resume"
         return f"{verb} trading in {c.symbol or 'every symbol'}"
     if name == "SuspendUser":
-        return f"suspend user {c.user_id}"
+        return f"suspend user {c.user_id}" + (" and end their P2P ads" if c.end_p2p_ads else "")
     if name == "ReinstateUser":
         return f"reinstate user {c.user_id}"
     if name == "SetFeeTier":

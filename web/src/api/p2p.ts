@@ -73,6 +73,8 @@ export const p2p = {
       call(() => client.POST("/api/v1/admin/p2p/disputes/{trade_id}/resolve", { ...path(id), body: { outcome, note, idempotency_key: idempotencyKey } })),
     ads: (status?: "open" | "paused" | "closed" | "cancelled") =>
       call(() => client.GET("/api/v1/admin/p2p/ads", { params: { query: { status, limit: 500 } } })),
+    pauseAd: (id: number, reason: string) => call(() => client.POST("/api/v1/admin/p2p/ads/{ad_id}/pause", { ...adPath(id), body: { reason } })),
+    resumeAd: (id: number) => call(() => client.POST("/api/v1/admin/p2p/ads/{ad_id}/resume", adPath(id))),
     cancelAd: (id: number, reason: string) => call(() => client.POST("/api/v1/admin/p2p/ads/{ad_id}/cancel", { ...adPath(id), body: { reason } })),
   },
 };

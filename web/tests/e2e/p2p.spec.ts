@@ -313,3 +313,43 @@ test("an administrator removes an ad from the moderation page; the board reads w
   await maker.context.close();
   await admin.context.close();
 });
+
+test("an administrator pauses an ad with a reason, its maker cannot resume it, an administrator resumes it", async ({ browser, request }) => {
+  test.setTimeout(180_000);
+  const makerAccount = await signUpByApi(request, "p2p-paused");
+  await deposit(request, makerAccount.userId, "BTC", "0.2");
+  const method = await api<{ method_id: number }>(request, makerAccount, "POST", "/api/v1/p2p/payment-methods", { name: "SEPA", details: "IBAN Y" });
+  const ad = await api<{ ad_id: number }>(request, makerAccount, "POST", "/api/v1/p2p/ads", {
+    side: "sell", asset: "BTC", fiat: "USD", price: "52000", quantity: "0.2", min_quantity: "0.01", max_quantity: "0.2",
+    payment_method_ids: [method.method_id], payment_window_seconds: 900, terms: `pause test ${Date.now()}`,
+  });
+
+  const admin = await browserAs(browser, ADMIN);
+  await admin.page.goto(url("/p2p/moderation"));
+  const row = admin.page.locator(`[data-testid="moderation-ads"] tr[data-ad-id="${ad.ad_id}"]`);
+  await expect(row).toHaveAttribute("data-state", "open");
+  await row.getByRole("button", { name: `Pause ad ${ad.ad_id}` }).click();
+  const form = admin.page.getByRole("form", { name: `Pause ad ${ad.ad_id}` });
+  await form.getByRole("button", { name: "Pause the ad" }).click();
+  await expect(form.getByText("Give the reason: the maker is told it.")).toBeVisible(); // checked before sending
+  await form.getByLabel(/^Reason/).fill("Checking the payment details.");
+  await form.getByRole("button", { name: "Pause the ad" }).click();
+  await expect(row).toHaveCount(0); // gone from the open ads
+  await admin.page.getByLabel("State").selectOption("paused");
+  await expect(row).toHaveAttribute("data-state", "paused");
+  await expect(row.getByRole("button", { name: `Pause ad ${ad.ad_id}` })).toHaveCount(0);
+
+  // the server agrees: paused by an administrator, escrow untouched, and its maker cannot resume it
+  const paused = await api<{ state: string; paused_by_admin: boolean }>(request, makerAccount, "GET", `/api/v1/p2p/ads/${ad.ad_id}`);
+  expect([paused.state, paused.paused_by_admin]).toEqual(["paused", true]);
+  expect(await available(request, makerAccount, "BTC")).toBe("0.00000000");
+  const refused = await request.post(url(`/api/v1/p2p/ads/${ad.ad_id}/resume`), { headers: { Authorization: `Bearer ${makerAccount.token}` } });
+  expect(refused.status()).toBe(403);
+  expect((await refused.json()).code).toBe(7026);
+
+  await row.getByRole("button", { name: `Resume ad ${ad.ad_id}` }).click();
+  await expect(row).toHaveCount(0); // no longer paused
+  const resumed = await api<{ state: string; paused_by_admin: boolean }>(request, makerAccount, "GET", `/api/v1/p2p/ads/${ad.ad_id}`);
+  expect([resumed.state, resumed.paused_by_admin]).toEqual(["open", false]);
+  await admin.context.close();
+});

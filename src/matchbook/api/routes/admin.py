@@ -36,6 +36,7 @@ from matchbook.core import (
 )
 from matchbook.core.commands import ReinstateUser
 from matchbook.core.events import (
+    AdChanged,
     Deposited,
     Event,
     OrderCancelled,
@@ -166,18 +167,22 @@ async def _known_user(state: State, user_id: int) -> None:
 
 @router.post("/users/{user_id}/suspend", response_model=schema(views.Suspension))
 async def suspend(user_id: UserId, admin: AdminUser, state: State) -> views.ViewResponse:
-    """Suspend a user: their open orders are cancelled, new ones refused."""
+    """Suspend a user: their open orders and P2P ads are cancelled (a sell ad's escrow
+    back to their balance), new ones refused; their P2P trades in flight go on."""
     await _known_user(state, user_id)
-    events = await _submit(state, SuspendUser(user_id))
+    events = await _submit(state, SuspendUser(user_id, end_p2p_ads=True))
     cancelled = [str(e.order_id) for e in events if type(e) is OrderCancelled]
-    return respond(views.Suspension(user_id=user_id, suspended=True, cancelled_orders=cancelled))
+    ads = [e.ad_id for e in events if type(e) is AdChanged]
+    return respond(views.Suspension(user_id=user_id, suspended=True, cancelled_orders=cancelled,
+                                    cancelled_ads=ads))
 
 
 @router.post("/users/{user_id}/reinstate", response_model=schema(views.Suspension))
 async def reinstate(user_id: UserId, admin: AdminUser, state: State) -> views.ViewResponse:
     await _known_user(state, user_id)
     await _submit(state, ReinstateUser(user_id))
-    return respond(views.Suspension(user_id=user_id, suspended=False, cancelled_orders=[]))
+    return respond(views.Suspension(user_id=user_id, suspended=False, cancelled_orders=[],
+                                    cancelled_ads=[]))
 
 
 @router.get("/users", response_model=schema(list[views.UserInfo]))

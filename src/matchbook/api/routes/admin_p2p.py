@@ -1,5 +1,5 @@
 """P2P administration: the dispute queue, resolutions (a second administrator above the
-configured amount), and ad moderation."""
+configured amount), and ad moderation (pause, resume, remove)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,22 @@ async def all_ads(principal: AdminUser, state: State,
     ads = state.p2p.board(None, None, None, states=states, limit=10**9)
     ads.sort(key=lambda ad: -ad.ad_id)
     return respond(ads[:limit])
+
+
+@router.post("/ads/{ad_id}/pause", response_model=schema(pv.P2PAd))
+async def pause_ad(ad_id: P2PId, body: ModerateAdBody, principal: AdminUser,
+                   state: State) -> ViewResponse:
+    """Pause an ad (its maker is told why): nobody can take it, and its maker cannot
+    resume it until an administrator does; its live trades go on."""
+    return respond(await state.p2p.ad_action(principal.user_id, ad_id, "pause", admin=True,
+                                             reason=body.reason))
+
+
+@router.post("/ads/{ad_id}/resume", response_model=schema(pv.P2PAd))
+async def resume_ad(ad_id: P2PId, principal: AdminUser, state: State) -> ViewResponse:
+    """Lift an administrator's pause: the ad is open again (or paused, if its maker had
+    paused it before)."""
+    return respond(await state.p2p.ad_action(principal.user_id, ad_id, "resume", admin=True))
 
 
 @router.post("/ads/{ad_id}/cancel", response_model=schema(pv.P2PAd))

@@ -1,6 +1,7 @@
 // Ad moderation (administrators): every ad, or those in one state, newest first; an
-// open or paused ad can be removed with a reason its maker is told. Its escrow not held
-// by a live trade goes back to the maker; trades already open go on.
+// open or paused ad can be paused or removed with a reason its maker is told. A removed
+// ad's escrow not held by a live trade goes back to the maker; a paused one keeps it, and
+// only an administrator resumes it. Trades already open go on.
 import { useId, useState } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Navigate } from "react-router";
@@ -14,6 +15,8 @@ import { errorText, formatFiat, P2PNav } from "./common";
 import { useToasts } from "../../stores/toasts";
 
 type Status = "open" | "paused" | "closed" | "cancelled";
+type Action = "remove" | "pause";
+type Acting = { id: number; action: Action };
 const STATUSES: Status[] = ["open", "paused", "closed", "cancelled"];
 
 export default function Moderation() {
@@ -26,7 +29,7 @@ export default function Moderation() {
 function AdList() {
   const id = useId();
   const [status, setStatus] = useState<Status | "">("open");
-  const [removing, setRemoving] = useState<number | null>(null);
+  const [acting, setActing] = useState<Acting | null>(null);
   const ads = useQuery({ queryKey: ["p2p-admin-ads", status], queryFn: () => p2p.admin.ads(status || undefined), refetchInterval: 15_000 });
   const list = ads.data ?? [];
   return (
@@ -50,8 +53,9 @@ function AdList() {
           </tr></thead>
           <tbody>
             {list.map((ad) => (
-              <AdRow key={ad.ad_id} ad={ad} removing={removing === ad.ad_id} onRemove={() => setRemoving(removing === ad.ad_id ? null : ad.ad_id)}
-                onDone={() => setRemoving(null)} />
+              <AdRow key={ad.ad_id} ad={ad} action={acting?.id === ad.ad_id ? acting.action : null}
+                onAction={(action) => setActing(acting?.id === ad.ad_id && acting.action === action ? null : { id: ad.ad_id, action })}
+                onDone={() => setActing(null)} />
             ))}
           </tbody>
         </table>
@@ -61,8 +65,24 @@ function AdList() {
   );
 }
 
-function AdRow({ ad, removing, onRemove, onDone }: { ad: AdView; removing: boolean; onRemove: () => void; onDone: () => void }) {
+function AdRow({ ad, action, onAction, onDone }: { ad: AdView; action: Action | null; onAction: (action: Action) => void; onDone: () => void }) {
   const live = ad.state === "open" || ad.state === "paused";
+  const queries = useQueryClient();
+  const push = useToasts((s) => s.push);
+  const [resuming, setResuming] = useState(false);
+  const resume = async () => {
+    setResuming(true);
+    try {
+      await p2p.admin.resumeAd(ad.ad_id);
+      push("success", `Ad #${ad.ad_id} resumed.`);
+      await queries.invalidateQueries({ queryKey: ["p2p-admin-ads"] });
+      await queries.invalidateQueries({ queryKey: ["p2p-board"] });
+    } catch (e) {
+      push("error", errorText(e, "The ad could not be resumed."));
+    } finally {
+      setResuming(false);
+    }
+  };
   return (
     <>
       <tr data-ad-id={ad.ad_id} data-state={ad.state}>
@@ -74,15 +94,22 @@ function AdRow({ ad, removing, onRemove, onDone }: { ad: AdView; removing: boole
         <td className="max-w-64 truncate" title={ad.terms}>{ad.terms || "—"}</td>
         <td>{ad.state}</td>
         <td>{live && (
-          <button type="button" className="btn py-0 text-xs" aria-expanded={removing} aria-label={`Remove ad ${ad.ad_id}`} onClick={onRemove}>Remove</button>
+          <span className="flex gap-1">
+            {ad.paused_by_admin
+              ? <button type="button" className="btn py-0 text-xs" aria-label={`Resume ad ${ad.ad_id}`} disabled={resuming} onClick={resume}>Resume</button>
+              : <button type="button" className="btn py-0 text-xs" aria-expanded={action === "pause"} aria-label={`Pause ad ${ad.ad_id}`} onClick={() => onAction("pause")}>Pause</button>}
+            <button type="button" className="btn py-0 text-xs" aria-expanded={action === "remove"} aria-label={`Remove ad ${ad.ad_id}`} onClick={() => onAction("remove")}>Remove</button>
+          </span>
         )}</td>
       </tr>
-      {removing && live && <tr><td colSpan={8} className="whitespace-normal"><RemoveForm ad={ad} onDone={onDone} /></td></tr>}
+      {action && live && <tr><td colSpan={8} className="whitespace-normal"><RemoveForm ad={ad} action={action} onDone={onDone} /></td></tr>}
     </>
   );
 }
 
-function RemoveForm({ ad, onDone }: { ad: AdView; onDone: () => void }) {
+// The reason form of a removal or a pause (the maker is told the reason of either).
+function RemoveForm({ ad, action, onDone }: { ad: AdView; action: Action; onDone: () => void }) {
+  const verb = action === "pause" ? "Pause" : "Remove";
   const id = useId();
   const queries = useQueryClient();
   const push = useToasts((s) => s.push);
@@ -93,17 +120,18 @@ function RemoveForm({ ad, onDone }: { ad: AdView; onDone: () => void }) {
   const submit = async ({ reason }: ModerationValues) => {
     setError(null);
     try {
-      await p2p.admin.cancelAd(ad.ad_id, reason);
-      push("success", `Ad #${ad.ad_id} removed.`);
+      if (action === "pause") await p2p.admin.pauseAd(ad.ad_id, reason);
+      else await p2p.admin.cancelAd(ad.ad_id, reason);
+      push("success", `Ad #${ad.ad_id} ${action === "pause" ? "paused" : "removed"}.`);
       await queries.invalidateQueries({ queryKey: ["p2p-admin-ads"] });
       await queries.invalidateQueries({ queryKey: ["p2p-board"] });
       onDone();
     } catch (e) {
-      setError(errorText(e, "The ad could not be removed."));
+      setError(errorText(e, `The ad could not be ${action === "pause" ? "paused" : "removed"}.`));
     }
   };
   return (
-    <form className="flex items-start gap-2 p-2" onSubmit={handleSubmit(submit)} aria-label={`Remove ad ${ad.ad_id}`} noValidate>
+    <form className="flex items-start gap-2 p-2" onSubmit={handleSubmit(submit)} aria-label={`${verb} ad ${ad.ad_id}`} noValidate>
       <div className="flex-1">
         <label htmlFor={`${id}-r`} className="text-xs text-muted">Reason (the maker is told it)</label>
         <input id={`${id}-r`} className="input" maxLength={200} aria-invalid={errors.reason ? true : undefined}
@@ -111,7 +139,7 @@ function RemoveForm({ ad, onDone }: { ad: AdView; onDone: () => void }) {
         {errors.reason && <p id={`${id}-r-error`} role="alert" className="field-error">{errors.reason.message}</p>}
         {error && <p role="alert" className="field-error">{error}</p>}
       </div>
-      <button type="submit" className="btn btn-sell mt-4" disabled={isSubmitting}>Remove the ad</button>
+      <button type="submit" className="btn btn-sell mt-4" disabled={isSubmitting}>{verb} the ad</button>
     </form>
   );
 }
