@@ -43,7 +43,13 @@ TABLES = {"orders": schema.orders, "order_events": schema.order_events,
 _DISPUTE = ("dispute_opened_by", "dispute_reason", "dispute_text", "dispute_opened_ts_ns")
 _APPENDS = ("order_events", "trades", "ledger", "audit", "addresses", "withdrawals")
 _UPSERTS = {  # conflict target, columns an existing row keeps
-    "orders": (("order_id",), {"order_id", "created_seq", "created_ts_ns"}),
+    # an order's later events change only these columns (store/rows.py), so an update
+    # sets only them: SQLite then leaves alone the indexes on the others
+    # (ix_orders_user_symbol), which it would rewrite if they were in the SET list
+    "orders": (("order_id",), set(COLUMNS["orders"]) - {
+        "price_ticks", "qty_lots", "filled_lots", "leaves_lots", "status",
+        "filled_notional_minor", "fee_minor", "updated_seq", "updated_ts_ns",
+        "cancel_reason"}),
     "balances": (("user_id", "asset"), {"user_id", "asset"}),
     "system": (("account", "asset"), {"account", "asset"}),
 }
