@@ -214,9 +214,12 @@ class ProjectorTask:
                 cycle_rate = (self.offered_records - at_cycle) / max(now - cycle_at,
                                                                      self.interval)
                 cycle_at, at_cycle = now, self.offered_records
-                delay = next_write - now
-                if delay > 0:  # the last write began a moment ago: let more join this one
-                    await asyncio.sleep(delay)
+                # the last write began a moment ago: let more join this one, unless the
+                # queue is half full or the lag at its bound
+                while (next_write > now and 2 * queue.qsize() < queue.maxsize
+                       and self.lag < self.max_lag):
+                    await asyncio.sleep(min(next_write - now, self.interval))
+                    now = loop.time()
                 # during a burst, wait until it is over (or the lag reaches its bounds,
                 # or the queue is half full: many small batches fill it before the lag
                 # in records is large, and a full queue drops what is offered)
