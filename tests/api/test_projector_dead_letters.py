@@ -24,7 +24,7 @@ from matchbook.store import schema
 from matchbook.store.db import create_engine, database_url
 from matchbook.store.projector import rebuild
 from matchbook.store.rows import RowBatch
-from matchbook.store.sql import SqlWriter
+from matchbook.store.sql import SqlWriter, Steps
 from server import running_server
 
 pytestmark = pytest.mark.slow
@@ -34,14 +34,14 @@ POISON = 4242  # the user whose balance the database "cannot hold"
 
 @pytest.fixture
 def poisoned_writer(monkeypatch: pytest.MonkeyPatch) -> None:
-    write = SqlWriter.write
+    write_ops = SqlWriter.write_ops
 
-    async def refusing(self: SqlWriter, conn: Any, b: RowBatch, *args: Any) -> None:
+    def refusing(self: SqlWriter, b: RowBatch, *args: Any) -> Steps:
         if any(uid == POISON for uid, _ in b.balances):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        await write(self, conn, b, *args)
+        return (yield from write_ops(self, b, *args))
 
-    monkeypatch.setattr(SqlWriter, "write", refusing)
+    monkeypatch.setattr(SqlWriter, "write_ops", refusing)
 
 
 def journal_without_read_model(data_dir: Path) -> int:

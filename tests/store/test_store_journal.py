@@ -218,3 +218,17 @@ def test_a_burst_is_projected_once_it_is_over_and_within_the_bounds(
         await assert_read_model(sqlite_url, journaled.results, journaled.engine)
 
     asyncio.run(main())
+
+
+def test_the_write_spacing_grows_with_the_offered_rate_only_under_load(
+        sqlite_url: str) -> None:
+    """A steady stream is written every ``interval`` until the offered rate makes
+    transactions worth enlarging; then the spacing grows with the rate, never past
+    ``max_interval``."""
+    task = ProjectorTask(Projector(sqlite_url, MARKETS), interval=0.1, max_interval=0.5,
+                         busy_rate=2000)
+    assert [task.spacing(rate) for rate in (0, 50, 400)] == [0.1, 0.1, 0.1]
+    assert task.spacing(1000) == pytest.approx(0.25)  # 250 records a transaction
+    assert task.spacing(2000) == task.spacing(50_000) == 0.5
+    assert ProjectorTask(Projector(sqlite_url, MARKETS), interval=0.1,
+                         max_interval=0.1).spacing(1500) == 0.1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,8 @@ from matchbook.core import (
 from matchbook.core.commands import BUY, LIMIT, SELL, STOP_LIMIT
 from matchbook.store import queries, schema
 from matchbook.store.projector import ProjectionGapError, Projector
-from matchbook.store.sql import SqlWriter
+from matchbook.store.rows import RowBuilder
+from matchbook.store.sql import SqlWriter, Steps
 
 
 def batches(records: Sequence[Any], seed: int, largest: int = 300) -> list[Sequence[Any]]:
@@ -105,13 +107,13 @@ def test_a_failed_batch_writes_nothing_and_can_be_retried(
     async def main() -> None:
         async with Projector(sqlite_url, MARKETS) as projector:
             await projector.project(records[:300])
-            write = SqlWriter.write
+            write_ops = SqlWriter.write_ops
 
-            async def failing(self: SqlWriter, *args: Any) -> None:
-                await write(self, *args)  # every row is written, then the batch fails
+            def failing(self: SqlWriter, *args: Any) -> Steps:
+                yield from write_ops(self, *args)  # every row is written, then it fails
                 raise RuntimeError("the database went away")
 
-            monkeypatch.setattr(SqlWriter, "write", failing)
+            monkeypatch.setattr(SqlWriter, "write_ops", failing)
             with pytest.raises(RuntimeError):
                 await projector.project(records[300:])
             assert projector.last_seq == 300
@@ -232,3 +234,55 @@ def test_the_projector_writes_every_column_of_every_table() -> None:
         assert len(set(names)) == len(names), key
         assert set(names) == {c.name for c in table.columns}, key
 
+
+
+def test_sqlite_batches_are_built_off_the_event_loop(
+    sqlite_url: str, stream: Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a SQLite file a batch's rows are built, and its statements run, on the
+    projector's own thread: the event loop only hands the batch over."""
+    records = stream.records[:400]
+    threads: set[str] = set()
+    build = RowBuilder.build
+
+    def watched(self: RowBuilder, *args: Any) -> None:
+        threads.add(threading.current_thread().name)
+        build(self, *args)
+
+    monkeypatch.setattr(RowBuilder, "build", watched)
+
+    async def main() -> None:
+        async with Projector(sqlite_url, MARKETS) as projector:
+            await projector.project(records)
+            assert projector.last_seq == len(records)
+
+    asyncio.run(main())
+    assert threads and all(name.startswith("matchbook-sql-writer") for name in threads)
+
+
+def test_a_batch_cancelled_in_flight_keeps_the_projector_in_step(
+    sqlite_url: str, stream: Stream
+) -> None:
+    """Cancelling ``project`` while its batch runs on the projector's thread: the batch
+    commits there all the same, and the projector's memory follows it, so the next
+    batch is written, not refused as written by another projector."""
+    records = stream.records[:900]
+    engine = Engine(MARKETS)
+    for seq, ts, command, _ in records:
+        engine.apply(seq, ts, command)
+
+    async def main() -> None:
+        async with Projector(sqlite_url, MARKETS) as projector:
+            await projector.project(records[:300])
+            task = asyncio.create_task(projector.project(records[300:600]))
+            await asyncio.sleep(0)  # the batch is handed to the thread
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert projector.last_seq == 600
+            assert await count(sqlite_url, schema.audit_log) == 600
+            await projector.project(records[600:])
+        await assert_read_model(sqlite_url, records, engine, rich=False)
+
+    asyncio.run(main())

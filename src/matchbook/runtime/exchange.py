@@ -20,11 +20,12 @@ to call back).
    copied on the loop and encoded and written on that thread.
 3. **Market data** (in the sequencer's turn): L2 books and their deltas, trades,
    tickers, candles; it leaves the batch's deltas and trades on ``batch.published``.
-4. **SQL projector** (the task ``matchbook-sql-projector`` on the loop; SQLite or
-   PostgreSQL I/O through the driver's threads or sockets): migrate, catch up from the
-   journal, seed market data's history from the read model, then follow: the consumer
-   only queues the batch. A batch it cannot write is dead-lettered, never retried
-   forever (:mod:`matchbook.store.follow`).
+4. **SQL projector** (the task ``matchbook-sql-projector`` on the loop; on a SQLite
+   file each write's rows are built and written on the thread ``matchbook-sql-writer``,
+   on PostgreSQL they are built on the loop and sent through the driver's sockets):
+   migrate, catch up from the journal, seed market data's history from the read model,
+   then follow: the consumer only queues the batch. A batch it cannot write is
+   dead-lettered, never retried forever (:mod:`matchbook.store.follow`).
 5. **Metrics** (in the sequencer's turn): counters and the ack latency of every
    command; gauges read at scrape time (:mod:`matchbook.runtime.metrics`).
 6. **Extra consumers** (in the sequencer's turn), in the order attached: the WebSocket

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_plain_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -46,6 +47,20 @@ def create_engine(url: str, **options: Any) -> AsyncEngine:
     return engine
 
 
+def sqlite_file_engine(url: str) -> Engine | None:
+    """A plain (not asyncio) engine on the same SQLite file as ``url``, with the same
+    settings, for a worker thread; None when ``url`` is not a SQLite file (PostgreSQL,
+    or an in-memory database that another connection would not see)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    if parsed.query.get("mode") == "memory":
+        return None
+    engine = create_plain_engine(parsed.set(drivername="sqlite+pysqlite"))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -54,4 +69,4 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["ENV_VAR", "SQLITE_FILE", "create_engine", "database_url"]
+__all__ = ["ENV_VAR", "SQLITE_FILE", "create_engine", "database_url", "sqlite_file_engine"]
