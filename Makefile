@@ -9,9 +9,16 @@ STAMP := $(VENV)/.installed
 CORE_SOURCES := $(wildcard src/matchbook/core/*.py src/matchbook/core/*.pxd) setup.py
 CORE_BUILT := $(VENV)/.core-built
 READY := $(STAMP) $(CORE_BUILT)
-# the core's tests that CI also runs on the interpreted build (MATCHBOOK_PURE_PYTHON=1)
+# the core's tests that CI also runs on the interpreted build (MATCHBOOK_PURE_PYTHON=1);
+# the P2P machine's long walks are left to `make test`: the P2P desk is interpreted code
+# in both builds (only matching.py is compiled), and its short machine runs here
 PURE_TESTS := tests/property tests/core/test_fast_path.py tests/core/test_p2p_machine.py \
 	tests/build/test_compat_fixture.py tests/bench/test_engine_bench.py
+PURE_SKIP := --deselect tests/core/test_p2p_machine.py::test_long_random_walks \
+	--deselect tests/core/test_p2p_machine.py::test_p2p_machine_deep
+# two workers; an idle one takes queued tests from the busy one (no long tail of one
+# worker running the last slow tests alone)
+XDIST := -n 2 --dist worksteal
 
 .PHONY: run demo test test-fast test-pure check bench bench-engine bench-builds bench-deep setup clean \
 	clean-core ui dev test-ui bench-ui
@@ -61,17 +68,18 @@ dev: $(WEB_DEPS)
 demo: $(READY)
 	$(BIN)/matchbook demo
 
-## the whole test suite (on the compiled core), the core's own tests again on the
-## interpreted one, and the web UI's
+## the whole test suite (on the compiled core), then the core's own tests again on the
+## interpreted one and, at the same time, the web UI's (the browser tests mostly wait on
+## the page and the server: they leave the cores to the interpreted run); each target's
+## output is printed whole when it ends
 test: $(READY)
-	$(BIN)/python -m pytest -q -n 2
-	$(MAKE) test-pure
-	$(MAKE) test-ui
+	$(BIN)/python -m pytest -q $(XDIST)
+	$(MAKE) -j2 --output-sync=target test-pure test-ui
 
 ## the core's differential, stateful, fast-path and compatibility tests on the interpreted
 ## build (the same .py files, MATCHBOOK_PURE_PYTHON=1)
 test-pure: $(READY)
-	MATCHBOOK_PURE_PYTHON=1 $(BIN)/python -m pytest -q -n 2 $(PURE_TESTS)
+	MATCHBOOK_PURE_PYTHON=1 $(BIN)/python -m pytest -q $(XDIST) $(PURE_TESTS) $(PURE_SKIP)
 
 ## the web UI: typed client against the server's OpenAPI, unit tests, then Playwright
 ## end to end in Chromium against a real `matchbook serve` (screenshots in web/artifacts)
@@ -84,11 +92,12 @@ bench-ui: $(READY) $(WEB_BUILD)
 
 ## the quick loop: everything but the tests marked slow (servers, subprocesses, big runs)
 test-fast: $(READY)
-	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q $(XDIST) -m "not slow"
 
 ## lint, type-check (mypy strict on core, journal, runtime, marketdata, store, api, client) and the
-## import contracts of the layers (lint-imports, configured in pyproject.toml)
-check: $(READY)
+## import contracts of the layers (lint-imports, configured in pyproject.toml); reads the
+## sources only, so `make -j2 check setup` checks while the core compiles
+check: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports

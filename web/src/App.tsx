@@ -28,11 +28,12 @@ function Header() {
   const session = useAuth((s) => s.session);
   const signOut = useAuth((s) => s.signOut);
   const navigate = useNavigate();
-  const link = ({ isActive }: { isActive: boolean }) => `px-2 py-1 rounded ${isActive ? "text-accent" : "text-gray-300 hover:text-white"}`;
+  const link = ({ isActive }: { isActive: boolean }) => `whitespace-nowrap px-2 py-1 rounded ${isActive ? "text-accent" : "text-gray-300 hover:text-white"}`;
   return (
-    <header className="flex h-11 items-center gap-3 border-b border-line px-3">
+    // one line of 44 px on a desktop; on a narrow screen the links wrap instead of running off it
+    <header className="flex min-h-11 flex-wrap items-center gap-x-3 border-b border-line px-3">
       <Link to="/" className="font-bold text-accent no-underline">Matchbook</Link>
-      <nav aria-label="Main" className="flex gap-1 text-sm">
+      <nav aria-label="Main" className="flex flex-wrap gap-1 text-sm">
         <NavLink to="/trade/BTC-USD" className={link}>Trade</NavLink>
         <NavLink to="/p2p" className={link}>P2P</NavLink>
         {session && <NavLink to="/wallet" className={link}>Wallet</NavLink>}
@@ -45,7 +46,7 @@ function Header() {
         <ConnectionBadge />
         {session ? (
           <>
-            <span className="text-xs text-muted" data-testid="signed-in-as">{session.email}</span>
+            <span className="hidden text-xs text-muted sm:inline" data-testid="signed-in-as">{session.email}</span>
             <button type="button" className="btn py-0.5 text-xs" onClick={() => { signOut(); navigate("/trade/BTC-USD"); }}>Sign out</button>
           </>
         ) : (

@@ -1,7 +1,7 @@
 // P2P escrow desk end to end, two (or three) browsers against a real server: a seller
 // posts a sell ad, a buyer takes it, pays, the seller releases, balances move; a dispute
 // resolved by two admins (the amount is above the second-approval threshold).
-import { expect, test, type APIRequestContext, type Browser, type BrowserContext, type Page } from "@playwright/test";
+import { expect, test, type APIRequestContext, type Browser, type BrowserContext, type Locator, type Page } from "@playwright/test";
 import { ADMIN, ADMIN2 } from "../server";
 import { deposit, expectAccessible, screenshot, signInUi, signUpByApi, url, type Account } from "./helpers";
 
@@ -299,6 +299,15 @@ test("an administrator removes an ad from the moderation page; the board reads w
   await form.getByLabel(/^Reason/).fill("Terms break the desk's rules.");
   await expectAccessible(admin.page, "p2p-moderation");
   await screenshot(admin.page, "p2p-moderation");
+  // the reason's box fits on the screen, beside or above the button, never under it;
+  // on a phone-sized screen too
+  const reason = form.getByLabel(/^Reason/);
+  const submit = form.getByRole("button", { name: "Remove the ad" });
+  await expectSideBySide(admin.page, reason, submit);
+  await admin.page.setViewportSize({ width: 390, height: 844 });
+  await expectSideBySide(admin.page, reason, submit);
+  await screenshot(admin.page, "p2p-moderation-narrow");
+  await admin.page.setViewportSize({ width: 1440, height: 900 });
   await form.getByRole("button", { name: "Remove the ad" }).click();
   await expect(row).toHaveCount(0); // gone from the open ads
   await admin.page.getByLabel("State").selectOption("cancelled");
@@ -353,3 +362,15 @@ test("an administrator pauses an ad with a reason, its maker cannot resume it, a
   expect([resumed.state, resumed.paused_by_admin]).toEqual(["open", false]);
   await admin.context.close();
 });
+
+/** ``a`` and ``b`` are inside the page's width and do not overlap. */
+async function expectSideBySide(page: Page, a: Locator, b: Locator): Promise<void> {
+  const width = page.viewportSize()!.width;
+  await expect(async () => {
+    const [x, y] = [await a.boundingBox(), await b.boundingBox()];
+    if (!x || !y) throw new Error("not laid out");
+    for (const box of [x, y]) expect(box.x + box.width, "inside the page's width").toBeLessThanOrEqual(width);
+    const apart = x.x + x.width <= y.x || y.x + y.width <= x.x || x.y + x.height <= y.y || y.y + y.height <= x.y;
+    expect(apart, `${JSON.stringify(x)} overlaps ${JSON.stringify(y)}`).toBe(true);
+  }).toPass({ timeout: 5_000 });
+}

@@ -123,7 +123,7 @@ test("a rejected order shows the server's sentence", async ({ page, request }) =
   await expect(page.getByText(/Insufficient USD/)).toBeVisible();
   await expect(page.getByLabel(/^Quantity/)).toHaveAttribute("aria-invalid", "true");
   // a post-only that would take is refused by the engine: its code's sentence is shown.
-  // The ask it would take is its own (the demo maker's asks come and go as it re-quotes).
+  // The ask it would take is its own (the demo maker's asks move each time it re-quotes).
   const seller = await signUpByApi(request, "post-only-seller");
   await deposit(request, seller.userId, "BTC", "1");
   const book = await depth(request);

@@ -46,19 +46,21 @@ function AdList() {
           </select>
         </div>
         {ads.error && <p role="alert" className="p-3 text-down">{ads.error.message}</p>}
-        <table className="grid-table" aria-label="Ads to moderate" data-testid="moderation-ads">
-          <thead><tr>
-            <th scope="col">Ad</th><th scope="col">Maker</th><th scope="col">Side</th><th scope="col">Price</th>
-            <th scope="col">Remaining / total</th><th scope="col">Terms</th><th scope="col">State</th><th scope="col"><span className="sr-only">Actions</span></th>
-          </tr></thead>
-          <tbody>
-            {list.map((ad) => (
-              <AdRow key={ad.ad_id} ad={ad} action={acting?.id === ad.ad_id ? acting.action : null}
-                onAction={(action) => setActing(acting?.id === ad.ad_id && acting.action === action ? null : { id: ad.ad_id, action })}
-                onDone={() => setActing(null)} />
-            ))}
-          </tbody>
-        </table>
+        <div className="overflow-x-auto">
+          <table className="grid-table" aria-label="Ads to moderate" data-testid="moderation-ads">
+            <thead><tr>
+              <th scope="col">Ad</th><th scope="col">Maker</th><th scope="col">Side</th><th scope="col">Price</th>
+              <th scope="col">Remaining / total</th><th scope="col">Terms</th><th scope="col">State</th><th scope="col"><span className="sr-only">Actions</span></th>
+            </tr></thead>
+            <tbody>
+              {list.map((ad) => (
+                <AdRow key={ad.ad_id} ad={ad} action={acting?.id === ad.ad_id ? acting.action : null}
+                  onAction={(action) => setActing(acting?.id === ad.ad_id && acting.action === action ? null : { id: ad.ad_id, action })}
+                  onDone={() => setActing(null)} />
+              ))}
+            </tbody>
+          </table>
+        </div>
         {ads.isSuccess && list.length === 0 && <p className="p-3 text-muted">No ads{status ? ` in the ${status} state` : ""}.</p>}
       </section>
     </main>
@@ -131,9 +133,11 @@ function RemoveForm({ ad, action, onDone }: { ad: AdView; action: Action; onDone
     }
   };
   return (
-    <form className="flex items-start gap-2 p-2" onSubmit={handleSubmit(submit)} aria-label={`${verb} ad ${ad.ad_id}`} noValidate>
-      <div className="flex-1">
-        <label htmlFor={`${id}-r`} className="text-xs text-muted">Reason (the maker is told it)</label>
+    // no wider than the screen (the table's row can be wider: it scrolls), the reason's
+    // box at most 36rem, the button beside it or, where there is no room, under it
+    <form className="flex max-w-[calc(100vw-3rem)] flex-wrap items-start gap-2 p-2" onSubmit={handleSubmit(submit)} aria-label={`${verb} ad ${ad.ad_id}`} noValidate>
+      <div className="w-[36rem] max-w-full">
+        <label htmlFor={`${id}-r`} className="block text-xs text-muted">Reason (the maker is told it)</label>
         <input id={`${id}-r`} className="input" maxLength={200} aria-invalid={errors.reason ? true : undefined}
           aria-describedby={errors.reason ? `${id}-r-error` : undefined} {...register("reason")} />
         {errors.reason && <p id={`${id}-r-error`} role="alert" className="field-error">{errors.reason.message}</p>}
