@@ -223,6 +223,9 @@ cdef class MatchingCore:
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
                    price="long long", balances=list, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
+    @cython.locals(pool=dict, victims=list, book=OrderBook, level=Level, order=Order, mine=dict,
+                   side=int, price="long long", balances=list, slot=Py_ssize_t, account=Account)
+    cpdef _cancel_all(self, object c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
     @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=list,

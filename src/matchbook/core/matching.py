@@ -29,6 +29,7 @@ from matchbook.core.commands import (
     STP_CANCEL_OLDEST,
     STP_DECREMENT,
     AmendOrder,
+    CancelAll,
     CancelOrder,
     PlaceOrder,
 )
@@ -63,6 +64,7 @@ NEVER = 2**63 - 1
 _UNFILLED = int(CancelReason.UNFILLED)
 _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
+_CANCEL_ALL = int(CancelReason.CANCEL_ALL)
 
 
 def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
@@ -558,6 +560,9 @@ class MatchingCore:
             return out
         if kind is AmendOrder:
             self._amend(command, out)  # type: ignore[arg-type]
+            return out
+        if kind is CancelAll:  # a market maker's every requote
+            self._cancel_all(command, out)  # type: ignore[arg-type]
             return out
         handler = self._handlers.get(kind)
         if handler is None:
@@ -1179,6 +1184,59 @@ class MatchingCore:
             balances[slot] += released
             order.hold = 0
         out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
+
+    def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
+        """Cancel every open order of a user (of everyone for user 0), optionally of one
+        symbol, oldest first. O(k log k) for the k orders looked at (every open order
+        for user 0)."""
+        uid = c.user_id
+        symbol = c.symbol
+        if symbol and symbol not in self.books:
+            out.append(OrderRejected(uid, Code.UNKNOWN_SYMBOL, message(Code.UNKNOWN_SYMBOL),
+                                     "", 0))
+            return
+        if uid:
+            pool = self.user_orders.get(uid)
+            if pool is None:
+                return
+        else:
+            pool = {oid: o for each in self.user_orders.values() for oid, o in each.items()}
+        # oldest first: by order id (an amended order keeps its id but is indexed anew)
+        victims = [pool[oid] for oid in sorted(pool)]
+        for order in victims:
+            if symbol and order.symbol != symbol:
+                continue
+            if order.stop_price:
+                self._remove_open(order, out, _CANCEL_ALL)
+                continue
+            # a resting order, inlined as in _cancel: book.unlink + _unregister + _close
+            book = self.books[order.symbol]
+            side, price = order.side, order.price
+            level = (book.bids if side == BUY else book.asks)[price]
+            level.remove(order)
+            level.total -= order.visible
+            level.count -= 1
+            order.visible = 0
+            if not level.count:
+                book.drop_level(side, price)
+            owner = order.user_id
+            mine = self.user_orders[owner]
+            del mine[order.order_id]
+            if not mine:
+                del self.user_orders[owner]
+            if order.client_order_id:
+                del self.client_ids[(owner, order.client_order_id)]
+            out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
+            released = order.hold
+            if released and self.accounts_enabled:
+                slot = book.quote_slot if side == BUY else book.base_slot
+                account = self.accounts[owner]
+                balances = account.balances
+                balances[slot + 1] -= released
+                balances[slot] += released
+                order.hold = 0
+            out.append(OrderCancelled(order.order_id, owner, order.symbol, side, order.leaves,
+                                      0, _CANCEL_ALL, released))
 
     def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
         """The user's open order by id (or client id when the id is 0). Orders are found
