@@ -583,8 +583,14 @@ class MatchingCore:
         changes nothing before it hands over), so the two agree by construction.
         O(1) to rest (O(log L) for a new level), plus ``_match``'s cost when it crosses."""
         book = self.books.get(c.symbol)
-        side, otype, tif, stp = c.side, c.order_type, c.tif, c.stp
-        if (book is None or not (side == BUY or side == SELL)
+        # the enum fields as C ints (compiled), after one range test on their objects: a
+        # value out of range goes to _place_any, which rejects it with its code
+        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+        if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
+                                and 0 < stp_o < 16):
+            return self._place_any(c, out)
+        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+        if (not (side == BUY or side == SELL)
                 or not (otype == LIMIT or otype == MARKET) or not (tif == GTC or tif == IOC)
                 or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks or c.display_lots
                 or c.client_order_id or c.post_only or c.expire_ts_ns or c.quote_amount_minor
@@ -693,8 +699,13 @@ class MatchingCore:
             return self._reject(c, Code.UNKNOWN_SYMBOL, out)
         sym = book.symbol
         name = sym.name
-        uid, side, otype, qty, price, tif, stp = (
-            c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif, c.stp)
+        uid, qty, price = c.user_id, c.qty_lots, c.price_ticks
+        # the enum fields as C ints (compiled), after one range test on their objects; a
+        # value out of every enum's range fails check_shape, which gives its code
+        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+        if not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16 and 0 < stp_o < 16):
+            return self._reject(c, check_shape(c, sym, self.last_ts), out)
+        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
         stop, display, coid, post_only, expire, budget = (
             c.stop_price_ticks, c.display_lots, c.client_order_id, c.post_only, c.expire_ts_ns,
             c.quote_amount_minor)
@@ -798,7 +809,8 @@ class MatchingCore:
         self.next_order_id = oid + 1
         order = _new_order(oid, uid, name, side, price, qty, qty, display or qty, display, hold,
                            # pack_flags, inlined on the hot path (a call costs ~70 ns here)
-                           (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4 | post_only << 6,
+                           (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4
+                           | (64 if post_only else 0),
                            stop, expire, coid, fees)
         out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, post_only, expire, budget, hold_asset, hold))
