@@ -83,6 +83,14 @@ BAD_ORDERS: list[tuple[str, Any, Code]] = [
     ("market GTD", market(tif=GTD, expire_ts_ns=2 * 10**18), Code.INVALID_TIME_IN_FORCE),
     ("stp 0", buy(stp=0), Code.INVALID_STP_MODE),
     ("stp 5", buy(stp=5), Code.INVALID_STP_MODE),
+    # beyond any C integer: rejected with the code, never an OverflowError
+    ("side 2**64", buy(side=2**64), Code.INVALID_SIDE),
+    ("side -2**70", buy(side=-2**70), Code.INVALID_SIDE),
+    ("order type 2**64", buy(order_type=2**64), Code.INVALID_ORDER_TYPE),
+    ("tif 2**64", buy(tif=2**64), Code.INVALID_TIME_IN_FORCE),
+    ("tif -2**64", market(tif=-2**64), Code.INVALID_TIME_IN_FORCE),
+    ("stp 2**64", buy(stp=2**64), Code.INVALID_STP_MODE),
+    ("stp 2**64 on a market", market(stp=2**64), Code.INVALID_STP_MODE),
     # quantity
     ("zero quantity", buy(qty_lots=0), Code.INVALID_QUANTITY),
     ("negative quantity", buy(qty_lots=-1), Code.INVALID_QUANTITY),
@@ -257,6 +265,7 @@ CHECK_ORDER: list[tuple[str, PlaceOrder, Code]] = [
      Code.UNKNOWN_SYMBOL),
     ("user before side", buy(user_id=0, side=9), Code.INVALID_USER),
     ("side before type", buy(side=9, order_type=9), Code.INVALID_SIDE),
+    ("user before a side beyond 64 bits", buy(user_id=0, side=2**64), Code.INVALID_USER),
     ("price before stop price", buy(price_ticks=0, stop_price_ticks=5), Code.INVALID_PRICE),
     ("stop price before quantity", buy(stop_price_ticks=5, qty_lots=0),
      Code.INVALID_STOP_PRICE),

@@ -949,6 +949,26 @@ def test_cancel_all_for_user_0_cancels_every_users_orders() -> None:
     assert m.depth(BUY) == [] and m.depth(SELL) == []
 
 
+def test_cancel_all_goes_by_order_id_after_an_amend_and_frees_holds_and_client_ids() -> None:
+    """An amended order that lost its place is indexed again, after younger orders; it
+    is still cancelled in the order of its id, its hold comes back and its client id
+    can be used again."""
+    m = funded(1)
+    before = m.balance(1, "USD")
+    first = m.rest(1, BUY, "1", "100.00", client_order_id="a")
+    second = m.rest(1, BUY, "1", "99.00")
+    stop = one(m.place(1, BUY, "0.1", stop="120.00"), OrderAccepted).order_id
+    m.apply(AmendOrder(1, first, ticks("98.00")))
+    events = m.apply(CancelAll(1, "BTC-USD"))
+    assert cancelled_ids(events) == [first, second, stop]
+    assert [(e.price_ticks, e.qty_lots, e.order_count)
+            for e in events_of_type(events, BookLevelChanged)] == [
+        (ticks("98.00"), 0, 0), (ticks("99.00"), 0, 0)]
+    assert m.balance(1, "USD") == before
+    assert m.engine.user_orders == {} and m.engine.client_ids == {}
+    m.rest(1, BUY, "1", "100.00", client_order_id="a")
+
+
 def test_cancel_all_with_nothing_open_does_nothing() -> None:
     m = funded(1)
     assert m.apply(CancelAll(1)) == []

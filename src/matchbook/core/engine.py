@@ -54,7 +54,6 @@ from matchbook.core.commands import (
 from matchbook.core.events import (
     Event,
 )
-from matchbook.core.lifecycle import Lifecycle
 from matchbook.core.matching import MatchingCore
 from matchbook.core.operations import Operations
 from matchbook.core.p2p import P2PDesk
@@ -64,7 +63,7 @@ from matchbook.core.symbols import Markets
 from matchbook.core.wallets import Wallets, Withdrawal
 
 
-class Engine(Lifecycle, Wallets, Operations, Persistence, MatchingCore):
+class Engine(Wallets, Operations, Persistence, MatchingCore):
     """Every book, order and balance; commands in, events out.
 
     ``accounts=False`` runs pure matching (no balances, holds or fees), the mode of

@@ -70,6 +70,12 @@ cdef extern from *:
         cdef object taker_ppm
 
 
+# the enums of commands.py (imported there), as C ints: comparisons of an order's or a
+# command's side, type, time in force or self-trade mode with them are C comparisons
+cdef int BUY, SELL, LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, GTC, IOC, FOK, GTD
+cdef int STP_CANCEL_BOTH, STP_CANCEL_NEWEST, STP_CANCEL_OLDEST, STP_DECREMENT
+
+
 @cython.final
 cdef class Order:
     cdef public object order_id         # the open-order index's key object, shared
@@ -193,9 +199,11 @@ cdef class MatchingCore:
     cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
                    balances=list, slot=Py_ssize_t, total="long long", count="long long",
-                   account=Account, fees=FeeSchedule)
+                   account=Account, fees=FeeSchedule, side=int, otype=int, tif=int, stp=int,
+                   flags=int)
     cpdef _place(self, PlaceOrder c, list out)
-    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule)
+    @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule,
+                   side=int, otype=int, tif=int, stp=int)
     cpdef _place_any(self, PlaceOrder c, list out)
     cpdef _execute_then_trigger(self, OrderBook book, Order order, list out)
     cdef _execute(self, OrderBook book, Order order, list out)
@@ -223,6 +231,9 @@ cdef class MatchingCore:
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
                    price="long long", balances=list, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
+    @cython.locals(pool=dict, victims=list, book=OrderBook, level=Level, order=Order, mine=dict,
+                   side=int, price="long long", balances=list, slot=Py_ssize_t, account=Account)
+    cpdef _cancel_all(self, object c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
     @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=list,

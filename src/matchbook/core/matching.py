@@ -29,6 +29,7 @@ from matchbook.core.commands import (
     STP_CANCEL_OLDEST,
     STP_DECREMENT,
     AmendOrder,
+    CancelAll,
     CancelOrder,
     PlaceOrder,
 )
@@ -63,6 +64,7 @@ NEVER = 2**63 - 1
 _UNFILLED = int(CancelReason.UNFILLED)
 _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
+_CANCEL_ALL = int(CancelReason.CANCEL_ALL)
 
 
 def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
@@ -559,6 +561,9 @@ class MatchingCore:
         if kind is AmendOrder:
             self._amend(command, out)  # type: ignore[arg-type]
             return out
+        if kind is CancelAll:  # a market maker's every requote
+            self._cancel_all(command, out)  # type: ignore[arg-type]
+            return out
         handler = self._handlers.get(kind)
         if handler is None:
             out.append(CommandRejected(0, Code.UNKNOWN_COMMAND, message(Code.UNKNOWN_COMMAND),
@@ -578,8 +583,14 @@ class MatchingCore:
         changes nothing before it hands over), so the two agree by construction.
         O(1) to rest (O(log L) for a new level), plus ``_match``'s cost when it crosses."""
         book = self.books.get(c.symbol)
-        side, otype, tif, stp = c.side, c.order_type, c.tif, c.stp
-        if (book is None or not (side == BUY or side == SELL)
+        # the enum fields as C ints (compiled), after one range test on their objects: a
+        # value out of range goes to _place_any, which rejects it with its code
+        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+        if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
+                                and 0 < stp_o < 16):
+            return self._place_any(c, out)
+        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+        if (not (side == BUY or side == SELL)
                 or not (otype == LIMIT or otype == MARKET) or not (tif == GTC or tif == IOC)
                 or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks or c.display_lots
                 or c.client_order_id or c.post_only or c.expire_ts_ns or c.quote_amount_minor
@@ -688,8 +699,13 @@ class MatchingCore:
             return self._reject(c, Code.UNKNOWN_SYMBOL, out)
         sym = book.symbol
         name = sym.name
-        uid, side, otype, qty, price, tif, stp = (
-            c.user_id, c.side, c.order_type, c.qty_lots, c.price_ticks, c.tif, c.stp)
+        uid, qty, price = c.user_id, c.qty_lots, c.price_ticks
+        # the enum fields as C ints (compiled), after one range test on their objects; a
+        # value out of every enum's range fails check_shape, which gives its code
+        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+        if not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16 and 0 < stp_o < 16):
+            return self._reject(c, check_shape(c, sym, self.last_ts), out)
+        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
         stop, display, coid, post_only, expire, budget = (
             c.stop_price_ticks, c.display_lots, c.client_order_id, c.post_only, c.expire_ts_ns,
             c.quote_amount_minor)
@@ -793,7 +809,8 @@ class MatchingCore:
         self.next_order_id = oid + 1
         order = _new_order(oid, uid, name, side, price, qty, qty, display or qty, display, hold,
                            # pack_flags, inlined on the hot path (a call costs ~70 ns here)
-                           (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4 | post_only << 6,
+                           (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4
+                           | (64 if post_only else 0),
                            stop, expire, coid, fees)
         out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, post_only, expire, budget, hold_asset, hold))
@@ -1179,6 +1196,59 @@ class MatchingCore:
             balances[slot] += released
             order.hold = 0
         out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
+
+    def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
+        """Cancel every open order of a user (of everyone for user 0), optionally of one
+        symbol, oldest first. O(k log k) for the k orders looked at (every open order
+        for user 0)."""
+        uid = c.user_id
+        symbol = c.symbol
+        if symbol and symbol not in self.books:
+            out.append(OrderRejected(uid, Code.UNKNOWN_SYMBOL, message(Code.UNKNOWN_SYMBOL),
+                                     "", 0))
+            return
+        if uid:
+            pool = self.user_orders.get(uid)
+            if pool is None:
+                return
+        else:
+            pool = {oid: o for each in self.user_orders.values() for oid, o in each.items()}
+        # oldest first: by order id (an amended order keeps its id but is indexed anew)
+        victims = [pool[oid] for oid in sorted(pool)]
+        for order in victims:
+            if symbol and order.symbol != symbol:
+                continue
+            if order.stop_price:
+                self._remove_open(order, out, _CANCEL_ALL)
+                continue
+            # a resting order, inlined as in _cancel: book.unlink + _unregister + _close
+            book = self.books[order.symbol]
+            side, price = order.side, order.price
+            level = (book.bids if side == BUY else book.asks)[price]
+            level.remove(order)
+            level.total -= order.visible
+            level.count -= 1
+            order.visible = 0
+            if not level.count:
+                book.drop_level(side, price)
+            owner = order.user_id
+            mine = self.user_orders[owner]
+            del mine[order.order_id]
+            if not mine:
+                del self.user_orders[owner]
+            if order.client_order_id:
+                del self.client_ids[(owner, order.client_order_id)]
+            out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
+            released = order.hold
+            if released and self.accounts_enabled:
+                slot = book.quote_slot if side == BUY else book.base_slot
+                account = self.accounts[owner]
+                balances = account.balances
+                balances[slot + 1] -= released
+                balances[slot] += released
+                order.hold = 0
+            out.append(OrderCancelled(order.order_id, owner, order.symbol, side, order.leaves,
+                                      0, _CANCEL_ALL, released))
 
     def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
         """The user's open order by id (or client id when the id is 0). Orders are found
