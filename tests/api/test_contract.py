@@ -112,6 +112,17 @@ class Contract:
                 return found
             time.sleep(0.1)
 
+    def until(self, call: Callable[[], Call[T]], done: Callable[[T], bool], token: str | None = None,
+              timeout: float = 15.0) -> T:
+        """A read whose answer ``done`` accepts, once the read model has caught up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self(call(), token)
+            if done(found) or time.monotonic() > deadline:
+                assert done(found), "the read model did not catch up"
+                return found
+            time.sleep(0.1)
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -191,7 +202,9 @@ def test_every_route_answers_what_the_sdk_decodes(server: RunningServer) -> None
     assert not run(_api.admin_reinstate(user.user_id), admin).suspended
     assert run(_api.admin_users(), admin)
     assert run.eventually(lambda: _api.admin_audit(), admin)
-    orders = run(_api.admin_orders(user_id=user.user_id, symbol="BTC-USD", limit=2), admin)
+    # the read model writes in spaced transactions: wait until it holds the user's orders
+    orders = run.until(lambda: _api.admin_orders(user_id=user.user_id, symbol="BTC-USD", limit=2),
+                       lambda page: page.next_cursor is not None, admin)
     assert {o.user_id for o in orders.orders} == {user.user_id} and orders.next_cursor
     older = run(_api.admin_orders(status="closed", cursor=orders.next_cursor), admin)
     assert all(int(o.order_id) < int(orders.next_cursor) for o in older.orders)
