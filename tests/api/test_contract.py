@@ -112,8 +112,8 @@ class Contract:
                 return found
             time.sleep(0.1)
 
-    def until(self, call: Callable[[], Call[T]], done: Callable[[T], bool], token: str | None = None,
-              timeout: float = 15.0) -> T:
+    def until(self, call: Callable[[], Call[T]], done: Callable[[T], bool],
+              token: str | None = None, timeout: float = 15.0) -> T:
         """A read whose answer ``done`` accepts, once the read model has caught up."""
         deadline = time.monotonic() + timeout
         while True:
