@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -237,3 +238,28 @@ def test_execution_parents_draw_their_child_size_per_parent() -> None:
     assert len(sizes) > 20
     assert min(sizes) >= 3 and max(sizes) <= 30
     assert min(sizes) < 6 and max(sizes) > 15
+
+
+def test_makers_with_a_view_time_scale_keep_their_view_error_for_a_while() -> None:
+    sim = Simulation(_mix(market_maker={"view_noise_bp": 3.0, "view_tau_s": 36_000.0}), 3)
+    errors: dict[str, list[float]] = {}
+    for agent in sim.agents:
+        if agent.kind != "market_maker":
+            continue
+        wake = agent.wake
+
+        def watched(now_ns: int, m: object, out: list[object], wake=wake,  # type: ignore[no-untyped-def]
+                    agent=agent):
+            nxt = wake(now_ns, m, out)
+            errors.setdefault(agent.agent_id, []).append(agent.view_err_bp)
+            return nxt
+
+        agent.wake = watched  # type: ignore[method-assign]
+    sim.run()
+    steps = [abs(b - a) for e in errors.values() for a, b in itertools.pairwise(e)]
+    levels = [abs(x) for e in errors.values() for x in e]
+    assert len(steps) > 100
+    # half an hour against a 10-hour time scale: the error moves by a small part of
+    # its size (fresh noise of 3 bp would move it by about 3.4 bp a wake)
+    assert float(np.mean(steps)) < 0.1 * 3.0 * 2 / math.sqrt(math.pi)
+    assert 0.5 < float(np.mean(levels)) < 5.0

@@ -208,7 +208,10 @@ class MarketMaker(Agent):
     ``post_only`` its quotes never take: a level that would cross the other side is
     refused by the exchange (the maker provides liquidity only; what an execution
     agent takes from the ladder is then refilled by the makers' next requotes, not by
-    another maker's crossing order)."""
+    another maker's crossing order). Its centre leans on its view of the fundamental,
+    off by ``view_noise_bp`` (a standard deviation): fresh noise at every wake, or with
+    ``view_tau_s`` an error that drifts slowly (AR(1) with that time scale), as a
+    desk's model that is wrong for a while rather than at random each time."""
 
     kind = "market_maker"
     wants_fills = True
@@ -217,9 +220,13 @@ class MarketMaker(Agent):
                  size_lots: int = 6, min_half_bp: float = 0.6, vol_half: float = 0.35,
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
-                 view_noise_bp: float = 2.5, post_only: bool = False, **kw: Any) -> None:
+                 view_noise_bp: float = 2.5, view_tau_s: float = 0.0, post_only: bool = False,
+                 **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.post_only = post_only
+        self.view_tau_s = view_tau_s
+        self.view_err_bp = 0.0
+        self.view_ns = 0
         self.anchor = anchor
         self.view_noise_bp = view_noise_bp
         self.mean_wait_s = mean_wait_s
@@ -247,7 +254,15 @@ class MarketMaker(Agent):
                                           self.skew_bp_per_lot * self.inventory_lots)) * bp
         center = mid - skew
         if self.anchor:
-            view = m.fundamental(now_ns) * (1.0 + self.rng.gauss(0.0, self.view_noise_bp) * 1e-4)
+            if self.view_tau_s:  # an error that drifts (AR(1) with time scale view_tau_s)
+                keep = math.exp(-(now_ns - self.view_ns) / (self.view_tau_s * SECOND))
+                self.view_err_bp = keep * self.view_err_bp + math.sqrt(
+                    1.0 - keep * keep) * self.rng.gauss(0.0, self.view_noise_bp)
+                self.view_ns = now_ns
+                err_bp = self.view_err_bp
+            else:  # fresh noise at every requote
+                err_bp = self.rng.gauss(0.0, self.view_noise_bp)
+            view = m.fundamental(now_ns) * (1.0 + err_bp * 1e-4)
             center += self.anchor * (view - mid)
         live = m.open_order_count(uid)
         if live < self.quoted or abs(center - self.center) > self.requote_share * half:
