@@ -4,9 +4,9 @@ job of the engine works on; the other jobs are mixins over it (``core/engine.py`
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections.abc import Callable, Iterator
+from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import astuple
@@ -396,9 +396,9 @@ class OrderBook:
         levels (0 = all). O(L log N)."""
         levels = self.bids if side == BUY else self.asks
         if side == BUY:
-            prices = heapq.nlargest(limit, levels) if limit else sorted(levels, reverse=True)
+            prices = nlargest(limit, levels) if limit else sorted(levels, reverse=True)
         else:
-            prices = heapq.nsmallest(limit, levels) if limit else sorted(levels)
+            prices = nsmallest(limit, levels) if limit else sorted(levels)
         return [(p, levels[p].total, levels[p].count) for p in prices]
 
     def orders_at(self, side: int, price_ticks: int) -> list[Order]:
@@ -421,7 +421,7 @@ class OrderBook:
         level = levels.get(price)
         if level is None:
             level = levels[price] = Level(price)
-            heapq.heappush(self.bid_heap if order.side == BUY else self.ask_heap,
+            heappush(self.bid_heap if order.side == BUY else self.ask_heap,
                            -price if order.side == BUY else price)
         level.append(order)
         level.total += order.visible
@@ -449,12 +449,11 @@ class OrderBook:
         else:
             levels, heap = self.asks, self.ask_heap
         del levels[price]
-        heappop = heapq.heappop
         while heap and (-heap[0] if side == BUY else heap[0]) not in levels:
             heappop(heap)
         if len(heap) > 2 * len(levels) + 64:
             heap[:] = [-p for p in levels] if side == BUY else list(levels)
-            heapq.heapify(heap)
+            heapify(heap)
 
     # -- invariants -------------------------------------------------------------------
 
@@ -677,7 +676,7 @@ class MatchingCore:
             level = levels.get(price)
             if level is None:
                 level = levels[price] = Level(price)
-                heapq.heappush(heap, key)
+                heappush(heap, key)
             level.append(order)
             total = level.total = level.total + qty
             count = level.count = level.count + 1
@@ -817,9 +816,9 @@ class MatchingCore:
         if stop:
             self._register(order)
             if side == BUY:
-                heapq.heappush(book.stops_buy, (stop, oid, order))
+                heappush(book.stops_buy, (stop, oid, order))
             else:
-                heapq.heappush(book.stops_sell, (-stop, oid, order))
+                heappush(book.stops_sell, (-stop, oid, order))
             return None
 
         # -- match, then rest or cancel the remainder ---------------------------------
@@ -1122,18 +1121,18 @@ class MatchingCore:
         buys, sells = book.stops_buy, book.stops_sell
         while True:
             while buys and not (buys[0][2].stop_price and is_open(buys[0][2])):
-                heapq.heappop(buys)
+                heappop(buys)
             while sells and not (sells[0][2].stop_price and is_open(sells[0][2])):
-                heapq.heappop(sells)
+                heappop(sells)
             last = book.last_price
             buy = buys[0] if buys and buys[0][0] <= last else None
             sell = sells[0] if sells and -sells[0][0] >= last else None
             if buy is None and sell is None:
                 return
             if buy is not None and (sell is None or buy[1] < sell[1]):
-                order = heapq.heappop(buys)[2]
+                order = heappop(buys)[2]
             else:
-                order = heapq.heappop(sells)[2]
+                order = heappop(sells)[2]
             out.append(OrderTriggered(order.order_id, order.user_id, order.symbol,
                                       order.stop_price, last))
             order.stop_price = 0
@@ -1382,7 +1381,7 @@ class MatchingCore:
         order (E scheduled expiries)."""
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
-            _, oid, _, order = heapq.heappop(heap)
+            _, oid, _, order = heappop(heap)
             if not self._is_open(order):
                 continue  # gone already, or replaced by an amendment
             if order.stop_price:
@@ -1421,7 +1420,7 @@ class MatchingCore:
 
     def _push_expiry(self, order: Order) -> None:
         self._expiry_serial += 1  # an amended order is pushed again under the same id
-        heapq.heappush(self.expiries, (order.expire_ts, order.order_id, self._expiry_serial, order))
+        heappush(self.expiries, (order.expire_ts, order.order_id, self._expiry_serial, order))
         if order.expire_ts < self._next_expiry:
             self._next_expiry = order.expire_ts
 
