@@ -19,6 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from matchbook.config import read_config
 from matchbook.core import (
     AdjustBalance,
+    AmendOrder,
     CompleteWithdrawal,
     CreateAddress,
     Deposit,
@@ -32,6 +33,7 @@ from matchbook.core import (
 )
 from matchbook.core.codes import Code
 from matchbook.core.events import AddressCreated, Deposited, WithdrawalRequested
+from matchbook.core.matching import MAX_TICKS
 from matchbook.core.symbols import MAX_SUPPLY_MINOR, MAX_UNITS, ConfigError
 
 INT64_MAX = 2**63 - 1
@@ -232,3 +234,22 @@ class SupplyMachine(RuleBasedStateMachine):
 TestSupplyMachine = SupplyMachine.TestCase
 TestSupplyMachine.settings = settings(max_examples=30, stateful_step_count=40, deadline=None,
                                       suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_a_hold_beyond_64_bits_is_refused_as_insufficient_funds() -> None:
+    """Balances are 64-bit; a hold computed from a huge order is compared exactly, never
+    converted (the compiled core keeps balances as C int64s)."""
+    market = Market()
+    _fill_to_the_supply(market)
+    btc_usd = MARKETS.symbols["BTC-USD"]
+    price = MAX_TICKS - 1
+    assert price * btc_usd.max_qty_lots * btc_usd.quote_per_tick_lot > INT64_MAX
+    assert_rejected(market.apply_unchanged(
+        PlaceOrder(1, "BTC-USD", Side.BUY, OrderType.LIMIT, qty_lots=btc_usd.max_qty_lots,
+                   price_ticks=price)), Code.INSUFFICIENT_FUNDS)
+    [accepted, *_] = market.apply(PlaceOrder(1, "BTC-USD", Side.BUY, OrderType.LIMIT,
+                                         qty_lots=10, price_ticks=5_000_000))
+    assert_rejected(market.apply_unchanged(
+        AmendOrder(1, accepted.order_id, price_ticks=price, qty_lots=btc_usd.max_qty_lots)),
+        Code.INSUFFICIENT_FUNDS)
+    assert sum(market.balance(1, "USD")) == USD_MAX

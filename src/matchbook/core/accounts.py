@@ -1,9 +1,9 @@
-"""A user's balances (available and held per asset, in one flat list of ints), and a
+"""A user's balances (available and held per asset, in one flat array of int64), and a
 pending withdrawal."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableSequence
 from types import MappingProxyType
 
 import msgspec
@@ -12,18 +12,21 @@ import msgspec
 class Account(msgspec.Struct, gc=False):
     """One user's balances per asset (minor units) and fee tier.
 
-    ``balances`` is one flat list for every asset of the markets: at ``slots[asset]``
-    what is available, at the next index what is held. The matching path indexes it
-    with the slots its book keeps (``OrderBook.quote_slot`` / ``base_slot``): a list
-    index costs less than a dict lookup by asset code, and a funded account takes about
-    300 bytes where two dicts took 565. ``available`` and ``held`` are read-only views
-    by asset code.
+    ``balances`` is one flat sequence of ints for every asset of the markets (an
+    ``array("q")`` of C int64s in the compiled build, a list interpreted):
+    at ``slots[asset]`` what is available, at the next index what is held. The matching
+    path indexes it with the slots its book keeps (``OrderBook.quote_slot`` /
+    ``base_slot``): an index costs less than a dict lookup by asset code, and the
+    compiled core adds and subtracts the C integers without making Python ints. 64 bits
+    always suffice: an asset's supply is capped (``Asset.max_supply_minor``, at most
+    10^18 minor units, enforced by deposits), and every balance is part of that supply.
+    ``available`` and ``held`` are read-only views by asset code.
     ``user_id`` is the one int object the user's orders share (an order stores no int
     of its own).
     """
 
     user_id: int
-    balances: list[int]
+    balances: MutableSequence[int]
     slots: Mapping[str, int]  # asset code -> index of its available amount (shared)
     tier: str = ""
 

@@ -4,6 +4,7 @@
 # are for mypy, the C types are these.
 
 cimport cython
+from cpython.array cimport array as c_array
 
 # The three everyday commands, seen as their C layout: a field is read as one load from
 # the object instead of a generic attribute look-up. A ``msgspec.Struct`` keeps its fields
@@ -68,6 +69,17 @@ cdef extern from *:
         cdef object hold_ppm
         cdef object maker_ppm
         cdef object taker_ppm
+
+
+# an account's balances (an ``array("q")``) read and written as C int64s
+cdef object _INT64_MAX
+@cython.locals(a="long long")
+cdef inline bint _covers(c_array balances, Py_ssize_t slot, object amount) except -1
+@cython.locals(p="long long *")
+cdef inline int _move(c_array balances, Py_ssize_t src, Py_ssize_t dst,
+                      long long amount) except -1
+cdef inline int _add(c_array balances, Py_ssize_t i, long long amount) except -1
+cdef inline int _sub(c_array balances, Py_ssize_t i, long long amount) except -1
 
 
 # the enums of commands.py (imported there), as C ints: comparisons of an order's or a
@@ -198,7 +210,7 @@ cdef class MatchingCore:
 
     cdef _reject(self, PlaceOrder c, object code, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
-                   balances=list, slot=Py_ssize_t, total="long long", count="long long",
+                   balances=c_array, slot=Py_ssize_t, total="long long", count="long long",
                    account=Account, fees=FeeSchedule, side=int, otype=int, tif=int, stp=int,
                    flags=int)
     cpdef _place(self, PlaceOrder c, list out)
@@ -215,9 +227,9 @@ cdef class MatchingCore:
                    fill="long long", vis="long long", mleaves="long long",
                    next_trade="long long", price_int=object, trade_id=object, stopped=bint,
                    dropped=bint, touched=bint,
-                   mbal=list, tacct=Account, macct=Account)
+                   mbal=c_array, tacct=Account, macct=Account)
     cdef _match(self, OrderBook book, Order taker, list out)
-    @cython.locals(balances=list)
+    @cython.locals(balances=c_array)
     cdef _settle_taker(self, Order taker, Account account, Py_ssize_t pay, Py_ssize_t recv,
                        object hold, object paid, object got, object release)
     @cython.locals(dec="long long")
@@ -229,14 +241,14 @@ cdef class MatchingCore:
     @cython.locals(order=Order, buys=list, sells=list)
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
-                   price="long long", balances=list, slot=Py_ssize_t, account=Account)
+                   price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(pool=dict, victims=list, book=OrderBook, level=Level, order=Order, mine=dict,
-                   side=int, price="long long", balances=list, slot=Py_ssize_t, account=Account)
+                   side=int, price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
     cpdef _cancel_all(self, object c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
-    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=list,
+    @cython.locals(order=Order, fresh=Order, book=OrderBook, level=Level, balances=c_array,
                    slot=Py_ssize_t, account=Account)
     cpdef _amend(self, AmendOrder c, list out)
     @cython.locals(book=OrderBook)

@@ -4,11 +4,13 @@ job of the engine works on; the other jobs are mixins over it (``core/engine.py`
 
 from __future__ import annotations
 
-import heapq
 import itertools
+from array import array
 from collections.abc import Callable, Iterator
+from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from typing import TYPE_CHECKING, Any
 
+import cython  # type: ignore[import-untyped]
 from msgspec.structs import astuple
 
 from matchbook.core.accounts import Account, Withdrawal
@@ -65,6 +67,50 @@ _UNFILLED = int(CancelReason.UNFILLED)
 _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
 _CANCEL_ALL = int(CancelReason.CANCEL_ALL)
+_INT64_MAX = 2**63 - 1
+
+
+# Compiled, an account's balances are an ``array("q")`` (``accounts.Account``), and
+# these helpers read and write its C int64s: no Python int is made. Every balance and every hold
+# an account can cover stays within the assets' supply cap (10^18 minor units, enforced
+# by deposits), so no sum here can overflow; an amount is converted to C once checked.
+
+
+def _covers(balances: Any, slot: int, amount: int) -> bool:
+    """Is ``amount`` (any int) at most what is available at ``slot``?"""
+    if cython.compiled:
+        if amount > _INT64_MAX:  # more than any balance can be
+            return False
+        a = amount
+        return a <= balances.data.as_longlongs[slot]  # type: ignore[no-any-return]
+    return bool(amount <= balances[slot])
+
+
+def _move(balances: Any, src: int, dst: int, amount: int) -> None:
+    """Move ``amount`` from ``balances[src]`` to ``balances[dst]``."""
+    if cython.compiled:
+        p = balances.data.as_longlongs
+        p[src] -= amount
+        p[dst] += amount
+    else:
+        balances[src] -= amount
+        balances[dst] += amount
+
+
+def _add(balances: Any, i: int, amount: int) -> None:
+    """Add ``amount`` to ``balances[i]``."""
+    if cython.compiled:
+        balances.data.as_longlongs[i] += amount
+    else:
+        balances[i] += amount
+
+
+def _sub(balances: Any, i: int, amount: int) -> None:
+    """Take ``amount`` from ``balances[i]``."""
+    if cython.compiled:
+        balances.data.as_longlongs[i] -= amount
+    else:
+        balances[i] -= amount
 
 
 def pack_flags(order_type: int, tif: int, stp: int, post_only: bool) -> int:
@@ -92,7 +138,7 @@ def _check_command_layout() -> bool:
     place = PlaceOrder(101, "S", 102, 103, 104, 105, 106, True, 107, 108, "C", 109, 110, 111)
     cancel = CancelOrder(201, 202, "D")
     amend = AmendOrder(301, 302, 303, 304)
-    account = Account(401, [402], {"A": 0}, "T")
+    account = Account(401, array("q", [402]), {"A": 0}, "T")
     fees = FeeSchedule(501, 502)
     read = (
         (place.user_id, place.symbol, place.side, place.order_type, place.qty_lots,
@@ -396,9 +442,9 @@ class OrderBook:
         levels (0 = all). O(L log N)."""
         levels = self.bids if side == BUY else self.asks
         if side == BUY:
-            prices = heapq.nlargest(limit, levels) if limit else sorted(levels, reverse=True)
+            prices = nlargest(limit, levels) if limit else sorted(levels, reverse=True)
         else:
-            prices = heapq.nsmallest(limit, levels) if limit else sorted(levels)
+            prices = nsmallest(limit, levels) if limit else sorted(levels)
         return [(p, levels[p].total, levels[p].count) for p in prices]
 
     def orders_at(self, side: int, price_ticks: int) -> list[Order]:
@@ -421,7 +467,7 @@ class OrderBook:
         level = levels.get(price)
         if level is None:
             level = levels[price] = Level(price)
-            heapq.heappush(self.bid_heap if order.side == BUY else self.ask_heap,
+            heappush(self.bid_heap if order.side == BUY else self.ask_heap,
                            -price if order.side == BUY else price)
         level.append(order)
         level.total += order.visible
@@ -449,12 +495,11 @@ class OrderBook:
         else:
             levels, heap = self.asks, self.ask_heap
         del levels[price]
-        heappop = heapq.heappop
         while heap and (-heap[0] if side == BUY else heap[0]) not in levels:
             heappop(heap)
         if len(heap) > 2 * len(levels) + 64:
             heap[:] = [-p for p in levels] if side == BUY else list(levels)
-            heapq.heapify(heap)
+            heapify(heap)
 
     # -- invariants -------------------------------------------------------------------
 
@@ -639,13 +684,17 @@ class MatchingCore:
             hold = notional + notional * fees.hold_ppm // PPM if side == BUY else (
                 qty * book.base_per_lot)
             balances = account.balances
-            if hold > balances[slot] or (
+            if not (_covers(balances, slot, hold) if cython.compiled
+                    else hold <= balances[slot]) or (
                     side == BUY and self._position_limits
                     and not within_position_limit(
                         self._position_limits, self.books, mine, account, sym, qty)):
                 return self._place_any(c, out)
-            balances[slot] -= hold
-            balances[slot + 1] += hold
+            if cython.compiled:
+                _move(balances, slot, slot + 1, hold)
+            else:  # the same, without a call
+                balances[slot] -= hold
+                balances[slot + 1] += hold
         else:
             fees, hold = NO_FEES, 0
 
@@ -677,7 +726,7 @@ class MatchingCore:
             level = levels.get(price)
             if level is None:
                 level = levels[price] = Level(price)
-                heapq.heappush(heap, key)
+                heappush(heap, key)
             level.append(order)
             total = level.total = level.total + qty
             count = level.count = level.count + 1
@@ -817,9 +866,9 @@ class MatchingCore:
         if stop:
             self._register(order)
             if side == BUY:
-                heapq.heappush(book.stops_buy, (stop, oid, order))
+                heappush(book.stops_buy, (stop, oid, order))
             else:
-                heapq.heappush(book.stops_sell, (-stop, oid, order))
+                heappush(book.stops_sell, (-stop, oid, order))
             return None
 
         # -- match, then rest or cancel the remainder ---------------------------------
@@ -938,13 +987,16 @@ class MatchingCore:
                     thold -= tpay
                     macct = accounts[maker.user_id]
                     mbal = macct.balances
-                    mbal[recv + 1] -= mpay
-                    mbal[pay] += mgot
+                    if cython.compiled:
+                        _sub(mbal, recv + 1, mpay)
+                        _add(mbal, pay, mgot)
+                    else:  # the same, without calls
+                        mbal[recv + 1] -= mpay
+                        mbal[pay] += mgot
                     mhold = maker.hold - mpay
                     if not mleaves and mhold:  # release what the filled maker did not use
                         mrel = mhold
-                        mbal[recv + 1] -= mrel
-                        mbal[recv] += mrel
+                        _move(mbal, recv + 1, recv, mrel)
                         mhold = 0
                     maker.hold = mhold
                     if not rem and thold:
@@ -1003,9 +1055,14 @@ class MatchingCore:
         ``hold``), ``got`` in, and ``release`` of the rest of the hold back to available.
         ``pay`` and ``recv`` are balance slots."""
         balances = account.balances
-        balances[pay + 1] -= paid + release
-        balances[pay] += release
-        balances[recv] += got
+        if cython.compiled:
+            _sub(balances, pay + 1, paid)
+            _move(balances, pay + 1, pay, release)
+            _add(balances, recv, got)
+        else:  # the same, without calls
+            balances[pay + 1] -= paid + release
+            balances[pay] += release
+            balances[recv] += got
         taker.hold = hold - release
 
     def _self_trade(
@@ -1122,18 +1179,18 @@ class MatchingCore:
         buys, sells = book.stops_buy, book.stops_sell
         while True:
             while buys and not (buys[0][2].stop_price and is_open(buys[0][2])):
-                heapq.heappop(buys)
+                heappop(buys)
             while sells and not (sells[0][2].stop_price and is_open(sells[0][2])):
-                heapq.heappop(sells)
+                heappop(sells)
             last = book.last_price
             buy = buys[0] if buys and buys[0][0] <= last else None
             sell = sells[0] if sells and -sells[0][0] >= last else None
             if buy is None and sell is None:
                 return
             if buy is not None and (sell is None or buy[1] < sell[1]):
-                order = heapq.heappop(buys)[2]
+                order = heappop(buys)[2]
             else:
-                order = heapq.heappop(sells)[2]
+                order = heappop(sells)[2]
             out.append(OrderTriggered(order.order_id, order.user_id, order.symbol,
                                       order.stop_price, last))
             order.stop_price = 0
@@ -1191,9 +1248,7 @@ class MatchingCore:
         if released and self.accounts_enabled:
             slot = book.quote_slot if side == BUY else book.base_slot
             account = self.accounts[uid]
-            balances = account.balances
-            balances[slot + 1] -= released
-            balances[slot] += released
+            _move(account.balances, slot + 1, slot, released)
             order.hold = 0
         out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
 
@@ -1243,9 +1298,7 @@ class MatchingCore:
             if released and self.accounts_enabled:
                 slot = book.quote_slot if side == BUY else book.base_slot
                 account = self.accounts[owner]
-                balances = account.balances
-                balances[slot + 1] -= released
-                balances[slot] += released
+                _move(account.balances, slot + 1, slot, released)
                 order.hold = 0
             out.append(OrderCancelled(order.order_id, owner, order.symbol, side, order.leaves,
                                       0, _CANCEL_ALL, released))
@@ -1290,7 +1343,7 @@ class MatchingCore:
             delta = hold - order.hold
             balances = account.balances
             code = Code.OK
-            if delta > balances[slot]:
+            if not _covers(balances, slot, delta):
                 code = Code.INSUFFICIENT_FUNDS
             elif delta and order.side == BUY and self._position_limits and (
                     not within_position_limit(
@@ -1300,8 +1353,7 @@ class MatchingCore:
             if code:
                 out.append(OrderRejected(c.user_id, code, message(code), "", c.order_id))
                 return
-            balances[slot] -= delta  # Account.hold, inlined
-            balances[slot + 1] += delta
+            _move(balances, slot, slot + 1, delta)  # Account.hold, inlined
         if price == order.price and qty < order.qty:  # keeps its place in the queue
             level = (book.bids if order.side == BUY else book.asks)[price]
             visible = min(order.visible, leaves)
@@ -1382,7 +1434,7 @@ class MatchingCore:
         order (E scheduled expiries)."""
         heap = self.expiries
         while heap and heap[0][0] <= ts_ns:
-            _, oid, _, order = heapq.heappop(heap)
+            _, oid, _, order = heappop(heap)
             if not self._is_open(order):
                 continue  # gone already, or replaced by an amendment
             if order.stop_price:
@@ -1421,7 +1473,7 @@ class MatchingCore:
 
     def _push_expiry(self, order: Order) -> None:
         self._expiry_serial += 1  # an amended order is pushed again under the same id
-        heapq.heappush(self.expiries, (order.expire_ts, order.order_id, self._expiry_serial, order))
+        heappush(self.expiries, (order.expire_ts, order.order_id, self._expiry_serial, order))
         if order.expire_ts < self._next_expiry:
             self._next_expiry = order.expire_ts
 
@@ -1465,8 +1517,10 @@ class MatchingCore:
     def _account(self, uid: int) -> Account:
         account = self.accounts.get(uid)
         if account is None:
-            account = self.accounts[uid] = Account(uid, [0] * (2 * len(self._slots)),
-                                                   self._slots)
+            n = 2 * len(self._slots)
+            # C int64s compiled; interpreted, a list indexes faster than an array
+            balances = array("q", bytes(8 * n)) if cython.compiled else [0] * n
+            account = self.accounts[uid] = Account(uid, balances, self._slots)
         return account
 
     def _use_limits(self, limits: RiskLimits) -> None:
