@@ -243,8 +243,7 @@ cdef class MatchingCore:
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
                    price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
-    @cython.locals(pool=dict, victims=list, book=OrderBook, level=Level, order=Order, mine=dict,
-                   side=int, price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
+    @cython.locals(pool=dict, victims=list, order=Order)
     cpdef _cancel_all(self, object c, list out)
     @cython.locals(mine=dict, order=Order)
     cdef tuple _find(self, object uid, object order_id, object coid)
@@ -268,6 +267,7 @@ cdef class MatchingCore:
     cpdef bint _is_open(self, Order order) except -1
     cpdef _close(self, Order order, list out, object reason)
     cpdef object _release_all(self, Order order)
-    cdef _release(self, object account, Order order, object amount)
+    @cython.locals(book=OrderBook, slot=Py_ssize_t)
+    cdef _release(self, Account account, Order order, object amount)
     cpdef _wallet_reject(self, object uid, object code, object command, list out)
     cpdef object _account(self, object uid)

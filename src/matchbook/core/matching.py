@@ -1273,35 +1273,7 @@ class MatchingCore:
         for order in victims:
             if symbol and order.symbol != symbol:
                 continue
-            if order.stop_price:
-                self._remove_open(order, out, _CANCEL_ALL)
-                continue
-            # a resting order, inlined as in _cancel: book.unlink + _unregister + _close
-            book = self.books[order.symbol]
-            side, price = order.side, order.price
-            level = (book.bids if side == BUY else book.asks)[price]
-            level.remove(order)
-            level.total -= order.visible
-            level.count -= 1
-            order.visible = 0
-            if not level.count:
-                book.drop_level(side, price)
-            owner = order.user_id
-            mine = self.user_orders[owner]
-            del mine[order.order_id]
-            if not mine:
-                del self.user_orders[owner]
-            if order.client_order_id:
-                del self.client_ids[(owner, order.client_order_id)]
-            out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
-            released = order.hold
-            if released and self.accounts_enabled:
-                slot = book.quote_slot if side == BUY else book.base_slot
-                account = self.accounts[owner]
-                _move(account.balances, slot + 1, slot, released)
-                order.hold = 0
-            out.append(OrderCancelled(order.order_id, owner, order.symbol, side, order.leaves,
-                                      0, _CANCEL_ALL, released))
+            self._remove_open(order, out, _CANCEL_ALL)
 
     def _find(self, uid: int, order_id: int, coid: str) -> tuple[Order | None, int]:
         """The user's open order by id (or client id when the id is 0). Orders are found
@@ -1507,8 +1479,10 @@ class MatchingCore:
         return amount
 
     def _release(self, account: Account, order: Order, amount: int) -> None:
+        """Move ``amount`` of the order's hold back to available, by balance slot."""
         book = self.books[order.symbol]
-        account.release(book.quote_code if order.side == BUY else book.base_code, amount)
+        slot = book.quote_slot if order.side == BUY else book.base_slot
+        _move(account.balances, slot + 1, slot, amount)
         order.hold -= amount
 
     def _wallet_reject(self, uid: int, code: int, command: object, out: list[Event]) -> None:
