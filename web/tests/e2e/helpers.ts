@@ -1,4 +1,4 @@
-import { expect, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Locator, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
 import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -110,4 +110,15 @@ export async function expectAccessible(page: Page, name: string): Promise<void> 
   const results = await new AxeBuilder({ page }).analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`)).toEqual([]);
+}
+
+/** Form controls laid out in one row line up: the same top edge and the same height
+ *  (an input and a select with the same padding are not the same height by default). */
+export async function expectAligned(controls: Locator[]): Promise<void> {
+  const boxes = await Promise.all(controls.map(async (c) => c.boundingBox()));
+  const shown = boxes.map((b, i) => {
+    if (!b) throw new Error(`control ${i} is not visible`);
+    return { top: Math.round(b.y), height: Math.round(b.height) };
+  });
+  expect(shown).toEqual(shown.map(() => shown[0]));
 }

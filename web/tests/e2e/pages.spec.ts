@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN } from "../server";
-import { cents, deposit, depth, expectAccessible, price, screenshot, signInUi, signUpByApi, url } from "./helpers";
+import { cents, deposit, depth, expectAccessible, expectAligned, price, screenshot, signInUi, signUpByApi, url } from "./helpers";
 
 test("sign-in page, and signing out", async ({ page, request }) => {
   await page.goto(url("/signin"));
@@ -147,6 +147,7 @@ test("admin dashboard: health with live charts and the projector, users, halts, 
   await page.getByLabel("User id").fill("");
   await page.getByLabel("Status").selectOption("open");
   await expect(orders.first()).toBeVisible();
+  await expectAligned([page.getByLabel("User id"), page.getByLabel("Market"), page.getByLabel("Status")]);
   await expectAccessible(page, "admin-orders");
   await screenshot(page, "admin-orders");
 
@@ -160,6 +161,7 @@ test("admin dashboard: health with live charts and the projector, users, halts, 
   await page.getByLabel("User id").fill("");
   await page.getByLabel("Market").selectOption("");
   await expect(trades.first()).toBeVisible();
+  await expectAligned([page.getByLabel("User id"), page.getByLabel("Market")]);
   await expectAccessible(page, "admin-trades");
   await screenshot(page, "admin-trades");
   const balances = await request.get(url("/api/v1/balances"), { headers: { authorization: `Bearer ${customer.token}` } });
