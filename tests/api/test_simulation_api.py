@@ -123,3 +123,22 @@ def test_openapi_types_the_endpoint(tmp_path: Path) -> None:
             "$ref"].endswith("SimulationResponse")
         assert "SimulationMetrics" in spec["components"]["schemas"]
         assert "/api/simulation/{run_id}" in spec["paths"]
+
+
+def test_stopping_the_server_ends_a_run_still_going(tmp_path: Path) -> None:
+    with running_server(tmp_path) as server:
+        r = httpx.post(server.base_url + "/api/simulation",
+                       json={"num_orders": 1_000_000, "seed": 3}, timeout=60)
+        assert r.status_code == 202
+        service = server.app.state.simulation
+        deadline = time.monotonic() + 30
+        while service.process is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        worker = service.process
+        assert worker is not None and worker.is_alive()
+        run = service.runs[1]
+        stopped_at = time.monotonic()
+    # the server has stopped: the worker with it, long before a million orders are done
+    assert not worker.is_alive() and worker.exitcode is not None
+    assert time.monotonic() - stopped_at < 10
+    assert run.status == "stopped" and "server shut down" in run.message

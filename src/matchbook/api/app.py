@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 yield
         finally:
             await clock.stop()
+            await simulation.stop(app)  # a performance run still going ends with the server
             for bot in bots:
                 bot.cancel()
             await asyncio.gather(*bots, return_exceptions=True)

@@ -165,3 +165,14 @@ def run_sandbox(num_orders: int, seed: int = 1) -> dict[str, Any]:
         "symbol": SYMBOL,
         "state_hash": engine.state_hash(),
     }
+
+
+def run_in_worker(conn: Any, num_orders: int, seed: int) -> None:
+    """A worker process's entry point: run the sandbox and send ``("done", figures)`` or
+    ``("failed", reason)`` back on ``conn`` (a ``multiprocessing`` connection)."""
+    try:
+        outcome: tuple[str, Any] = ("done", run_sandbox(num_orders, seed))
+    except Exception as exc:  # reported to the API as the run's message
+        outcome = ("failed", f"{type(exc).__name__}: {exc}")
+    conn.send(outcome)
+    conn.close()

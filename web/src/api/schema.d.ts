@@ -2846,7 +2846,7 @@ export interface components {
              * Status
              * @enum {string}
              */
-            status: "running" | "done" | "failed";
+            status: "running" | "done" | "failed" | "stopped";
         };
         /** Stats */
         Stats: {

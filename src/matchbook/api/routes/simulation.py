@@ -1,17 +1,20 @@
 """``/api/simulation``: a performance run on a sandbox engine, for a performance dashboard.
 
 ``POST /api/simulation {"num_orders": N, "seed": S}`` runs ``matchbook.sim.sandbox`` in
-a worker process (its own engine: the live books and balances are never touched, and
-the event loop keeps serving the live market while it runs) and answers with the run's
-figures. Up to ``SYNC_LIMIT`` orders the answer waits for the result (200); larger runs,
-or ``"background": true``, answer ``202`` with a run id at once, and
-``GET /api/simulation/{run_id}`` gives the status and, when done, the result.
-``GET /api/simulation`` lists the kept runs (the last ``KEPT_RUNS``), newest first.
+a worker process (its own engine: the live books and balances are never touched, and the
+event loop keeps serving the live market while it runs) and answers with the run's
+figures. Each run is a process forked from a forkserver that has the sandbox imported (a
+few milliseconds to start); when the server stops, a run still going is ended with it,
+so no simulation keeps a core busy after the exchange is gone. Up to ``SYNC_LIMIT``
+orders the answer waits for the result (200); larger runs, or ``"background": true``,
+answer ``202`` with a run id at once, and ``GET /api/simulation/{run_id}`` gives the
+status and, when done, the result. ``GET /api/simulation`` lists the kept runs (the last
+``KEPT_RUNS``), newest first.
 
-It costs CPU, so it is rate-limited per client address and one run executes at a time
-(a second one is refused with 429 while the first runs). Bad input (``num_orders``
-missing, not an integer, below 1 or above 1,000,000; an unknown field) is a 422 with the
-field named, and nothing starts.
+It costs CPU, so it is rate-limited per client address and one run executes at a time (a
+second one is refused with 429 while the first runs). Bad input (``num_orders`` missing,
+not an integer, below 1 or above 1,000,000; an unknown field) is a 422 with the field
+named, and nothing starts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ import itertools
 import multiprocessing
 import time
 from collections import OrderedDict
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -31,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from matchbook.api.auth import RateLimiter
 from matchbook.api.errors import ApiCode, ApiError
-from matchbook.sim.sandbox import MAX_ORDERS
+from matchbook.sim.sandbox import MAX_ORDERS, run_in_worker
 
 router = APIRouter(prefix="/api", tags=["simulation"])
 SYNC_LIMIT = 100_000
@@ -101,7 +103,7 @@ class SimulationResponse(BaseModel):
 
 class SimulationRun(BaseModel):
     run_id: int
-    status: Literal["running", "done", "failed"]
+    status: Literal["running", "done", "failed", "stopped"]
     num_orders: int
     seed: int
     started_at_ns: int
@@ -134,51 +136,102 @@ class _Run:
 
 @dataclass
 class _Service:
-    """One per app: the worker pool (started on first use), the kept runs, the limits."""
+    """One per app: the kept runs, the limits, and the worker process of the run going."""
 
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(2.0, 20))
     runs: OrderedDict[int, _Run] = field(default_factory=OrderedDict)
     ids: Any = field(default_factory=lambda: itertools.count(1))
-    pool: ProcessPoolExecutor | None = None
     current: _Run | None = None
+    process: Any = None  # the running worker (a multiprocessing Process), if any
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    stopping: bool = False
 
-    def executor(self) -> ProcessPoolExecutor:
-        if self.pool is None:
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["matchbook.sim.sandbox"])
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
-        return self.pool
+    def start(self, run: _Run) -> Any:
+        """Start ``run`` in a worker process; returns the end of the pipe its result
+        arrives on."""
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["matchbook.sim.sandbox"])
+        receiver, sender = context.Pipe(duplex=False)
+        process = context.Process(target=run_in_worker, daemon=True,
+                                  name=f"matchbook-simulation-{run.run_id}",
+                                  args=(sender, run.num_orders, run.seed))
+        process.start()
+        self.process = process
+        sender.close()  # the worker holds the only sending end: its exit is our EOF
+        return receiver
+
+    def stop(self) -> None:
+        """End the run going, if any (the server is stopping)."""
+        self.stopping = True
+        process, self.process = self.process, None
+        if process is not None and process.is_alive():
+            process.terminate()
+            process.join(2)
+            if process.is_alive():
+                process.kill()
+                process.join(2)
 
 
 def _service(request: Request) -> _Service:
-    app = request.app
+    return service_of(request.app)
+
+
+def service_of(app: Any) -> _Service:
+    """The app's simulation service (made on first use)."""
     service = getattr(app.state, "simulation", None)
     if service is None:
         service = app.state.simulation = _Service()
     return service
 
 
-async def _execute(service: _Service, run: _Run) -> None:
-    from matchbook.sim.sandbox import run_sandbox
-
-    loop = asyncio.get_running_loop()
+def _receive(receiver: Any) -> tuple[str, Any]:
+    """Wait (on a thread) for the worker's answer; EOF means it died without one."""
     try:
-        metrics = await loop.run_in_executor(service.executor(), run_sandbox, run.num_orders,
-                                             run.seed)
-        run.metrics = metrics
-        run.status = "done"
-        run.message = (f"Simulated {metrics['orders_submitted']:,} orders: "
-                       f"{metrics['trades_executed']:,} trades at "
-                       f"{metrics['throughput_per_sec']:,} orders/s.")
-    except Exception as exc:  # the worker died or the run failed: say so, keep serving
+        return tuple(receiver.recv())
+    except EOFError:
+        return ("died", None)
+    finally:
+        receiver.close()
+
+
+async def _execute(service: _Service, run: _Run) -> None:
+    try:
+        # the first run also starts the forkserver (it imports the sandbox): off the loop
+        receiver = await asyncio.to_thread(service.start, run)
+        if service.stopping:  # the server began to stop while the worker started
+            service.stop()
+        status, result = await asyncio.to_thread(_receive, receiver)
+        if status == "done":
+            run.metrics = result
+            run.status = "done"
+            run.message = (f"Simulated {result['orders_submitted']:,} orders: "
+                           f"{result['trades_executed']:,} trades at "
+                           f"{result['throughput_per_sec']:,} orders/s.")
+        elif service.stopping:
+            run.status = "stopped"
+            run.message = "The simulation was stopped: the server shut down."
+        else:
+            run.status = "failed"
+            run.message = ("The simulation failed: "
+                           f"{result if status == 'failed' else 'its worker process died'}.")
+    except Exception as exc:  # the worker could not start: say so, keep serving
         run.status = "failed"
         run.message = f"The simulation failed: {type(exc).__name__}."
-        if service.pool is not None:
-            service.pool.shutdown(wait=False, cancel_futures=True)
-            service.pool = None
     finally:
+        process, service.process = service.process, None
+        if process is not None:  # it has answered and is exiting
+            await asyncio.to_thread(process.join, 5)
         run.finished = time.monotonic()
         service.current = None
+
+
+async def stop(app: Any) -> None:
+    """The server is stopping: end a run still going and wait for its task."""
+    service = getattr(app.state, "simulation", None)
+    if service is None:
+        return
+    service.stop()
+    await asyncio.gather(*service.tasks, return_exceptions=True)
 
 
 @router.post("/simulation", response_model=SimulationResponse,
@@ -199,9 +252,9 @@ async def simulate(body: SimulationRequest, request: Request) -> Any:
         service.runs.popitem(last=False)
     service.current = run
     task = asyncio.ensure_future(_execute(service, run))
+    service.tasks.add(task)  # held until done (the loop keeps only weak references)
+    task.add_done_callback(service.tasks.discard)
     if body.background or body.num_orders > SYNC_LIMIT:
-        request.app.state.simulation_tasks = {*getattr(
-            request.app.state, "simulation_tasks", set()), task}
         return JSONResponse(run.view().model_dump(mode="json"), status_code=202,
                             headers={"Location": f"/api/simulation/{run.run_id}"})
     await task
