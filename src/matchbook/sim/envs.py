@@ -85,6 +85,8 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.max_background = max_background
         template, self._checkpoint = _warm(preset, warm_seed, warmup_s)
         self.sim = _clone(template)
+        self.sim._fundamental = template._fundamental.copy()  # written by each reset
+        self.sim._activity = template._activity.copy()
         self._template_fundamental = template._fundamental
         self._template_activity = template._activity
         self.episode_seconds = 3600.0
@@ -111,11 +113,14 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         length = len(self._template_fundamental)
         ahead = min(length - i, int(self.episode_seconds) + 600)
         path, activity = fundamental_path(self.preset, episode,
-                                          float(self._template_fundamental[i]), ahead)
-        sim._fundamental = np.concatenate([self._template_fundamental[:i], path[:ahead],
-                                           np.full(length - i - ahead, path[ahead - 1])])
-        sim._activity = np.concatenate([self._template_activity[:i], activity[:ahead],
-                                        np.full(length - i - ahead, activity[ahead - 1])])
+                                          float(self._template_fundamental[i]), ahead,
+                                          exact=False)
+        # the whole day's paths (for ``Simulation.result``), written in place: the warm-up
+        # part stays the template's, the episode's part and its end value follow (two
+        # new day-long arrays at every reset cost more than the rest of the reset)
+        for day, part in ((sim._fundamental, path), (sim._activity, activity)):
+            day[i:i + ahead] = part[:ahead]
+            day[i + ahead:] = part[ahead - 1]
         sim.view.set_paths(path[:ahead], activity[:ahead], first_second=i)
 
     # -- the gymnasium interface: a subclass gives ``_reset_row``, ``_act`` and ``_row``
