@@ -285,7 +285,7 @@ def _ar1(shocks: np.ndarray, phi: float, x0: float) -> np.ndarray:
     if not 0.0 < phi <= 1.0:
         raise ValueError(f"phi must be in (0, 1], got {phi}")
     block = n if phi == 1.0 else max(1, min(n, int(40.0 / -math.log(phi))))
-    powers = phi ** np.arange(1, block + 1, dtype=np.float64)
+    powers = np.exp(np.arange(1, block + 1, dtype=np.float64) * math.log(phi))
     x = x0
     for lo in range(0, n, block):
         hi = min(n, lo + block)
