@@ -263,3 +263,34 @@ def test_makers_with_a_view_time_scale_keep_their_view_error_for_a_while() -> No
     # its size (fresh noise of 3 bp would move it by about 3.4 bp a wake)
     assert float(np.mean(steps)) < 0.1 * 3.0 * 2 / math.sqrt(math.pi)
     assert 0.5 < float(np.mean(levels)) < 5.0
+
+
+def test_the_vectorised_recursion_is_the_step_by_step_one() -> None:
+    """``_ar1`` (a gym reset's path) is the AR(1) recursion of an exact run, up to the
+    rounding of the last bits, also over many blocks (a short time scale)."""
+    from matchbook.sim.runner import _ar1, fundamental_path
+
+    shocks = np.random.default_rng(4).standard_normal(5000)
+    for phi in (1.0, 1.0 - 1e-5, 0.996, 0.5, 0.01):
+        x, expected = 0.7, []
+        for e in shocks.tolist():
+            x = phi * x + e
+            expected.append(x)
+        np.testing.assert_allclose(_ar1(shocks, phi, 0.7), expected, rtol=1e-9, atol=1e-12)
+    for seed in range(3):
+        exact = fundamental_path(PRESETS["gym"], seed, 5_000_000.0, 1200)
+        fast = fundamental_path(PRESETS["gym"], seed, 5_000_000.0, 1200, exact=False)
+        for a, b in zip(exact, fast, strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_a_run_that_records_nothing_plays_the_same_market() -> None:
+    """Without recording the loop stops only at the minutes' ends (not every second):
+    the same commands, the same state."""
+    states = []
+    for record in (True, False):
+        sim = Simulation(SHORT, 5, record=record)
+        sim.run_until(sim.end_ns)
+        states.append((sim.engine.state_hash(), sim.messages, sim._vol_ticks,
+                       sim._minute_mid))
+    assert states[0] == states[1]

@@ -32,6 +32,7 @@ observations and ``(B, A)`` actions (next-step autoreset).
 from __future__ import annotations
 
 import itertools
+import _random
 import math
 import random
 import time
@@ -49,6 +50,7 @@ from matchbook.sim.agents import SECOND, Agent
 from matchbook.sim.presets import GYM, Preset
 from matchbook.sim.runner import Simulation, agent_key, fundamental_path
 
+_seed = _random.Random.seed  # the C seeding under ``random.Random.seed`` for an int
 _WARM: dict[tuple[Any, ...], tuple[Simulation, dict[str, Any]]] = {}
 
 
@@ -93,6 +95,7 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.symbol = template.symbol
         self.observation_space = spaces.Box(-1e4, 1e4, (self.n_features,), np.float32)
         self._mid_prev = 0.0
+        self._rngs: list[random.Random] = []  # the background's generators, reseeded
 
     # -- shared helpers ----------------------------------------------------------------
 
@@ -105,8 +108,16 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         sim = self.sim
         sim.rewind(self._checkpoint)
         episode = int(self.np_random.integers(0, 2**62))
-        for agent in sim.agents:  # keyed by the agent's id, as in a run (see agent_seed)
-            agent.rng = random.Random((episode << 64) | agent_key(agent.agent_id))
+        # keyed by the agent's id, as in a run (see agent_seed); the previous episode's
+        # generators are reseeded as ``random.Random(seed)`` would seed a new one (the C
+        # seed, then no cached normal), without the Python-level constructor
+        rngs = self._rngs
+        if len(rngs) != len(sim.agents):
+            rngs[:] = [random.Random() for _ in sim.agents]
+        for agent, rng in zip(sim.agents, rngs, strict=True):
+            _seed(rng, (episode << 64) | agent_key(agent.agent_id))
+            rng.gauss_next = None  # type: ignore[attr-defined]
+            agent.rng = rng
         # the latent fundamental goes on from where the warm-up left it along a path of
         # the episode's own (the background agents would otherwise replay one future)
         i = (sim.now_ns - sim.start_ns) // SECOND
@@ -183,7 +194,9 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
 def _observations(rows: list[list[float]]) -> np.ndarray:
     """Observation rows as one ``(n, F)`` float32 array, clipped to the space."""
-    return np.clip(np.array(rows, dtype=np.float32), -1e4, 1e4)
+    out = np.array(rows, dtype=np.float32)
+    np.maximum(out, -1e4, out=out)  # as np.clip, without its Python wrappers
+    return np.minimum(out, 1e4, out=out)
 
 
 def _clone(template: Simulation) -> Simulation:
@@ -345,7 +358,8 @@ class _EnvGroup:
         terminated = [False] * count
         done = self.done
         for i, (env, action) in enumerate(zip(
-                self.envs, np.clip(actions, 0.0, 1.0).astype(np.float64).tolist(),
+                self.envs, np.minimum(np.maximum(actions.astype(np.float64), 0.0),
+                                      1.0).tolist(),
                 strict=True)):
             if done[i]:
                 rows.append(env._reset_row(None))

@@ -247,8 +247,7 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
             append(x)
         h += np.asarray(comp)
     if f.season:
-        day = 2 * math.pi * np.arange(n) / 86_400
-        h += f.season * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
+        h += _season(f.season, n)
     var_h = sum(sd * sd for _, sd in f.vol_components) + 0.625 * f.season ** 2
     sigma = f.sigma_bp_per_s * 1e-4 * np.exp(h - var_h)  # E[sigma^2] = sigma0^2
     quiet = _quiet_factor(f, n)
@@ -273,6 +272,16 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
     if quiet is not None:
         activity *= quiet ** f.activity_beta
     return price_ticks * np.exp(log_price), activity
+
+
+@functools.lru_cache(maxsize=16)
+def _season(amplitude: float, n: int) -> np.ndarray:
+    """The daily pattern of the log-volatility over ``n`` seconds (the same for every
+    seed: computed once per length, read-only)."""
+    day = 2 * math.pi * np.arange(n) / 86_400
+    pattern = amplitude * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
+    pattern.flags.writeable = False
+    return pattern
 
 
 def _ar1(shocks: np.ndarray, phi: float, x0: float) -> np.ndarray:
@@ -419,14 +428,17 @@ class Simulation:
         apply_all = self._apply_all
         first = self.messages
         limit = first + max_messages if max_messages else 0
-        next_second = self._next_second
+        # without recording, a second's end has nothing to record: the loop stops at the
+        # minutes' ends only (the volatility and the mids the agents read)
+        record = self.record
+        next_second = self._next_second if record else self._next_minute
         tie = self._tie  # nothing else schedules while the loop runs
         try:
             while heap and heap[0][0] < end_ns:
                 t, _, index, payload = pop(heap)
                 if t >= next_second:
                     self._close_seconds(t)
-                    next_second = self._next_second
+                    next_second = self._next_second if record else self._next_minute
                     if progress is not None:
                         progress((t - self.start_ns) // SECOND, self.preset.day_s)
                 self.now_ns = t
