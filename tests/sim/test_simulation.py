@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from matchbook.config import default_markets
 from matchbook.journal.durable import recover
+from matchbook.sim.agents import SECOND
 from matchbook.sim import (
     PRESETS,
     NoiseTrader,
@@ -294,3 +295,61 @@ def test_a_run_that_records_nothing_plays_the_same_market() -> None:
         states.append((sim.engine.state_hash(), sim.messages, sim._vol_ticks,
                        sim._minute_mid))
     assert states[0] == states[1]
+
+
+class _Keeper(NoiseTrader):
+    """An agent with a mutable attribute of its own (a list it appends to)."""
+
+    def __init__(self, agent_id: str, **kw: object) -> None:
+        super().__init__(agent_id, **kw)  # type: ignore[arg-type]
+        self.seen: list[int] = []
+        self.book: dict[str, list[int]] = {"a": [1]}
+
+    def wake(self, now_ns: int, m: object, out: list[object]) -> int:
+        self.seen.append(now_ns)
+        self.book["a"].append(now_ns)
+        return super().wake(now_ns, m, out)  # type: ignore[arg-type]
+
+
+def test_a_rewind_copies_the_agents_as_unpickling_would() -> None:
+    """``rewind`` copies the checkpoint's agents without unpickling them: the copies
+    equal the unpickled ones, and what one episode's agents change (a list, a nested
+    dict) never reaches the checkpoint or the next copy."""
+    import pickle
+
+    from matchbook.sim.runner import _Copier
+
+    sim = Simulation(SHORT, 2, record=False, extra_agents=[_Keeper("keeper")])
+    sim.run_until(sim.start_ns + 600 * SECOND)
+    checkpoint = sim.checkpoint(rngs=False)
+    copier = _Copier(checkpoint["rest"])
+    assert copier.plan is not None
+    assert pickle.dumps(copier.copy()) == pickle.dumps(tuple(pickle.loads(checkpoint["rest"])))
+    sim.rewind(checkpoint)
+    keeper = sim.agents[-1]
+    before = (list(keeper.seen), [*keeper.book["a"]])
+    for agent in sim.agents:
+        agent.rng = agent_random(3, agent.agent_id)
+    sim.run_until(sim.now_ns + 1200 * SECOND)
+    assert len(sim.agents[-1].seen) > len(before[0])
+    sim.rewind(checkpoint)
+    assert (sim.agents[-1].seen, sim.agents[-1].book["a"]) == before
+
+
+class _Reducing(NoiseTrader):
+    """An agent that pickles itself its own way."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_Reducing, (self.agent_id,), dict(vars(self)))
+
+
+def test_agents_that_pickle_themselves_are_unpickled() -> None:
+    import pickle
+
+    from matchbook.sim.runner import _Copier
+
+    sim = Simulation(SHORT, 2, record=False, extra_agents=[_Reducing("own")])
+    rest = sim.checkpoint(rngs=False)["rest"]
+    copier = _Copier(rest)
+    assert copier.plan is None
+    assert pickle.dumps(copier.copy()) == pickle.dumps(tuple(pickle.loads(rest)))
