@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from matchbook.config import default_markets
 from matchbook.journal.durable import recover
-from matchbook.sim.agents import SECOND
 from matchbook.sim import (
     PRESETS,
     NoiseTrader,
@@ -24,6 +23,7 @@ from matchbook.sim import (
     journal_digest,
     run_preset,
 )
+from matchbook.sim.agents import SECOND
 
 SHORT = PRESETS["small"].scaled(day_s=1800)
 

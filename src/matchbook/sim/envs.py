@@ -31,8 +31,8 @@ observations and ``(B, A)`` actions (next-step autoreset).
 
 from __future__ import annotations
 
-import itertools
 import _random
+import itertools
 import math
 import random
 import time
