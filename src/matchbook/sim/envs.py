@@ -163,8 +163,9 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _book(self) -> tuple[int, int, int, int]:
         book = self.sim.engine.books[self.symbol.name]
-        bid = -book.bid_heap[0] if book.bid_heap else 0
-        ask = book.ask_heap[0] if book.ask_heap else 0
+        bids, asks = book.bid_heap, book.ask_heap
+        bid = -bids[0] if bids else 0
+        ask = asks[0] if asks else 0
         bq = book.bids[bid].total if bid else 0
         aq = book.asks[ask].total if ask else 0
         return bid, ask, bq, aq
@@ -174,10 +175,11 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _market_features(self) -> tuple[float, float, float]:
         bid, ask, bq, aq = self._book()
-        mid = self._mid()
+        sim = self.sim
+        mid = sim.view.mid()
         spread_bp = (ask - bid) / mid * 1e4 if bid and ask else 0.0
         imbalance = (bq - aq) / (bq + aq) if bq + aq else 0.0
-        vol_bp = self.sim._vol_ticks / mid * 1e4 if mid else 0.0
+        vol_bp = sim._vol_ticks / mid * 1e4 if mid else 0.0
         return spread_bp, imbalance, vol_bp
 
     def _background(self) -> None:
@@ -248,19 +250,21 @@ class ExecutionEnv(_MarketEnv):
         lots = self.left if last else min(self.left, round(share * self.left))
         reward = 0.0
         filled = 0
+        sim = self.sim
         if lots > 0:
-            (events,) = self.sim.submit([PlaceOrder(self.policy.user_id, self.symbol.name,
-                                                    self.side, MARKET, qty_lots=lots,
-                                                    tif=IOC)], self.policy)
+            policy = sim.agents[-1]
+            (events,) = sim.submit([PlaceOrder(policy.user_id, self.symbol.name, self.side,
+                                               MARKET, qty_lots=lots, tif=IOC)], policy)
             sign = 1 if self.side == BUY else -1
+            arrival = self.arrival
             for e in events:
                 if type(e) is TradeExecuted:
                     filled += e.qty_lots
-                    slip_bp = sign * (e.price_ticks - self.arrival) / self.arrival * 1e4
+                    slip_bp = sign * (e.price_ticks - arrival) / arrival * 1e4
                     reward -= slip_bp * e.qty_lots / self.target_lots
             self.left -= filled
         self.t += 1
-        self._background()
+        sim.run_until(sim.now_ns + self.step_ns, None, self.max_background)
         terminated = self.left == 0 or self.t >= self.horizon
         if terminated and self.left:
             reward -= 50.0 * self.left / self.target_lots  # not done: 50 bp on the rest
