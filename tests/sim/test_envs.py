@@ -110,3 +110,25 @@ def test_a_vector_needs_at_least_one_env_and_worker() -> None:
         ExecutionVectorEnv(num_envs=0)
     with pytest.raises(ValueError, match="workers"):
         ExecutionVectorEnv(num_envs=2, workers=0)
+
+
+def test_an_episode_does_not_depend_on_the_episodes_before_it() -> None:
+    """A reset reuses the environment's objects (the background's generators, the
+    day-long paths written in place): an episode after others is the one a fresh
+    environment plays."""
+    def play(env: ExecutionEnv, seed: int, steps: int) -> list[object]:
+        obs, _ = env.reset(seed=seed)
+        seen: list[object] = [obs.tolist()]
+        for _ in range(steps):
+            obs, reward, terminated, _, _ = env.step(np.array([0.05], dtype=np.float32))
+            seen += [obs.tolist(), reward]
+            if terminated:
+                break
+        seen += [env.sim.engine.state_hash(), env.sim._fundamental.tolist()]
+        return seen
+
+    fresh = play(ExecutionEnv(horizon=20), 3, 20)
+    env = ExecutionEnv(horizon=20)
+    play(env, 9, 20)
+    play(env, 10, 7)
+    assert play(env, 3, 20) == fresh

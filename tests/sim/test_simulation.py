@@ -23,6 +23,7 @@ from matchbook.sim import (
     journal_digest,
     run_preset,
 )
+from matchbook.sim.agents import SECOND
 
 SHORT = PRESETS["small"].scaled(day_s=1800)
 
@@ -263,3 +264,92 @@ def test_makers_with_a_view_time_scale_keep_their_view_error_for_a_while() -> No
     # its size (fresh noise of 3 bp would move it by about 3.4 bp a wake)
     assert float(np.mean(steps)) < 0.1 * 3.0 * 2 / math.sqrt(math.pi)
     assert 0.5 < float(np.mean(levels)) < 5.0
+
+
+def test_the_vectorised_recursion_is_the_step_by_step_one() -> None:
+    """``_ar1`` (a gym reset's path) is the AR(1) recursion of an exact run, up to the
+    rounding of the last bits, also over many blocks (a short time scale)."""
+    from matchbook.sim.runner import _ar1, fundamental_path
+
+    shocks = np.random.default_rng(4).standard_normal(5000)
+    for phi in (1.0, 1.0 - 1e-5, 0.996, 0.5, 0.01):
+        x, expected = 0.7, []
+        for e in shocks.tolist():
+            x = phi * x + e
+            expected.append(x)
+        np.testing.assert_allclose(_ar1(shocks, phi, 0.7), expected, rtol=1e-9, atol=1e-12)
+    for seed in range(3):
+        exact = fundamental_path(PRESETS["gym"], seed, 5_000_000.0, 1200)
+        fast = fundamental_path(PRESETS["gym"], seed, 5_000_000.0, 1200, exact=False)
+        for a, b in zip(exact, fast, strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def test_a_run_that_records_nothing_plays_the_same_market() -> None:
+    """Without recording the loop stops only at the minutes' ends (not every second):
+    the same commands, the same state."""
+    states = []
+    for record in (True, False):
+        sim = Simulation(SHORT, 5, record=record)
+        sim.run_until(sim.end_ns)
+        states.append((sim.engine.state_hash(), sim.messages, sim._vol_ticks,
+                       sim._minute_mid))
+    assert states[0] == states[1]
+
+
+class _Keeper(NoiseTrader):
+    """An agent with a mutable attribute of its own (a list it appends to)."""
+
+    def __init__(self, agent_id: str, **kw: object) -> None:
+        super().__init__(agent_id, **kw)  # type: ignore[arg-type]
+        self.seen: list[int] = []
+        self.book: dict[str, list[int]] = {"a": [1]}
+
+    def wake(self, now_ns: int, m: object, out: list[object]) -> int:
+        self.seen.append(now_ns)
+        self.book["a"].append(now_ns)
+        return super().wake(now_ns, m, out)  # type: ignore[arg-type]
+
+
+def test_a_rewind_copies_the_agents_as_unpickling_would() -> None:
+    """``rewind`` copies the checkpoint's agents without unpickling them: the copies
+    equal the unpickled ones, and what one episode's agents change (a list, a nested
+    dict) never reaches the checkpoint or the next copy."""
+    import pickle
+
+    from matchbook.sim.runner import _Copier
+
+    sim = Simulation(SHORT, 2, record=False, extra_agents=[_Keeper("keeper")])
+    sim.run_until(sim.start_ns + 600 * SECOND)
+    checkpoint = sim.checkpoint(rngs=False)
+    copier = _Copier(checkpoint["rest"])
+    assert copier.plan is not None
+    assert pickle.dumps(copier.copy()) == pickle.dumps(tuple(pickle.loads(checkpoint["rest"])))
+    sim.rewind(checkpoint)
+    keeper = sim.agents[-1]
+    before = (list(keeper.seen), [*keeper.book["a"]])
+    for agent in sim.agents:
+        agent.rng = agent_random(3, agent.agent_id)
+    sim.run_until(sim.now_ns + 1200 * SECOND)
+    assert len(sim.agents[-1].seen) > len(before[0])
+    sim.rewind(checkpoint)
+    assert (sim.agents[-1].seen, sim.agents[-1].book["a"]) == before
+
+
+class _Reducing(NoiseTrader):
+    """An agent that pickles itself its own way."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_Reducing, (self.agent_id,), dict(vars(self)))
+
+
+def test_agents_that_pickle_themselves_are_unpickled() -> None:
+    import pickle
+
+    from matchbook.sim.runner import _Copier
+
+    sim = Simulation(SHORT, 2, record=False, extra_agents=[_Reducing("own")])
+    rest = sim.checkpoint(rngs=False)["rest"]
+    copier = _Copier(rest)
+    assert copier.plan is None
+    assert pickle.dumps(copier.copy()) == pickle.dumps(tuple(pickle.loads(rest)))

@@ -31,6 +31,7 @@ observations and ``(B, A)`` actions (next-step autoreset).
 
 from __future__ import annotations
 
+import _random
 import itertools
 import math
 import random
@@ -49,6 +50,7 @@ from matchbook.sim.agents import SECOND, Agent
 from matchbook.sim.presets import GYM, Preset
 from matchbook.sim.runner import Simulation, agent_key, fundamental_path
 
+_seed = _random.Random.seed  # the C seeding under ``random.Random.seed`` for an int
 _WARM: dict[tuple[Any, ...], tuple[Simulation, dict[str, Any]]] = {}
 
 
@@ -85,12 +87,15 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         self.max_background = max_background
         template, self._checkpoint = _warm(preset, warm_seed, warmup_s)
         self.sim = _clone(template)
+        self.sim._fundamental = template._fundamental.copy()  # written by each reset
+        self.sim._activity = template._activity.copy()
         self._template_fundamental = template._fundamental
         self._template_activity = template._activity
         self.episode_seconds = 3600.0
         self.symbol = template.symbol
         self.observation_space = spaces.Box(-1e4, 1e4, (self.n_features,), np.float32)
         self._mid_prev = 0.0
+        self._rngs: list[random.Random] = []  # the background's generators, reseeded
 
     # -- shared helpers ----------------------------------------------------------------
 
@@ -103,19 +108,30 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
         sim = self.sim
         sim.rewind(self._checkpoint)
         episode = int(self.np_random.integers(0, 2**62))
-        for agent in sim.agents:  # keyed by the agent's id, as in a run (see agent_seed)
-            agent.rng = random.Random((episode << 64) | agent_key(agent.agent_id))
+        # keyed by the agent's id, as in a run (see agent_seed); the previous episode's
+        # generators are reseeded as ``random.Random(seed)`` would seed a new one (the C
+        # seed, then no cached normal), without the Python-level constructor
+        rngs = self._rngs
+        if len(rngs) != len(sim.agents):
+            rngs[:] = [random.Random() for _ in sim.agents]
+        for agent, rng in zip(sim.agents, rngs, strict=True):
+            _seed(rng, (episode << 64) | agent_key(agent.agent_id))
+            rng.gauss_next = None  # type: ignore[attr-defined]
+            agent.rng = rng
         # the latent fundamental goes on from where the warm-up left it along a path of
         # the episode's own (the background agents would otherwise replay one future)
         i = (sim.now_ns - sim.start_ns) // SECOND
         length = len(self._template_fundamental)
         ahead = min(length - i, int(self.episode_seconds) + 600)
         path, activity = fundamental_path(self.preset, episode,
-                                          float(self._template_fundamental[i]), ahead)
-        sim._fundamental = np.concatenate([self._template_fundamental[:i], path[:ahead],
-                                           np.full(length - i - ahead, path[ahead - 1])])
-        sim._activity = np.concatenate([self._template_activity[:i], activity[:ahead],
-                                        np.full(length - i - ahead, activity[ahead - 1])])
+                                          float(self._template_fundamental[i]), ahead,
+                                          exact=False)
+        # the whole day's paths (for ``Simulation.result``), written in place: the warm-up
+        # part stays the template's, the episode's part and its end value follow (two
+        # new day-long arrays at every reset cost more than the rest of the reset)
+        for day, part in ((sim._fundamental, path), (sim._activity, activity)):
+            day[i:i + ahead] = part[:ahead]
+            day[i + ahead:] = part[ahead - 1]
         sim.view.set_paths(path[:ahead], activity[:ahead], first_second=i)
 
     # -- the gymnasium interface: a subclass gives ``_reset_row``, ``_act`` and ``_row``
@@ -147,8 +163,9 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _book(self) -> tuple[int, int, int, int]:
         book = self.sim.engine.books[self.symbol.name]
-        bid = -book.bid_heap[0] if book.bid_heap else 0
-        ask = book.ask_heap[0] if book.ask_heap else 0
+        bids, asks = book.bid_heap, book.ask_heap
+        bid = -bids[0] if bids else 0
+        ask = asks[0] if asks else 0
         bq = book.bids[bid].total if bid else 0
         aq = book.asks[ask].total if ask else 0
         return bid, ask, bq, aq
@@ -158,10 +175,11 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
     def _market_features(self) -> tuple[float, float, float]:
         bid, ask, bq, aq = self._book()
-        mid = self._mid()
+        sim = self.sim
+        mid = sim.view.mid()
         spread_bp = (ask - bid) / mid * 1e4 if bid and ask else 0.0
         imbalance = (bq - aq) / (bq + aq) if bq + aq else 0.0
-        vol_bp = self.sim._vol_ticks / mid * 1e4 if mid else 0.0
+        vol_bp = sim._vol_ticks / mid * 1e4 if mid else 0.0
         return spread_bp, imbalance, vol_bp
 
     def _background(self) -> None:
@@ -178,7 +196,9 @@ class _MarketEnv(gym.Env[np.ndarray, np.ndarray]):
 
 def _observations(rows: list[list[float]]) -> np.ndarray:
     """Observation rows as one ``(n, F)`` float32 array, clipped to the space."""
-    return np.clip(np.array(rows, dtype=np.float32), -1e4, 1e4)
+    out = np.array(rows, dtype=np.float32)
+    np.maximum(out, -1e4, out=out)  # as np.clip, without its Python wrappers
+    return np.minimum(out, 1e4, out=out)
 
 
 def _clone(template: Simulation) -> Simulation:
@@ -230,19 +250,21 @@ class ExecutionEnv(_MarketEnv):
         lots = self.left if last else min(self.left, round(share * self.left))
         reward = 0.0
         filled = 0
+        sim = self.sim
         if lots > 0:
-            (events,) = self.sim.submit([PlaceOrder(self.policy.user_id, self.symbol.name,
-                                                    self.side, MARKET, qty_lots=lots,
-                                                    tif=IOC)], self.policy)
+            policy = sim.agents[-1]
+            (events,) = sim.submit([PlaceOrder(policy.user_id, self.symbol.name, self.side,
+                                               MARKET, qty_lots=lots, tif=IOC)], policy)
             sign = 1 if self.side == BUY else -1
+            arrival = self.arrival
             for e in events:
                 if type(e) is TradeExecuted:
                     filled += e.qty_lots
-                    slip_bp = sign * (e.price_ticks - self.arrival) / self.arrival * 1e4
+                    slip_bp = sign * (e.price_ticks - arrival) / arrival * 1e4
                     reward -= slip_bp * e.qty_lots / self.target_lots
             self.left -= filled
         self.t += 1
-        self._background()
+        sim.run_until(sim.now_ns + self.step_ns, None, self.max_background)
         terminated = self.left == 0 or self.t >= self.horizon
         if terminated and self.left:
             reward -= 50.0 * self.left / self.target_lots  # not done: 50 bp on the rest
@@ -340,7 +362,8 @@ class _EnvGroup:
         terminated = [False] * count
         done = self.done
         for i, (env, action) in enumerate(zip(
-                self.envs, np.clip(actions, 0.0, 1.0).astype(np.float64).tolist(),
+                self.envs, np.minimum(np.maximum(actions.astype(np.float64), 0.0),
+                                      1.0).tolist(),
                 strict=True)):
             if done[i]:
                 rows.append(env._reset_row(None))

@@ -31,6 +31,7 @@ execution agents) is in ``SimResult``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import gc
 import hashlib
@@ -72,9 +73,9 @@ def agent_seed(seed: int, agent_id: str) -> np.random.SeedSequence:
 
     Keyed by a hash of the id, not by the agent's position, so that adding or removing
     agents leaves every other agent's stream as it was."""
-    root = np.random.SeedSequence(seed)
-    return np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key,
-                                                           agent_key(agent_id)))
+    # SeedSequence(seed) has entropy ``seed`` and no spawn key: its child keyed by the
+    # agent is built directly (the same stream, one construction instead of two)
+    return np.random.SeedSequence(seed, spawn_key=(agent_key(agent_id),))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -219,10 +220,16 @@ class _View:
 
 
 def fundamental_path(preset: Preset, seed: int, price_ticks: float,
-                     seconds: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     seconds: int | None = None, *, exact: bool = True
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The latent fundamental (ticks, one value per simulated second from
     ``price_ticks``, for ``seconds`` or the day plus one hour for the informed traders'
-    look-ahead) and the activity multiplier."""
+    look-ahead) and the activity multiplier.
+
+    Its three AR(1) recursions run one step at a time in Python with ``exact`` (a
+    run's journal depends on every bit of the path); without it they run in NumPy a
+    block at a time (``_ar1``: the same draws, the same recursion, rounded differently
+    in the last bits, about ten times faster), which a gym episode's reset uses."""
     f = preset.fundamental
     n = (seconds if seconds is not None else preset.day_s + 3600) + 1
     rng = np.random.Generator(np.random.PCG64(agent_seed(seed, "fundamental")))
@@ -230,16 +237,18 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
     for tau, sd in f.vol_components:
         phi = math.exp(-1.0 / tau)
         shocks = rng.standard_normal(n) * sd * math.sqrt(1 - phi * phi)
+        x = rng.standard_normal() * sd
+        if not exact:
+            h += _ar1(shocks, phi, x)
+            continue
         comp: list[float] = []
         append = comp.append
-        x = rng.standard_normal() * sd
         for e in shocks.tolist():
             x = phi * x + e
             append(x)
         h += np.asarray(comp)
     if f.season:
-        day = 2 * math.pi * np.arange(n) / 86_400
-        h += f.season * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
+        h += _season(f.season, n)
     var_h = sum(sd * sd for _, sd in f.vol_components) + 0.625 * f.season ** 2
     sigma = f.sigma_bp_per_s * 1e-4 * np.exp(h - var_h)  # E[sigma^2] = sigma0^2
     quiet = _quiet_factor(f, n)
@@ -250,16 +259,53 @@ def fundamental_path(preset: Preset, seed: int, price_ticks: float,
         jumps *= quiet
     steps = sigma * rng.standard_normal(n) + jumps
     kappa = math.log(2) / f.half_life_s
-    x = 0.0
-    path: list[float] = []
-    append = path.append
-    for s in steps.tolist():
-        x += s - kappa * x
-        append(x)
+    if exact:
+        x = 0.0
+        path: list[float] = []
+        append = path.append
+        for s in steps.tolist():
+            x += s - kappa * x
+            append(x)
+        log_price = np.asarray(path)
+    else:
+        log_price = _ar1(steps, 1.0 - kappa, 0.0)
     activity = np.exp(f.activity_beta * (h - var_h / 2))
     if quiet is not None:
         activity *= quiet ** f.activity_beta
-    return price_ticks * np.exp(np.asarray(path)), activity
+    return price_ticks * np.exp(log_price), activity
+
+
+@functools.lru_cache(maxsize=16)
+def _season(amplitude: float, n: int) -> np.ndarray:
+    """The daily pattern of the log-volatility over ``n`` seconds (the same for every
+    seed: computed once per length, read-only)."""
+    day = 2 * math.pi * np.arange(n) / 86_400
+    pattern = amplitude * (np.sin(day) + 0.5 * np.sin(2 * day + 1.0))
+    pattern.flags.writeable = False
+    return pattern
+
+
+def _ar1(shocks: np.ndarray, phi: float, x0: float) -> np.ndarray:
+    """``x[t] = phi * x[t-1] + shocks[t]`` from ``x[-1] = x0``, vectorised a block at a
+    time: within a block ``x[j] = phi**(j+1) * (x0 + sum(shocks[i] / phi**(i+1), i <= j))``,
+    the block short enough (``phi**-block`` at most ``e**40``) that nothing overflows or
+    loses more than a few bits."""
+    n = len(shocks)
+    out = np.empty(n)
+    if not 0.0 < phi <= 1.0:
+        raise ValueError(f"phi must be in (0, 1], got {phi}")
+    block = n if phi == 1.0 else max(1, min(n, int(40.0 / -math.log(phi))))
+    powers = np.exp(np.arange(1, block + 1, dtype=np.float64) * math.log(phi))
+    x = x0
+    for lo in range(0, n, block):
+        hi = min(n, lo + block)
+        p = powers[:hi - lo]
+        seg = np.cumsum(shocks[lo:hi] / p)
+        seg += x
+        seg *= p
+        out[lo:hi] = seg
+        x = float(seg[-1])
+    return out
 
 
 def _quiet_factor(f: Fundamental, n: int) -> np.ndarray | None:
@@ -383,30 +429,39 @@ class Simulation:
         apply_all = self._apply_all
         first = self.messages
         limit = first + max_messages if max_messages else 0
-        while heap and heap[0][0] < end_ns:
-            t, _, index, payload = pop(heap)
-            if t >= self._next_second:
-                self._close_seconds(t)
-                if progress is not None:
-                    progress((t - self.start_ns) // SECOND, self.preset.day_s)
-            self.now_ns = t
-            agent = agents[index]
-            if payload is None:
-                out: list[Any] = []
-                nxt = agent.wake(t, view, out)
-                if out:
-                    if agent.latency_ns:
-                        self._tie += 1
-                        push(heap, (t + agent.latency_ns, self._tie, index, out))
-                    else:
-                        apply_all(t, out, agent)
-                if nxt:
-                    self._tie += 1
-                    push(heap, (nxt if nxt > t else t + 1, self._tie, index, None))
-            else:
-                apply_all(t, payload, agent)
-            if limit and self.messages >= limit:
-                return self.messages - first
+        # without recording, a second's end has nothing to record: the loop stops at the
+        # minutes' ends only (the volatility and the mids the agents read)
+        record = self.record
+        next_second = self._next_second if record else self._next_minute
+        tie = self._tie  # nothing else schedules while the loop runs
+        try:
+            while heap and heap[0][0] < end_ns:
+                t, _, index, payload = pop(heap)
+                if t >= next_second:
+                    self._close_seconds(t)
+                    next_second = self._next_second if record else self._next_minute
+                    if progress is not None:
+                        progress((t - self.start_ns) // SECOND, self.preset.day_s)
+                self.now_ns = t
+                agent = agents[index]
+                if payload is None:
+                    out: list[Any] = []
+                    nxt = agent.wake(t, view, out)
+                    if out:
+                        if agent.latency_ns:
+                            tie += 1
+                            push(heap, (t + agent.latency_ns, tie, index, out))
+                        else:
+                            apply_all(t, out, agent)
+                    if nxt:
+                        tie += 1
+                        push(heap, (nxt if nxt > t else t + 1, tie, index, None))
+                else:
+                    apply_all(t, payload, agent)
+                if limit and self.messages >= limit:
+                    return self.messages - first
+        finally:
+            self._tie = tie
         if not (heap and heap[0][0] < end_ns) and end_ns > self.now_ns:
             self._close_seconds(end_ns)
             self.now_ns = end_ns
@@ -420,11 +475,28 @@ class Simulation:
     def _apply_all(self, t: int, commands: list[Any], agent: Agent | None,
                    collect: bool = False) -> list[list[Any]]:
         apply = self.engine.apply
-        pending = self._pending if self.writer is not None else None
         fill_agents = self._fill_agents
-        record = self.record
         results: list[list[Any]] = []
         seq = self.seq
+        if self.writer is None and not collect and not self.record:
+            # a gym environment's background: only the fills (to the agents that follow
+            # theirs) and the rejects are read
+            for command in commands:
+                seq += 1
+                for e in apply(seq, t, command):
+                    kind = type(e)
+                    if kind is OrderFilled:
+                        listener = fill_agents.get(e.user_id)
+                        if listener is not None:
+                            listener.on_fill(e.side, e.price_ticks, e.qty_lots)
+                    elif kind is OrderRejected:
+                        name = str(e.code)
+                        self.rejects[name] = self.rejects.get(name, 0) + 1
+            self.messages += seq - self.seq
+            self.seq = seq
+            return results
+        pending = self._pending if self.writer is not None else None
+        record = self.record
         for command in commands:
             seq += 1
             events = apply(seq, t, command)
@@ -519,9 +591,12 @@ class Simulation:
         """Put the simulation back in a ``checkpoint``'s state: the engine is restored
         from its snapshot (``Engine.restore``), nothing is replayed."""
         self.engine = Engine.restore(self.markets, checkpoint["engine"])
+        copier = checkpoint.get("copier")
+        if copier is None:  # built at the first rewind, kept in the checkpoint
+            copier = checkpoint["copier"] = _Copier(checkpoint["rest"])
         (agents, self._heap, self._tie, self.seq, self.now_ns, self.messages,
          self._next_minute, self._next_second, self._minute_mid,
-         self._vol_ticks, self._parents) = pickle.loads(checkpoint["rest"])
+         self._vol_ticks, self._parents) = copier.copy()
         self.agents = agents
         self._fill_agents = {a.user_id: a for a in agents if a.wants_fills}
         self.view.rebind(self.engine)
@@ -571,6 +646,85 @@ class Simulation:
             tick_size=str(self.symbol.tick_size),
             fundamental_ticks=self._fundamental[:self.preset.day_s:60].copy(),
         )
+
+
+_SCALARS = (int, float, str, bool, bytes, type(None))
+
+
+def _immutable(value: object) -> bool:
+    return type(value) in _SCALARS or (type(value) is tuple
+                                       and all(_immutable(v) for v in value))
+
+
+def _plain(cls: type) -> bool:
+    """Instances of ``cls`` are pickled as their ``__dict__`` and nothing else."""
+    return (all("__slots__" not in vars(c) for c in cls.__mro__)
+            and cls.__reduce_ex__ is object.__reduce_ex__
+            and cls.__reduce__ is object.__reduce__
+            and getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__
+            and not hasattr(cls, "__setstate__"))
+
+
+class _Copier:
+    """Fresh copies of a checkpoint's agents and schedule, as ``pickle.loads`` of its
+    bytes would give, made faster: each agent is a new instance of its class with a copy
+    of the saved ``__dict__`` (the scalars shared, a flat list, dict or set of scalars
+    copied, anything else deep-copied). Agents that pickle themselves otherwise, or that
+    share a mutable object, are unpickled as before."""
+
+    def __init__(self, rest: bytes) -> None:
+        self.rest = rest
+        state = pickle.loads(rest)
+        agents, heap = state[0], state[1]
+        self.plan: list[tuple[type, dict[str, Any], list[str], list[str]]] | None = []
+        shared: set[int] = set()
+        for agent in agents:
+            cls = type(agent)
+            if not _plain(cls) or not hasattr(agent, "__dict__"):
+                self.plan = None
+                break
+            flat, deep = [], []
+            for key, value in vars(agent).items():
+                if _immutable(value):
+                    continue
+                if id(value) in shared:
+                    self.plan = None
+                    break
+                shared.add(id(value))
+                if type(value) in (list, dict, set) and all(
+                        _immutable(v) for v in (value.values() if type(value) is dict
+                                                else value)):
+                    flat.append(key)
+                else:
+                    deep.append(key)
+            if self.plan is None:
+                break
+            self.plan.append((cls, dict(vars(agent)), flat, deep))
+        if not all(payload is None or all(_immutable(c) or type(c).__module__.startswith(
+                "matchbook.core") for c in payload) for _, _, _, payload in heap):
+            self.plan = None  # a latency payload holds something unknown
+        self.heap = heap
+        self.rest_state = state[2:]
+
+    def copy(self) -> tuple[Any, ...]:
+        if self.plan is None:
+            return tuple(pickle.loads(self.rest))
+        agents = []
+        for cls, saved, flat, deep in self.plan:
+            agent = cls.__new__(cls)
+            state = saved.copy()
+            for key in flat:
+                state[key] = state[key].copy()
+            for key in deep:
+                state[key] = copy.deepcopy(state[key])
+            agent.__dict__.update(state)
+            agents.append(agent)
+        heap = [entry if entry[3] is None else (*entry[:3], list(entry[3]))
+                for entry in self.heap]
+        (tie, seq, now_ns, messages, next_minute, next_second, minute_mid, vol_ticks,
+         parents) = self.rest_state
+        return (agents, heap, tie, seq, now_ns, messages, next_minute, next_second,
+                list(minute_mid), vol_ticks, [list(row) for row in parents])
 
 
 def run_preset(preset: Preset | str, seed: int, data_dir: str | Path | None = None, *,
