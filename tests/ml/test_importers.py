@@ -270,3 +270,33 @@ def test_cli_imports_write_a_data_set_and_errors_are_one_line(tmp_path: Path) ->
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert f"{bad}, line 2, field size: truncated line" in " ".join(result.output.split())
+
+
+def test_cli_an_output_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    """``--out`` under a regular file (or anywhere the user cannot write): exit status 1 and
+    one line naming the path, never a traceback."""
+    import numpy as np
+    from test_features import random_dataset
+
+    from matchbook.ml.schema import write_dataset
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    m, o = lobster_pair(tmp_path)
+    l3 = tmp_path / "day.csv"
+    l3.write_text(L3)
+    data = write_dataset(tmp_path / "data", random_dataset(np.random.default_rng(0), 300))
+    runs = {
+        "import-lobster": ["ml", "import-lobster", "--message", str(m), "--orderbook", str(o),
+                           "--out", str(blocker / "lob")],
+        "import-l3": ["ml", "import-l3", str(l3), "--out", str(blocker / "l3")],
+        "train": ["ml", "train", "--data", str(data), "--model", "logistic",
+                  "--out", str(blocker / "model.pkl")],
+    }
+    for name, args in runs.items():
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, (name, result.output)
+        assert isinstance(result.exception, SystemExit), (name, repr(result.exception))
+        text = " ".join(result.output.split())
+        assert "Traceback" not in text and "error:" in text, (name, text)
+        assert f"{blocker}" in text and "cannot write" in text, (name, text)

@@ -32,6 +32,17 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """An output that cannot be written (a missing parent, no permission, a full disk) is
+    the user's one-line error, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or target
+        raise _fail(f"{where}: cannot write ({exc.strerror or exc})") from exc
+
+
+@contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=errors, disable=quiet or not errors.is_terminal,
@@ -98,7 +109,8 @@ def capture_command(
     written = {}
     for name, ds in found.items():
         target = out if len(found) == 1 else out / name
-        write_dataset(target, ds)
+        with _writing(target):
+            write_dataset(target, ds)
         written[target] = ds
     _summary(f"captured {data_dir}", written, out, time.perf_counter() - started)
 
@@ -126,7 +138,8 @@ def import_lobster_command(
                             regime=regime, date=date, opening=opening)
     except DataError as exc:
         raise _fail(str(exc)) from exc
-    write_dataset(out, ds)
+    with _writing(out):
+        write_dataset(out, ds)
     _summary("LOBSTER import", {out: ds}, out, time.perf_counter() - started)
 
 
@@ -151,7 +164,8 @@ def import_l3_command(
                        regime=regime)
     except DataError as exc:
         raise _fail(str(exc)) from exc
-    write_dataset(out, ds)
+    with _writing(out):
+        write_dataset(out, ds)
     _summary("L3 CSV import", {out: ds}, out, time.perf_counter() - started)
 
 
@@ -224,8 +238,9 @@ def evaluate_command(
         best = result["best"]["name"]
         train_names = sorted({samples.session_names[c] for c in np.unique(
             samples.session[details.train_mask])})
-        write_model(save_model, details.models[best], label=samples.label.name,
-                    trained_on=train_names, name=best)
+        with _writing(save_model):
+            write_model(save_model, details.models[best], label=samples.label.name,
+                        trained_on=train_names, name=best)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -237,7 +252,8 @@ def evaluate_command(
                       f"{rs['best']['ci_high']:.2%}) vs {rs['best']['best_baseline']} "
                       f"{rs['best']['best_baseline_accuracy']:.2%}", highlight=False)
     target = plots or data / "report"
-    paths = plot_all(result, details, target)
+    with _writing(target):
+        paths = plot_all(result, details, target)
     console.print("plots: " + ", ".join(str(p) for p in paths), highlight=False)
 
 
@@ -288,7 +304,7 @@ def simulate_command(
     if seeds < 1 or hours <= 0:
         raise _fail("--seeds and --hours must be positive")
     started = time.perf_counter()
-    with _progress(False) as note:
+    with _progress(False) as note, _writing(out):
         try:
             runs = simulate(preset, seeds, out, first_seed=first_seed,
                             day_s=int(hours * 3600), note=note)
@@ -343,8 +359,9 @@ def train_command(
         note(f"fitting {model} on {rows.size:,} events")
         fitted = (LightGBM(seed=seed) if model == "lightgbm" else logistic()).fit(
             samples.X[rows], samples.y[rows])
-    path = save_model(out, fitted, label="next-mid", trained_on=samples.session_names,
-                      name=model)
+    with _writing(out):
+        path = save_model(out, fitted, label="next-mid", trained_on=samples.session_names,
+                          name=model)
     console.print(f"{model} trained on {rows.size:,} events of {len(samples.session_names)} "
                   f"sessions -> {path}", highlight=False)
 
