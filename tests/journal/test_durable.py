@@ -482,6 +482,22 @@ def test_cli_reports_a_missing_data_dir(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no journal" in result.output
 
 
+@pytest.mark.parametrize("command", [("journal", "verify"), ("journal", "inspect"),
+                                     ("journal", "replay", "--to", "5"),
+                                     ("snapshot", "create")])
+def test_cli_reports_a_bad_markets_file_in_one_line(data_dir: Path, command: tuple[str, ...]
+                                                    ) -> None:
+    broken = data_dir / "broken.toml"
+    broken.write_text("[symbols\n")
+    missing = data_dir / "missing.toml"
+    for path, problem in ((missing, "No such file"), (broken, "")):
+        result = cli(*command, "--data-dir", data_dir, "--markets", path)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+        assert "error:" in result.output and str(path) in result.output
+        assert problem in result.output
+
+
 def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Path) -> None:
     """Orders placed under the old limits replay under the old limits: the change is a
     journaled command at the sequence number where the new configuration took effect."""

@@ -57,13 +57,16 @@ def _configuration(path: Path | None) -> Markets:
     """The markets of the configuration file. Risk limits are not read: a replay takes
     them from the journal and snapshots, as they were when each command ran."""
     from matchbook.config import read_config
-    from matchbook.core import load_markets
+    from matchbook.core import ConfigError, load_markets
 
-    return load_markets(read_config(path))
+    try:
+        return load_markets(read_config(path))
+    except (OSError, ValueError, ConfigError) as exc:  # TOMLDecodeError is a ValueError
+        raise _fail(f"{path or 'the markets file'}: {exc}") from exc
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
