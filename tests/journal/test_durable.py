@@ -477,6 +477,18 @@ def test_cli_snapshot_create_and_list(data_dir: Path) -> None:
     assert cli("journal", "verify", "--data-dir", data_dir).exit_code == 0
 
 
+@pytest.mark.parametrize("args", [("journal", "inspect", "--limit", "-1"),
+                                  ("journal", "replay", "--to", "5", "--depth", "-1"),
+                                  ("journal", "replay", "--to", "5", "--orders", "-2")])
+def test_cli_refuses_a_negative_count(data_dir: Path, args: tuple[str, ...]) -> None:
+    """A negative count used to slice from the end (--limit -1 showed one record, --orders
+    -2 all but two): it is a usage error naming the option."""
+    result = cli(*args, "--data-dir", data_dir)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"Invalid value for '{args[-2]}'" in text and "greater than or equal to 0" in text
+
+
 def test_cli_reports_a_missing_data_dir(tmp_path: Path) -> None:
     result = cli("journal", "verify", "--data-dir", tmp_path / "nowhere")
     assert result.exit_code == 1 and "no journal" in result.output
