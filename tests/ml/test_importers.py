@@ -300,3 +300,31 @@ def test_cli_an_output_that_cannot_be_written_is_a_one_line_error(tmp_path: Path
         text = " ".join(result.output.split())
         assert "Traceback" not in text and "error:" in text, (name, text)
         assert f"{blocker}" in text and "cannot write" in text, (name, text)
+
+
+def test_cli_refuses_counts_that_cannot_work(tmp_path: Path) -> None:
+    """Zero training events or bootstrap resamples ended in a numpy/scikit-learn
+    traceback, and ``backtest --every 0`` in an agent waking forever at the same instant:
+    each is refused before any work, naming the option."""
+    import numpy as np
+    from test_features import random_dataset
+
+    from matchbook.ml.schema import write_dataset
+
+    data = write_dataset(tmp_path / "data", random_dataset(np.random.default_rng(0), 300))
+    usage = {
+        "--max-train": ["ml", "train", "--data", str(data), "--out", str(tmp_path / "m.pkl"),
+                        "--model", "logistic", "--max-train", "0"],
+        "--resamples": ["ml", "evaluate", "--data", str(data), "--resamples", "0"],
+        "--folds": ["ml", "evaluate", "--data", str(data), "--folds", "-1"],
+    }
+    for option, args in usage.items():
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (option, result.output)
+        assert f"Invalid value for '{option}'" in " ".join(result.output.split())
+    for every, markout in (("0", "10"), ("-1", "10"), ("5", "-1")):
+        result = CliRunner().invoke(app, ["ml", "backtest", "--model", str(tmp_path / "none"),
+                                          "--every", every, "--markout", markout])
+        assert result.exit_code == 1, result.output
+        assert "--every must be positive" in " ".join(result.output.split())
+    assert not (tmp_path / "m.pkl").exists()

@@ -181,19 +181,19 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     test_fraction: Annotated[float, typer.Option(help="Share of each regime's sessions held "
                                                       "out for the test.")] = 0.4,
-    embargo: Annotated[int, typer.Option(help="Sessions dropped between train and test.")]
-        = 1,
+    embargo: Annotated[int, typer.Option(help="Sessions dropped between train and test.",
+                                         min=0)] = 1,
     train_regime: Annotated[str | None, typer.Option(help="Regime shift: train on this "
                                                           "regime ...")] = None,
     test_regime: Annotated[str | None, typer.Option(help="... and test on this one.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Directory for the PNG plots (default: "
                                                     "DATA/report).")] = None,
     max_train: Annotated[int, typer.Option(help="Training events used at most (a seeded "
-                                                "sample beyond).")] = 1_000_000,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+                                                "sample beyond).", min=1)] = 1_000_000,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.", min=1)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and models.")] = 0,
     folds: Annotated[int, typer.Option(help="Also report K expanding walk-forward folds "
-                                           "over the sessions (0 = none).")] = 0,
+                                           "over the sessions (0 = none).", min=0)] = 0,
     save_model: Annotated[Path | None, typer.Option("--save-model", help="Write the chosen "
                                                     "model (fitted on the training sessions) "
                                                     "here, for the backtest.")] = None,
@@ -332,7 +332,8 @@ def train_command(
                                                       "of them).")],
     out: Annotated[Path, typer.Option("--out", help="Model file to write.")],
     model: Annotated[str, typer.Option(help="lightgbm or logistic.")] = "lightgbm",
-    max_train: Annotated[int, typer.Option(help="Training events used at most.")] = 1_000_000,
+    max_train: Annotated[int, typer.Option(help="Training events used at most.", min=1)
+                         ] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and the model.")] = 0,
 ) -> None:
     """Fit a next-mid model on every session of a data set, for the backtest."""
@@ -408,6 +409,8 @@ def backtest_command(
         raise _fail(f"--strategy: one of {', '.join(STRATEGIES)}")
     if seeds < 1 or hours <= 0 or not 0.5 < threshold < 1:
         raise _fail("--seeds and --hours must be positive, --threshold within (0.5, 1)")
+    if every <= 0 or markout < 0 or latency_ms < 0:  # every 0: an agent waking forever
+        raise _fail("--every must be positive, --markout and --latency-ms not negative")
     try:
         bundle = load_model(model)
         spec = regime_preset(preset, int(hours * 3600))
