@@ -61,3 +61,17 @@ def test_data_it_cannot_use_is_a_one_line_error(tmp_path: Path, layout: list[str
     assert "Traceback" not in result.stderr
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"error: {data}") and problem in line
+
+
+def test_the_chain_example_stops_with_one_line_on_sessions_too_short(tmp_path: Path) -> None:
+    """Seven simulated seconds a session leave nothing to split: one error line."""
+    chain = EXAMPLE.with_name("ml_chain.py")
+    result = subprocess.run([sys.executable, str(chain), "--seeds", "1", "--hours", "0.002",
+                             "--out", str(tmp_path / "ml")], capture_output=True, text=True,
+                            timeout=300, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and ("no training or no test rows" in line
+                                           or "too few to evaluate" in line), line
+    assert "1. simulating 1 calm and 1 volatile sessions" in result.stdout
