@@ -245,6 +245,19 @@ def test_l3_malformed_lines(tmp_path: Path, line_text: str, field: str, problem:
     assert problem in str(info.value)
 
 
+@pytest.mark.parametrize(("option", "value", "problem"), [
+    ("tick_size", "abc", "'abc' is not a number"), ("lot_size", "abc", "'abc' is not a number"),
+    ("tick_size", "0", "must be positive"), ("lot_size", "-1", "must be positive")])
+def test_l3_bad_tick_or_lot_size_names_the_option_not_a_line(
+        tmp_path: Path, option: str, value: str, problem: str) -> None:
+    path = tmp_path / "day.csv"
+    path.write_text(L3)
+    with pytest.raises(DataError) as info:
+        import_l3(path, **{option: value})
+    assert (info.value.line, info.value.field) == (None, option.replace("_", "-"))
+    assert problem in str(info.value) and "line" not in str(info.value)
+
+
 def test_l3_header_must_name_the_columns(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("time,id,side,price,size,action\n1,1,buy,1.00,1,add\n")
