@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--target-lots", type=int, default=400)
     parser.add_argument("--horizon", type=int, default=30)
     args = parser.parse_args()
+    if min(args.episodes, args.target_lots, args.horizon) < 1:
+        parser.error("--episodes, --target-lots and --horizon must be at least 1")
     env = gym.make("Matchbook/Execution-v0", target_lots=args.target_lots,
                    horizon=args.horizon)
     seeds = list(range(1, args.episodes + 1))

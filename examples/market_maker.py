@@ -85,7 +85,9 @@ async def run(args: argparse.Namespace) -> None:
     async with AsyncClient(args.url, api_key=args.api_key) as client:
         if not args.api_key:
             await client.login(args.email, args.password)
-        info = next(s for s in await client.symbols() if s.symbol == args.symbol)
+        info = next((s for s in await client.symbols() if s.symbol == args.symbol), None)
+        if info is None:
+            raise MatchbookError(1001, f"Unknown symbol {args.symbol!r}.")
         async with client.stream() as stream:
             await stream.subscribe("book", args.symbol)
             await stream.subscribe("orders")
@@ -124,8 +126,13 @@ def main() -> None:
     parser.add_argument("--max-position", default="5", help="in the base asset")
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--seconds", type=float, default=30.0)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(args))
+    except MatchbookError as exc:  # no server, a wrong password, an unknown symbol ...
+        raise SystemExit(f"error: {exc.message}"
+                         + (f" (code {exc.code})" if exc.code else "")) from None
 
 
 if __name__ == "__main__":

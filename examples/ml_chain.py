@@ -24,7 +24,7 @@ import argparse
 import time
 from pathlib import Path
 
-from matchbook.ml import build_samples, evaluate, write_dataset
+from matchbook.ml import DataError, EvaluationError, build_samples, evaluate, write_dataset
 from matchbook.ml.backtest import BacktestConfig, run_session, summarise
 from matchbook.ml.models import LightGBM
 from matchbook.ml.simulate import regime_preset, simulate_session
@@ -36,6 +36,15 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=1.0, help="simulated hours a session")
     parser.add_argument("--out", type=Path, default=Path("/tmp/matchbook-ml"))
     args = parser.parse_args()
+    if args.seeds < 1 or args.hours <= 0:
+        parser.error("--seeds and --hours must be positive")
+    try:
+        run(args)
+    except (DataError, EvaluationError) as exc:  # e.g. sessions too short to evaluate
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> None:
     started = time.perf_counter()
 
     print(f"1. simulating {args.seeds} calm and {args.seeds} volatile sessions ...")

@@ -24,7 +24,7 @@ import numpy as np
 from matchbook.ml.features import iter_sessions
 from matchbook.ml.labels import next_mid
 from matchbook.ml.models import LightGBM
-from matchbook.ml.schema import read_meta
+from matchbook.ml.schema import DataError, read_meta
 
 BINS = (0.0, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 1.0001)
 
@@ -36,6 +36,13 @@ def main() -> None:
     parser.add_argument("--fee-bp", type=float, default=3.0, help="taker fee a side")
     parser.add_argument("--max-train", type=int, default=300_000)
     args = parser.parse_args()
+    try:
+        run(args)
+    except DataError as exc:  # no data sets there, a damaged file
+        raise SystemExit(f"error: {exc}") from None
+
+
+def run(args: argparse.Namespace) -> None:
     horizon_ns = int(args.horizon * 1e9)
 
     regimes: dict[str, list[str]] = {}
@@ -59,6 +66,9 @@ def main() -> None:
         spread_bp = s.spread[rows] * 2 / s.mid2[rows] * 1e4
         part = (s.features[rows], label[rows], move_bp, spread_bp)
         (test if s.session in test_sessions else train).append(part)
+    if not train or not test:
+        raise DataError(args.data, None, None, "needs at least two sessions of a regime (one "
+                        "to train on, one to test)")
     X = np.concatenate([p[0] for p in train])
     y = np.concatenate([p[1] for p in train])
     pick = np.sort(np.random.default_rng(0).choice(y.size, min(args.max_train, y.size),

@@ -15,7 +15,14 @@ import asyncio
 import contextlib
 import time
 
-from matchbook.client import AsyncClient, BookDelta, BookSnapshot, StreamStatus, Trade
+from matchbook.client import (
+    AsyncClient,
+    BookDelta,
+    BookSnapshot,
+    MatchbookError,
+    StreamStatus,
+    Trade,
+)
 
 
 async def run(url: str, symbol: str, seconds: float, levels: int) -> None:
@@ -23,22 +30,22 @@ async def run(url: str, symbol: str, seconds: float, levels: int) -> None:
         await stream.subscribe("book", symbol)
         await stream.subscribe("trades", symbol)
         book = stream.book(symbol)
-        deadline = time.monotonic() + seconds
         printed = 0.0
-        async for message in stream:
-            if isinstance(message, Trade):
-                print(f"  trade {message.side:4} {message.quantity} @ {message.price}")
-            elif isinstance(message, StreamStatus):
-                print(f"  [{message.status}] {message.reason}")
-            elif isinstance(message, BookSnapshot | BookDelta) and (
-                    time.monotonic() - printed > 1.0):
-                printed = time.monotonic()
-                print(f"{symbol} update {book.update_id}  spread {book.spread}")
-                for (bid_px, bid_qty), (ask_px, ask_qty) in zip(
-                        book.bids(levels), book.asks(levels), strict=False):
-                    print(f"  {bid_qty:>12} {bid_px:>12} | {ask_px:<12} {ask_qty:<12}")
-            if time.monotonic() > deadline:
-                break
+        # a quiet book sends nothing for a while: the time limit must not wait for a message
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                async for message in stream:
+                    if isinstance(message, Trade):
+                        print(f"  trade {message.side:4} {message.quantity} @ {message.price}")
+                    elif isinstance(message, StreamStatus):
+                        print(f"  [{message.status}] {message.reason}")
+                    elif isinstance(message, BookSnapshot | BookDelta) and (
+                            time.monotonic() - printed > 1.0):
+                        printed = time.monotonic()
+                        print(f"{symbol} update {book.update_id}  spread {book.spread}")
+                        for (bid_px, bid_qty), (ask_px, ask_qty) in zip(
+                                book.bids(levels), book.asks(levels), strict=False):
+                            print(f"  {bid_qty:>12} {bid_px:>12} | {ask_px:<12} {ask_qty:<12}")
         depth = await client.depth(symbol, limit=1000)
         same = (depth.bids, depth.asks) == (book.bids(), book.asks())
         print(f"local book at {book.update_id}, server at {depth.last_update_id}: "
@@ -52,8 +59,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--levels", type=int, default=5)
     args = parser.parse_args()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args.url, args.symbol, args.seconds, args.levels))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run(args.url, args.symbol, args.seconds, args.levels))
+    except MatchbookError as exc:  # no server, an unknown symbol ...
+        raise SystemExit(f"error: {exc.message}"
+                         + (f" (code {exc.code})" if exc.code else "")) from None
 
 
 if __name__ == "__main__":

@@ -103,3 +103,35 @@ def test_sync_client_end_to_end(tmp_path: object) -> None:
             refreshed = alice.refresh()
             assert refreshed.refresh_token != session.refresh_token
             assert alice.me().email == "alice@test.local"
+
+
+def test_an_expired_access_token_is_refreshed_by_itself(tmp_path: object) -> None:
+    """The clients and the stream's sign-in renew an expired access token with the
+    refresh token once, then repeat the request (access tokens live 2 s here)."""
+    import asyncio
+
+    from matchbook.client import AsyncClient
+
+    with running_server(tmp_path, access_token_seconds=2) as server:  # type: ignore[arg-type]
+        account = server.make_user(login=True)
+        with Client(server.base_url) as mb:
+            mb.login(account.email, account.password)
+            token, refresh = mb.token, mb.refresh_token
+            time.sleep(3.1)
+            assert mb.me().user_id == account.user_id
+            assert mb.token != token and mb.refresh_token != refresh
+            mb.refresh_token = None  # nothing to renew it with: the 401 reaches the caller
+            time.sleep(3.1)
+            with pytest.raises(MatchbookError) as info:
+                mb.me()
+            assert (info.value.code, info.value.status) == (5002, 401)
+
+        async def stream() -> None:
+            async with AsyncClient(server.base_url) as client:
+                await client.login(account.email, account.password)
+                token = client.token
+                await asyncio.sleep(3.1)
+                async with client.stream() as s:  # signs in with a renewed token
+                    assert s.user_id == account.user_id and client.token != token
+
+        asyncio.run(stream())

@@ -477,9 +477,37 @@ def test_cli_snapshot_create_and_list(data_dir: Path) -> None:
     assert cli("journal", "verify", "--data-dir", data_dir).exit_code == 0
 
 
+@pytest.mark.parametrize("args", [("journal", "inspect", "--limit", "-1"),
+                                  ("journal", "replay", "--to", "5", "--depth", "-1"),
+                                  ("journal", "replay", "--to", "5", "--orders", "-2")])
+def test_cli_refuses_a_negative_count(data_dir: Path, args: tuple[str, ...]) -> None:
+    """A negative count used to slice from the end (--limit -1 showed one record, --orders
+    -2 all but two): it is a usage error naming the option."""
+    result = cli(*args, "--data-dir", data_dir)
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"Invalid value for '{args[-2]}'" in text and "greater than or equal to 0" in text
+
+
 def test_cli_reports_a_missing_data_dir(tmp_path: Path) -> None:
     result = cli("journal", "verify", "--data-dir", tmp_path / "nowhere")
     assert result.exit_code == 1 and "no journal" in result.output
+
+
+@pytest.mark.parametrize("command", [("journal", "verify"), ("journal", "inspect"),
+                                     ("journal", "replay", "--to", "5"),
+                                     ("snapshot", "create")])
+def test_cli_reports_a_bad_markets_file_in_one_line(data_dir: Path, command: tuple[str, ...]
+                                                    ) -> None:
+    broken = data_dir / "broken.toml"
+    broken.write_text("[symbols\n")
+    missing = data_dir / "missing.toml"
+    for path, problem in ((missing, "No such file"), (broken, "")):
+        result = cli(*command, "--data-dir", data_dir, "--markets", path)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit), repr(result.exception)
+        assert "error:" in result.output and str(path) in result.output
+        assert problem in result.output
 
 
 def test_changed_risk_limits_are_journaled_and_replay_as_they_were(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ capture's, and the fills they record are what the engine settled."""
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,15 @@ def test_model_files_are_checked(tmp_path: Path) -> None:
         load_model(bad)
     with pytest.raises(BacktestError, match="no such model file"):
         load_model(tmp_path / "none.pkl")
+    with pytest.raises(BacktestError, match="cannot read"):
+        load_model(tmp_path)  # a directory
+    # text that unpickles to an error other than UnpicklingError ('g' is protocol 0's GET)
+    (tmp_path / "text.pkl").write_bytes(b"garbage\n")
+    with pytest.raises(BacktestError, match="not a model file"):
+        load_model(tmp_path / "text.pkl")
+    (tmp_path / "partial.pkl").write_bytes(pickle.dumps({"format": 1}))
+    with pytest.raises(BacktestError, match="not a model file of this version"):
+        load_model(tmp_path / "partial.pkl")
     X = np.zeros((4, len(FEATURES)), dtype=np.float32)
     path = save_model(tmp_path / "k.pkl", Majority().fit(X, np.array([1, 0, -1, 1])),
                       label="k10", trained_on=[], name="majority")

@@ -245,6 +245,19 @@ def test_l3_malformed_lines(tmp_path: Path, line_text: str, field: str, problem:
     assert problem in str(info.value)
 
 
+@pytest.mark.parametrize(("option", "value", "problem"), [
+    ("tick_size", "abc", "'abc' is not a number"), ("lot_size", "abc", "'abc' is not a number"),
+    ("tick_size", "0", "must be positive"), ("lot_size", "-1", "must be positive")])
+def test_l3_bad_tick_or_lot_size_names_the_option_not_a_line(
+        tmp_path: Path, option: str, value: str, problem: str) -> None:
+    path = tmp_path / "day.csv"
+    path.write_text(L3)
+    with pytest.raises(DataError) as info:
+        import_l3(path, **{option: value})
+    assert (info.value.line, info.value.field) == (None, option.replace("_", "-"))
+    assert problem in str(info.value) and "line" not in str(info.value)
+
+
 def test_l3_header_must_name_the_columns(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("time,id,side,price,size,action\n1,1,buy,1.00,1,add\n")
@@ -270,3 +283,61 @@ def test_cli_imports_write_a_data_set_and_errors_are_one_line(tmp_path: Path) ->
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert f"{bad}, line 2, field size: truncated line" in " ".join(result.output.split())
+
+
+def test_cli_an_output_that_cannot_be_written_is_a_one_line_error(tmp_path: Path) -> None:
+    """``--out`` under a regular file (or anywhere the user cannot write): exit status 1 and
+    one line naming the path, never a traceback."""
+    import numpy as np
+    from test_features import random_dataset
+
+    from matchbook.ml.schema import write_dataset
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    m, o = lobster_pair(tmp_path)
+    l3 = tmp_path / "day.csv"
+    l3.write_text(L3)
+    data = write_dataset(tmp_path / "data", random_dataset(np.random.default_rng(0), 300))
+    runs = {
+        "import-lobster": ["ml", "import-lobster", "--message", str(m), "--orderbook", str(o),
+                           "--out", str(blocker / "lob")],
+        "import-l3": ["ml", "import-l3", str(l3), "--out", str(blocker / "l3")],
+        "train": ["ml", "train", "--data", str(data), "--model", "logistic",
+                  "--out", str(blocker / "model.pkl")],
+    }
+    for name, args in runs.items():
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, (name, result.output)
+        assert isinstance(result.exception, SystemExit), (name, repr(result.exception))
+        text = " ".join(result.output.split())
+        assert "Traceback" not in text and "error:" in text, (name, text)
+        assert f"{blocker}" in text and "cannot write" in text, (name, text)
+
+
+def test_cli_refuses_counts_that_cannot_work(tmp_path: Path) -> None:
+    """Zero training events or bootstrap resamples ended in a numpy/scikit-learn
+    traceback, and ``backtest --every 0`` in an agent waking forever at the same instant:
+    each is refused before any work, naming the option."""
+    import numpy as np
+    from test_features import random_dataset
+
+    from matchbook.ml.schema import write_dataset
+
+    data = write_dataset(tmp_path / "data", random_dataset(np.random.default_rng(0), 300))
+    usage = {
+        "--max-train": ["ml", "train", "--data", str(data), "--out", str(tmp_path / "m.pkl"),
+                        "--model", "logistic", "--max-train", "0"],
+        "--resamples": ["ml", "evaluate", "--data", str(data), "--resamples", "0"],
+        "--folds": ["ml", "evaluate", "--data", str(data), "--folds", "-1"],
+    }
+    for option, args in usage.items():
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, (option, result.output)
+        assert f"Invalid value for '{option}'" in " ".join(result.output.split())
+    for every, markout in (("0", "10"), ("-1", "10"), ("5", "-1")):
+        result = CliRunner().invoke(app, ["ml", "backtest", "--model", str(tmp_path / "none"),
+                                          "--every", every, "--markout", markout])
+        assert result.exit_code == 1, result.output
+        assert "--every must be positive" in " ".join(result.output.split())
+    assert not (tmp_path / "m.pkl").exists()

@@ -101,9 +101,12 @@ def load_model(path: str | Path) -> dict[str, Any]:
             bundle = pickle.load(f)
     except FileNotFoundError:
         raise BacktestError(f"{path}: no such model file") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise BacktestError(f"{path}: not a model file ({exc})") from None
-    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT:
+    except OSError as exc:  # a directory, no permission
+        raise BacktestError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except Exception as exc:  # unpickling other bytes can raise nearly any exception
+        raise BacktestError(f"{path}: not a model file ({type(exc).__name__}: {exc})") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != MODEL_FORMAT or not all(
+            key in bundle for key in ("model", "features", "label", "name", "trained_on")):
         raise BacktestError(f"{path}: not a model file of this version")
     if tuple(bundle["features"]) != FEATURES:
         raise BacktestError(f"{path}: trained on other features; retrain it")

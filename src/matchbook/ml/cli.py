@@ -32,6 +32,17 @@ def _fail(message: str) -> typer.Exit:
 
 
 @contextmanager
+def _writing(target: Path) -> Iterator[None]:
+    """An output that cannot be written (a missing parent, no permission, a full disk) is
+    the user's one-line error, not a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        where = exc.filename or target
+        raise _fail(f"{where}: cannot write ({exc.strerror or exc})") from exc
+
+
+@contextmanager
 def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=errors, disable=quiet or not errors.is_terminal,
@@ -98,7 +109,8 @@ def capture_command(
     written = {}
     for name, ds in found.items():
         target = out if len(found) == 1 else out / name
-        write_dataset(target, ds)
+        with _writing(target):
+            write_dataset(target, ds)
         written[target] = ds
     _summary(f"captured {data_dir}", written, out, time.perf_counter() - started)
 
@@ -126,7 +138,8 @@ def import_lobster_command(
                             regime=regime, date=date, opening=opening)
     except DataError as exc:
         raise _fail(str(exc)) from exc
-    write_dataset(out, ds)
+    with _writing(out):
+        write_dataset(out, ds)
     _summary("LOBSTER import", {out: ds}, out, time.perf_counter() - started)
 
 
@@ -151,7 +164,8 @@ def import_l3_command(
                        regime=regime)
     except DataError as exc:
         raise _fail(str(exc)) from exc
-    write_dataset(out, ds)
+    with _writing(out):
+        write_dataset(out, ds)
     _summary("L3 CSV import", {out: ds}, out, time.perf_counter() - started)
 
 
@@ -167,19 +181,19 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     test_fraction: Annotated[float, typer.Option(help="Share of each regime's sessions held "
                                                       "out for the test.")] = 0.4,
-    embargo: Annotated[int, typer.Option(help="Sessions dropped between train and test.")]
-        = 1,
+    embargo: Annotated[int, typer.Option(help="Sessions dropped between train and test.",
+                                         min=0)] = 1,
     train_regime: Annotated[str | None, typer.Option(help="Regime shift: train on this "
                                                           "regime ...")] = None,
     test_regime: Annotated[str | None, typer.Option(help="... and test on this one.")] = None,
     plots: Annotated[Path | None, typer.Option(help="Directory for the PNG plots (default: "
                                                     "DATA/report).")] = None,
     max_train: Annotated[int, typer.Option(help="Training events used at most (a seeded "
-                                                "sample beyond).")] = 1_000_000,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,
+                                                "sample beyond).", min=1)] = 1_000_000,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples.", min=1)] = 2000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and models.")] = 0,
     folds: Annotated[int, typer.Option(help="Also report K expanding walk-forward folds "
-                                           "over the sessions (0 = none).")] = 0,
+                                           "over the sessions (0 = none).", min=0)] = 0,
     save_model: Annotated[Path | None, typer.Option("--save-model", help="Write the chosen "
                                                     "model (fitted on the training sessions) "
                                                     "here, for the backtest.")] = None,
@@ -224,8 +238,9 @@ def evaluate_command(
         best = result["best"]["name"]
         train_names = sorted({samples.session_names[c] for c in np.unique(
             samples.session[details.train_mask])})
-        write_model(save_model, details.models[best], label=samples.label.name,
-                    trained_on=train_names, name=best)
+        with _writing(save_model):
+            write_model(save_model, details.models[best], label=samples.label.name,
+                        trained_on=train_names, name=best)
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -237,7 +252,8 @@ def evaluate_command(
                       f"{rs['best']['ci_high']:.2%}) vs {rs['best']['best_baseline']} "
                       f"{rs['best']['best_baseline_accuracy']:.2%}", highlight=False)
     target = plots or data / "report"
-    paths = plot_all(result, details, target)
+    with _writing(target):
+        paths = plot_all(result, details, target)
     console.print("plots: " + ", ".join(str(p) for p in paths), highlight=False)
 
 
@@ -288,7 +304,7 @@ def simulate_command(
     if seeds < 1 or hours <= 0:
         raise _fail("--seeds and --hours must be positive")
     started = time.perf_counter()
-    with _progress(False) as note:
+    with _progress(False) as note, _writing(out):
         try:
             runs = simulate(preset, seeds, out, first_seed=first_seed,
                             day_s=int(hours * 3600), note=note)
@@ -316,7 +332,8 @@ def train_command(
                                                       "of them).")],
     out: Annotated[Path, typer.Option("--out", help="Model file to write.")],
     model: Annotated[str, typer.Option(help="lightgbm or logistic.")] = "lightgbm",
-    max_train: Annotated[int, typer.Option(help="Training events used at most.")] = 1_000_000,
+    max_train: Annotated[int, typer.Option(help="Training events used at most.", min=1)
+                         ] = 1_000_000,
     seed: Annotated[int, typer.Option(help="Seed of sampling and the model.")] = 0,
 ) -> None:
     """Fit a next-mid model on every session of a data set, for the backtest."""
@@ -343,8 +360,9 @@ def train_command(
         note(f"fitting {model} on {rows.size:,} events")
         fitted = (LightGBM(seed=seed) if model == "lightgbm" else logistic()).fit(
             samples.X[rows], samples.y[rows])
-    path = save_model(out, fitted, label="next-mid", trained_on=samples.session_names,
-                      name=model)
+    with _writing(out):
+        path = save_model(out, fitted, label="next-mid", trained_on=samples.session_names,
+                          name=model)
     console.print(f"{model} trained on {rows.size:,} events of {len(samples.session_names)} "
                   f"sessions -> {path}", highlight=False)
 
@@ -391,6 +409,8 @@ def backtest_command(
         raise _fail(f"--strategy: one of {', '.join(STRATEGIES)}")
     if seeds < 1 or hours <= 0 or not 0.5 < threshold < 1:
         raise _fail("--seeds and --hours must be positive, --threshold within (0.5, 1)")
+    if every <= 0 or markout < 0 or latency_ms < 0:  # every 0: an agent waking forever
+        raise _fail("--every must be positive, --markout and --latency-ms not negative")
     try:
         bundle = load_model(model)
         spec = regime_preset(preset, int(hours * 3600))

@@ -64,7 +64,7 @@ def _in_range(value: int, path: Path, line: int, name: str) -> int:
     return value
 
 
-def _decimal(text: str, path: Path, line: int, name: str) -> Decimal:
+def _decimal(text: str, path: Path, line: int | None, name: str) -> Decimal:
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -104,10 +104,11 @@ def import_l3(path: str | Path, *, tick_size: str = "0.01", lot_size: str = "1",
               session: str | None = None, regime: str = "", symbol: str = "") -> Dataset:
     """Read one L3 CSV into a data set. Raises ``DataError`` naming file, line and field."""
     path = Path(path)
-    tick = _decimal(tick_size, path, 0, "tick-size")
-    lot = _decimal(lot_size, path, 0, "lot-size")
-    if tick <= 0 or lot <= 0:
-        raise DataError(path, None, "tick-size", "tick and lot sizes must be positive")
+    tick = _decimal(tick_size, path, None, "tick-size")  # options: no line of the file
+    lot = _decimal(lot_size, path, None, "lot-size")
+    for name, step in (("tick-size", tick), ("lot-size", lot)):
+        if step <= 0:
+            raise DataError(path, None, name, "tick and lot sizes must be positive")
     if not path.is_file():
         raise DataError(path, None, None, "no such file")
     book = L3Book()

@@ -57,13 +57,16 @@ def _configuration(path: Path | None) -> Markets:
     """The markets of the configuration file. Risk limits are not read: a replay takes
     them from the journal and snapshots, as they were when each command ran."""
     from matchbook.config import read_config
-    from matchbook.core import load_markets
+    from matchbook.core import ConfigError, load_markets
 
-    return load_markets(read_config(path))
+    try:
+        return load_markets(read_config(path))
+    except (OSError, ValueError, ConfigError) as exc:  # TOMLDecodeError is a ValueError
+        raise _fail(f"{path or 'the markets file'}: {exc}") from exc
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    errors.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -214,7 +217,7 @@ def describe(command: Any, markets: Markets) -> str:
 def inspect(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     from_seq: Annotated[int, typer.Option("--from", help="First sequence number.")] = 1,
-    limit: Annotated[int, typer.Option(help="Records to show (0 = to the end).")] = 50,
+    limit: Annotated[int, typer.Option(help="Records to show (0 = to the end).", min=0)] = 50,
     markets_file: MarketsFile = None,
     as_json: AsJson = False,
 ) -> None:
@@ -395,13 +398,13 @@ def _compare_snapshot(store: Any, seq: int, engine: Engine, markets: Markets,
 def replay(
     to_seq: Annotated[int, typer.Option("--to", help="Last sequence number to apply.")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
-    depth: Annotated[int, typer.Option(help="Price levels per side (0 = all).")] = 5,
+    depth: Annotated[int, typer.Option(help="Price levels per side (0 = all).", min=0)] = 5,
     user: Annotated[int | None, typer.Option(help="Only this user's balances and orders.")]
         = None,
     symbol: Annotated[str | None, typer.Option(help="Only this symbol's book and orders.")]
         = None,
-    orders: Annotated[int, typer.Option(help="Open orders to list (0 = all; JSON: all).")]
-        = 20,
+    orders: Annotated[int, typer.Option(help="Open orders to list (0 = all; JSON: all).",
+                                        min=0)] = 20,
     markets_file: MarketsFile = None,
     as_json: AsJson = False,
 ) -> None:

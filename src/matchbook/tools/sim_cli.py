@@ -239,6 +239,8 @@ def export_command(
                             progress=lambda n: bar.update(task, completed=n))
     except ExportError as exc:
         _fail(str(exc))
+    except OSError as exc:  # --out under a file, no permission, a full disk
+        _fail(f"--out: cannot write {exc.filename or out} ({exc.strerror or exc})")
     console.print(f"{result['messages']:,} messages of {symbol}:")
     for kind, path in result["files"].items():
         console.print(f"  {kind}: {path}")

@@ -7,6 +7,7 @@ import type { ReactNode } from "react";
 import { Ladder, barWidth } from "./Ladder";
 import { OrderForm } from "./OrderForm";
 import { Tape } from "./Tape";
+import { api } from "../api/client";
 import { EMPTY_VIEW, useMarket } from "../stores/market";
 import { useTicket } from "../stores/ticket";
 import { useAuth } from "../stores/auth";
@@ -119,6 +120,12 @@ describe("OrderForm", () => {
     await userEvent.type(screen.getByLabelText("Price (USD)"), "50000");
     expect(screen.getByText(/Insufficient USD/)).toBeInTheDocument();
     expect(screen.getByLabelText("Quantity (BTC)")).toHaveAttribute("aria-invalid", "true");
+    // placing it sends nothing: no request leaves the form, the error stays on the field
+    const sent = vi.spyOn(api, "placeOrder");
+    await userEvent.click(screen.getByRole("button", { name: "Place order" }));
+    expect(sent).not.toHaveBeenCalled();
+    expect(screen.getByText(/Insufficient USD/)).toBeInTheDocument();
+    sent.mockRestore();
   });
 });
 
