@@ -71,6 +71,163 @@ cdef extern from *:
         cdef object taker_ppm
 
 
+# The events of the hot path built from their layout: a ``msgspec.Struct`` type made with
+# ``gc=False`` is an object header and one object slot per field (offsets from the type's
+# member descriptors, read once at import by ``_event_layout``); ``_evN`` allocates one
+# through the type's own ``tp_alloc`` (as msgspec does: zeroed, untracked) and stores the
+# N values in field order, without the keyword parsing of a Python call.
+# ``_check_event_layout`` compares one event of each kind built this way with the class's
+# own at import.
+cdef extern from *:
+    """
+    #include "structmember.h"
+    #define MATCHBOOK_EVENT_KINDS 8
+    #define MATCHBOOK_EVENT_FIELDS 16
+    static PyTypeObject *matchbook_event_type[MATCHBOOK_EVENT_KINDS];
+    static Py_ssize_t matchbook_event_offset[MATCHBOOK_EVENT_KINDS][MATCHBOOK_EVENT_FIELDS];
+    static Py_ssize_t matchbook_event_nfields[MATCHBOOK_EVENT_KINDS];
+
+    static int matchbook_event_layout(int k, PyObject *type) {
+        PyObject *fields, *descr;
+        PyTypeObject *t;
+        PyMemberDef *member;
+        Py_ssize_t i, n;
+        if (k < 0 || k >= MATCHBOOK_EVENT_KINDS || !PyType_Check(type)) goto bad;
+        t = (PyTypeObject *)type;
+        /* an untracked object of fixed size: nothing but the header and the fields */
+        if (PyType_HasFeature(t, Py_TPFLAGS_HAVE_GC) || t->tp_itemsize != 0
+                || t->tp_alloc == NULL) goto bad;
+        fields = PyObject_GetAttrString(type, "__struct_fields__");
+        if (fields == NULL) return -1;
+        if (!PyTuple_CheckExact(fields)) { Py_DECREF(fields); goto bad; }
+        n = PyTuple_GET_SIZE(fields);
+        if (n > MATCHBOOK_EVENT_FIELDS
+                || t->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + n * sizeof(PyObject *))) {
+            Py_DECREF(fields);
+            goto bad;
+        }
+        for (i = 0; i < n; i++) {
+            descr = PyObject_GetAttr(type, PyTuple_GET_ITEM(fields, i));
+            if (descr == NULL) { Py_DECREF(fields); return -1; }
+            if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+                Py_DECREF(descr); Py_DECREF(fields); goto bad;
+            }
+            member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type != T_OBJECT_EX || member->offset < (Py_ssize_t)sizeof(PyObject)
+                    || member->offset > t->tp_basicsize - (Py_ssize_t)sizeof(PyObject *)) {
+                Py_DECREF(descr); Py_DECREF(fields); goto bad;
+            }
+            matchbook_event_offset[k][i] = member->offset;
+            Py_DECREF(descr);
+        }
+        Py_DECREF(fields);
+        Py_INCREF(type);
+        Py_XDECREF((PyObject *)matchbook_event_type[k]);
+        matchbook_event_type[k] = t;
+        matchbook_event_nfields[k] = n;
+        return 0;
+    bad:
+        PyErr_SetString(PyExc_ImportError, "matchbook.core.matching: an event type's layout "
+                        "is not the one the compiled core builds (run the interpreted build)");
+        return -1;
+    }
+
+    static PyObject *matchbook_event(int k, PyObject **values, Py_ssize_t n) {
+        PyTypeObject *t = matchbook_event_type[k];
+        PyObject *obj;
+        Py_ssize_t i;
+        if (t == NULL || matchbook_event_nfields[k] != n) {
+            PyErr_SetString(PyExc_SystemError, "matchbook: event layout not registered");
+            return NULL;
+        }
+        obj = t->tp_alloc(t, 0);
+        if (obj == NULL) return NULL;
+        for (i = 0; i < n; i++) {
+            Py_INCREF(values[i]);
+            *(PyObject **)((char *)obj + matchbook_event_offset[k][i]) = values[i];
+        }
+        return obj;
+    }
+
+    static PyObject *matchbook_event5(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4) {
+        PyObject *v[5] = {a0, a1, a2, a3, a4};
+        return matchbook_event(k, v, 5);
+    }
+    static PyObject *matchbook_event8(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                      PyObject *a7) {
+        PyObject *v[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        return matchbook_event(k, v, 8);
+    }
+    static PyObject *matchbook_event9(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                      PyObject *a7, PyObject *a8) {
+        PyObject *v[9] = {a0, a1, a2, a3, a4, a5, a6, a7, a8};
+        return matchbook_event(k, v, 9);
+    }
+    static PyObject *matchbook_event12(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11) {
+        PyObject *v[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+        return matchbook_event(k, v, 12);
+    }
+    static PyObject *matchbook_event13(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11, PyObject *a12) {
+        PyObject *v[13] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12};
+        return matchbook_event(k, v, 13);
+    }
+    static PyObject *matchbook_event16(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11, PyObject *a12, PyObject *a13,
+                                       PyObject *a14, PyObject *a15) {
+        PyObject *v[16] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
+                           a15};
+        return matchbook_event(k, v, 16);
+    }
+    """
+    int _event_layout "matchbook_event_layout"(int k, object type) except -1
+    object _ev5 "matchbook_event5"(int k, object, object, object, object, object)
+    object _ev8 "matchbook_event8"(int k, object, object, object, object, object, object,
+                                   object, object)
+    object _ev9 "matchbook_event9"(int k, object, object, object, object, object, object,
+                                   object, object, object)
+    object _ev12 "matchbook_event12"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object)
+    object _ev13 "matchbook_event13"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object, object)
+    object _ev16 "matchbook_event16"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object, object,
+                                     object, object, object)
+
+cdef inline object _accepted(object order_id, object user_id, object symbol, object side,
+                             object order_type, object price_ticks, object qty_lots,
+                             object tif, object client_order_id, object stop_price_ticks,
+                             object display_lots, object post_only, object expire_ts_ns,
+                             object quote_amount_minor, object hold_asset, object hold_minor)
+cdef inline object _traded(object trade_id, object symbol, object price_ticks, object qty_lots,
+                           object aggressor_side, object maker_order_id, object taker_order_id,
+                           object maker_user_id, object taker_user_id, object notional_minor,
+                           object base_minor, object maker_fee_minor, object taker_fee_minor)
+cdef inline object _filled(object order_id, object user_id, object symbol, object side,
+                           object trade_id, object price_ticks, object qty_lots,
+                           object filled_lots, object leaves_lots, object is_maker,
+                           object fee_minor, object released_minor)
+cdef inline object _level_changed(object symbol, object side, object price_ticks,
+                                  object qty_lots, object order_count)
+cdef inline object _cancelled(object order_id, object user_id, object symbol, object side,
+                              object cancelled_lots, object leaves_lots, object reason,
+                              object released_minor)
+cdef inline object _amended(object order_id, object user_id, object symbol, object side,
+                            object price_ticks, object qty_lots, object leaves_lots,
+                            object priority_kept, object hold_delta_minor)
+cdef object _built(int k, list v)
+
+
 # an account's balances (an ``array("q")``) read and written as C int64s
 cdef object _INT64_MAX
 @cython.locals(a="long long")

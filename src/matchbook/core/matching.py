@@ -11,6 +11,7 @@ from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from typing import TYPE_CHECKING, Any
 
 import cython  # type: ignore[import-untyped]
+from msgspec import json as msgspec_json
 from msgspec.structs import astuple
 
 from matchbook.core.accounts import Account, Withdrawal
@@ -157,6 +158,142 @@ def _check_command_layout() -> bool:
 
 
 _check_command_layout()
+
+
+# -- the hot path's events, built from their layout when compiled ----------------------
+#
+# Each function is the event class's own constructor, positionally. Compiled, it stores
+# the values in the slots of a bare object of the type (``_evN`` in matching.pxd: the
+# type's ``tp_alloc``, then one store per field at the offsets its member descriptors give),
+# skipping the call's argument parsing; the object is the same as the class would build
+# (type, fields, equality, hash, encoding), which ``_check_event_layout`` checks at import.
+# Interpreted, the names are bound to the classes themselves (no extra call).
+
+# kind index -> type, for ``_evN``
+EVENT_KINDS = (OrderAccepted, TradeExecuted, OrderFilled, BookLevelChanged, OrderCancelled,
+               OrderAmended)
+
+
+def _accepted(order_id: int, user_id: int, symbol: str, side: int, order_type: int,
+              price_ticks: int, qty_lots: int, tif: int, client_order_id: str,
+              stop_price_ticks: int, display_lots: int, post_only: bool, expire_ts_ns: int,
+              quote_amount_minor: int, hold_asset: str, hold_minor: int) -> OrderAccepted:
+    if cython.compiled:
+        return _ev16(0, order_id, user_id, symbol, side, order_type,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+                     price_ticks, qty_lots, tif, client_order_id, stop_price_ticks,
+                     display_lots, post_only, expire_ts_ns, quote_amount_minor, hold_asset,
+                     hold_minor)
+    return OrderAccepted(order_id, user_id, symbol, side, order_type, price_ticks, qty_lots,
+                         tif, client_order_id, stop_price_ticks, display_lots, post_only,
+                         expire_ts_ns, quote_amount_minor, hold_asset, hold_minor)
+
+
+def _traded(trade_id: int, symbol: str, price_ticks: int, qty_lots: int, aggressor_side: int,
+            maker_order_id: int, taker_order_id: int, maker_user_id: int, taker_user_id: int,
+            notional_minor: int, base_minor: int, maker_fee_minor: int,
+            taker_fee_minor: int) -> TradeExecuted:
+    if cython.compiled:
+        return _ev13(1, trade_id, symbol, price_ticks, qty_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+                     aggressor_side, maker_order_id, taker_order_id, maker_user_id,
+                     taker_user_id, notional_minor, base_minor, maker_fee_minor,
+                     taker_fee_minor)
+    return TradeExecuted(trade_id, symbol, price_ticks, qty_lots, aggressor_side,
+                         maker_order_id, taker_order_id, maker_user_id, taker_user_id,
+                         notional_minor, base_minor, maker_fee_minor, taker_fee_minor)
+
+
+def _filled(order_id: int, user_id: int, symbol: str, side: int, trade_id: int,
+            price_ticks: int, qty_lots: int, filled_lots: int, leaves_lots: int,
+            is_maker: bool, fee_minor: int, released_minor: int) -> OrderFilled:
+    if cython.compiled:
+        return _ev12(2, order_id, user_id, symbol, side, trade_id,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+                     price_ticks, qty_lots, filled_lots, leaves_lots, is_maker, fee_minor,
+                     released_minor)
+    return OrderFilled(order_id, user_id, symbol, side, trade_id, price_ticks, qty_lots,
+                       filled_lots, leaves_lots, is_maker, fee_minor, released_minor)
+
+
+def _level_changed(symbol: str, side: int, price_ticks: int, qty_lots: int,
+                   order_count: int) -> BookLevelChanged:
+    if cython.compiled:
+        return _ev5(3, symbol, side, price_ticks, qty_lots, order_count)  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+    return BookLevelChanged(symbol, side, price_ticks, qty_lots, order_count)
+
+
+def _cancelled(order_id: int, user_id: int, symbol: str, side: int, cancelled_lots: int,
+               leaves_lots: int, reason: int, released_minor: int) -> OrderCancelled:
+    if cython.compiled:
+        return _ev8(4, order_id, user_id, symbol, side, cancelled_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+                    leaves_lots, reason, released_minor)
+    return OrderCancelled(order_id, user_id, symbol, side, cancelled_lots, leaves_lots, reason,
+                          released_minor)
+
+
+def _amended(order_id: int, user_id: int, symbol: str, side: int, price_ticks: int,
+             qty_lots: int, leaves_lots: int, priority_kept: bool,
+             hold_delta_minor: int) -> OrderAmended:
+    if cython.compiled:
+        return _ev9(5, order_id, user_id, symbol, side, price_ticks,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+                    qty_lots, leaves_lots, priority_kept, hold_delta_minor)
+    return OrderAmended(order_id, user_id, symbol, side, price_ticks, qty_lots, leaves_lots,
+                        priority_kept, hold_delta_minor)
+
+
+if cython.compiled:
+    for _k, _type in enumerate(EVENT_KINDS):
+        _event_layout(_k, _type)  # type: ignore[name-defined]  # noqa: F821
+else:  # interpreted: the constructors themselves
+    _accepted = OrderAccepted  # type: ignore[assignment]  # noqa: F811
+    _traded = TradeExecuted  # type: ignore[assignment]  # noqa: F811
+    _filled = OrderFilled  # type: ignore[assignment]  # noqa: F811
+    _level_changed = BookLevelChanged  # type: ignore[assignment]  # noqa: F811
+    _cancelled = OrderCancelled  # type: ignore[assignment]  # noqa: F811
+    _amended = OrderAmended  # type: ignore[assignment]  # noqa: F811
+
+
+def _built(k: int, v: list[Any]) -> Event:
+    """The event of kind ``k`` (``EVENT_KINDS``) with the field values ``v``, from its
+    builder above."""
+    if k == 0:
+        return _accepted(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                         v[11], v[12], v[13], v[14], v[15])
+    if k == 1:
+        return _traded(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                       v[11], v[12])
+    if k == 2:
+        return _filled(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                       v[11])
+    if k == 3:
+        return _level_changed(v[0], v[1], v[2], v[3], v[4])
+    if k == 4:
+        return _cancelled(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+    return _amended(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+
+
+def _check_event_layout() -> bool:
+    """Does each builder above make the very event its class makes? Builds one event of
+    each kind both ways, with a distinct value in every field, and compares type, fields
+    (in order, by identity), equality, hash and encoding. Raises ``ImportError`` on a
+    difference (compiled: a msgspec that lays events out otherwise)."""
+    for k in range(len(EVENT_KINDS)):
+        cls = EVENT_KINDS[k]
+        fields = cls.__struct_fields__
+        values = [object() for _ in fields]
+        built = _built(k, values)
+        numbers = list(range(1, len(fields) + 1))
+        rebuilt, reference = _built(k, numbers), cls(*numbers)
+        if not (type(built) is cls
+                and all(a is b for a, b in zip(astuple(built), values, strict=True))
+                and all(getattr(built, f) is v for f, v in zip(fields, values, strict=True))
+                and built == cls(*values) and type(rebuilt) is cls and rebuilt == reference
+                and hash(rebuilt) == hash(reference)
+                and msgspec_json.encode(rebuilt) == msgspec_json.encode(reference)):
+            raise ImportError(f"matchbook.core.matching: {cls.__name__} built from its layout "
+                              "differs from the class's own (run the interpreted build)")
+    return True
+
+
+_check_event_layout()
 
 
 class Order:
@@ -704,7 +841,7 @@ class MatchingCore:
         name = book.name
         order = _new_order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
                            fees)
-        out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
+        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
                                  0, False, 0, 0, hold_asset, hold))
         if side == BUY:
             crosses = book.ask_heap and book.ask_heap[0] <= price
@@ -733,7 +870,7 @@ class MatchingCore:
             if mine is None:
                 mine = self.user_orders[uid] = {}
             mine[oid] = order
-            out.append(BookLevelChanged(name, side, price, total, count))
+            out.append(_level_changed(name, side, price, total, count))
         else:
             self._close(order, out, _UNFILLED)
         return None
@@ -861,7 +998,7 @@ class MatchingCore:
                            (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4
                            | (64 if post_only else 0),
                            stop, expire, coid, fees)
-        out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
+        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, post_only, expire, budget, hold_asset, hold))
         if stop:
             self._register(order)
@@ -900,7 +1037,7 @@ class MatchingCore:
             order.visible = display if display and display < leaves else leaves
             level = book.rest(order)
             self._register(order)
-            out.append(BookLevelChanged(book.symbol.name, order.side, order.price, level.total,
+            out.append(_level_changed(book.symbol.name, order.side, order.price, level.total,
                                         level.count))
         else:
             self._close(order, out, _UNFILLED)
@@ -1002,13 +1139,13 @@ class MatchingCore:
                     if not rem and thold:
                         trel = thold
                 trade_id: int = next_trade
-                out.append(TradeExecuted(trade_id, name, price_int, fill, taker_side,
+                out.append(_traded(trade_id, name, price_int, fill, taker_side,
                                          maker.order_id, tid, maker.user_id, uid, notional,
                                          base_amt, mfee, tfee))
-                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, trade_id,
+                out.append(_filled(maker.order_id, maker.user_id, name, maker_side, trade_id,
                                        price_int, fill, maker.qty - mleaves, mleaves, True, mfee,
                                        mrel))
-                out.append(OrderFilled(tid, uid, name, taker_side, trade_id, price_int, fill,
+                out.append(_filled(tid, uid, name, taker_side, trade_id, price_int, fill,
                                        filled, rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
@@ -1033,10 +1170,10 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                out.append(BookLevelChanged(name, maker_side, price_int, level.total,
+                out.append(_level_changed(name, maker_side, price_int, level.total,
                                             level.count))
             else:
-                out.append(BookLevelChanged(name, maker_side, price_int, 0, 0))
+                out.append(_level_changed(name, maker_side, price_int, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
@@ -1094,13 +1231,13 @@ class MatchingCore:
             if maker.visible > maker.leaves:
                 level.total -= maker.visible - maker.leaves
                 maker.visible = maker.leaves
-            out.append(OrderCancelled(maker.order_id, maker.user_id, maker.symbol, maker.side, dec,
+            out.append(_cancelled(maker.order_id, maker.user_id, maker.symbol, maker.side, dec,
                                       maker.leaves, _SELF_TRADE, 0))
         rem -= dec
         taker.leaves = rem
         taker.qty -= dec
         if rem:
-            out.append(OrderCancelled(taker.order_id, taker.user_id, taker.symbol, taker.side, dec,
+            out.append(_cancelled(taker.order_id, taker.user_id, taker.symbol, taker.side, dec,
                                       rem, _SELF_TRADE, 0))
             return rem, False
         taker.leaves = dec
@@ -1243,14 +1380,14 @@ class MatchingCore:
             del self.user_orders[uid]
         if order.client_order_id:
             del self.client_ids[(uid, order.client_order_id)]
-        out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
+        out.append(_level_changed(order.symbol, side, price, level.total, level.count))
         released = order.hold
         if released and self.accounts_enabled:
             slot = book.quote_slot if side == BUY else book.base_slot
             account = self.accounts[uid]
             _move(account.balances, slot + 1, slot, released)
             order.hold = 0
-        out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
+        out.append(_cancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
 
     def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
         """Cancel every open order of a user (of everyone for user 0), optionally of one
@@ -1331,19 +1468,19 @@ class MatchingCore:
             visible = min(order.visible, leaves)
             level.total -= order.visible - visible
             order.visible, order.leaves, order.qty, order.hold = visible, leaves, qty, hold
-            out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+            out.append(_amended(order.order_id, order.user_id, order.symbol, order.side,
                                     price, qty, leaves, True, delta))
-            out.append(BookLevelChanged(order.symbol, order.side, price, level.total, level.count))
+            out.append(_level_changed(order.symbol, order.side, price, level.total, level.count))
             return
         # loses priority: unlinked from its queue; a fresh order enters at the back
         level = book.unlink(order)
         self._unregister(order)
-        out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+        out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                     level.count))
         fresh = _new_order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
                            leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
                            order.client_order_id, order.fees)
-        out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+        out.append(_amended(order.order_id, order.user_id, order.symbol, order.side,
                                 price, qty, leaves, False, delta))
         self._execute_then_trigger(book, fresh, out)
 
@@ -1395,7 +1532,7 @@ class MatchingCore:
     def _remove_resting(self, book: OrderBook, order: Order, out: list[Event], reason: int) -> None:
         level = book.unlink(order)
         self._unregister(order)
-        out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+        out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                     level.count))
         self._close(order, out, reason)
 
@@ -1415,7 +1552,7 @@ class MatchingCore:
                 book = self.books[order.symbol]
                 level = book.unlink(order)
                 self._unregister(order)
-                out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+                out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                             level.count))
             released = self._release_all(order)
             out.append(OrderExpired(oid, order.user_id, order.symbol, order.side, order.leaves,
@@ -1467,7 +1604,7 @@ class MatchingCore:
     def _close(self, order: Order, out: list[Event], reason: int) -> None:
         """The order's open quantity is cancelled; release its hold and report it."""
         released = self._release_all(order)
-        out.append(OrderCancelled(order.order_id, order.user_id, order.symbol, order.side,
+        out.append(_cancelled(order.order_id, order.user_id, order.symbol, order.side,
                                   order.leaves, 0,
                                   reason, released))
         order.visible = 0
