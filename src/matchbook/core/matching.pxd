@@ -245,19 +245,20 @@ cdef int BUY, SELL, LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, GTC, IOC, FOK, GTD
 cdef int STP_CANCEL_BOTH, STP_CANCEL_NEWEST, STP_CANCEL_OLDEST, STP_DECREMENT
 
 
+# not tracked by the cyclic collector: ``@cython.no_gc`` on the class in the .py
 @cython.final
 cdef class Order:
     cdef public object order_id         # the open-order index's key object, shared
     cdef public object user_id          # commands leave it unbounded
     cdef public str symbol
-    cdef public int side
+    cdef public int side                # side and flags side by side: one 8-byte word
+    cdef public int flags
     cdef public long long price
     cdef public long long qty
     cdef public long long leaves
     cdef public long long visible
     cdef public long long display
     cdef public object hold             # money: a Python int
-    cdef public int flags
     cdef public long long stop_price
     cdef public object expire_ts        # unbounded
     cdef public str client_order_id
@@ -284,6 +285,8 @@ cdef class Level:
     cpdef append(self, Order order)
     @cython.locals(prev=Order, nxt=Order)
     cpdef remove(self, Order order)
+    @cython.locals(order=Order, nxt=Order)
+    cdef _unlink_all(self)
 
 
 @cython.final

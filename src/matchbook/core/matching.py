@@ -296,6 +296,11 @@ def _check_event_layout() -> bool:
 _check_event_layout()
 
 
+# Compiled, not tracked by the cyclic collector: 16 bytes less per order, and a million
+# resting orders add nothing to a full collection. An order refers to no container; its
+# one cycle, the links of a level's queue, is broken by ``Level.__dealloc__``.
+@cython.no_gc
+@cython.cclass
 class Order:
     """A live order (resting, or a stop waiting for its trigger). Mutable, engine-owned.
 
@@ -420,6 +425,11 @@ def _new_order(order_id: int, user_id: int, symbol: str, side: int, price: int, 
     return order
 
 
+# Compiled, not tracked either: a level refers to orders only, so it is in no cycle the
+# collector could see, and is freed when its book lets it go; then ``__dealloc__`` breaks
+# its queue's links (a collector's clear would have emptied ``head`` first).
+@cython.no_gc
+@cython.cclass
 class Level:
     """One price level: the live orders' count and visible total, and the FIFO queue as
     an intrusive doubly linked list (``head`` first in time priority)."""
@@ -463,6 +473,21 @@ class Level:
             nxt.prev = prev
         order.prev = None
         order.next = None
+
+    def _unlink_all(self) -> None:
+        """Unlink every order of the queue (when the level itself goes). O(n)."""
+        order = self.head
+        self.head = self.tail = None
+        while order is not None:
+            nxt = order.next
+            order.prev = order.next = None
+            order = nxt
+
+    def __dealloc__(self) -> None:
+        """Compiled: break the queue's links, the one cycle among orders, which the cyclic
+        collector no longer sees (``Order`` is not tracked, matching.pxd). Interpreted,
+        never called: the collector handles the cycle."""
+        self._unlink_all()
 
     def orders(self) -> list[Order]:
         """The queue in time priority. O(n)."""
