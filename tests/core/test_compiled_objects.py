@@ -107,8 +107,8 @@ def test_a_level_that_goes_unlinks_its_queue() -> None:
 def test_an_engine_dropped_with_resting_orders_frees_them() -> None:
     engine = Engine(default_markets(), accounts=False)
     for seq in range(1, 11):
-        engine.apply(seq, seq, PlaceOrder(seq % 3 + 1, "BTC-USD", BUY, LIMIT, 5, 5_000_000 + seq % 2,
-                                          GTC))
+        price = 5_000_000 + seq % 2
+        engine.apply(seq, seq, PlaceOrder(seq % 3 + 1, "BTC-USD", BUY, LIMIT, 5, price, GTC))
     kept = next(iter(next(iter(engine.user_orders.values())).values()))
     assert kept.prev is not None or kept.next is not None
     del engine

@@ -230,6 +230,21 @@ cdef object _built(int k, list v)
 
 # an account's balances (an ``array("q")``) read and written as C int64s
 cdef object _INT64_MAX
+cdef object _ZERO, _EMPTY
+
+# a command's number as a C integer when it is an exact int in [0, bound), else -1
+cdef extern from *:
+    """
+    static CYTHON_INLINE long long matchbook_small(PyObject *value, long long bound) {
+        long long v;
+        int overflow;
+        if (!PyLong_CheckExact(value)) return -1;
+        v = PyLong_AsLongLongAndOverflow(value, &overflow);  /* cannot fail on an int */
+        return (overflow || v < 0 || v >= bound) ? -1 : v;
+    }
+    """
+    long long _c_small "matchbook_small"(object value, long long bound)
+cdef inline long long _small(object value, long long bound)
 @cython.locals(a="long long")
 cdef inline bint _covers(c_array balances, Py_ssize_t slot, object amount) except -1
 @cython.locals(p="long long *")
@@ -295,6 +310,8 @@ cdef class OrderBook:
     cdef public str name
     cdef public object min_qty_lots
     cdef public object max_qty_lots
+    cdef public long long min_qty
+    cdef public long long max_qty
     cdef public object min_notional_minor
     cdef public object quote_per_tick_lot
     cdef public object base_per_lot
@@ -361,7 +378,7 @@ cdef class MatchingCore:
     cdef public object last_ts
     cdef public object _next_expiry
     cdef public object limits
-    cdef public object _max_open_orders
+    cdef public Py_ssize_t _max_open_orders
     cdef public object _position_limits
     cdef public set _tiers
     cdef public dict _slots
@@ -369,10 +386,10 @@ cdef class MatchingCore:
     cdef public object p2p
 
     cdef _reject(self, PlaceOrder c, object code, list out)
-    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
+    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict,
                    balances=c_array, slot=Py_ssize_t, total="long long", count="long long",
                    account=Account, fees=FeeSchedule, side=int, otype=int, tif=int, stp=int,
-                   flags=int)
+                   flags=int, qty="long long", price="long long")
     cpdef _place(self, PlaceOrder c, list out)
     @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule,
                    side=int, otype=int, tif=int, stp=int)
@@ -401,7 +418,7 @@ cdef class MatchingCore:
     @cython.locals(order=Order, buys=list, sells=list)
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
-                   price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
+                   balances=c_array, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(pool=dict, victims=list, order=Order)
     cpdef _cancel_all(self, object c, list out)

@@ -69,6 +69,16 @@ _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
 _CANCEL_ALL = int(CancelReason.CANCEL_ALL)
 _INT64_MAX = 2**63 - 1
+_ZERO = 0  # the default of a command's optional numbers (CPython's one small-int 0)
+_EMPTY = ""  # the default of a command's optional strings (CPython's one empty str)
+
+
+def _small(value: object, bound: int) -> int:
+    """``value`` when it is an int (exactly) with ``0 <= value < bound``, else -1.
+    Compiled, a C integer (matching.pxd), read without making a Python int."""
+    if cython.compiled:
+        return _c_small(value, bound)  # type: ignore[name-defined,no-any-return]  # noqa: F821
+    return value if type(value) is int and 0 <= value < bound else -1
 
 
 # Compiled, an account's balances are an ``array("q")`` (``accounts.Account``), and
@@ -179,7 +189,7 @@ def _accepted(order_id: int, user_id: int, symbol: str, side: int, order_type: i
               stop_price_ticks: int, display_lots: int, post_only: bool, expire_ts_ns: int,
               quote_amount_minor: int, hold_asset: str, hold_minor: int) -> OrderAccepted:
     if cython.compiled:
-        return _ev16(0, order_id, user_id, symbol, side, order_type,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev16(0, order_id, user_id, symbol, side, order_type,  # type: ignore[name-defined,no-any-return]  # noqa: F821
                      price_ticks, qty_lots, tif, client_order_id, stop_price_ticks,
                      display_lots, post_only, expire_ts_ns, quote_amount_minor, hold_asset,
                      hold_minor)
@@ -193,7 +203,7 @@ def _traded(trade_id: int, symbol: str, price_ticks: int, qty_lots: int, aggress
             notional_minor: int, base_minor: int, maker_fee_minor: int,
             taker_fee_minor: int) -> TradeExecuted:
     if cython.compiled:
-        return _ev13(1, trade_id, symbol, price_ticks, qty_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev13(1, trade_id, symbol, price_ticks, qty_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821
                      aggressor_side, maker_order_id, taker_order_id, maker_user_id,
                      taker_user_id, notional_minor, base_minor, maker_fee_minor,
                      taker_fee_minor)
@@ -206,7 +216,7 @@ def _filled(order_id: int, user_id: int, symbol: str, side: int, trade_id: int,
             price_ticks: int, qty_lots: int, filled_lots: int, leaves_lots: int,
             is_maker: bool, fee_minor: int, released_minor: int) -> OrderFilled:
     if cython.compiled:
-        return _ev12(2, order_id, user_id, symbol, side, trade_id,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev12(2, order_id, user_id, symbol, side, trade_id,  # type: ignore[name-defined,no-any-return]  # noqa: F821
                      price_ticks, qty_lots, filled_lots, leaves_lots, is_maker, fee_minor,
                      released_minor)
     return OrderFilled(order_id, user_id, symbol, side, trade_id, price_ticks, qty_lots,
@@ -216,14 +226,14 @@ def _filled(order_id: int, user_id: int, symbol: str, side: int, trade_id: int,
 def _level_changed(symbol: str, side: int, price_ticks: int, qty_lots: int,
                    order_count: int) -> BookLevelChanged:
     if cython.compiled:
-        return _ev5(3, symbol, side, price_ticks, qty_lots, order_count)  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev5(3, symbol, side, price_ticks, qty_lots, order_count)  # type: ignore[name-defined,no-any-return]  # noqa: F821
     return BookLevelChanged(symbol, side, price_ticks, qty_lots, order_count)
 
 
 def _cancelled(order_id: int, user_id: int, symbol: str, side: int, cancelled_lots: int,
                leaves_lots: int, reason: int, released_minor: int) -> OrderCancelled:
     if cython.compiled:
-        return _ev8(4, order_id, user_id, symbol, side, cancelled_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev8(4, order_id, user_id, symbol, side, cancelled_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821
                     leaves_lots, reason, released_minor)
     return OrderCancelled(order_id, user_id, symbol, side, cancelled_lots, leaves_lots, reason,
                           released_minor)
@@ -233,7 +243,7 @@ def _amended(order_id: int, user_id: int, symbol: str, side: int, price_ticks: i
              qty_lots: int, leaves_lots: int, priority_kept: bool,
              hold_delta_minor: int) -> OrderAmended:
     if cython.compiled:
-        return _ev9(5, order_id, user_id, symbol, side, price_ticks,  # type: ignore[name-defined,no-any-return]  # noqa: F821, E501
+        return _ev9(5, order_id, user_id, symbol, side, price_ticks,  # type: ignore[name-defined,no-any-return]  # noqa: F821
                     qty_lots, leaves_lots, priority_kept, hold_delta_minor)
     return OrderAmended(order_id, user_id, symbol, side, price_ticks, qty_lots, leaves_lots,
                         priority_kept, hold_delta_minor)
@@ -243,12 +253,12 @@ if cython.compiled:
     for _k, _type in enumerate(EVENT_KINDS):
         _event_layout(_k, _type)  # type: ignore[name-defined]  # noqa: F821
 else:  # interpreted: the constructors themselves
-    _accepted = OrderAccepted  # type: ignore[assignment]  # noqa: F811
-    _traded = TradeExecuted  # type: ignore[assignment]  # noqa: F811
-    _filled = OrderFilled  # type: ignore[assignment]  # noqa: F811
-    _level_changed = BookLevelChanged  # type: ignore[assignment]  # noqa: F811
-    _cancelled = OrderCancelled  # type: ignore[assignment]  # noqa: F811
-    _amended = OrderAmended  # type: ignore[assignment]  # noqa: F811
+    _accepted = OrderAccepted  # type: ignore[assignment]
+    _traded = TradeExecuted  # type: ignore[assignment]
+    _filled = OrderFilled  # type: ignore[assignment]
+    _level_changed = BookLevelChanged  # type: ignore[assignment]
+    _cancelled = OrderCancelled  # type: ignore[assignment]
+    _amended = OrderAmended  # type: ignore[assignment]
 
 
 def _built(k: int, v: list[Any]) -> Event:
@@ -514,8 +524,9 @@ class OrderBook:
     """
 
     __slots__ = ("ask_heap", "asks", "base_code", "base_per_lot", "base_slot", "bid_heap",
-                 "bids", "halted", "last_price", "market_protection_bps", "max_qty_lots",
-                 "min_notional_minor", "min_qty_lots", "name", "price_band_bps",
+                 "bids", "halted", "last_price", "market_protection_bps", "max_qty",
+                 "max_qty_lots", "min_notional_minor", "min_qty", "min_qty_lots", "name",
+                 "price_band_bps",
                  "quote_code", "quote_per_tick_lot", "quote_slot", "stops_buy", "stops_sell",
                  "symbol")
 
@@ -523,6 +534,8 @@ class OrderBook:
     name: str
     min_qty_lots: int
     max_qty_lots: int
+    min_qty: int
+    max_qty: int
     min_notional_minor: int
     quote_per_tick_lot: int
     base_per_lot: int
@@ -547,6 +560,10 @@ class OrderBook:
         self.name = symbol.name
         self.min_qty_lots = symbol.min_qty_lots
         self.max_qty_lots = symbol.max_qty_lots
+        # the same, clamped to [0, MAX_TICKS] for C comparisons with a quantity in
+        # [1, MAX_TICKS): the comparisons' results do not change
+        self.min_qty = min(max(symbol.min_qty_lots, 0), MAX_TICKS)
+        self.max_qty = min(max(symbol.max_qty_lots, 0), MAX_TICKS)
         self.min_notional_minor = symbol.min_notional_minor
         self.quote_per_tick_lot = symbol.quote_per_tick_lot
         self.base_per_lot = symbol.base_per_lot
@@ -790,24 +807,41 @@ class MatchingCore:
         changes nothing before it hands over), so the two agree by construction.
         O(1) to rest (O(log L) for a new level), plus ``_match``'s cost when it crosses."""
         book = self.books.get(c.symbol)
-        # the enum fields as C ints (compiled), after one range test on their objects: a
-        # value out of range goes to _place_any, which rejects it with its code
-        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
-        if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
-                                and 0 < stp_o < 16):
-            return self._place_any(c, out)
-        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+        if cython.compiled:
+            # the command's numbers as C integers, each an exact int in range or -1: every
+            # test below is then a C comparison; anything else goes to _place_any, which
+            # decides it by value
+            side, otype = _small(c.side, 16), _small(c.order_type, 16)
+            tif, stp = _small(c.tif, 16), _small(c.stp, 16)
+            qty, price = _small(c.qty_lots, MAX_TICKS), _small(c.price_ticks, MAX_TICKS)
+            if (book is None or side < 1 or otype < 1 or tif < 1 or stp < 1 or qty < 1
+                    or price < 0 or _small(c.user_id, _INT64_MAX) < 1):
+                return self._place_any(c, out)
+        else:
+            # the enum fields' range tested on their objects (a value out of range goes to
+            # _place_any, which rejects it with its code)
+            side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+            if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
+                                    and 0 < stp_o < 16):
+                return self._place_any(c, out)
+            side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+            qty, price = c.qty_lots, c.price_ticks
+            if not (c.user_id > 0 and 0 < qty < MAX_TICKS):
+                return self._place_any(c, out)
+        # the optional fields are tested by identity with their defaults (the command
+        # types' own, shared objects); any other object goes to _place_any
         if (not (side == BUY or side == SELL)
                 or not (otype == LIMIT or otype == MARKET) or not (tif == GTC or tif == IOC)
-                or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks or c.display_lots
-                or c.client_order_id or c.post_only or c.expire_ts_ns or c.quote_amount_minor
-                or self.halted or book.halted):
+                or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks is not _ZERO
+                or c.display_lots is not _ZERO or c.client_order_id is not _EMPTY
+                or c.post_only is not False or c.expire_ts_ns is not _ZERO
+                or c.quote_amount_minor is not _ZERO or self.halted or book.halted):
             return self._place_any(c, out)
         # pack_flags, inlined (a market order is IOC even when sent as GTC)
         flags = (otype - 1) | ((IOC if otype == MARKET else tif) - 1) << 2 | (stp - 1) << 4
         sym = book.symbol
-        uid, qty, price = c.user_id, c.qty_lots, c.price_ticks
-        if not (uid > 0 and book.min_qty_lots <= qty <= book.max_qty_lots) or (
+        uid = c.user_id
+        if not (book.min_qty <= qty <= book.max_qty) or (
                 self.suspended and uid in self.suspended):
             return self._place_any(c, out)
         mine = self.user_orders.get(uid)
@@ -816,7 +850,8 @@ class MatchingCore:
         if otype == LIMIT:
             if not 0 < price < MAX_TICKS:
                 return self._place_any(c, out)
-            notional = price * qty * book.quote_per_tick_lot
+            # Python ints (the command's own objects: the same values), never a C product
+            notional = c.price_ticks * c.qty_lots * book.quote_per_tick_lot
             if notional < book.min_notional_minor:
                 return self._place_any(c, out)
             if book.outside_band(price):
@@ -832,7 +867,7 @@ class MatchingCore:
                 price = best * (10_000 + book.market_protection_bps) // 10_000
             else:
                 price = max(1, -(-best * (10_000 - book.market_protection_bps) // 10_000))
-            notional = price * qty * book.quote_per_tick_lot
+            notional = book.quote_per_tick_lot * price * c.qty_lots
         if side == BUY:
             hold_asset, slot = book.quote_code, book.quote_slot
         else:
@@ -844,7 +879,7 @@ class MatchingCore:
             uid = account.user_id  # the user's one int object: 32 bytes less per order
             fees = sym.tier_fees.get(account.tier, sym.fees) if account.tier else sym.fees
             hold = notional + notional * fees.hold_ppm // PPM if side == BUY else (
-                qty * book.base_per_lot)
+                c.qty_lots * book.base_per_lot)
             balances = account.balances
             if not (_covers(balances, slot, hold) if cython.compiled
                     else hold <= balances[slot]) or (
@@ -866,8 +901,8 @@ class MatchingCore:
         name = book.name
         order = _new_order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
                            fees)
-        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
-                                 0, False, 0, 0, hold_asset, hold))
+        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, c.qty_lots, tif, "", 0,
+                             0, False, 0, 0, hold_asset, hold))
         if side == BUY:
             crosses = book.ask_heap and book.ask_heap[0] <= price
         else:
@@ -881,21 +916,23 @@ class MatchingCore:
                 self._trigger_stops(book, out)
         elif tif == GTC:
             # book.rest + _register, inlined
-            if side == BUY:
-                levels, heap, key = book.bids, book.bid_heap, -price
-            else:
-                levels, heap, key = book.asks, book.ask_heap, price
-            level = levels.get(price)
+            pkey = c.price_ticks  # a limit order's price, as the object the command holds
+            level = (book.bids if side == BUY else book.asks).get(pkey)
             if level is None:
-                level = levels[price] = Level(price)
-                heappush(heap, key)
+                level = Level(price)
+                if side == BUY:
+                    book.bids[pkey] = level
+                    heappush(book.bid_heap, -pkey)
+                else:
+                    book.asks[pkey] = level
+                    heappush(book.ask_heap, pkey)
             level.append(order)
             total = level.total = level.total + qty
             count = level.count = level.count + 1
             if mine is None:
                 mine = self.user_orders[uid] = {}
             mine[oid] = order
-            out.append(_level_changed(name, side, price, total, count))
+            out.append(_level_changed(name, side, pkey, total, count))
         else:
             self._close(order, out, _UNFILLED)
         return None
@@ -1099,11 +1136,12 @@ class MatchingCore:
             paid = got = fee_total = 0
         traded = 0  # price of the last fill
         while rem and heap and heap[0] <= limit_key:
-            price = heap[0] * sign
-            level = levels[price]
-            # the level's price and each trade id as Python ints once, for the events
-            # (compiled, ``price`` and ``next_trade`` are C integers)
-            price_int: int = price
+            # the level's price as a Python int once, for its key and the events, and as
+            # a C integer (compiled, ``price``)
+            top = heap[0]
+            price_int: int = top if sign == 1 else -top
+            price = price_int
+            level = levels[price_int]
             stopped = dropped = touched = False
             while True:
                 maker: Order = level.head  # type: ignore[assignment]  # never empty
@@ -1392,7 +1430,7 @@ class MatchingCore:
             return
         # the everyday cancel of a resting order, inlined: book.unlink + _unregister + _close
         book = self.books[order.symbol]
-        side, price = order.side, order.price
+        side, price = order.side, order.price  # the price as a Python int once
         level = (book.bids if side == BUY else book.asks)[price]
         level.remove(order)
         level.total -= order.visible
@@ -1661,7 +1699,8 @@ class MatchingCore:
 
     def _use_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
-        self._max_open_orders = limits.max_open_orders
+        # a C integer compiled: no limit a count of orders can reach is lost by the cap
+        self._max_open_orders = min(limits.max_open_orders, 2**62)
         self._position_limits = limits.position_limits_minor
 
     @property
