@@ -253,12 +253,12 @@ if cython.compiled:
     for _k, _type in enumerate(EVENT_KINDS):
         _event_layout(_k, _type)  # type: ignore[name-defined]  # noqa: F821
 else:  # interpreted: the constructors themselves
-    _accepted = OrderAccepted  # type: ignore[assignment]
-    _traded = TradeExecuted  # type: ignore[assignment]
-    _filled = OrderFilled  # type: ignore[assignment]
-    _level_changed = BookLevelChanged  # type: ignore[assignment]
-    _cancelled = OrderCancelled  # type: ignore[assignment]
-    _amended = OrderAmended  # type: ignore[assignment]
+    _accepted = OrderAccepted
+    _traded = TradeExecuted
+    _filled = OrderFilled
+    _level_changed = BookLevelChanged
+    _cancelled = OrderCancelled
+    _amended = OrderAmended
 
 
 def _built(k: int, v: list[Any]) -> Event:
@@ -286,7 +286,7 @@ def _check_event_layout() -> bool:
     (in order, by identity), equality, hash and encoding. Raises ``ImportError`` on a
     difference (compiled: a msgspec that lays events out otherwise)."""
     for k in range(len(EVENT_KINDS)):
-        cls = EVENT_KINDS[k]
+        cls: Any = EVENT_KINDS[k]
         fields = cls.__struct_fields__
         values = [object() for _ in fields]
         built = _built(k, values)
