@@ -231,6 +231,7 @@ cdef object _built(int k, list v)
 # an account's balances (an ``array("q")``) read and written as C int64s
 cdef object _INT64_MAX
 cdef object _ZERO, _EMPTY
+cdef long long _MAX_ID
 
 # a command's number as a C integer when it is an exact int in [0, bound), else -1
 cdef extern from *:
@@ -317,6 +318,8 @@ cdef class OrderBook:
     cdef public object base_per_lot
     cdef public long long price_band_bps
     cdef public long long market_protection_bps
+    cdef public FeeSchedule fees
+    cdef public object tier_fees
     cdef public str base_code
     cdef public str quote_code
     cdef public Py_ssize_t base_slot

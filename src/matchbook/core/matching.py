@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,7 @@ _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
 _CANCEL_ALL = int(CancelReason.CANCEL_ALL)
 _INT64_MAX = 2**63 - 1
+_MAX_ID = 2**62  # user ids the everyday order reads as C integers (others: _place_any)
 _ZERO = 0  # the default of a command's optional numbers (CPython's one small-int 0)
 _EMPTY = ""  # the default of a command's optional strings (CPython's one empty str)
 
@@ -524,11 +525,11 @@ class OrderBook:
     """
 
     __slots__ = ("ask_heap", "asks", "base_code", "base_per_lot", "base_slot", "bid_heap",
-                 "bids", "halted", "last_price", "market_protection_bps", "max_qty",
+                 "bids", "fees", "halted", "last_price", "market_protection_bps", "max_qty",
                  "max_qty_lots", "min_notional_minor", "min_qty", "min_qty_lots", "name",
                  "price_band_bps",
                  "quote_code", "quote_per_tick_lot", "quote_slot", "stops_buy", "stops_sell",
-                 "symbol")
+                 "symbol", "tier_fees")
 
     symbol: Symbol
     name: str
@@ -541,6 +542,8 @@ class OrderBook:
     base_per_lot: int
     price_band_bps: int
     market_protection_bps: int
+    fees: FeeSchedule
+    tier_fees: Mapping[str, FeeSchedule]
     base_code: str
     quote_code: str
     base_slot: int
@@ -569,6 +572,8 @@ class OrderBook:
         self.base_per_lot = symbol.base_per_lot
         self.price_band_bps = symbol.price_band_bps
         self.market_protection_bps = symbol.market_protection_bps
+        self.fees = symbol.fees  # the default tier's rates, and the other tiers'
+        self.tier_fees = symbol.tier_fees
         self.base_code = symbol.base.code  # held by sell orders
         self.quote_code = symbol.quote.code  # held by buy orders
         # where the engine's accounts keep these assets (see ``accounts.Account``)
@@ -815,7 +820,7 @@ class MatchingCore:
             tif, stp = _small(c.tif, 16), _small(c.stp, 16)
             qty, price = _small(c.qty_lots, MAX_TICKS), _small(c.price_ticks, MAX_TICKS)
             if (book is None or side < 1 or otype < 1 or tif < 1 or stp < 1 or qty < 1
-                    or price < 0 or _small(c.user_id, _INT64_MAX) < 1):
+                    or price < 0 or _small(c.user_id, _MAX_ID) < 1):
                 return self._place_any(c, out)
         else:
             # the enum fields' range tested on their objects (a value out of range goes to
@@ -877,7 +882,7 @@ class MatchingCore:
             if account is None:
                 return self._place_any(c, out)
             uid = account.user_id  # the user's one int object: 32 bytes less per order
-            fees = sym.tier_fees.get(account.tier, sym.fees) if account.tier else sym.fees
+            fees = book.tier_fees.get(account.tier, book.fees) if account.tier else book.fees
             hold = notional + notional * fees.hold_ppm // PPM if side == BUY else (
                 c.qty_lots * book.base_per_lot)
             balances = account.balances
@@ -1021,11 +1026,11 @@ class MatchingCore:
         accounts = self.accounts_enabled
         if accounts:
             account = self.accounts.get(uid)
-            fees = sym.fees
+            fees = book.fees
             if account is not None:
                 uid = account.user_id  # the user's one int object: 32 bytes less per order
                 if account.tier:
-                    fees = sym.tier_fees.get(account.tier, fees)
+                    fees = book.tier_fees.get(account.tier, fees)
         if budget:
             qty = self._lots_for_budget(book, uid, stp, price, budget, fees.taker_ppm)
             if not qty:
