@@ -71,8 +71,181 @@ cdef extern from *:
         cdef object taker_ppm
 
 
+# The events of the hot path built from their layout: a ``msgspec.Struct`` type made with
+# ``gc=False`` is an object header and one object slot per field (offsets from the type's
+# member descriptors, read once at import by ``_event_layout``); ``_evN`` allocates one
+# through the type's own ``tp_alloc`` (as msgspec does: zeroed, untracked) and stores the
+# N values in field order, without the keyword parsing of a Python call.
+# ``_check_event_layout`` compares one event of each kind built this way with the class's
+# own at import.
+cdef extern from *:
+    """
+    #include "structmember.h"
+    #define MATCHBOOK_EVENT_KINDS 8
+    #define MATCHBOOK_EVENT_FIELDS 16
+    static PyTypeObject *matchbook_event_type[MATCHBOOK_EVENT_KINDS];
+    static Py_ssize_t matchbook_event_offset[MATCHBOOK_EVENT_KINDS][MATCHBOOK_EVENT_FIELDS];
+    static Py_ssize_t matchbook_event_nfields[MATCHBOOK_EVENT_KINDS];
+
+    static int matchbook_event_layout(int k, PyObject *type) {
+        PyObject *fields, *descr;
+        PyTypeObject *t;
+        PyMemberDef *member;
+        Py_ssize_t i, n;
+        if (k < 0 || k >= MATCHBOOK_EVENT_KINDS || !PyType_Check(type)) goto bad;
+        t = (PyTypeObject *)type;
+        /* an untracked object of fixed size: nothing but the header and the fields */
+        if (PyType_HasFeature(t, Py_TPFLAGS_HAVE_GC) || t->tp_itemsize != 0
+                || t->tp_alloc == NULL) goto bad;
+        fields = PyObject_GetAttrString(type, "__struct_fields__");
+        if (fields == NULL) return -1;
+        if (!PyTuple_CheckExact(fields)) { Py_DECREF(fields); goto bad; }
+        n = PyTuple_GET_SIZE(fields);
+        if (n > MATCHBOOK_EVENT_FIELDS
+                || t->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + n * sizeof(PyObject *))) {
+            Py_DECREF(fields);
+            goto bad;
+        }
+        for (i = 0; i < n; i++) {
+            descr = PyObject_GetAttr(type, PyTuple_GET_ITEM(fields, i));
+            if (descr == NULL) { Py_DECREF(fields); return -1; }
+            if (!Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+                Py_DECREF(descr); Py_DECREF(fields); goto bad;
+            }
+            member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type != T_OBJECT_EX || member->offset < (Py_ssize_t)sizeof(PyObject)
+                    || member->offset > t->tp_basicsize - (Py_ssize_t)sizeof(PyObject *)) {
+                Py_DECREF(descr); Py_DECREF(fields); goto bad;
+            }
+            matchbook_event_offset[k][i] = member->offset;
+            Py_DECREF(descr);
+        }
+        Py_DECREF(fields);
+        Py_INCREF(type);
+        Py_XDECREF((PyObject *)matchbook_event_type[k]);
+        matchbook_event_type[k] = t;
+        matchbook_event_nfields[k] = n;
+        return 0;
+    bad:
+        PyErr_SetString(PyExc_ImportError, "matchbook.core.matching: an event type's layout "
+                        "is not the one the compiled core builds (run the interpreted build)");
+        return -1;
+    }
+
+    static PyObject *matchbook_event(int k, PyObject **values, Py_ssize_t n) {
+        PyTypeObject *t = matchbook_event_type[k];
+        PyObject *obj;
+        Py_ssize_t i;
+        if (t == NULL || matchbook_event_nfields[k] != n) {
+            PyErr_SetString(PyExc_SystemError, "matchbook: event layout not registered");
+            return NULL;
+        }
+        obj = t->tp_alloc(t, 0);
+        if (obj == NULL) return NULL;
+        for (i = 0; i < n; i++) {
+            Py_INCREF(values[i]);
+            *(PyObject **)((char *)obj + matchbook_event_offset[k][i]) = values[i];
+        }
+        return obj;
+    }
+
+    static PyObject *matchbook_event5(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4) {
+        PyObject *v[5] = {a0, a1, a2, a3, a4};
+        return matchbook_event(k, v, 5);
+    }
+    static PyObject *matchbook_event8(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                      PyObject *a7) {
+        PyObject *v[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
+        return matchbook_event(k, v, 8);
+    }
+    static PyObject *matchbook_event9(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                      PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                      PyObject *a7, PyObject *a8) {
+        PyObject *v[9] = {a0, a1, a2, a3, a4, a5, a6, a7, a8};
+        return matchbook_event(k, v, 9);
+    }
+    static PyObject *matchbook_event12(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11) {
+        PyObject *v[12] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11};
+        return matchbook_event(k, v, 12);
+    }
+    static PyObject *matchbook_event13(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11, PyObject *a12) {
+        PyObject *v[13] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12};
+        return matchbook_event(k, v, 13);
+    }
+    static PyObject *matchbook_event16(int k, PyObject *a0, PyObject *a1, PyObject *a2,
+                                       PyObject *a3, PyObject *a4, PyObject *a5, PyObject *a6,
+                                       PyObject *a7, PyObject *a8, PyObject *a9, PyObject *a10,
+                                       PyObject *a11, PyObject *a12, PyObject *a13,
+                                       PyObject *a14, PyObject *a15) {
+        PyObject *v[16] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14,
+                           a15};
+        return matchbook_event(k, v, 16);
+    }
+    """
+    int _event_layout "matchbook_event_layout"(int k, object type) except -1
+    object _ev5 "matchbook_event5"(int k, object, object, object, object, object)
+    object _ev8 "matchbook_event8"(int k, object, object, object, object, object, object,
+                                   object, object)
+    object _ev9 "matchbook_event9"(int k, object, object, object, object, object, object,
+                                   object, object, object)
+    object _ev12 "matchbook_event12"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object)
+    object _ev13 "matchbook_event13"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object, object)
+    object _ev16 "matchbook_event16"(int k, object, object, object, object, object, object,
+                                     object, object, object, object, object, object, object,
+                                     object, object, object)
+
+cdef inline object _accepted(object order_id, object user_id, object symbol, object side,
+                             object order_type, object price_ticks, object qty_lots,
+                             object tif, object client_order_id, object stop_price_ticks,
+                             object display_lots, object post_only, object expire_ts_ns,
+                             object quote_amount_minor, object hold_asset, object hold_minor)
+cdef inline object _traded(object trade_id, object symbol, object price_ticks, object qty_lots,
+                           object aggressor_side, object maker_order_id, object taker_order_id,
+                           object maker_user_id, object taker_user_id, object notional_minor,
+                           object base_minor, object maker_fee_minor, object taker_fee_minor)
+cdef inline object _filled(object order_id, object user_id, object symbol, object side,
+                           object trade_id, object price_ticks, object qty_lots,
+                           object filled_lots, object leaves_lots, object is_maker,
+                           object fee_minor, object released_minor)
+cdef inline object _level_changed(object symbol, object side, object price_ticks,
+                                  object qty_lots, object order_count)
+cdef inline object _cancelled(object order_id, object user_id, object symbol, object side,
+                              object cancelled_lots, object leaves_lots, object reason,
+                              object released_minor)
+cdef inline object _amended(object order_id, object user_id, object symbol, object side,
+                            object price_ticks, object qty_lots, object leaves_lots,
+                            object priority_kept, object hold_delta_minor)
+cdef object _built(int k, list v)
+
+
 # an account's balances (an ``array("q")``) read and written as C int64s
 cdef object _INT64_MAX
+cdef object _ZERO, _EMPTY
+cdef long long _MAX_ID
+
+# a command's number as a C integer when it is an exact int in [0, bound), else -1
+cdef extern from *:
+    """
+    static CYTHON_INLINE long long matchbook_small(PyObject *value, long long bound) {
+        long long v;
+        int overflow;
+        if (!PyLong_CheckExact(value)) return -1;
+        v = PyLong_AsLongLongAndOverflow(value, &overflow);  /* cannot fail on an int */
+        return (overflow || v < 0 || v >= bound) ? -1 : v;
+    }
+    """
+    long long _c_small "matchbook_small"(object value, long long bound)
+cdef inline long long _small(object value, long long bound)
 @cython.locals(a="long long")
 cdef inline bint _covers(c_array balances, Py_ssize_t slot, object amount) except -1
 @cython.locals(p="long long *")
@@ -88,19 +261,20 @@ cdef int BUY, SELL, LIMIT, MARKET, STOP_LIMIT, STOP_MARKET, GTC, IOC, FOK, GTD
 cdef int STP_CANCEL_BOTH, STP_CANCEL_NEWEST, STP_CANCEL_OLDEST, STP_DECREMENT
 
 
+# not tracked by the cyclic collector: ``@cython.no_gc`` on the class in the .py
 @cython.final
 cdef class Order:
     cdef public object order_id         # the open-order index's key object, shared
     cdef public object user_id          # commands leave it unbounded
     cdef public str symbol
-    cdef public int side
+    cdef public int side                # side and flags side by side: one 8-byte word
+    cdef public int flags
     cdef public long long price
     cdef public long long qty
     cdef public long long leaves
     cdef public long long visible
     cdef public long long display
     cdef public object hold             # money: a Python int
-    cdef public int flags
     cdef public long long stop_price
     cdef public object expire_ts        # unbounded
     cdef public str client_order_id
@@ -127,6 +301,8 @@ cdef class Level:
     cpdef append(self, Order order)
     @cython.locals(prev=Order, nxt=Order)
     cpdef remove(self, Order order)
+    @cython.locals(order=Order, nxt=Order)
+    cdef _unlink_all(self)
 
 
 @cython.final
@@ -135,11 +311,15 @@ cdef class OrderBook:
     cdef public str name
     cdef public object min_qty_lots
     cdef public object max_qty_lots
+    cdef public long long min_qty
+    cdef public long long max_qty
     cdef public object min_notional_minor
     cdef public object quote_per_tick_lot
     cdef public object base_per_lot
     cdef public long long price_band_bps
     cdef public long long market_protection_bps
+    cdef public FeeSchedule fees
+    cdef public object tier_fees
     cdef public str base_code
     cdef public str quote_code
     cdef public Py_ssize_t base_slot
@@ -201,7 +381,7 @@ cdef class MatchingCore:
     cdef public object last_ts
     cdef public object _next_expiry
     cdef public object limits
-    cdef public object _max_open_orders
+    cdef public Py_ssize_t _max_open_orders
     cdef public object _position_limits
     cdef public set _tiers
     cdef public dict _slots
@@ -209,10 +389,10 @@ cdef class MatchingCore:
     cdef public object p2p
 
     cdef _reject(self, PlaceOrder c, object code, list out)
-    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, levels=dict, heap=list,
+    @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict,
                    balances=c_array, slot=Py_ssize_t, total="long long", count="long long",
                    account=Account, fees=FeeSchedule, side=int, otype=int, tif=int, stp=int,
-                   flags=int)
+                   flags=int, qty="long long", price="long long")
     cpdef _place(self, PlaceOrder c, list out)
     @cython.locals(book=OrderBook, order=Order, mine=dict, account=Account, fees=FeeSchedule,
                    side=int, otype=int, tif=int, stp=int)
@@ -241,7 +421,7 @@ cdef class MatchingCore:
     @cython.locals(order=Order, buys=list, sells=list)
     cdef _trigger_stops(self, OrderBook book, list out)
     @cython.locals(book=OrderBook, level=Level, order=Order, mine=dict, side=int,
-                   price="long long", balances=c_array, slot=Py_ssize_t, account=Account)
+                   balances=c_array, slot=Py_ssize_t, account=Account)
     cpdef _cancel(self, CancelOrder c, list out)
     @cython.locals(pool=dict, victims=list, order=Order)
     cpdef _cancel_all(self, object c, list out)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from heapq import heapify, heappop, heappush, nlargest, nsmallest
 from typing import TYPE_CHECKING, Any
 
 import cython  # type: ignore[import-untyped]
+from msgspec import json as msgspec_json
 from msgspec.structs import astuple
 
 from matchbook.core.accounts import Account, Withdrawal
@@ -68,6 +69,17 @@ _SELF_TRADE = int(CancelReason.SELF_TRADE)
 _USER = int(CancelReason.USER)
 _CANCEL_ALL = int(CancelReason.CANCEL_ALL)
 _INT64_MAX = 2**63 - 1
+_MAX_ID = 2**62  # user ids the everyday order reads as C integers (others: _place_any)
+_ZERO = 0  # the default of a command's optional numbers (CPython's one small-int 0)
+_EMPTY = ""  # the default of a command's optional strings (CPython's one empty str)
+
+
+def _small(value: object, bound: int) -> int:
+    """``value`` when it is an int (exactly) with ``0 <= value < bound``, else -1.
+    Compiled, a C integer (matching.pxd), read without making a Python int."""
+    if cython.compiled:
+        return _c_small(value, bound)  # type: ignore[name-defined,no-any-return]  # noqa: F821
+    return value if type(value) is int and 0 <= value < bound else -1
 
 
 # Compiled, an account's balances are an ``array("q")`` (``accounts.Account``), and
@@ -159,6 +171,147 @@ def _check_command_layout() -> bool:
 _check_command_layout()
 
 
+# -- the hot path's events, built from their layout when compiled ----------------------
+#
+# Each function is the event class's own constructor, positionally. Compiled, it stores
+# the values in the slots of a bare object of the type (``_evN`` in matching.pxd: the
+# type's ``tp_alloc``, then one store per field at the offsets its member descriptors give),
+# skipping the call's argument parsing; the object is the same as the class would build
+# (type, fields, equality, hash, encoding), which ``_check_event_layout`` checks at import.
+# Interpreted, the names are bound to the classes themselves (no extra call).
+
+# kind index -> type, for ``_evN``
+EVENT_KINDS = (OrderAccepted, TradeExecuted, OrderFilled, BookLevelChanged, OrderCancelled,
+               OrderAmended)
+
+
+def _accepted(order_id: int, user_id: int, symbol: str, side: int, order_type: int,
+              price_ticks: int, qty_lots: int, tif: int, client_order_id: str,
+              stop_price_ticks: int, display_lots: int, post_only: bool, expire_ts_ns: int,
+              quote_amount_minor: int, hold_asset: str, hold_minor: int) -> OrderAccepted:
+    if cython.compiled:
+        return _ev16(0, order_id, user_id, symbol, side, order_type,  # type: ignore[name-defined,no-any-return]  # noqa: F821
+                     price_ticks, qty_lots, tif, client_order_id, stop_price_ticks,
+                     display_lots, post_only, expire_ts_ns, quote_amount_minor, hold_asset,
+                     hold_minor)
+    return OrderAccepted(order_id, user_id, symbol, side, order_type, price_ticks, qty_lots,
+                         tif, client_order_id, stop_price_ticks, display_lots, post_only,
+                         expire_ts_ns, quote_amount_minor, hold_asset, hold_minor)
+
+
+def _traded(trade_id: int, symbol: str, price_ticks: int, qty_lots: int, aggressor_side: int,
+            maker_order_id: int, taker_order_id: int, maker_user_id: int, taker_user_id: int,
+            notional_minor: int, base_minor: int, maker_fee_minor: int,
+            taker_fee_minor: int) -> TradeExecuted:
+    if cython.compiled:
+        return _ev13(1, trade_id, symbol, price_ticks, qty_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821
+                     aggressor_side, maker_order_id, taker_order_id, maker_user_id,
+                     taker_user_id, notional_minor, base_minor, maker_fee_minor,
+                     taker_fee_minor)
+    return TradeExecuted(trade_id, symbol, price_ticks, qty_lots, aggressor_side,
+                         maker_order_id, taker_order_id, maker_user_id, taker_user_id,
+                         notional_minor, base_minor, maker_fee_minor, taker_fee_minor)
+
+
+def _filled(order_id: int, user_id: int, symbol: str, side: int, trade_id: int,
+            price_ticks: int, qty_lots: int, filled_lots: int, leaves_lots: int,
+            is_maker: bool, fee_minor: int, released_minor: int) -> OrderFilled:
+    if cython.compiled:
+        return _ev12(2, order_id, user_id, symbol, side, trade_id,  # type: ignore[name-defined,no-any-return]  # noqa: F821
+                     price_ticks, qty_lots, filled_lots, leaves_lots, is_maker, fee_minor,
+                     released_minor)
+    return OrderFilled(order_id, user_id, symbol, side, trade_id, price_ticks, qty_lots,
+                       filled_lots, leaves_lots, is_maker, fee_minor, released_minor)
+
+
+def _level_changed(symbol: str, side: int, price_ticks: int, qty_lots: int,
+                   order_count: int) -> BookLevelChanged:
+    if cython.compiled:
+        return _ev5(3, symbol, side, price_ticks, qty_lots, order_count)  # type: ignore[name-defined,no-any-return]  # noqa: F821
+    return BookLevelChanged(symbol, side, price_ticks, qty_lots, order_count)
+
+
+def _cancelled(order_id: int, user_id: int, symbol: str, side: int, cancelled_lots: int,
+               leaves_lots: int, reason: int, released_minor: int) -> OrderCancelled:
+    if cython.compiled:
+        return _ev8(4, order_id, user_id, symbol, side, cancelled_lots,  # type: ignore[name-defined,no-any-return]  # noqa: F821
+                    leaves_lots, reason, released_minor)
+    return OrderCancelled(order_id, user_id, symbol, side, cancelled_lots, leaves_lots, reason,
+                          released_minor)
+
+
+def _amended(order_id: int, user_id: int, symbol: str, side: int, price_ticks: int,
+             qty_lots: int, leaves_lots: int, priority_kept: bool,
+             hold_delta_minor: int) -> OrderAmended:
+    if cython.compiled:
+        return _ev9(5, order_id, user_id, symbol, side, price_ticks,  # type: ignore[name-defined,no-any-return]  # noqa: F821
+                    qty_lots, leaves_lots, priority_kept, hold_delta_minor)
+    return OrderAmended(order_id, user_id, symbol, side, price_ticks, qty_lots, leaves_lots,
+                        priority_kept, hold_delta_minor)
+
+
+if cython.compiled:
+    for _k, _type in enumerate(EVENT_KINDS):
+        _event_layout(_k, _type)  # type: ignore[name-defined]  # noqa: F821
+else:  # interpreted: the constructors themselves
+    _accepted = OrderAccepted
+    _traded = TradeExecuted
+    _filled = OrderFilled
+    _level_changed = BookLevelChanged
+    _cancelled = OrderCancelled
+    _amended = OrderAmended
+
+
+def _built(k: int, v: list[Any]) -> Event:
+    """The event of kind ``k`` (``EVENT_KINDS``) with the field values ``v``, from its
+    builder above."""
+    if k == 0:
+        return _accepted(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                         v[11], v[12], v[13], v[14], v[15])
+    if k == 1:
+        return _traded(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                       v[11], v[12])
+    if k == 2:
+        return _filled(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
+                       v[11])
+    if k == 3:
+        return _level_changed(v[0], v[1], v[2], v[3], v[4])
+    if k == 4:
+        return _cancelled(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7])
+    return _amended(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8])
+
+
+def _check_event_layout() -> bool:
+    """Does each builder above make the very event its class makes? Builds one event of
+    each kind both ways, with a distinct value in every field, and compares type, fields
+    (in order, by identity), equality, hash and encoding. Raises ``ImportError`` on a
+    difference (compiled: a msgspec that lays events out otherwise)."""
+    for k in range(len(EVENT_KINDS)):
+        cls: Any = EVENT_KINDS[k]
+        fields = cls.__struct_fields__
+        values = [object() for _ in fields]
+        built = _built(k, values)
+        numbers = list(range(1, len(fields) + 1))
+        rebuilt, reference = _built(k, numbers), cls(*numbers)
+        if not (type(built) is cls
+                and all(a is b for a, b in zip(astuple(built), values, strict=True))
+                and all(getattr(built, f) is v for f, v in zip(fields, values, strict=True))
+                and built == cls(*values) and type(rebuilt) is cls and rebuilt == reference
+                and hash(rebuilt) == hash(reference)
+                and msgspec_json.encode(rebuilt) == msgspec_json.encode(reference)):
+            raise ImportError(f"matchbook.core.matching: {cls.__name__} built from its layout "
+                              "differs from the class's own (run the interpreted build)")
+    return True
+
+
+_check_event_layout()
+
+
+# Compiled, not tracked by the cyclic collector: 16 bytes less per order, and a million
+# resting orders add nothing to a full collection. An order refers to no container; its
+# one cycle, the links of a level's queue, is broken by ``Level.__dealloc__``.
+@cython.no_gc
+@cython.cclass
 class Order:
     """A live order (resting, or a stop waiting for its trigger). Mutable, engine-owned.
 
@@ -283,6 +436,11 @@ def _new_order(order_id: int, user_id: int, symbol: str, side: int, price: int, 
     return order
 
 
+# Compiled, not tracked either: a level refers to orders only, so it is in no cycle the
+# collector could see, and is freed when its book lets it go; then ``__dealloc__`` breaks
+# its queue's links (a collector's clear would have emptied ``head`` first).
+@cython.no_gc
+@cython.cclass
 class Level:
     """One price level: the live orders' count and visible total, and the FIFO queue as
     an intrusive doubly linked list (``head`` first in time priority)."""
@@ -327,6 +485,21 @@ class Level:
         order.prev = None
         order.next = None
 
+    def _unlink_all(self) -> None:
+        """Unlink every order of the queue (when the level itself goes). O(n)."""
+        order = self.head
+        self.head = self.tail = None
+        while order is not None:
+            nxt = order.next
+            order.prev = order.next = None
+            order = nxt
+
+    def __dealloc__(self) -> None:
+        """Compiled: break the queue's links, the one cycle among orders, which the cyclic
+        collector no longer sees (``Order`` is not tracked, matching.pxd). Interpreted,
+        never called: the collector handles the cycle."""
+        self._unlink_all()
+
     def orders(self) -> list[Order]:
         """The queue in time priority. O(n)."""
         result = []
@@ -352,20 +525,25 @@ class OrderBook:
     """
 
     __slots__ = ("ask_heap", "asks", "base_code", "base_per_lot", "base_slot", "bid_heap",
-                 "bids", "halted", "last_price", "market_protection_bps", "max_qty_lots",
-                 "min_notional_minor", "min_qty_lots", "name", "price_band_bps",
+                 "bids", "fees", "halted", "last_price", "market_protection_bps", "max_qty",
+                 "max_qty_lots", "min_notional_minor", "min_qty", "min_qty_lots", "name",
+                 "price_band_bps",
                  "quote_code", "quote_per_tick_lot", "quote_slot", "stops_buy", "stops_sell",
-                 "symbol")
+                 "symbol", "tier_fees")
 
     symbol: Symbol
     name: str
     min_qty_lots: int
     max_qty_lots: int
+    min_qty: int
+    max_qty: int
     min_notional_minor: int
     quote_per_tick_lot: int
     base_per_lot: int
     price_band_bps: int
     market_protection_bps: int
+    fees: FeeSchedule
+    tier_fees: Mapping[str, FeeSchedule]
     base_code: str
     quote_code: str
     base_slot: int
@@ -385,11 +563,17 @@ class OrderBook:
         self.name = symbol.name
         self.min_qty_lots = symbol.min_qty_lots
         self.max_qty_lots = symbol.max_qty_lots
+        # the same, clamped to [0, MAX_TICKS] for C comparisons with a quantity in
+        # [1, MAX_TICKS): the comparisons' results do not change
+        self.min_qty = min(max(symbol.min_qty_lots, 0), MAX_TICKS)
+        self.max_qty = min(max(symbol.max_qty_lots, 0), MAX_TICKS)
         self.min_notional_minor = symbol.min_notional_minor
         self.quote_per_tick_lot = symbol.quote_per_tick_lot
         self.base_per_lot = symbol.base_per_lot
         self.price_band_bps = symbol.price_band_bps
         self.market_protection_bps = symbol.market_protection_bps
+        self.fees = symbol.fees  # the default tier's rates, and the other tiers'
+        self.tier_fees = symbol.tier_fees
         self.base_code = symbol.base.code  # held by sell orders
         self.quote_code = symbol.quote.code  # held by buy orders
         # where the engine's accounts keep these assets (see ``accounts.Account``)
@@ -628,24 +812,41 @@ class MatchingCore:
         changes nothing before it hands over), so the two agree by construction.
         O(1) to rest (O(log L) for a new level), plus ``_match``'s cost when it crosses."""
         book = self.books.get(c.symbol)
-        # the enum fields as C ints (compiled), after one range test on their objects: a
-        # value out of range goes to _place_any, which rejects it with its code
-        side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
-        if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
-                                and 0 < stp_o < 16):
-            return self._place_any(c, out)
-        side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+        if cython.compiled:
+            # the command's numbers as C integers, each an exact int in range or -1: every
+            # test below is then a C comparison; anything else goes to _place_any, which
+            # decides it by value
+            side, otype = _small(c.side, 16), _small(c.order_type, 16)
+            tif, stp = _small(c.tif, 16), _small(c.stp, 16)
+            qty, price = _small(c.qty_lots, MAX_TICKS), _small(c.price_ticks, MAX_TICKS)
+            if (book is None or side < 1 or otype < 1 or tif < 1 or stp < 1 or qty < 1
+                    or price < 0 or _small(c.user_id, _MAX_ID) < 1):
+                return self._place_any(c, out)
+        else:
+            # the enum fields' range tested on their objects (a value out of range goes to
+            # _place_any, which rejects it with its code)
+            side_o, otype_o, tif_o, stp_o = c.side, c.order_type, c.tif, c.stp
+            if book is None or not (0 < side_o < 16 and 0 < otype_o < 16 and 0 < tif_o < 16
+                                    and 0 < stp_o < 16):
+                return self._place_any(c, out)
+            side, otype, tif, stp = side_o, otype_o, tif_o, stp_o
+            qty, price = c.qty_lots, c.price_ticks
+            if not (c.user_id > 0 and 0 < qty < MAX_TICKS):
+                return self._place_any(c, out)
+        # the optional fields are tested by identity with their defaults (the command
+        # types' own, shared objects); any other object goes to _place_any
         if (not (side == BUY or side == SELL)
                 or not (otype == LIMIT or otype == MARKET) or not (tif == GTC or tif == IOC)
-                or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks or c.display_lots
-                or c.client_order_id or c.post_only or c.expire_ts_ns or c.quote_amount_minor
-                or self.halted or book.halted):
+                or not 0 < stp <= STP_DECREMENT or c.stop_price_ticks is not _ZERO
+                or c.display_lots is not _ZERO or c.client_order_id is not _EMPTY
+                or c.post_only is not False or c.expire_ts_ns is not _ZERO
+                or c.quote_amount_minor is not _ZERO or self.halted or book.halted):
             return self._place_any(c, out)
         # pack_flags, inlined (a market order is IOC even when sent as GTC)
         flags = (otype - 1) | ((IOC if otype == MARKET else tif) - 1) << 2 | (stp - 1) << 4
         sym = book.symbol
-        uid, qty, price = c.user_id, c.qty_lots, c.price_ticks
-        if not (uid > 0 and book.min_qty_lots <= qty <= book.max_qty_lots) or (
+        uid = c.user_id
+        if not (book.min_qty <= qty <= book.max_qty) or (
                 self.suspended and uid in self.suspended):
             return self._place_any(c, out)
         mine = self.user_orders.get(uid)
@@ -654,7 +855,8 @@ class MatchingCore:
         if otype == LIMIT:
             if not 0 < price < MAX_TICKS:
                 return self._place_any(c, out)
-            notional = price * qty * book.quote_per_tick_lot
+            # Python ints (the command's own objects: the same values), never a C product
+            notional = c.price_ticks * c.qty_lots * book.quote_per_tick_lot
             if notional < book.min_notional_minor:
                 return self._place_any(c, out)
             if book.outside_band(price):
@@ -670,7 +872,7 @@ class MatchingCore:
                 price = best * (10_000 + book.market_protection_bps) // 10_000
             else:
                 price = max(1, -(-best * (10_000 - book.market_protection_bps) // 10_000))
-            notional = price * qty * book.quote_per_tick_lot
+            notional = book.quote_per_tick_lot * price * c.qty_lots
         if side == BUY:
             hold_asset, slot = book.quote_code, book.quote_slot
         else:
@@ -680,9 +882,9 @@ class MatchingCore:
             if account is None:
                 return self._place_any(c, out)
             uid = account.user_id  # the user's one int object: 32 bytes less per order
-            fees = sym.tier_fees.get(account.tier, sym.fees) if account.tier else sym.fees
+            fees = book.tier_fees.get(account.tier, book.fees) if account.tier else book.fees
             hold = notional + notional * fees.hold_ppm // PPM if side == BUY else (
-                qty * book.base_per_lot)
+                c.qty_lots * book.base_per_lot)
             balances = account.balances
             if not (_covers(balances, slot, hold) if cython.compiled
                     else hold <= balances[slot]) or (
@@ -704,8 +906,8 @@ class MatchingCore:
         name = book.name
         order = _new_order(oid, uid, name, side, price, qty, qty, qty, 0, hold, flags, 0, 0, "",
                            fees)
-        out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, "", 0,
-                                 0, False, 0, 0, hold_asset, hold))
+        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, c.qty_lots, tif, "", 0,
+                             0, False, 0, 0, hold_asset, hold))
         if side == BUY:
             crosses = book.ask_heap and book.ask_heap[0] <= price
         else:
@@ -719,21 +921,23 @@ class MatchingCore:
                 self._trigger_stops(book, out)
         elif tif == GTC:
             # book.rest + _register, inlined
-            if side == BUY:
-                levels, heap, key = book.bids, book.bid_heap, -price
-            else:
-                levels, heap, key = book.asks, book.ask_heap, price
-            level = levels.get(price)
+            pkey = c.price_ticks  # a limit order's price, as the object the command holds
+            level = (book.bids if side == BUY else book.asks).get(pkey)
             if level is None:
-                level = levels[price] = Level(price)
-                heappush(heap, key)
+                level = Level(price)
+                if side == BUY:
+                    book.bids[pkey] = level
+                    heappush(book.bid_heap, -pkey)
+                else:
+                    book.asks[pkey] = level
+                    heappush(book.ask_heap, pkey)
             level.append(order)
             total = level.total = level.total + qty
             count = level.count = level.count + 1
             if mine is None:
                 mine = self.user_orders[uid] = {}
             mine[oid] = order
-            out.append(BookLevelChanged(name, side, price, total, count))
+            out.append(_level_changed(name, side, pkey, total, count))
         else:
             self._close(order, out, _UNFILLED)
         return None
@@ -822,11 +1026,11 @@ class MatchingCore:
         accounts = self.accounts_enabled
         if accounts:
             account = self.accounts.get(uid)
-            fees = sym.fees
+            fees = book.fees
             if account is not None:
                 uid = account.user_id  # the user's one int object: 32 bytes less per order
                 if account.tier:
-                    fees = sym.tier_fees.get(account.tier, fees)
+                    fees = book.tier_fees.get(account.tier, fees)
         if budget:
             qty = self._lots_for_budget(book, uid, stp, price, budget, fees.taker_ppm)
             if not qty:
@@ -861,7 +1065,7 @@ class MatchingCore:
                            (otype - 1) | (tif - 1) << 2 | (stp - 1) << 4
                            | (64 if post_only else 0),
                            stop, expire, coid, fees)
-        out.append(OrderAccepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
+        out.append(_accepted(oid, uid, name, side, otype, c.price_ticks, qty, tif, coid,
                                  stop, display, post_only, expire, budget, hold_asset, hold))
         if stop:
             self._register(order)
@@ -900,7 +1104,7 @@ class MatchingCore:
             order.visible = display if display and display < leaves else leaves
             level = book.rest(order)
             self._register(order)
-            out.append(BookLevelChanged(book.symbol.name, order.side, order.price, level.total,
+            out.append(_level_changed(book.symbol.name, order.side, order.price, level.total,
                                         level.count))
         else:
             self._close(order, out, _UNFILLED)
@@ -937,11 +1141,12 @@ class MatchingCore:
             paid = got = fee_total = 0
         traded = 0  # price of the last fill
         while rem and heap and heap[0] <= limit_key:
-            price = heap[0] * sign
-            level = levels[price]
-            # the level's price and each trade id as Python ints once, for the events
-            # (compiled, ``price`` and ``next_trade`` are C integers)
-            price_int: int = price
+            # the level's price as a Python int once, for its key and the events, and as
+            # a C integer (compiled, ``price``)
+            top = heap[0]
+            price_int: int = top if sign == 1 else -top
+            price = price_int
+            level = levels[price_int]
             stopped = dropped = touched = False
             while True:
                 maker: Order = level.head  # type: ignore[assignment]  # never empty
@@ -1002,13 +1207,13 @@ class MatchingCore:
                     if not rem and thold:
                         trel = thold
                 trade_id: int = next_trade
-                out.append(TradeExecuted(trade_id, name, price_int, fill, taker_side,
+                out.append(_traded(trade_id, name, price_int, fill, taker_side,
                                          maker.order_id, tid, maker.user_id, uid, notional,
                                          base_amt, mfee, tfee))
-                out.append(OrderFilled(maker.order_id, maker.user_id, name, maker_side, trade_id,
+                out.append(_filled(maker.order_id, maker.user_id, name, maker_side, trade_id,
                                        price_int, fill, maker.qty - mleaves, mleaves, True, mfee,
                                        mrel))
-                out.append(OrderFilled(tid, uid, name, taker_side, trade_id, price_int, fill,
+                out.append(_filled(tid, uid, name, taker_side, trade_id, price_int, fill,
                                        filled, rem, False, tfee, trel))
                 next_trade += 1
                 if not maker.visible:
@@ -1033,10 +1238,10 @@ class MatchingCore:
             if dropped or not touched:
                 pass  # unchanged, or reported when a self-trade cancel removed the level
             elif level.count:
-                out.append(BookLevelChanged(name, maker_side, price_int, level.total,
+                out.append(_level_changed(name, maker_side, price_int, level.total,
                                             level.count))
             else:
-                out.append(BookLevelChanged(name, maker_side, price_int, 0, 0))
+                out.append(_level_changed(name, maker_side, price_int, 0, 0))
                 book.drop_level(maker_side, price)
             if stopped:
                 break
@@ -1094,13 +1299,13 @@ class MatchingCore:
             if maker.visible > maker.leaves:
                 level.total -= maker.visible - maker.leaves
                 maker.visible = maker.leaves
-            out.append(OrderCancelled(maker.order_id, maker.user_id, maker.symbol, maker.side, dec,
+            out.append(_cancelled(maker.order_id, maker.user_id, maker.symbol, maker.side, dec,
                                       maker.leaves, _SELF_TRADE, 0))
         rem -= dec
         taker.leaves = rem
         taker.qty -= dec
         if rem:
-            out.append(OrderCancelled(taker.order_id, taker.user_id, taker.symbol, taker.side, dec,
+            out.append(_cancelled(taker.order_id, taker.user_id, taker.symbol, taker.side, dec,
                                       rem, _SELF_TRADE, 0))
             return rem, False
         taker.leaves = dec
@@ -1230,7 +1435,7 @@ class MatchingCore:
             return
         # the everyday cancel of a resting order, inlined: book.unlink + _unregister + _close
         book = self.books[order.symbol]
-        side, price = order.side, order.price
+        side, price = order.side, order.price  # the price as a Python int once
         level = (book.bids if side == BUY else book.asks)[price]
         level.remove(order)
         level.total -= order.visible
@@ -1243,14 +1448,14 @@ class MatchingCore:
             del self.user_orders[uid]
         if order.client_order_id:
             del self.client_ids[(uid, order.client_order_id)]
-        out.append(BookLevelChanged(order.symbol, side, price, level.total, level.count))
+        out.append(_level_changed(order.symbol, side, price, level.total, level.count))
         released = order.hold
         if released and self.accounts_enabled:
             slot = book.quote_slot if side == BUY else book.base_slot
             account = self.accounts[uid]
             _move(account.balances, slot + 1, slot, released)
             order.hold = 0
-        out.append(OrderCancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
+        out.append(_cancelled(oid, uid, order.symbol, side, order.leaves, 0, _USER, released))
 
     def _cancel_all(self, c: CancelAll, out: list[Event]) -> None:
         """Cancel every open order of a user (of everyone for user 0), optionally of one
@@ -1331,19 +1536,19 @@ class MatchingCore:
             visible = min(order.visible, leaves)
             level.total -= order.visible - visible
             order.visible, order.leaves, order.qty, order.hold = visible, leaves, qty, hold
-            out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+            out.append(_amended(order.order_id, order.user_id, order.symbol, order.side,
                                     price, qty, leaves, True, delta))
-            out.append(BookLevelChanged(order.symbol, order.side, price, level.total, level.count))
+            out.append(_level_changed(order.symbol, order.side, price, level.total, level.count))
             return
         # loses priority: unlinked from its queue; a fresh order enters at the back
         level = book.unlink(order)
         self._unregister(order)
-        out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+        out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                     level.count))
         fresh = _new_order(order.order_id, order.user_id, order.symbol, order.side, price, qty,
                            leaves, leaves, order.display, hold, order.flags, 0, order.expire_ts,
                            order.client_order_id, order.fees)
-        out.append(OrderAmended(order.order_id, order.user_id, order.symbol, order.side,
+        out.append(_amended(order.order_id, order.user_id, order.symbol, order.side,
                                 price, qty, leaves, False, delta))
         self._execute_then_trigger(book, fresh, out)
 
@@ -1395,7 +1600,7 @@ class MatchingCore:
     def _remove_resting(self, book: OrderBook, order: Order, out: list[Event], reason: int) -> None:
         level = book.unlink(order)
         self._unregister(order)
-        out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+        out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                     level.count))
         self._close(order, out, reason)
 
@@ -1415,7 +1620,7 @@ class MatchingCore:
                 book = self.books[order.symbol]
                 level = book.unlink(order)
                 self._unregister(order)
-                out.append(BookLevelChanged(order.symbol, order.side, order.price, level.total,
+                out.append(_level_changed(order.symbol, order.side, order.price, level.total,
                                             level.count))
             released = self._release_all(order)
             out.append(OrderExpired(oid, order.user_id, order.symbol, order.side, order.leaves,
@@ -1467,7 +1672,7 @@ class MatchingCore:
     def _close(self, order: Order, out: list[Event], reason: int) -> None:
         """The order's open quantity is cancelled; release its hold and report it."""
         released = self._release_all(order)
-        out.append(OrderCancelled(order.order_id, order.user_id, order.symbol, order.side,
+        out.append(_cancelled(order.order_id, order.user_id, order.symbol, order.side,
                                   order.leaves, 0,
                                   reason, released))
         order.visible = 0
@@ -1499,7 +1704,8 @@ class MatchingCore:
 
     def _use_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
-        self._max_open_orders = limits.max_open_orders
+        # a C integer compiled: no limit a count of orders can reach is lost by the cap
+        self._max_open_orders = min(limits.max_open_orders, 2**62)
         self._position_limits = limits.position_limits_minor
 
     @property
