@@ -318,8 +318,13 @@ class P2PMachine(RuleBasedStateMachine):
                                                               (PAID, DISPUTED, 0)}
                    for e in events if isinstance(e, P2PTradeChanged))
         assert not any(isinstance(e, P2PTradeOpened) for e in events)
-        ended = [e.ad_id for e in events if isinstance(e, AdChanged)]
+        # the ads the suspension ended, oldest first (a deadline the clock fired before the
+        # command may change another ad first: its trade expired and gave back quantity)
+        ended = [e.ad_id for e in events
+                 if isinstance(e, AdChanged) and e.reason == "user suspended"]
         assert ended == sorted(ended)
+        assert all(e.user_id == user and e.state == AdState.CANCELLED
+                   for e in events if isinstance(e, AdChanged) and e.reason == "user suspended")
         assert all(ad.state == AdState.CANCELLED for ad in engine.p2p.ads.values()
                    if ad.user_id == user)
 
