@@ -8,7 +8,6 @@ The writes are counted by the kernel: ``syscw`` of the serving thread in
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import threading
