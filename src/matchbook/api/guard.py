@@ -25,6 +25,10 @@
    ``max_admin_body_bytes`` under ``/api/v1/admin/``.
 
 Every refusal is the API's structured error ``{"code", "message"}``.
+
+An API client's ``POST /api/v1/orders`` is taken before this middleware by
+``matchbook.api.order_lane.OrderFront``, which applies the same limits, credentials and
+body bounds inline and sends anything it does not take whole through here.
 """
 
 from __future__ import annotations
