@@ -169,11 +169,12 @@ class OrderFront:
                 http_timer("POST", 408)(time.perf_counter() - started)
                 return
             received.append(message)
+            if message["type"] == "http.request":
+                body += message.get("body", b"")
             if message["type"] != "http.request" or len(body) > settings.max_body_bytes:
-                self.passed += 1  # the client left (or broke the framing)
+                self.passed += 1  # the client left (or sent more than it declared)
                 await self.long_way(scope, _replay(received, receive), send)
                 return
-            body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
         fields = new_order_fields(body)
