@@ -181,6 +181,7 @@ def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
     a client that stops reading back up quickly.
     """
     from matchbook.api.app import create_app
+    from matchbook.api.server import OneWriteHttp
 
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listening socket says TCP (proto 0 would leave Nagle on: 40 ms per response)
@@ -192,7 +193,7 @@ def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
     port = sock.getsockname()[1]
     settings = make_settings(Path(tmp_path) / "data", port, **overrides)
     app = create_app(settings)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on",
+    config = uvicorn.Config(app, http=OneWriteHttp, log_level="warning", lifespan="on",
                             ws_max_size=settings.ws_max_message_bytes,
                             timeout_graceful_shutdown=5, proxy_headers=False)
     server = uvicorn.Server(config)

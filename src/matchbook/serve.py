@@ -50,6 +50,7 @@ def serve(
     import uvicorn
 
     from matchbook.api.app import create_app
+    from matchbook.api.server import uvicorn_options
 
     settings = Settings.load(config, data_dir=data_dir, host=host, port=port,
                              demo=demo or None, journal_mode=journal_mode, log_json=json_logs)
@@ -57,15 +58,7 @@ def serve(
     app = create_app(settings)
     typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "
                f"data: {settings.data_dir}{', demo market' if settings.demo else ''})")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False,  # requests are counted in /metrics; errors are logged
-                # a larger WebSocket message closes the connection (1009); no compression:
-                # one encoded frame is sent to many readers
-                ws_max_size=settings.ws_max_message_bytes, ws_per_message_deflate=False,
-                timeout_graceful_shutdown=10,
-                # the client address behind a proxy comes from the configured
-                # trusted_proxies only (matchbook.api.guard), never from any peer
-                proxy_headers=False, h11_max_incomplete_event_size=settings.max_header_bytes)
+    uvicorn.run(app, host=settings.host, port=settings.port, **uvicorn_options(settings))
 
 
 @admin_app.command("create-user")

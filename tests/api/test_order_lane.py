@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from matchbook.api.order_lane import OrderLane
+from matchbook.api.order_lane import OrderFront, OrderLane
 from matchbook.api.schemas import (
     NewOrder,
     NewOrderFields,
@@ -120,6 +120,12 @@ def _lane(server: RunningServer) -> OrderLane:
     return node
 
 
+def _front(server: RunningServer) -> OrderFront:
+    front = server.app.order_front
+    assert isinstance(front, OrderFront), "the app has no order front"
+    return front
+
+
 def _comparable(response: httpx.Response) -> tuple[int, Any, dict[str, str]]:
     body = response.json()
     if isinstance(body, dict):
@@ -150,37 +156,56 @@ BODIES: list[tuple[bytes, bool]] = [  # (body, taken by the lane)
 ]
 
 
+ORIGIN = "http://localhost:5173"  # a browser's request goes through CORS and the guard
+
+WAYS = [  # (content type, Origin): the front, the lane behind CORS, the route
+    ("application/json", None), ("application/json", ORIGIN),
+    ("application/x-order+json", None)]
+
+
 @pytest.mark.slow
-def test_the_lane_and_the_route_answer_every_order_alike(tmp_path: Path) -> None:
-    """Each body is sent twice to one server: as ``application/json`` (the lane) and as
-    ``application/x-order+json`` (JSON to the framework, which the lane leaves to the
-    route); both answers must be the same."""
-    with running_server(tmp_path) as server:
+def test_the_front_the_lane_and_the_route_answer_every_order_alike(tmp_path: Path) -> None:
+    """Each body is sent three times to one server: as ``application/json`` from an API
+    client (the front), from a browser (``Origin``: CORS, the guard, then the lane), and
+    as ``application/x-order+json`` (JSON to the framework, which the front and the lane
+    leave to the route); the three answers must be the same."""
+    with running_server(tmp_path, cors_origins=[ORIGIN]) as server:
         trader = server.make_user("lane@test.local")
         server.deposit(trader.user_id, "USD", "100000")
         server.deposit(trader.user_id, "BTC", "10")
-        lane = _lane(server)
+        front, lane = _front(server), _lane(server)
         with httpx.Client(base_url=server.base_url, headers=trader.headers) as client:
             for body, fast in BODIES:
                 answers = []
-                for media in ("application/json", "application/x-order+json"):
-                    answered, passed = lane.answered, lane.passed
+                for media, origin in WAYS:
+                    counts = (front.answered, front.passed, lane.answered, lane.passed)
+                    extra = {"Origin": origin} if origin else {}
                     response = client.post("/api/v1/orders", content=body,
-                                           headers={"Content-Type": media})
-                    taken = (lane.answered - answered, lane.passed - passed)
-                    assert taken == ((1, 0) if fast and media == "application/json"
-                                     else (0, 1)), (body, media)
+                                           headers={"Content-Type": media, **extra})
+                    taken = tuple(now - then for now, then in zip(
+                        (front.answered, front.passed, lane.answered, lane.passed), counts,
+                        strict=True))
+                    json = media == "application/json"
+                    expected = ((1, 0, 0, 0) if fast and json and not origin
+                                else (0, 1, 1, 0) if fast and json else (0, 1, 0, 1))
+                    assert taken == expected, (body, media, origin)
                     answers.append(_comparable(response))
-                assert answers[0] == answers[1], body
+                    if origin:
+                        assert response.headers["access-control-allow-origin"] == origin
+                assert answers[0] == answers[1] == answers[2], body
                 assert answers[0][0] < 500, answers[0]
-            # neither path may skip the caller's checks
+            # no way may skip the caller's checks
             key = client.post("/api/v1/api-keys", json={"scopes": ["read"]}).json()["api_key"]
-            for media in ("application/json", "application/x-order+json"):
-                refused = httpx.post(server.base_url + "/api/v1/orders",
-                                     content=BODIES[0][0],
-                                     headers={"X-API-Key": key, "Content-Type": media})
-                assert refused.status_code == 403
-                assert refused.json()["code"] == 5009
+            for media, origin in WAYS:
+                extra = {"Origin": origin} if origin else {}
+                for credentials in ({"X-API-Key": key}, {"X-API-Key": "mbk_nope"}, {}):
+                    refused = httpx.post(server.base_url + "/api/v1/orders",
+                                         content=BODIES[0][0],
+                                         headers={**credentials, "Content-Type": media,
+                                                  **extra})
+                    assert refused.status_code == (403 if credentials == {"X-API-Key": key}
+                                                   else 401), (credentials, media, origin)
+                    assert refused.headers["vary"] == "Origin"
 
 
 # -- the WebSocket place -------------------------------------------------------------------

@@ -78,3 +78,35 @@ def test_database_url_is_sqlite_in_the_data_dir_unless_configured(
     url = "postgresql+asyncpg://mb:secret@db.internal:5432/matchbook"
     monkeypatch.setenv("MATCHBOOK_DATABASE_URL", url)
     assert database_url(tmp_path) == url
+
+
+def test_history_keys_are_sqlite_row_ids_and_the_rebuild_keeps_the_rows(
+        sqlite_url: str) -> None:
+    """From revision 0005 the keys of orders, trades, withdrawals and audit_log are row
+    id aliases on SQLite: no separate key index (``sqlite_autoindex_*``); rows written
+    before the migration are still there after it, and after undoing it."""
+    import sqlite3
+
+    path = sqlite_url.split("///", 1)[1]
+    migrate.upgrade(sqlite_url, "0004")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO audit_log VALUES (7, 1, 2, 'Deposit', '{}', 0, 1)")
+
+    def key_indexes() -> list[str]:
+        with sqlite3.connect(path) as conn:
+            return sorted(name for (name, table) in conn.execute(
+                "SELECT name, tbl_name FROM sqlite_master WHERE type = 'index'")
+                if name.startswith("sqlite_autoindex")
+                and table in ("orders", "trades", "withdrawals", "audit_log"))
+
+    def rows() -> list[tuple[int, str]]:
+        with sqlite3.connect(path) as conn:
+            return list(conn.execute("SELECT seq, command_type FROM audit_log"))
+
+    assert len(key_indexes()) == 4
+    migrate.upgrade(sqlite_url)
+    assert key_indexes() == []
+    assert rows() == [(7, "Deposit")]
+    migrate.downgrade(sqlite_url, "0004")
+    assert len(key_indexes()) == 4
+    assert rows() == [(7, "Deposit")]

@@ -8,6 +8,7 @@ metrics), attaches the WebSocket hub to it, and on shutdown stops it in reverse.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator, Iterator
@@ -23,7 +24,8 @@ from matchbook.api import errors, metrics, static
 from matchbook.api.auth import LoginThrottle, RateLimiter, Tokens
 from matchbook.api.deps import ApiState
 from matchbook.api.guard import Guard
-from matchbook.api.order_lane import OrderLane
+from matchbook.api.order_lane import PATH as ORDERS_PATH
+from matchbook.api.order_lane import OrderFront, OrderLane
 from matchbook.api.p2p_clock import DeadlineClock
 from matchbook.api.routes import (
     admin,
@@ -72,6 +74,22 @@ class _Cors(CORSMiddleware):
 
 
 _NO_HEADERS = Headers()
+
+
+class _Matchbook(FastAPI):
+    """The application, with ``POST /api/v1/orders`` offered to ``order_front`` first
+    (``matchbook.api.order_lane``): an API client's order skips the framework's layers,
+    everything else goes through them."""
+
+    order_front: OrderFront | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.order_front
+        if (front is not None and scope["type"] == "http" and scope["path"] == ORDERS_PATH
+                and scope["method"] == "POST"):
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 @contextmanager
@@ -139,11 +157,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            simple, simulation)]
     # FastAPI's native OpenTelemetry is off: nothing exports it, and looking for its
     # providers would cost every request
-    app = FastAPI(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
+    app = _Matchbook(title="Matchbook", version="0.1.0", lifespan=lifespan, openapi_tags=tags,
                   telemetry={"tracing": False, "metrics": False, "logs": False},
                   description="A price-time priority exchange. Decimals are strings; "
                               "errors are {\"code\": int, \"message\": str}.")
     errors.install(app)
+    # an API client's order, before every layer below (the long way is the whole app)
+    app.order_front = OrderFront(app, functools.partial(FastAPI.__call__, app), settings)
     # the busiest route answered inside the guard, without the framework's layers
     app.add_middleware(OrderLane, fastapi=app)
     # the guard sits inside CORS, so that a browser can read its refusals too

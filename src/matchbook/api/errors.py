@@ -163,6 +163,12 @@ def api_error_response(exc: ApiError) -> JSONResponse:
                         status_code=exc.status, headers=exc.headers)
 
 
+def unexpected_response(method: str, path: str, exc: BaseException) -> JSONResponse:
+    """The answer to a request that failed for a reason no handler knows (logged)."""
+    logger.error("unhandled error on %s %s", method, path, exc_info=exc)
+    return JSONResponse(error_body(ApiCode.INTERNAL, "Internal error."), status_code=500)
+
+
 def runtime_response(exc: BaseException) -> JSONResponse | None:
     """The answer to a route whose command the runtime refused with ``exc`` (busy,
     stopping, unencodable), else ``None``."""
@@ -347,5 +353,4 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body(ApiCode.INTERNAL, "Internal error."), status_code=500)
+        return unexpected_response(request.method, request.url.path, exc)

@@ -25,6 +25,10 @@
    ``max_admin_body_bytes`` under ``/api/v1/admin/``.
 
 Every refusal is the API's structured error ``{"code", "message"}``.
+
+An API client's ``POST /api/v1/orders`` is taken before this middleware by
+``matchbook.api.order_lane.OrderFront``, which applies the same limits, credentials and
+body bounds inline and sends anything it does not take whole through here.
 """
 
 from __future__ import annotations
@@ -74,11 +78,11 @@ class Guard:
         path: str = scope["path"]
         if len(scope.get("raw_path") or b"") + len(scope.get("query_string", b"")) > (
                 settings.max_url_bytes):
-            await _refuse(send, kind, 414, ApiCode.URL_TOO_LONG,
+            await refuse(send, kind, 414, ApiCode.URL_TOO_LONG,
                           f"The URL is longer than {settings.max_url_bytes} bytes.")
             return
         if sum(len(name) + len(value) for name, value in headers) > settings.max_header_bytes:
-            await _refuse(send, kind, 431, ApiCode.HEADERS_TOO_LARGE,
+            await refuse(send, kind, 431, ApiCode.HEADERS_TOO_LARGE,
                           f"The headers are larger than {settings.max_header_bytes} bytes.")
             return
         length = -1
@@ -100,7 +104,7 @@ class Guard:
                 extra = exc.headers
                 if method in _BODY_METHODS:  # its body is never read: no keep-alive
                     extra = {**(extra or {}), "Connection": "close"}
-                await _refuse(send, kind, exc.status, exc.code, exc.message, extra)
+                await refuse(send, kind, exc.status, exc.code, exc.message, extra)
                 return
         if kind == "websocket" or method not in _BODY_METHODS:
             await self.app(scope, receive, send)
@@ -108,7 +112,7 @@ class Guard:
         limit = (settings.max_admin_body_bytes if path.startswith("/api/v1/admin/")
                  else settings.max_body_bytes)
         if length > limit:
-            await _refuse(send, kind, 413, ApiCode.BODY_TOO_LARGE,
+            await refuse(send, kind, 413, ApiCode.BODY_TOO_LARGE,
                           f"The request body is larger than {limit} bytes.",
                           {"Connection": "close"})
             return
@@ -148,7 +152,7 @@ class Guard:
                     return
                 started = True
                 if refusal is not None:
-                    await _refuse(send, "http", *refusal, {"Connection": "close"})
+                    await refuse(send, "http", *refusal, {"Connection": "close"})
                     return
             elif refusal is not None:
                 return  # the app's own answer to the failed read is dropped
@@ -158,13 +162,13 @@ class Guard:
             await self.app(scope, counted, watched)
         except _BodyRefused:
             if not started and refusal is not None:
-                await _refuse(send, "http", *refusal, {"Connection": "close"})
+                await refuse(send, "http", *refusal, {"Connection": "close"})
 
     async def _authenticate(self, scope: Scope) -> None:
         state = getattr(self.fastapi.state, "api", None)
         if state is None:  # not started yet: the route will answer
             return
-        scope[PRINCIPAL] = await authenticate(state, _HeaderView(scope["headers"]))
+        scope[PRINCIPAL] = await authenticate(state, HeaderView(scope["headers"]))
 
     def _needs_credentials(self, method: str, path: str) -> bool:
         """Does the operation at ``method path`` take a signed-in caller? O(1) for a path
@@ -191,7 +195,7 @@ class Guard:
         return tuple(peer)
 
 
-class _HeaderView:
+class HeaderView:
     """``headers.get(name)`` over raw ASGI headers (lower-case names)."""
 
     __slots__ = ("raw",)
@@ -225,7 +229,7 @@ def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
-async def _refuse(send: Send, kind: str, status: int, code: int, message: str,
+async def refuse(send: Send, kind: str, status: int, code: int, message: str,
                   headers: dict[str, str] | None = None) -> None:
     """Answer with the structured error (a WebSocket handshake is refused with the same
     HTTP response: uvicorn supports the ASGI denial-response extension)."""

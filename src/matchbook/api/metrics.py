@@ -25,7 +25,7 @@ def render() -> tuple[bytes, str]:
 
 
 @functools.cache
-def _http_timer(method: str, status: int) -> Callable[[float], None]:
+def http_timer(method: str, status: int) -> Callable[[float], None]:
     """``observe`` of the ``matchbook_http_request_seconds`` child for (method, status)."""
     return HTTP.labels(method, str(status)).observe
 
@@ -56,4 +56,4 @@ class HttpMetrics:
         try:
             await self.app(scope, receive, observe)
         finally:
-            _http_timer(scope["method"], status)(time.perf_counter() - started)
+            http_timer(scope["method"], status)(time.perf_counter() - started)

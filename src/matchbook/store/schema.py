@@ -90,10 +90,15 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
 
+ROW_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""The integer key of a history table: ``BIGINT`` on PostgreSQL; on SQLite ``INTEGER``,
+which makes the key an alias of the row id (SQLite's own 64-bit key), so a row lives in
+one B-tree instead of two (the table and its key's index): one write fewer per insert."""
+
 orders = Table(
     "orders",
     metadata,
-    Column("order_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("order_id", ROW_ID, primary_key=True, autoincrement=False),
     Column("user_id", BigInteger, nullable=False),
     Column("symbol", String(32), nullable=False),
     Column("side", String(4), nullable=False),
@@ -144,7 +149,7 @@ order_events = Table(
 trades = Table(
     "trades",
     metadata,
-    Column("trade_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("trade_id", ROW_ID, primary_key=True, autoincrement=False),
     Column("symbol", String(32), nullable=False),
     Column("price_ticks", BigInteger, nullable=False),
     Column("qty_lots", BigInteger, nullable=False),
@@ -221,7 +226,7 @@ wallet_addresses = Table(
 withdrawals = Table(
     "withdrawals",
     metadata,
-    Column("withdrawal_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("withdrawal_id", ROW_ID, primary_key=True, autoincrement=False),
     Column("user_id", BigInteger, nullable=False),
     Column("asset", String(16), nullable=False),
     Column("amount_minor", Amount, nullable=False),
@@ -240,7 +245,7 @@ withdrawals = Table(
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("seq", ROW_ID, primary_key=True, autoincrement=False),
     Column("ts_ns", BigInteger, nullable=False),
     Column("user_id", BigInteger, nullable=True),
     Column("command_type", String(32), nullable=False),
