@@ -353,3 +353,38 @@ def test_agents_that_pickle_themselves_are_unpickled() -> None:
     copier = _Copier(rest)
     assert copier.plan is None
     assert pickle.dumps(copier.copy()) == pickle.dumps(tuple(pickle.loads(rest)))
+
+
+def test_paced_execution_works_large_parents_with_shorter_waits() -> None:
+    def child_gaps(pace: int) -> tuple[float, float]:
+        """Mean wait between children (s) of the finished parents of at most 4
+        children and of at least 16."""
+        execution = {"child_wait_s": 2.0, "idle_wait_s": 60.0, "pace_children": pace,
+                     "pace_power": 0.5}
+        sim = Simulation(replace(PRESETS["small"], agents=tuple(
+            (kind, count, {**p, **execution} if kind == "execution" else p)
+            for kind, count, p in PRESETS["small"].agents)), 5)
+        children: dict[int, int] = {}
+        started = sim.view.parent_started
+
+        def record(agent: object, side: int, lots: int, now_ns: int) -> int:
+            parent_id = started(agent, side, lots, now_ns)  # type: ignore[arg-type]
+            children[parent_id] = agent.remaining  # type: ignore[attr-defined]
+            return parent_id
+
+        sim.view.parent_started = record  # type: ignore[method-assign]
+        result = sim.run()
+        small, large = [], []
+        for parent_id, row in enumerate(result.parents.tolist(), start=1):
+            n, length_s = children[parent_id], (row[4] - row[3]) / 1e9
+            if row[4] and n <= 4:
+                small.append(length_s / (n - 1))
+            elif row[4] and n >= 16:
+                large.append(length_s / (n - 1))
+        assert len(small) > 100 and len(large) > 10
+        return float(np.mean(small)), float(np.mean(large))
+
+    small, large = child_gaps(0)
+    assert 0.75 < large / small < 1.33  # unpaced: one wait for every parent
+    small, large = child_gaps(4)
+    assert large / small < 0.6  # paced: (4 / n) ** 0.5, at most 0.5 from 16 children on

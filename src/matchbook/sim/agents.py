@@ -300,16 +300,24 @@ class ExecutionAgent(Agent):
     IOC at most that far through the best opposite price (it takes what is there and
     does not sweep a thin book), else a market order. With ``follow_activity`` the
     children come faster when the market is busy (a participation rate), as the other
-    agents' arrivals do."""
+    agents' arrivals do. With ``pace_children`` a parent of ``n`` more children than
+    that is worked faster: its mean wait between children is ``child_wait_s *
+    (pace_children / n) ** pace_power``, so a large parent lasts about ``n ** (1 -
+    pace_power)`` waits rather than ``n`` (a desk works a large order at a higher
+    participation rate rather than for most of the day)."""
 
     kind = "execution"
 
     def __init__(self, agent_id: str, *, idle_wait_s: float = 900.0,
                  child_wait_s: float = 20.0, alpha: float = 1.35, min_children: int = 2,
                  max_children: int = 3000, child_lots: int = 10, child_lots_max: int = 0,
-                 follow_activity: bool = False, limit_bp: float = 0.0, **kw: Any) -> None:
+                 follow_activity: bool = False, limit_bp: float = 0.0,
+                 pace_children: int = 0, pace_power: float = 0.5, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
         self.limit_bp = limit_bp
+        self.pace_children = pace_children
+        self.pace_power = pace_power
+        self.wait_s = child_wait_s
         self.child_lots_max = child_lots_max
         self.follow_activity = follow_activity
         self.lots = child_lots
@@ -331,7 +339,10 @@ class ExecutionAgent(Agent):
         if not self.remaining:
             u = 1.0 - rng.random()
             n = int(self.min_children * u ** (-1.0 / self.alpha))
-            self.remaining = min(n, self.max_children)
+            self.remaining = n = min(n, self.max_children)
+            self.wait_s = self.child_wait_s
+            if self.pace_children and n > self.pace_children:
+                self.wait_s *= (self.pace_children / n) ** self.pace_power
             self.side = BUY if rng.random() < 0.5 else SELL
             lots = self.child_lots
             if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
@@ -355,8 +366,8 @@ class ExecutionAgent(Agent):
         self.remaining -= 1
         if self.remaining:
             if self.follow_activity:  # a participation rate: faster when the market is busy
-                return self._wait(now_ns, self.child_wait_s, m)
-            return now_ns + 1 + int(rng.expovariate(1.0) * self.child_wait_s * SECOND)
+                return self._wait(now_ns, self.wait_s, m)
+            return now_ns + 1 + int(rng.expovariate(1.0) * self.wait_s * SECOND)
         m.parent_finished(self.parent_id, now_ns)
         return self._wait(now_ns, self.idle_wait_s, m)
 

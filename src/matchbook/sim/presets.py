@@ -80,9 +80,13 @@ DEFAULT = Preset(
         ("market_maker", 12, {"post_only": True, "size_lots": 4, "levels": 6,
                                "view_noise_bp": 4.2}),
         # parents worked at a participation rate, in slices of a per-parent size, each
-        # a marketable limit at most 2 bp through the best
-        ("execution", 60, {"idle_wait_s": 450.0, "child_wait_s": 3.0, "child_lots": 3,
-                            "child_lots_max": 30, "limit_bp": 2.0,
+        # a marketable limit at most 2 bp through the best; a parent of more than 30
+        # children is worked faster (its waits times sqrt(30 / n)), and the sizes' tail
+        # is a little heavier (1.3) to keep the signs' memory (fact 5): square-root
+        # impact measurable on one day's parents (fact 6, see docs/simulator.md)
+        ("execution", 60, {"idle_wait_s": 540.0, "child_wait_s": 3.0, "child_lots": 4,
+                            "child_lots_max": 30, "limit_bp": 2.0, "alpha": 1.3,
+                            "pace_children": 30, "pace_power": 0.5,
                             "follow_activity": True}),
         ("value", 120, {}),
         ("momentum", 20, {}),
