@@ -54,7 +54,7 @@ from matchbook.api.errors import (
 )
 from matchbook.api.guard import HeaderView, refuse
 from matchbook.api.metrics import http_timer
-from matchbook.api.schemas import new_order_fields
+from matchbook.api.schemas import NewOrderFields, new_order_fields
 from matchbook.settings import Settings
 
 PATH = "/api/v1/orders"
@@ -102,9 +102,7 @@ class OrderLane:
             return
         self.answered += 1
         try:
-            admit(state, principal, "trade")
-            trading = state.trading
-            order = await trading.place(trading.order_command(principal.user_id, fields))
+            content = await _place(state, principal, fields)
         except ApiError as exc:
             await api_error_response(exc)(scope, receive, send)
             return
@@ -114,11 +112,7 @@ class OrderLane:
                 raise  # the app's handler of unexpected errors answers
             await refused(scope, receive, send)
             return
-        content = views.encode(order)
-        await send({"type": "http.response.start", "status": 201,
-                    "headers": [(b"content-length", str(len(content)).encode("latin-1")),
-                                (b"content-type", _JSON)]})
-        await send({"type": "http.response.body", "body": content})
+        await _created(send, content)
 
 
 class OrderFront:
@@ -188,10 +182,7 @@ class OrderFront:
         status = 201
         try:
             try:
-                admit(state, principal, "trade")
-                trading = state.trading
-                order = await trading.place(trading.order_command(principal.user_id,
-                                                                  fields))
+                content = await _place(state, principal, fields)
             except ApiError as exc:
                 response = api_error_response(exc)
             except Exception as exc:
@@ -202,12 +193,7 @@ class OrderFront:
                     raise
                 response = refused
             else:
-                content = views.encode(order)
-                await send({"type": "http.response.start", "status": 201,
-                            "headers": [(b"content-length",
-                                         str(len(content)).encode("latin-1")),
-                                        (b"content-type", _JSON), _VARY]})
-                await send({"type": "http.response.body", "body": content})
+                await _created(send, content, _VARY)
                 return
             response.raw_headers.append(_VARY)
             status = response.status_code
@@ -217,6 +203,24 @@ class OrderFront:
 
 
 _VARY = (b"vary", b"Origin")  # what CORS adds to an answer to a request without Origin
+
+
+async def _place(state: ApiState, principal: Principal, fields: NewOrderFields) -> bytes:
+    """The order of a verified caller, as the route's ``Trader`` dependency and handler
+    take it: the rate limit and ``trade`` scope, the trading service, the order's view
+    encoded. Raises what they raise."""
+    admit(state, principal, "trade")
+    trading = state.trading
+    order = await trading.place(trading.order_command(principal.user_id, fields))
+    return views.encode(order)
+
+
+async def _created(send: Send, content: bytes, *headers: tuple[bytes, bytes]) -> None:
+    """Answer 201 with the order's view ``content``."""
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-length", str(len(content)).encode("latin-1")),
+                            (b"content-type", _JSON), *headers]})
+    await send({"type": "http.response.body", "body": content})
 
 
 async def _answer(send: Send, answer: Any, *args: Any) -> None:
