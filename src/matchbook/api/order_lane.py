@@ -96,9 +96,7 @@ class OrderLane:
         fields = new_order_fields(body)
         if fields is None:  # the route validates it and words the error
             self.passed += 1
-            replay: list[Message] = [{"type": "http.request", "body": body,
-                                      "more_body": False}]
-            await self.app(scope, _replay(replay, receive), send)
+            await self.app(scope, _replay(_whole(body), receive), send)
             return
         self.answered += 1
         try:
@@ -174,9 +172,7 @@ class OrderFront:
         fields = new_order_fields(body)
         if fields is None:  # the route validates it and words the error
             self.passed += 1
-            replay: list[Message] = [{"type": "http.request", "body": body,
-                                      "more_body": False}]
-            await self.long_way(scope, _replay(replay, receive), send)
+            await self.long_way(scope, _replay(_whole(body), receive), send)
             return
         self.answered += 1
         status = 201
@@ -200,6 +196,11 @@ class OrderFront:
             await response(scope, receive, send)
         finally:
             http_timer("POST", status)(time.perf_counter() - started)
+
+
+def _whole(body: bytes) -> list[Message]:
+    """The messages of a request ``body`` read whole, to replay it."""
+    return [{"type": "http.request", "body": body, "more_body": False}]
 
 
 _VARY = (b"vary", b"Origin")  # what CORS adds to an answer to a request without Origin
