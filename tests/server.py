@@ -117,6 +117,14 @@ class RunningServer:
         return self.make_user(email or f"admin{self._users + 1}-{time.time_ns()}@test.local",
                               password, role="admin")
 
+    def funded(self, **amounts: str) -> Account:
+        """A new user holding ``amounts`` (``USD="1000"``), deposited through the
+        sequencer."""
+        account = self.make_user()
+        for asset, amount in amounts.items():
+            self.deposit(account.user_id, asset, amount)
+        return account
+
     def deposit(self, user_id: int, asset: str, amount: str) -> None:
         """Credit ``amount`` (a decimal string) of ``asset`` through the sequencer."""
         from matchbook.core import Deposit

@@ -140,10 +140,7 @@ class Api:
 
 def funded(server: RunningServer, **amounts: str) -> Account:
     """A new user holding ``amounts`` (``USD="1000"``), deposited through the sequencer."""
-    account = server.make_user()
-    for asset, amount in amounts.items():
-        server.deposit(account.user_id, asset, amount)
-    return account
+    return server.funded(**amounts)
 
 
 # -- checks ------------------------------------------------------------------------------

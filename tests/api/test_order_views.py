@@ -32,10 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def funded(server: RunningServer) -> Account:
-    account = server.make_user()
-    server.deposit(account.user_id, "USD", "1000000")
-    server.deposit(account.user_id, "ETH", "100")
-    return account
+    return server.funded(USD="1000000", ETH="100")
 
 
 def rest(server: RunningServer, account: Account, method: str, path: str,

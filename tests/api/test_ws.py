@@ -80,11 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def funded(server: RunningServer) -> Account:
-    account = server.make_user()
-    for asset, amount in (("USD", "10000000"), ("BTC", "100"), ("ETH", "1000"),
-                          ("SOL", "100000")):
-        server.deposit(account.user_id, asset, amount)
-    return account
+    return server.funded(USD="10000000", BTC="100", ETH="1000", SOL="100000")
 
 
 def place(server: RunningServer, account: Account, **order: Any) -> dict[str, Any]:

@@ -28,10 +28,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def funded(server: RunningServer) -> Account:
-    account = server.make_user()
-    for asset, amount in (("USD", "1000000"), ("BTC", "10"), ("ETH", "100")):
-        server.deposit(account.user_id, asset, amount)
-    return account
+    return server.funded(USD="1000000", BTC="10", ETH="100")
 
 
 def example(name: str, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
