@@ -252,3 +252,53 @@ def test_a_p2p_trade_through_the_sdk_and_its_stream(server: RunningServer) -> No
             assert (await buys.balance("BTC")).available == Decimal("0.24975")
 
     asyncio.run(scenario())
+
+
+async def _overflow(hub: Any, symbol: str) -> int:
+    """Make the server find the outbox of every connection subscribed to ``symbol``'s
+    book full, as it does for a reader that fell behind: the hub's own overflow path
+    empties it and queues a ``resync`` per channel. The outbox's limit is then put back
+    and a heartbeat queued, which wakes the connection's writer."""
+    heartbeat = '{"type":"heartbeat"}'
+    hit = 0
+    for conn in list(hub.connections):
+        if ("book", symbol) not in conn.subscriptions:
+            continue
+        limit, conn.limit = conn.limit, 0
+        try:
+            conn.offer(heartbeat)  # full: the hub resyncs it
+        finally:
+            conn.limit = limit
+        conn.offer(heartbeat)
+        hit += 1
+    return hit
+
+
+def test_a_server_resync_makes_the_stream_resubscribe_and_rebuild_the_book(
+        server: RunningServer) -> None:
+    maker = funded(server)
+
+    async def scenario() -> None:
+        async with AsyncClient(server.base_url, token=maker.token) as client, \
+                client.stream(authenticate=False) as stream:
+            await stream.subscribe("book", "BTC-USD")
+            await stream.subscribe("trades", "BTC-USD")
+            await stream.wait_for(lambda: stream.book("BTC-USD").ready)
+            await client.place_order("BTC-USD", "buy", "0.1", "40000")
+            await book_matches_depth(client, stream, "BTC-USD")
+            resyncs = server.state.ws_hub.resyncs
+            assert server.call(lambda: _overflow(server.state.ws_hub, "BTC-USD")) == 1
+            assert server.state.ws_hub.resyncs == resyncs + 1
+            # the server paused the book: these changes reach the stream only through
+            # its resubscription with since
+            for price in ("40001", "40002", "40003"):
+                await client.place_order("BTC-USD", "buy", "0.1", price)
+            await stream.wait_for(lambda: stream.resubscribes == 1)
+            await book_matches_depth(client, stream, "BTC-USD")
+            # and the book keeps following the live one afterwards
+            await client.place_order("BTC-USD", "buy", "0.2", "40004")
+            await book_matches_depth(client, stream, "BTC-USD")
+            assert stream.book("BTC-USD").best_bid == (Decimal("40004"), Decimal("0.2"))
+            await client.cancel_all("BTC-USD")
+
+    asyncio.run(scenario())
