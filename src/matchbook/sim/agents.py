@@ -214,7 +214,10 @@ class MarketMaker(Agent):
     another maker's crossing order). Its centre leans on its view of the fundamental,
     off by ``view_noise_bp`` (a standard deviation): fresh noise at every wake, or with
     ``view_tau_s`` an error that drifts slowly (AR(1) with that time scale), as a
-    desk's model that is wrong for a while rather than at random each time."""
+    desk's model that is wrong for a while rather than at random each time. The skew
+    is ``skew_bp_per_lot`` times the inventory I, or with ``skew_power`` p times
+    ``skew_ref_lots * (|I| / skew_ref_lots) ** p`` (a skew concave in the inventory:
+    the maker leans less per lot the more it holds), at most ``max_skew_bp``."""
 
     kind = "market_maker"
     wants_fills = True
@@ -318,9 +321,9 @@ class ExecutionAgent(Agent):
     what the book shows there (up to its slice) and never reaches behind it; what it
     did not get is carried to the next child, and the parent is done when its lots
     are (``n`` slices; at most ``book_max_children`` times ``n`` children). A child
-    that takes the whole touch leaves the book thinner until the makers refill it, so
-    a small parent moves the mid by the levels it took out, and a large one advances
-    at the pace the book refills."""
+    that takes the whole touch leaves the book thinner until the makers refill it, and
+    a parent that meets thin touches needs more children, so it lasts longer where the
+    book is thin (the waits between children are those above)."""
 
     kind = "execution"
     wants_fills = True  # with ``follow_book``: what each child got
@@ -364,19 +367,7 @@ class ExecutionAgent(Agent):
             return self._wake_book(now_ns, m, out)
         rng = self.rng
         if not self.remaining:
-            u = 1.0 - rng.random()
-            n = int(self.min_children * u ** (-1.0 / self.alpha))
-            self.remaining = n = min(n, self.max_children)
-            self.wait_s = self.child_wait_s
-            if self.pace_children and n > self.pace_children:
-                self.wait_s *= (self.pace_children / n) ** self.pace_power
-            self.side = BUY if rng.random() < 0.5 else SELL
-            lots = self.child_lots
-            if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
-                lots = int(lots * math.exp(rng.random() * math.log(
-                    (self.child_lots_max + 1) / lots)))
-            self.lots = lots
-            self.parent_id = m.parent_started(self, self.side, self.remaining * lots, now_ns)
+            self._start_parent(now_ns, m)
         if self.limit_bp:
             # a marketable limit: take at most ``limit_bp`` through the best price (no
             # sweep of a thin book); with nothing to take, wait for the next child
@@ -403,6 +394,7 @@ class ExecutionAgent(Agent):
         rng = self.rng
         u = 1.0 - rng.random()
         n = min(int(self.min_children * u ** (-1.0 / self.alpha)), self.max_children)
+        self.remaining = n
         self.wait_s = self.child_wait_s
         if self.pace_children and n > self.pace_children:
             self.wait_s *= (self.pace_children / n) ** self.pace_power
