@@ -76,12 +76,9 @@ DEFAULT = Preset(
                 "20 momentum, 4 informed and 780 noise traders; a 24-hour day",
     agents=(
         # post-only ladders of thin first levels: what an execution agent takes is
-        # refilled by the makers' next requotes (square-root impact, fact 6); a skew
-        # concave in the inventory (50 lots * sqrt(|I| / 50 lots)), so a large parent's
-        # lasting impact grows as the square root of what the makers absorbed
+        # refilled by the makers' next requotes (square-root impact, fact 6)
         ("market_maker", 12, {"post_only": True, "size_lots": 4, "levels": 6,
-                               "view_noise_bp": 4.2, "skew_power": 0.5,
-                               "skew_ref_lots": 50.0}),
+                               "view_noise_bp": 4.2}),
         # parents worked at a participation rate, in slices of a per-parent size, each
         # a marketable limit at most 2 bp through the best; a parent of more than 30
         # children is worked faster (its waits times sqrt(30 / n)), and the sizes' tail
