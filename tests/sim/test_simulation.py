@@ -388,3 +388,72 @@ def test_paced_execution_works_large_parents_with_shorter_waits() -> None:
     assert 0.75 < large / small < 1.33  # unpaced: one wait for every parent
     small, large = child_gaps(4)
     assert large / small < 0.6  # paced: (4 / n) ** 0.5, at most 0.5 from 16 children on
+
+
+def test_book_following_children_take_only_the_touch_and_fill_their_parent() -> None:
+    mix = _mix(execution={"follow_book": True, "child_lots": 20, "child_lots_max": 60,
+                          "child_wait_s": 2.0, "idle_wait_s": 60.0,
+                          "book_max_children": 100.0})
+    sim = Simulation(mix, 6)
+    agents = {a.user_id: a for a in sim.agents if a.kind == "execution"}
+    best: dict[tuple[int, int], int] = {}  # (user, time) -> the touch the child was sent at
+    parents: list[tuple[int, int, int]] = []  # (user, lots, start) of each parent
+    for agent in agents.values():
+        wake = agent.wake
+
+        def watched(now_ns: int, m: object, out: list[object], wake=wake,  # type: ignore[no-untyped-def]
+                    agent=agent):
+            nxt = wake(now_ns, m, out)
+            if out:
+                best[agent.user_id, now_ns] = (m.best_ask() if agent.side == 1  # type: ignore[attr-defined]
+                                               else m.best_bid())  # type: ignore[attr-defined]
+            return nxt
+
+        agent.wake = watched  # type: ignore[method-assign]
+    started = sim.view.parent_started
+
+    def record(agent: object, side: int, lots: int, now_ns: int) -> int:
+        parents.append((agent.user_id, lots, now_ns))  # type: ignore[attr-defined]
+        return started(agent, side, lots, now_ns)  # type: ignore[arg-type]
+
+    sim.view.parent_started = record  # type: ignore[method-assign]
+    result = sim.run()
+    ts, px = result.trade_ts_ns.tolist(), result.trade_price_ticks.tolist()
+    qty, taker = result.trade_qty_lots.tolist(), result.trade_taker.tolist()
+    seen = 0
+    for t, p, u in zip(ts, px, taker, strict=True):
+        if u in agents:
+            seen += 1
+            assert p == best[u, t]  # at the touch itself, never behind it
+    assert seen > 100
+    # a finished parent got its lots, carried over children that took less than a slice
+    done = 0
+    for (user, lots, start), row in zip(parents, result.parents.tolist(), strict=True):
+        if row[4]:
+            got = sum(q for t, q, u in zip(ts, qty, taker, strict=True)
+                      if u == user and start <= t <= row[4])
+            done += got == lots
+    finished = sum(1 for row in result.parents.tolist() if row[4])
+    assert finished > 20 and done >= 0.9 * finished
+
+
+def test_a_concave_skew_shifts_the_ladder_as_a_power_of_the_inventory() -> None:
+    def shift_bp(power: float, inventory: int) -> float:
+        """How far a maker's ladder centre moves against an inventory, in bp."""
+        sim = Simulation(_mix(market_maker={"skew_power": power, "skew_ref_lots": 50.0,
+                                            "skew_bp_per_lot": 0.02, "max_skew_bp": 15.0,
+                                            "view_noise_bp": 0.0}), 3)
+        sim.run_until(sim.start_ns + 60 * SECOND)
+        maker = next(a for a in sim.agents if a.kind == "market_maker")
+        centres = []
+        for lots in (0, inventory):
+            maker.inventory_lots, maker.center, maker.quoted = lots, 0.0, 0
+            maker.wake(sim.now_ns, sim.view, [])
+            centres.append(maker.center)
+        return (centres[0] - centres[1]) / sim.view.bp_ticks()
+
+    for lots in (8, 50, 200, 450):
+        assert shift_bp(1.0, lots) == pytest.approx(min(15.0, 0.02 * lots), abs=0.01)
+        assert shift_bp(0.5, lots) == pytest.approx(0.02 * 50 * math.sqrt(lots / 50), abs=0.01)
+    assert shift_bp(0.5, -200) == pytest.approx(-0.02 * 50 * 2, abs=0.01)
+    assert shift_bp(0.5, 200_000) == pytest.approx(15.0, abs=0.01)  # still capped

@@ -214,7 +214,10 @@ class MarketMaker(Agent):
     another maker's crossing order). Its centre leans on its view of the fundamental,
     off by ``view_noise_bp`` (a standard deviation): fresh noise at every wake, or with
     ``view_tau_s`` an error that drifts slowly (AR(1) with that time scale), as a
-    desk's model that is wrong for a while rather than at random each time."""
+    desk's model that is wrong for a while rather than at random each time. The skew
+    is ``skew_bp_per_lot`` times the inventory I, or with ``skew_power`` p times
+    ``skew_ref_lots * (|I| / skew_ref_lots) ** p`` (a skew concave in the inventory:
+    the maker leans less per lot the more it holds), at most ``max_skew_bp``."""
 
     kind = "market_maker"
     wants_fills = True
@@ -224,8 +227,10 @@ class MarketMaker(Agent):
                  step_bp: float = 0.8, skew_bp_per_lot: float = 0.02,
                  max_skew_bp: float = 15.0, requote_share: float = 1.0, anchor: float = 1.0,
                  view_noise_bp: float = 2.5, view_tau_s: float = 0.0, post_only: bool = False,
-                 **kw: Any) -> None:
+                 skew_power: float = 1.0, skew_ref_lots: float = 50.0, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.skew_power = skew_power
+        self.skew_ref_lots = skew_ref_lots
         self.post_only = post_only
         self.view_tau_s = view_tau_s
         self.view_err_bp = 0.0
@@ -253,8 +258,13 @@ class MarketMaker(Agent):
         mid = m.mid() or m.fundamental(now_ns)
         bp = m.bp_ticks()
         half = max(self.min_half_bp * bp, self.vol_half * m.vol_ticks())
+        inventory: float = self.inventory_lots
+        if self.skew_power != 1.0 and inventory:  # a concave skew: ref * (|I| / ref) ** p
+            ref = self.skew_ref_lots
+            inventory = math.copysign(ref * (abs(inventory) / ref) ** self.skew_power,
+                                      inventory)
         skew = max(-self.max_skew_bp, min(self.max_skew_bp,
-                                          self.skew_bp_per_lot * self.inventory_lots)) * bp
+                                          self.skew_bp_per_lot * inventory)) * bp
         center = mid - skew
         if self.anchor:
             if self.view_tau_s:  # an error that drifts (AR(1) with time scale view_tau_s)
@@ -304,16 +314,31 @@ class ExecutionAgent(Agent):
     that is worked faster: its mean wait between children is ``child_wait_s *
     (pace_children / n) ** pace_power``, so a large parent lasts about ``n ** (1 -
     pace_power)`` waits rather than ``n`` (a desk works a large order at a higher
-    participation rate rather than for most of the day)."""
+    participation rate rather than for most of the day).
+
+    With ``follow_book`` the children follow the book, as liquidity-seeking execution
+    algorithms do: a child is a limit IOC at the opposite touch itself, so it takes
+    what the book shows there (up to its slice) and never reaches behind it; what it
+    did not get is carried to the next child, and the parent is done when its lots
+    are (``n`` slices; at most ``book_max_children`` times ``n`` children). A child
+    that takes the whole touch leaves the book thinner until the makers refill it, and
+    a parent that meets thin touches needs more children, so it lasts longer where the
+    book is thin (the waits between children are those above)."""
 
     kind = "execution"
+    wants_fills = True  # with ``follow_book``: what each child got
 
     def __init__(self, agent_id: str, *, idle_wait_s: float = 900.0,
                  child_wait_s: float = 20.0, alpha: float = 1.35, min_children: int = 2,
                  max_children: int = 3000, child_lots: int = 10, child_lots_max: int = 0,
                  follow_activity: bool = False, limit_bp: float = 0.0,
-                 pace_children: int = 0, pace_power: float = 0.5, **kw: Any) -> None:
+                 pace_children: int = 0, pace_power: float = 0.5, follow_book: bool = False,
+                 book_max_children: float = 4.0, **kw: Any) -> None:
         super().__init__(agent_id, **kw)
+        self.follow_book = follow_book
+        self.book_max_children = book_max_children
+        self.left_lots = 0  # with ``follow_book``: the parent's lots not yet filled
+        self.children_left = 0  # with ``follow_book``: children the parent may still send
         self.limit_bp = limit_bp
         self.pace_children = pace_children
         self.pace_power = pace_power
@@ -334,22 +359,15 @@ class ExecutionAgent(Agent):
     def first_wake(self, start_ns: int) -> int:
         return start_ns + int(self.rng.expovariate(1.0) * self.idle_wait_s * SECOND)
 
+    def on_fill(self, side: int, price_ticks: int, qty_lots: int) -> None:
+        self.left_lots -= qty_lots
+
     def wake(self, now_ns: int, m: Market, out: list[Any]) -> int:
+        if self.follow_book:
+            return self._wake_book(now_ns, m, out)
         rng = self.rng
         if not self.remaining:
-            u = 1.0 - rng.random()
-            n = int(self.min_children * u ** (-1.0 / self.alpha))
-            self.remaining = n = min(n, self.max_children)
-            self.wait_s = self.child_wait_s
-            if self.pace_children and n > self.pace_children:
-                self.wait_s *= (self.pace_children / n) ** self.pace_power
-            self.side = BUY if rng.random() < 0.5 else SELL
-            lots = self.child_lots
-            if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
-                lots = int(lots * math.exp(rng.random() * math.log(
-                    (self.child_lots_max + 1) / lots)))
-            self.lots = lots
-            self.parent_id = m.parent_started(self, self.side, self.remaining * lots, now_ns)
+            self._start_parent(now_ns, m)
         if self.limit_bp:
             # a marketable limit: take at most ``limit_bp`` through the best price (no
             # sweep of a thin book); with nothing to take, wait for the next child
@@ -370,6 +388,46 @@ class ExecutionAgent(Agent):
             return now_ns + 1 + int(rng.expovariate(1.0) * self.wait_s * SECOND)
         m.parent_finished(self.parent_id, now_ns)
         return self._wait(now_ns, self.idle_wait_s, m)
+
+    def _start_parent(self, now_ns: int, m: Market) -> int:
+        """Draw a parent (children, wait, side, slice); returns its number of slices."""
+        rng = self.rng
+        u = 1.0 - rng.random()
+        n = min(int(self.min_children * u ** (-1.0 / self.alpha)), self.max_children)
+        self.remaining = n
+        self.wait_s = self.child_wait_s
+        if self.pace_children and n > self.pace_children:
+            self.wait_s *= (self.pace_children / n) ** self.pace_power
+        self.side = BUY if rng.random() < 0.5 else SELL
+        lots = self.child_lots
+        if self.child_lots_max > lots:  # log-uniform from child_lots to child_lots_max
+            lots = int(lots * math.exp(rng.random() * math.log(
+                (self.child_lots_max + 1) / lots)))
+        self.lots = lots
+        self.parent_id = m.parent_started(self, self.side, n * lots, now_ns)
+        return n
+
+    def _wake_book(self, now_ns: int, m: Market, out: list[Any]) -> int:
+        """``follow_book``: each child a limit IOC at the touch, the unfilled part carried
+        over (``on_fill`` counts the lots as the exchange fills them)."""
+        if self.remaining and (self.left_lots <= 0 or not self.children_left):
+            self.remaining = 0  # the parent is done (or gave up): idle until the next
+            m.parent_finished(self.parent_id, now_ns)
+            return self._wait(now_ns, self.idle_wait_s, m)
+        if not self.remaining:
+            n = self._start_parent(now_ns, m)
+            self.remaining = 1
+            self.left_lots = n * self.lots
+            self.children_left = max(n, int(self.book_max_children * n))
+        best = m.best_ask() if self.side == BUY else m.best_bid()
+        if best:
+            out.append(PlaceOrder(self.user_id, m.symbol, self.side, LIMIT,
+                                  qty_lots=min(self.lots, self.left_lots), tif=IOC,
+                                  price_ticks=best))
+        self.children_left -= 1
+        if self.follow_activity:
+            return self._wait(now_ns, self.wait_s, m)
+        return now_ns + 1 + int(self.rng.expovariate(1.0) * self.wait_s * SECOND)
 
 
 class InformedTrader(Agent):
