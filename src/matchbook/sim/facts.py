@@ -155,6 +155,12 @@ def minute_mids(result: SimResult) -> np.ndarray:
     return mid[result.warmup_minutes:]
 
 
+def minute_returns(result: SimResult) -> np.ndarray:
+    """The 1-minute log returns of the mid after the warm-up (fact 1's sample)."""
+    r = np.diff(np.log(minute_mids(result)))
+    return r[np.isfinite(r)]
+
+
 def minute_volume(result: SimResult) -> np.ndarray:
     minutes = len(result.minute_bid_ticks)
     index = (result.trade_ts_ns - _day_start(result)) // (60 * SECOND)
@@ -206,9 +212,7 @@ def parent_orders(result: SimResult) -> np.ndarray:
 
 def measure(result: SimResult) -> dict[str, Any]:
     """Every fact's metrics (and the curves the plots draw) for one run."""
-    mids = minute_mids(result)
-    r = np.diff(np.log(mids))
-    r = r[np.isfinite(r)]
+    r = minute_returns(result)
     n = len(r)
     out: dict[str, Any] = {"seed": result.seed, "preset": result.preset, "minutes": n,
                            "trades": result.trades, "messages": result.messages}
@@ -261,28 +265,45 @@ def measure(result: SimResult) -> dict[str, Any]:
     return out
 
 
-def _impact(result: SimResult, r: np.ndarray) -> dict[str, Any]:
+IMPACT_BINS = 12
+IMPACT_MIN_PER_BIN = 8
+IMPACT_MIN_PARENTS = 20
+
+
+def impact_sample(result: SimResult, r: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fact 6's sample of one run: ``(Q / V, signed move in daily sigma)`` per tape
+    parent, ``r`` the run's minute returns (``None`` when there are fewer than
+    ``IMPACT_MIN_PARENTS`` parents or no volume, sigma or mids to scale by)."""
     parents = parent_orders(result)
     mids = result.second_mid_ticks
     daily_sigma = float(r.std() * math.sqrt(len(r))) if len(r) else math.nan
     start = _day_start(result)
     after = result.trade_ts_ns >= start + result.warmup_minutes * 60 * SECOND
     volume = float(result.trade_qty_lots[after].sum())
-    empty = {"delta": math.nan, "r2": math.nan, "decades": 0.0, "parents": len(parents),
-             "bins_x": [], "bins_y": []}
-    if len(parents) < 20 or not volume or not daily_sigma or len(mids) < 2:
-        return empty
+    if len(parents) < IMPACT_MIN_PARENTS or not volume or not daily_sigma or len(mids) < 2:
+        return None
     first = (parents[:, 3] - start) // SECOND - 1
     last = (parents[:, 4] - start) // SECOND + 1
     first = np.clip(first, 0, len(mids) - 1)
     last = np.clip(last, 0, len(mids) - 1)
     move = np.log(mids[last] / mids[first]) * parents[:, 1] / daily_sigma
     x = parents[:, 2] / volume
-    edges = np.logspace(np.log10(x.min()), np.log10(x.max()) + 1e-9, 13)
+    return x, move
+
+
+def impact_edges(x: np.ndarray) -> np.ndarray:
+    """The ``IMPACT_BINS`` logarithmic bins of Q/V spanning the sample."""
+    return np.logspace(np.log10(x.min()), np.log10(x.max()) + 1e-9, IMPACT_BINS + 1)
+
+
+def impact_fit(x: np.ndarray, move: np.ndarray) -> dict[str, Any]:
+    """Fact 6's fit of a sample: bin means of the move over logarithmic bins of Q/V
+    (bins of at least ``IMPACT_MIN_PER_BIN`` parents), their log-log slope, R^2 and
+    the decades of Q/V the positive bins span."""
     bx, by = [], []
-    for lo, hi in itertools.pairwise(edges):
+    for lo, hi in itertools.pairwise(impact_edges(x)):
         inside = (x >= lo) & (x < hi)
-        if inside.sum() >= 8:
+        if inside.sum() >= IMPACT_MIN_PER_BIN:
             bx.append(float(x[inside].mean()))
             by.append(float(move[inside].mean()))
     bx_a, by_a = np.asarray(bx), np.asarray(by)
@@ -290,9 +311,17 @@ def _impact(result: SimResult, r: np.ndarray) -> dict[str, Any]:
     delta, r2 = loglog_fit(bx_a, by_a)
     decades = float(np.log10(bx_a[positive].max() / bx_a[positive].min())) if (
         positive.sum() >= 2) else 0.0
-    return {"delta": delta, "r2": r2, "decades": decades, "parents": len(parents),
+    return {"delta": delta, "r2": r2, "decades": decades, "parents": len(x),
             "bins_x": bx, "bins_y": by, "positive_bins": int(positive.sum()),
             "bins": len(bx)}
+
+
+def _impact(result: SimResult, r: np.ndarray) -> dict[str, Any]:
+    sample = impact_sample(result, r)
+    if sample is None:
+        return {"delta": math.nan, "r2": math.nan, "decades": 0.0,
+                "parents": len(parent_orders(result)), "bins_x": [], "bins_y": []}
+    return impact_fit(*sample)
 
 
 # -- over seeds ------------------------------------------------------------------------
