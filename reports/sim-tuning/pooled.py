@@ -221,7 +221,8 @@ def plot(samples: list[dict[str, Any]], control: list[dict[str, Any]], path: Pat
         ok = by > 0
         ax.errorbar(bx[ok], by[ok], yerr=np.minimum(se[ok], by[ok] * 0.999), fmt="o",
                     color="C0" if name == DEFAULT.name else "C3", capsize=3,
-                    label=f"{len(group)} seeds pooled ({len(x):,} parents): bin mean ± s.e.")
+                    label=f"{len(group)} seeds pooled ({len(x):,} parents): bin mean ± s.e. "
+                          "(a bar reaching 0 ends at 0.001 x the mean)")
         if (~ok).any():
             ax.plot(bx[~ok], np.full((~ok).sum(), ax.get_ylim()[0] if ok.any() else 1e-4),
                     "v", color="k", label="bin mean <= 0 (not on a log axis)")
@@ -307,6 +308,10 @@ def main() -> None:
     print(f"the pooled bins within one seed's span ({lo:.1e} to {hi:.1e}, medians over "
           f"the seeds, +-10%; {int(in_span.sum())} of {len(pbx)} bins): delta {d_w:.3f}, "
           f"R^2 {r2_w:.3f}, decades {math.log10(pbx[in_span].max() / pbx[in_span].min()):.2f}")
+    thirds = np.array_split(np.arange(len(pbx)), 3)
+    print("local slope of the pooled bins (log-log fit of each third of the bins): " + "; ".join(
+        f"Q/V {pbx[t[0]]:.1e} to {pbx[t[-1]]:.1e}: {loglog_fit(pbx[t], pby[t])[0]:.3f}"
+        for t in thirds))
     boot = bootstrap_seeds(samples, rng, a.boot)
     print(f"bootstrap over seeds ({a.boot} resamples of {len(samples)} seeds): delta 90% "
           f"interval [{boot['delta'][0]:.3f}, {boot['delta'][2]:.3f}] (median "
