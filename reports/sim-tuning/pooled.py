@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from matchbook.sim.agents import SECOND
 from matchbook.sim.facts import (
     IMPACT_MIN_PER_BIN,
     fact_passes,
@@ -37,9 +38,10 @@ from matchbook.sim.facts import (
     loglog_fit,
     measure,
     minute_returns,
+    parent_orders,
 )
 from matchbook.sim.presets import DEFAULT, ZI, Preset
-from matchbook.sim.runner import Simulation
+from matchbook.sim.runner import DAY_START_NS, Simulation
 
 BOOT = 2000
 
@@ -52,7 +54,10 @@ def sample_seed(args: tuple[Preset, int]) -> dict[str, Any]:
     m6 = metrics[6]
     sample = impact_sample(result, minute_returns(result))
     x, move = sample if sample is not None else (np.zeros(0), np.zeros(0))
-    return {"seed": seed, "report": {k: m6[k] for k in ("delta", "r2", "decades",
+    # the hour of each parent's first child (impact_sample keeps parent_orders' order)
+    hour = ((parent_orders(result)[:, 3] - DAY_START_NS) // (3600 * SECOND)
+            if sample is not None else np.zeros(0, dtype=np.int64))
+    return {"seed": seed, "hour": hour, "report": {k: m6[k] for k in ("delta", "r2", "decades",
                                                         "parents", "bins_x", "bins_y")},
             "x": x, "move": move}
 
@@ -159,6 +164,26 @@ def synthetic_days(samples: list[dict[str, Any]], rng: np.random.Generator,
     d = np.array([f["delta"] for f in fits])
     r2 = np.array([f["r2"] for f in fits])
     return {"size": size, "share_passing": float(np.mean([f["pass"] for f in fits])),
+            "delta_high": float(np.mean(d > 0.7)), "delta_low": float(np.mean(d < 0.4)),
+            "r2_low": float(np.mean(~(r2 >= 0.8))),
+            "delta": np.percentile(d[np.isfinite(d)], [5, 50, 95])}
+
+
+def hour_block_days(samples: list[dict[str, Any]], rng: np.random.Generator,
+                    reps: int) -> dict[str, Any]:
+    """Days made of whole hours: each hour of the day taken, parents and all, from a seed
+    drawn at random (the parents of one hour keep the price path they share)."""
+    hours = int(max(s["hour"].max() for s in samples)) + 1
+    blocks = [[np.flatnonzero(s["hour"] == h) for h in range(hours)] for s in samples]
+    fits = []
+    for _ in range(reps):
+        pick = rng.integers(0, len(samples), hours)
+        x = np.concatenate([samples[i]["x"][blocks[i][h]] for h, i in enumerate(pick)])
+        move = np.concatenate([samples[i]["move"][blocks[i][h]] for h, i in enumerate(pick)])
+        fits.append(fit(x, move))
+    d = np.array([f["delta"] for f in fits])
+    r2 = np.array([f["r2"] for f in fits])
+    return {"hours": hours, "share_passing": float(np.mean([f["pass"] for f in fits])),
             "delta_high": float(np.mean(d > 0.7)), "delta_low": float(np.mean(d < 0.4)),
             "r2_low": float(np.mean(~(r2 >= 0.8))),
             "delta": np.percentile(d[np.isfinite(d)], [5, 50, 95])}
@@ -329,6 +354,12 @@ def main() -> None:
           f"({a.boot}): passing {syn['share_passing']:.1%}, delta > 0.7 "
           f"{syn['delta_high']:.1%}, delta < 0.4 {syn['delta_low']:.1%}, R^2 < 0.8 "
           f"{syn['r2_low']:.1%}; delta 5-50-95% {np.round(syn['delta'], 3).tolist()}")
+
+    blk = hour_block_days(samples, rng, a.boot)
+    print(f"days of {blk['hours']} whole hours, each from a seed drawn at random "
+          f"({a.boot}): passing {blk['share_passing']:.1%}, delta > 0.7 "
+          f"{blk['delta_high']:.1%}, delta < 0.4 {blk['delta_low']:.1%}, R^2 < 0.8 "
+          f"{blk['r2_low']:.1%}; delta 5-50-95% {np.round(blk['delta'], 3).tolist()}")
 
     control: list[dict[str, Any]] = []
     if a.control_seeds:
