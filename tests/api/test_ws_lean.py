@@ -13,7 +13,6 @@ import socket
 import struct
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,7 +104,7 @@ class Raw:
                     (length,) = struct.unpack("!Q", self._exactly(8, deadline + 5))
                 assert not b1 & 0x80, "a server frame is never masked"
                 payload = self._exactly(length, deadline + 5)
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 return out
             except (EOFError, ConnectionResetError):
                 out.append(("eof",))

@@ -37,9 +37,13 @@ import logging
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.frames import apply_mask
 from websockets.http11 import Request
 from websockets.protocol import State
+
+try:
+    from websockets.speedups import apply_mask
+except ImportError:  # a build of websockets without its C extension
+    from websockets.utils import apply_mask
 
 logger = logging.getLogger(__name__)
 
