@@ -18,7 +18,8 @@ extension:
   message's text to the session (``Lane.take``), which answers at once what it can
   answer without waiting (a well-formed ``place``). The first frame it does not take,
   and everything after it, goes the general way (websockets' parser, the ASGI queue),
-  so messages are still handled in the order they came. The shortcut is only tried
+  so messages are still handled in the order they came; so does what follows the
+  first ``MAX_TAKEN`` messages of one read. The shortcut is only tried
   when the general way holds nothing: its parser between two frames, not inside a
   fragmented message, the ASGI queue empty and the session not waiting on a message.
 * **Out**: ``write_text`` frames a text message (server frames are not masked) and
@@ -50,6 +51,9 @@ logger = logging.getLogger(__name__)
 EXTENSION = "matchbook.lean_websocket"  # the scope extension that holds the protocol
 _TEXT_FIN = 0x81  # FIN, no reserved bit, opcode 1 (text)
 _OPEN = State.OPEN
+# messages taken in one ``data_received``; the rest of what was read goes the general way
+# (one read never holds the event loop for long)
+MAX_TAKEN = 64
 
 
 def text_head(length: int) -> bytes:
@@ -122,8 +126,9 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
         size = len(data)
         max_size = self.conn.max_message_size
         at = 0
+        budget = MAX_TAKEN
         try:
-            while size - at >= 6:
+            while size - at >= 6 and budget:
                 if data[at] != _TEXT_FIN:
                     break
                 length = data[at + 1]
@@ -149,6 +154,7 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
                 at = end
                 if lane.take(text):
                     self.taken += 1
+                    budget -= 1
                     if self.lane is None or lane.waiting:
                         break
                     continue
