@@ -182,14 +182,16 @@ def make_settings(data_dir: Path, port: int, **overrides: Any) -> Settings:
 
 @contextmanager
 def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
-                   send_buffer: int | None = None, **overrides: Any) -> Iterator[RunningServer]:
-    """Start a server for the duration of the ``with`` block.
+                   send_buffer: int | None = None, ws: Any = None,
+                   **overrides: Any) -> Iterator[RunningServer]:
+    """Start a server for the duration of the ``with`` block, with the options of
+    ``matchbook serve`` (``ws`` replaces its WebSocket protocol).
 
     ``send_buffer`` sets the kernel send buffer of accepted connections (bytes), to make
     a client that stops reading back up quickly.
     """
     from matchbook.api.app import create_app
-    from matchbook.api.server import OneWriteHttp
+    from matchbook.api.server import uvicorn_options
 
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listening socket says TCP (proto 0 would leave Nagle on: 40 ms per response)
@@ -201,9 +203,11 @@ def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
     port = sock.getsockname()[1]
     settings = make_settings(Path(tmp_path) / "data", port, **overrides)
     app = create_app(settings)
-    config = uvicorn.Config(app, http=OneWriteHttp, log_level="warning", lifespan="on",
-                            ws_max_size=settings.ws_max_message_bytes,
-                            timeout_graceful_shutdown=5, proxy_headers=False)
+    options = uvicorn_options(settings)
+    options.update(log_level="warning", lifespan="on", timeout_graceful_shutdown=5)
+    if ws is not None:
+        options["ws"] = ws
+    config = uvicorn.Config(app, **options)
     server = uvicorn.Server(config)
     loop = asyncio.new_event_loop()
     failure: list[BaseException] = []

@@ -1,5 +1,6 @@
-"""How uvicorn serves the app: its options, and its HTTP protocol with one socket write
-per answer.
+"""How uvicorn serves the app: its options, its HTTP protocol with one socket write
+per answer, and its WebSocket protocol with a lean path for busy connections
+(``matchbook.api.ws.lean.LeanWebSocket``).
 
 uvicorn writes an HTTP response in two socket writes, its head and then its body. For
 the short JSON answers of the API (an order's acknowledgement is a few hundred bytes)
@@ -15,6 +16,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
+from matchbook.api.ws.lean import LeanWebSocket
 from matchbook.settings import Settings
 
 
@@ -79,7 +81,7 @@ class OneWriteHttp(HttpToolsProtocol):
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The server options of ``matchbook serve`` (the test server uses them too)."""
     return dict(
-        http=OneWriteHttp, log_config=None,
+        http=OneWriteHttp, ws=LeanWebSocket, log_config=None,
         access_log=False,  # requests are counted in /metrics; errors are logged
         # a larger WebSocket message closes the connection (1009); no compression:
         # one encoded frame is sent to many readers

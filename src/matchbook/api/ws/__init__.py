@@ -39,6 +39,11 @@ also spend the user's (or API key's) REST budget, and at most 64 may be in fligh
 
 Publishing never waits: each connection has a bounded outbox filled with
 ``put``-without-wait from the sequencer's listeners and drained by its own writer task.
+Under ``LeanWebSocket`` (what ``matchbook serve`` runs), a message offered while that
+outbox is empty and the socket takes writes is written by the protocol at the end of
+the loop's turn instead (one socket write for all of a turn's messages to one
+connection), and a well-formed ``place`` is taken as its frame is read, without the
+ASGI queue and the reader task; both are the same session code either way.
 A connection whose outbox overflows is, if it only follows public channels and it has
 not happened too often, emptied and sent ``resync`` for each channel (book channels are
 paused until subscribed again); otherwise it is disconnected (``Hub.dropped``).
@@ -46,7 +51,8 @@ paused until subscribed again); otherwise it is disconnected (``Hub.dropped``).
 The package, by job: ``connection`` (one socket: outbox, writer, token bucket),
 ``frames`` (the market-data frames), ``hub`` (fan-out, slow consumers, periodic
 publishing), ``private`` (the per-user ``orders`` and ``balances`` streams), ``p2p``
-(the per-user P2P stream), ``session`` (the ``/ws`` protocol and both endpoints). Order
+(the per-user P2P stream), ``session`` (the ``/ws`` protocol and both endpoints),
+``lean`` (the uvicorn protocol with the shortcuts above). Order
 entry and market data go through the same services as the REST routes (``matchbook.api.trading``,
 ``matchbook.api.market``).
 """

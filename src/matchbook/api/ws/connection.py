@@ -1,5 +1,10 @@
 """One WebSocket connection: its bounded outbox and writer task, its subscriptions and
-principal, and its incoming message budget (a token bucket)."""
+principal, and its incoming message budget (a token bucket).
+
+While the writer task is idle (its outbox empty) and the connection's protocol takes
+writes (``LeanWebSocket.writable_now``: attached, open, its transport not paused), a
+message is written straight to the protocol instead of waking the writer; otherwise it
+is queued in the outbox, which is bounded as before."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import msgspec
 from fastapi import WebSocket
 
 from matchbook.api.auth import Principal
+from matchbook.api.ws.lean import LeanWebSocket
 
 PUBLIC_CHANNELS = ("book", "trades", "ticker", "candles")
 PRIVATE_CHANNELS = ("orders", "balances", "p2p")
@@ -63,12 +69,18 @@ class Connection:
         self._tokens = float(burst)
         self._refilled = time.monotonic()
         self.writer: asyncio.Task[None] | None = None
+        self.direct: LeanWebSocket | None = None  # the protocol, once attached
 
     # -- outgoing (called from listeners: never await, never block) --------------------
 
     def offer(self, text: str) -> None:
         """Queue ``text``; an overflowing outbox is the hub's business. O(1)."""
         if self.closing:
+            return
+        direct = self.direct
+        if direct is not None and self._waiter is not None and direct.writable_now():
+            direct.write_text(text.encode())
+            self.last_offered = time.monotonic()
             return
         if len(self.outbox) >= self.limit:
             self.hub.overflow(self)
@@ -83,7 +95,14 @@ class Connection:
                 waiter.set_result(None)
 
     def send(self, message: dict[str, Any]) -> None:
-        self.offer(text(message))
+        data = encode(message)
+        direct = self.direct
+        if (direct is not None and self._waiter is not None and not self.closing
+                and direct.writable_now()):
+            direct.write_text(data)
+            self.last_offered = time.monotonic()
+            return
+        self.offer(data.decode())
 
     def error(self, code: int, message: str, request_id: Any = None, **extra: Any) -> None:
         self.send({"type": "error", "code": int(code), "message": message,
@@ -97,6 +116,8 @@ class Connection:
         self.close_code = code
         self.close_reason = reason
         self.outbox.clear()
+        if self.direct is not None:
+            self.direct.discard()
         if self.writer is not None:
             self.writer.cancel()
 

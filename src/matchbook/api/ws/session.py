@@ -44,6 +44,7 @@ from matchbook.api.ws.connection import (
     decode,
 )
 from matchbook.api.ws.hub import Hub
+from matchbook.api.ws.lean import Lane, LeanWebSocket
 from matchbook.core import Code, PlaceOrder
 from matchbook.marketdata.feed import INTERVALS_NS
 from matchbook.runtime.sequencer import Result
@@ -60,6 +61,7 @@ class _Session:
         self.conn = conn
         self.state = hub.state
         self.tasks: set[asyncio.Task[None]] = set()
+        self.waiting = False  # an op that waits for I/O is being answered (``handle``)
         self.ops: dict[str, Callable[[dict[str, Any], Any], Awaitable[None] | None]] = {
             "subscribe": self.subscribe, "unsubscribe": self.unsubscribe, "auth": self.auth,
             "ping": self.ping, "place": self.order_op, "amend": self.order_op,
@@ -72,17 +74,9 @@ class _Session:
         A well-formed ``place`` is decoded in one step into ``PlaceMessage`` and goes
         through the same checks, in the same order, as any other message; every other
         frame (and a ``place`` the one-step decoder refuses) is decoded into a dict."""
+        if self.take(raw):
+            return None
         conn = self.conn
-        if '"place"' in raw:
-            try:
-                place = decode_place(raw)
-            except (msgspec.ValidationError, msgspec.DecodeError):
-                pass
-            else:
-                if unstripped(place):
-                    self.hub.places_decoded_once += 1
-                    self._place_message(place)
-                    return None
         try:
             message = decode(raw)
         except msgspec.DecodeError:
@@ -106,13 +100,35 @@ class _Session:
         except ApiError as exc:
             conn.error(exc.code, exc.message, request_id)
             return None
-        return None if pending is None else self._finish(pending, request_id)
+        if pending is None:
+            return None
+        self.waiting = True
+        return self._finish(pending, request_id)
+
+    def take(self, raw: str) -> bool:
+        """Answer ``raw`` now if it is a ``place`` the one-step decoder takes (the
+        answer follows when the order is applied); False, having done nothing, for any
+        other message. ``handle`` tries it first; ``LeanWebSocket`` calls it for each
+        message it reads while the session is not ``waiting``."""
+        if '"place"' not in raw or self.conn.closing:
+            return False
+        try:
+            place = decode_place(raw)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return False
+        if not unstripped(place):
+            return False
+        self.hub.places_decoded_once += 1
+        self._place_message(place)
+        return True
 
     async def _finish(self, pending: Awaitable[None], request_id: Any) -> None:
         try:
             await pending
         except ApiError as exc:
             self.conn.error(exc.code, exc.message, request_id)
+        finally:
+            self.waiting = False
 
     # -- subscriptions -------------------------------------------------------------------
 
@@ -414,8 +430,15 @@ def _hub(websocket: WebSocket) -> Hub | None:
 
 
 async def _serve(hub: Hub, websocket: WebSocket, conn: Connection,
-                 on_message: Callable[[str], Awaitable[None] | None]) -> None:
-    """Run ``conn`` until the peer leaves or the hub closes it."""
+                 on_message: Callable[[str], Awaitable[None] | None],
+                 lane: Lane | None = None) -> None:
+    """Run ``conn`` until the peer leaves or the hub closes it. Under ``LeanWebSocket``
+    the protocol writes ``conn``'s messages while its writer is idle, and ``lane`` (if
+    given) takes the messages it can answer at once as they are read; everything else
+    comes through ``on_message``."""
+    lean = LeanWebSocket.of(websocket.scope)
+    if lean is not None and lean.attach(lane):
+        conn.direct = lean
     conn.writer = asyncio.get_running_loop().create_task(conn.write_loop())
     hub.add(conn)
     reader = asyncio.get_running_loop().create_task(_read(websocket, on_message))
@@ -424,6 +447,9 @@ async def _serve(hub: Hub, websocket: WebSocket, conn: Connection,
     finally:
         hub.remove(conn)
         conn.closing = True
+        if lean is not None:
+            lean.detach()
+        conn.direct = None
         reader.cancel()
         conn.writer.cancel()
         for task in (reader, conn.writer):
@@ -460,7 +486,7 @@ async def ws_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     session = _Session(hub, conn)
     try:
-        await _serve(hub, websocket, conn, session.handle)
+        await _serve(hub, websocket, conn, session.handle, session)
     finally:
         for task in list(session.tasks):
             task.cancel()
