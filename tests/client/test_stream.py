@@ -257,19 +257,22 @@ def test_a_p2p_trade_through_the_sdk_and_its_stream(server: RunningServer) -> No
 async def _overflow(hub: Any, symbol: str) -> int:
     """Make the server find the outbox of every connection subscribed to ``symbol``'s
     book full, as it does for a reader that fell behind: the hub's own overflow path
-    empties it and queues a ``resync`` per channel. The outbox's limit is then put back
-    and a heartbeat queued, which wakes the connection's writer."""
+    empties it and queues a ``resync`` per channel. A reader that fell behind has a
+    paused transport, so frames are not written directly meanwhile; the outbox's limit
+    is then put back and a heartbeat queued, which wakes the connection's writer."""
     heartbeat = '{"type":"heartbeat"}'
     hit = 0
     for conn in list(hub.connections):
         if ("book", symbol) not in conn.subscriptions:
             continue
         limit, conn.limit = conn.limit, 0
+        direct, conn.direct = conn.direct, None
         try:
             conn.offer(heartbeat)  # full: the hub resyncs it
         finally:
             conn.limit = limit
         conn.offer(heartbeat)
+        conn.direct = direct
         hit += 1
     return hit
 

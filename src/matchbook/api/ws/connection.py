@@ -78,7 +78,8 @@ class Connection:
         if self.closing:
             return
         direct = self.direct
-        if direct is not None and self._waiter is not None and direct.writable_now():
+        if (direct is not None and self._waiter is not None and not self.outbox
+                and direct.writable_now()):
             direct.write_text(text.encode())
             self.last_offered = time.monotonic()
             return
@@ -97,8 +98,8 @@ class Connection:
     def send(self, message: dict[str, Any]) -> None:
         data = encode(message)
         direct = self.direct
-        if (direct is not None and self._waiter is not None and not self.closing
-                and direct.writable_now()):
+        if (direct is not None and self._waiter is not None and not self.outbox
+                and not self.closing and direct.writable_now()):
             direct.write_text(data)
             self.last_offered = time.monotonic()
             return
