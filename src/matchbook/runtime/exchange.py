@@ -257,6 +257,8 @@ class _MarketDataStep:
 def follows_journal(settings: Settings, url: str) -> bool:
     """Whether the SQL projector can run in a process of its own: it reads the journal
     files (none in mode ``none``) and writes a database another process can open."""
+    if settings.projector not in ("process", "thread"):
+        raise ValueError(f"projector must be process or thread, got {settings.projector!r}")
     parsed = make_url(url)
     in_memory = parsed.get_backend_name() == "sqlite" and (
         parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory")
