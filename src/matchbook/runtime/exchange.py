@@ -1,4 +1,4 @@
-"""The exchange in one process, on one page: what runs, in what order, on which thread.
+"""The exchange on one page: what runs, in what order, on which thread or process.
 
 ``await Exchange.start(settings)`` builds the pipeline in these steps; every gateway
 (REST, WebSocket, FIX, the demo bot, the simulator over the network) and every tool
@@ -26,7 +26,8 @@ to call back).
    files with its own engine replica and writes the same database, so its work never
    holds this process's GIL; the exchange waits until it has projected
    ``engine.last_seq``, reads its figures from a shared array when asked, does nothing
-   per batch, and starts it again after a growing pause if it dies. In journal mode
+   per batch, and starts it again after a growing pause if it dies (it exits when
+   this process is gone). In journal mode
    ``none`` (no journal files), with an in-memory database, or with ``projector =
    "thread"``, it runs here: the task ``matchbook-sql-projector`` on the loop, fed by
    the consumer, which only queues the batch (on a SQLite file each write's rows are
