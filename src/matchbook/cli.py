@@ -528,7 +528,7 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        _wide(150).print(_sustained_table(result))
+        _wide(175).print(_sustained_table(result))
     if check and not result["sections"]["server"]["check"]["passed"]:
         raise typer.Exit(1)
 

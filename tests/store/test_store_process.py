@@ -6,6 +6,7 @@ server without a message per batch."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import signal
 import time
@@ -22,8 +23,9 @@ from matchbook.runtime.exchange import Exchange
 from matchbook.settings import Settings
 from matchbook.store import schema
 from matchbook.store.db import create_engine
-from matchbook.store.process import ProjectorProcess
-from matchbook.store.projector import rebuild
+from matchbook.store.follow import ProjectorTask
+from matchbook.store.process import ChildConfig, ProjectorProcess, _Follower
+from matchbook.store.projector import DeadLetter, Projector, rebuild
 
 pytestmark = pytest.mark.slow  # a child process per exchange
 
@@ -172,3 +174,39 @@ def test_journal_mode_none_and_the_thread_setting_keep_the_projector_in_process(
 
 def _fields(s: Settings) -> dict[str, Any]:
     return {name: getattr(s, name) for name in s.__dataclass_fields__}
+
+
+def test_errors_and_dead_letters_reach_the_server_through_shared_memory(
+        tmp_path: Path, sqlite_url: str, stream: Stream) -> None:
+    """What the child publishes (a dead letter, failed writes, the last error) is what
+    the server's stats read, with no message between them."""
+
+    async def main() -> tuple[dict[str, Any], DeadLetter]:
+        projector = Projector(sqlite_url, MARKETS)
+        await projector.start()
+        task = ProjectorTask(projector)
+        try:
+            await projector.follow(stream.records[:1])
+            letter = await projector.dead_letter(stream.records[1:2],
+                                                 OverflowError("too large"))
+            task.errors, task.last_error = 2, "OperationalError: database is locked"
+            process = ProjectorProcess(ChildConfig(str(tmp_path), sqlite_url, MARKETS),
+                                       lambda: 5)
+            reader, writer = multiprocessing.Pipe(duplex=False)
+            try:
+                _Follower(process.config, process.shared, process.text, reader).publish(
+                    task, None)
+            finally:
+                reader.close()
+                writer.close()
+            return process.stats(), letter
+        finally:
+            await projector.stop()
+
+    stats, letter = asyncio.run(main())
+    assert (stats["last_seq"], stats["lag"]) == (2, 3)
+    assert (stats["errors"], stats["dead_letters"]) == (2, 1)
+    assert stats["last_error"] == "OperationalError: database is locked"
+    assert stats["last_dead_letter"] == {"first_seq": 2, "last_seq": 2,
+                                         "error": "OverflowError: too large",
+                                         "recorded_ns": letter.recorded_ns}
