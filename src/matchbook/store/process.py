@@ -310,7 +310,6 @@ class _Follower:
         self.pipe = pipe
         self.stop_at: int | None = None
         self.parent_gone = False
-        self.wake = asyncio.Event()
         self._texts: tuple[str | None, str | None] = (None, None)
 
     def _message(self) -> None:
@@ -322,7 +321,6 @@ class _Follower:
         except (EOFError, OSError):
             self.parent_gone = True
             asyncio.get_running_loop().remove_reader(self.pipe.fileno())
-        self.wake.set()
 
     async def run(self) -> None:
         config = self.config
@@ -355,19 +353,23 @@ class _Follower:
             await projector.stop()
 
     async def follow(self, tail: JournalTail, engine: Engine, task: ProjectorTask) -> None:
+        """Read, apply and offer what the journal holds every ``poll_seconds`` (twice
+        that once nothing came for a while: an idle server costs less), until told to
+        stop at a sequence number it has reached, or the server is gone."""
         poll = self.config.poll_seconds
         queue = task.queue
+        idle = 0
         while not self.parent_gone:
+            records: list[Record] = []
             if 2 * queue.qsize() < queue.maxsize:
                 records = self.take(tail, engine, _READ_CHUNK)
                 if records:
                     task.offer(records)
+            idle = 0 if records else idle + 1
             self.publish(task, engine)
             if self.stop_at is not None and engine.last_seq >= self.stop_at:
                 return
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), poll)
+            await asyncio.sleep(poll if idle < 10 else 2 * poll)
 
     def take(self, tail: JournalTail, engine: Engine, limit: int) -> list[Record]:
         apply = engine.apply
