@@ -138,8 +138,10 @@ class ProjectorProcess:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def start(self, target_seq: int) -> None:
-        """Start the child and wait until the read model holds ``target_seq`` (or the
-        child ended: the exchange starts all the same, and it is started again)."""
+        """Start the child and wait until the read model holds ``target_seq``, or the
+        child ended (it is started again) or read the journal but could not write it
+        all (it retries): the exchange then starts all the same, as the in-process
+        projector's ``catch_up_at_start`` does; the journal is the truth."""
         await self._spawn()
         shared = self.shared
         while shared[LAST_SEQ] < target_seq or shared[STATE] == STARTING:
@@ -147,6 +149,12 @@ class ProjectorProcess:
                 logger.error("the projector process ended before the read model caught up "
                              "(at seq %d of %d); the exchange starts all the same",
                              shared[LAST_SEQ], target_seq)
+                return
+            if shared[STATE] != STARTING and shared[ERRORS]:
+                logger.error("the read model could not catch up with the journal at "
+                             "start-up (at seq %d of %d: %s); the exchange starts and the "
+                             "projector tries again", shared[LAST_SEQ], target_seq,
+                             self.texts()[0])
                 return
             await asyncio.sleep(0.01)
 
