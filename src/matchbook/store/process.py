@@ -310,6 +310,9 @@ def run_child(config: ChildConfig, shared: Any, text: Any,
 
 
 class _Follower:
+    """The child's work: the replica, the journal's tail, the ``ProjectorTask``, and
+    the figures it publishes after every poll."""
+
     def __init__(self, config: ChildConfig, shared: Any, text: Any,
                  pipe: multiprocessing.connection.Connection) -> None:
         self.config = config
