@@ -528,7 +528,7 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
     if as_json:
         typer.echo(json.dumps(result))
     else:
-        _wide(150).print(_sustained_table(result))
+        _wide(175).print(_sustained_table(result))
     if check and not result["sections"]["server"]["check"]["passed"]:
         raise typer.Exit(1)
 
@@ -541,7 +541,8 @@ def _sustained_table(result: dict[str, Any]) -> Table:
                         f"{config['connections']} connections, {config['duration']:g} s "
                         f"windows, {meta['cores']} CPUs, commit {meta['commit'][:10]}")
     for column in ("scenario", "run", "orders/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",
-                   "max ms", "server CPU ms/order", "CPU srv/load/other", "load avg",
+                   "max ms", "server CPU ms/order", "projector CPU ms/order",
+                   "CPU srv/proj/load/other", "load avg",
                    "check"):
         table.add_column(column, justify="left" if column in ("scenario", "check")
                          else "right")
@@ -557,13 +558,17 @@ def _sustained_table(result: dict[str, Any]) -> Table:
                           *(f"{latency[k]:.2f}" for k in ("p50_ms", "p90_ms", "p99_ms",
                                                           "p999_ms", "max_ms")),
                           f"{run['server_cpu_ms_per_order'] or 0:.3f}",
-                          f"{run['server_cpu_share']:.2f}/{run['load_cpu_share']:.2f}/"
-                          f"{run['other_cpu_share']:.2f}",
+                          f"{run.get('projector_cpu_ms_per_order') or 0:.3f}",
+                          f"{run['server_cpu_share']:.2f}/"
+                          f"{run.get('projector_cpu_share', 0):.2f}/"
+                          f"{run['load_cpu_share']:.2f}/{run['other_cpu_share']:.2f}",
                           str((run["load_average"]["start"] or ["-"])[0]),
                           verdict)
     table.caption = ("latency: closed loop from sending, open loop from the intended send "
                      "time; server CPU per order = the server process's CPU time in the "
-                     "window / orders answered in it")
+                     "window / orders answered in it; projector CPU per order = that of "
+                     "its child processes (the SQL projector's own process), not in the "
+                     "server's")
     return table
 
 

@@ -28,6 +28,10 @@ class Settings:
     max_batch: int = 1024
     # the SQL projector writes a steady stream at most this often (one transaction each)
     projector_interval_seconds: float = 0.1
+    # where the SQL projector runs: "process" (a process of its own following the journal
+    # files) or "thread" (in the server's process, fed by the sequencer); journal mode
+    # "none" and an in-memory database always use "thread"
+    projector: str = "process"
     jwt_secret: str = ""  # "" = generated and kept in data_dir/jwt-secret
     access_token_seconds: int = 900
     refresh_token_seconds: int = 14 * 86_400

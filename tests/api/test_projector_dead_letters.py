@@ -30,6 +30,7 @@ from server import running_server
 pytestmark = pytest.mark.slow
 
 POISON = 4242  # the user whose balance the database "cannot hold"
+THREAD = "thread"  # the failure is injected in this process: the projector runs here
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_a_record_that_cannot_be_written_is_dead_lettered_and_the_server_starts(
     data_dir = tmp_path / "data"
     poisoned = journal_without_read_model(data_dir)
     # start-up catches the read model up from the journal: it meets the poisoned record
-    with running_server(tmp_path) as server:
+    with running_server(tmp_path, projector=THREAD) as server:
         engine_seq = server.state.exchange.engine.last_seq
         stats = projector_stats(server)
         assert stats["dead_letters"] == 1
@@ -116,7 +117,7 @@ def test_a_record_that_cannot_be_written_is_dead_lettered_and_the_server_starts(
     assert all(first == last for first, last, _ in letters)
 
     # a restart with the read model holding its dead letters: it starts, nothing twice
-    with running_server(tmp_path) as server:
+    with running_server(tmp_path, projector=THREAD) as server:
         stats = projector_stats(server)
         assert stats["dead_letters"] == 2 and stats["lag"] == 0
         # a restart more than a second after the last command journals the downtime
@@ -134,6 +135,6 @@ def test_a_record_that_cannot_be_written_is_dead_lettered_and_the_server_starts(
 def test_without_the_fault_the_same_journal_has_no_dead_letter(tmp_path: Path) -> None:
     """The control: the dead letters above come from the injected fault only."""
     journal_without_read_model(tmp_path / "data")
-    with running_server(tmp_path) as server:
+    with running_server(tmp_path, projector=THREAD) as server:
         stats = projector_stats(server)
         assert stats["dead_letters"] == 0 and stats["lag"] == 0

@@ -33,12 +33,18 @@ def test_sustained_closed_and_open_loops_report_figures_and_pass_the_check(
     for run in (rest, ws):
         assert run["orders"] > 0 and run["latency"]["count"] > 0
         assert run["server_cpu_ms_per_order"] > 0 and run["server"]["commands"] > 0
+        # the projector's own process (the server's default) is counted beside it
+        assert run["projector_cpu_ms_per_order"] > 0
+        assert run["server_and_projector_cpu_ms_per_order"] == pytest.approx(
+            run["server_cpu_ms_per_order"] + run["projector_cpu_ms_per_order"], abs=2e-4)
         assert run["check"]["passed"] and run["check"]["accepted_orders"] >= run["orders"]
         assert set(run["outcomes"]) <= {"new", "filled", "partially_filled"}
         assert run["load_average"]["start"]
     assert ws["scheduled"] >= 390 and "issue_lag" in ws and "valid" in ws
     assert server["figures"]["rest_closed_orders_per_sec"] == rest["orders_per_sec"]
     assert server["figures"]["ws_open_100_p99_ms"] == ws["latency"]["p99_ms"]
+    assert (server["figures"]["rest_closed_projector_cpu_ms_per_order"]
+            == rest["projector_cpu_ms_per_order"])
 
 
 def test_bench_all_writes_a_result_file_that_diffs_against_itself(tmp_path: Path) -> None:

@@ -42,7 +42,9 @@ class Broken:
 
 
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", journal_mode="os")
+    # the projector in this process: it is a consumer of the pipeline (in a process of
+    # its own it follows the journal instead: tests/runtime/test_projector_process.py)
+    return Settings(data_dir=tmp_path / "data", journal_mode="os", projector="thread")
 
 
 def test_consumers_run_in_the_order_of_the_page_and_stop_runs_in_reverse(

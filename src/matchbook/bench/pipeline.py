@@ -24,6 +24,7 @@ from matchbook.core import RiskLimits
 from matchbook.runtime.exchange import Exchange
 from matchbook.runtime.sequencer import Result
 from matchbook.settings import Settings
+from matchbook.store.follow import ProjectorTask
 
 
 async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
@@ -31,12 +32,15 @@ async def _run(commands: int, mode: str, batch: int, url: str, seed: int,
     setup = funding()
     mix, gen = prepare(commands, seed, True, Mix(), setup, lambda stage, done, total: None)
     stream = setup + mix
+    # the projector fed by the sequencer in this process (its queue, lag and drops are
+    # what this bench reports)
     settings = Settings(data_dir=data_dir, database_url=url, journal_mode=mode,
-                        max_batch=batch, queue_size=max(10_000, 2 * batch))
+                        max_batch=batch, queue_size=max(10_000, 2 * batch),
+                        projector="thread")
     exchange = await Exchange.start(settings, markets=gen.markets,
                                     limits=RiskLimits(max_open_orders=10**9))
     task = exchange.projector
-    assert task is not None
+    assert isinstance(task, ProjectorTask)
     loop = asyncio.get_running_loop()
     lags: list[int] = []
     try:

@@ -217,8 +217,9 @@ def server_figures(scenarios: dict[str, Any]) -> tuple[dict[str, float],
     for name, body in scenarios.items():
         prefix = name.replace(":", "_").replace(".", "_")
         summary = body["summary"]
-        for key in ("orders_per_sec", "server_cpu_ms_per_order", "p50_ms", "p90_ms",
-                    "p99_ms", "p999_ms", "max_ms"):
+        for key in ("orders_per_sec", "server_cpu_ms_per_order",
+                    "projector_cpu_ms_per_order", "p50_ms", "p90_ms", "p99_ms", "p999_ms",
+                    "max_ms"):
             if key in summary:
                 figures[f"{prefix}_{key}"] = summary[key]
                 if len(summary.get(f"{key}_runs", [])) > 1:

@@ -13,7 +13,9 @@ What a run is, for each scenario (``rest:closed``, ``ws:closed``, ``rest:open:20
    window (``duration`` seconds), then the load stops (an open loop drains what it
    scheduled).
 4. At the window's edges this process (which sends no load) samples the server's CPU
-   time (``/proc/PID/stat``: all its threads, the SQLite projector's included), the
+   time (``/proc/PID/stat``: all its threads, and the SQLite projector's when it runs
+   as a thread), the CPU time of the server's child processes (the SQL projector's
+   process, and the fork server that started it), the
    machine's busy time (``/proc/stat``), the load average and the server's
    ``/api/v1/admin/stats``. The SQL projector defers its writes at most 5 s during a
    burst; a window of tens of seconds therefore holds its writes, and the report gives
@@ -24,9 +26,12 @@ What a run is, for each scenario (``rest:closed``, ``ws:closed``, ``rest:open:20
 
 Figures per scenario: orders/s (answers in the window / its length), latency percentiles
 (HdrHistogram; open loop from the intended send time), **server CPU per order** (server
-CPU seconds in the window / orders answered in it), the CPU shares of the server, the
-generators and everything else on the machine, and, for an open loop, whether the run is
-void (the generator fell behind) or saturated (the server did not keep the rate).
+CPU seconds in the window / orders answered in it), the **projector process's CPU per
+order** beside it (its own process's CPU seconds in the window / the same orders; 0 when
+the projector runs as a thread of the server, whose CPU then holds it) and the sum of
+both, the CPU shares of the server, its projector process, the generators and everything
+else on the machine, and, for an open loop, whether the run is void (the generator fell
+behind) or saturated (the server did not keep the rate).
 """
 
 from __future__ import annotations
@@ -165,10 +170,46 @@ def load_average() -> list[float]:
         return []
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of process ``pid`` so far; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children ...), from ``/proc``."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each process below ``pid``: the SQL projector's process (and the
+    fork server that started it, which idles)."""
+    return {child: process_cpu_seconds(child) for child in descendants(pid)}
+
+
 @dataclass(slots=True)
 class _Sample:
     wall: float
     server_cpu: float
+    children_cpu: dict[int, float]
     machine_busy: float
     stats: dict[str, Any]
     load: list[float]
@@ -247,8 +288,11 @@ async def _stats(port: int, admin: str) -> dict[str, Any]:
 
 
 async def _sample(server: ServerProcess, admin: str) -> _Sample:
+    assert server.process is not None
     wall, cpu, busy = time.time(), server.cpu_seconds(), machine_busy_seconds()
-    return _Sample(wall, cpu, busy, await _stats(server.port, admin), load_average())
+    children = children_cpu_seconds(server.process.pid)
+    return _Sample(wall, cpu, children, busy, await _stats(server.port, admin),
+                   load_average())
 
 
 async def _sleep_until(at: float, note: Progress, stage: str, start: float,
@@ -490,6 +534,9 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
     wall = last.wall - first.wall
     orders = sum(r["completed_in_window"] for r in results)
     server_cpu = last.server_cpu - first.server_cpu
+    # a child that started in the window counts from 0; one that ended is not counted
+    projector_cpu = sum(cpu - first.children_cpu.get(pid, 0.0)
+                        for pid, cpu in last.children_cpu.items())
     machine = last.machine_busy - first.machine_busy
     load_cpu = sum(r["cpu_seconds"] / max(r["wall_seconds"], 1e-9) for r in results)
     latency = Latency.of(r["latency"] for r in results)
@@ -508,6 +555,7 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
     commands = delta("commands")
     batches = delta("batches")
     server_share = server_cpu / wall if wall else 0.0
+    projector_share = projector_cpu / wall if wall else 0.0
     out: dict[str, Any] = {
         "scenario": scenario.name, "transport": scenario.transport, "loop": scenario.loop,
         "connections": config.connections,
@@ -517,9 +565,15 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
         "orders": orders, "orders_per_sec": round(orders / wall, 1) if wall else 0.0,
         "latency": latency.figures(),
         "server_cpu_ms_per_order": round(server_cpu * 1000 / orders, 4) if orders else None,
+        "projector_cpu_ms_per_order": round(projector_cpu * 1000 / orders, 4)
+        if orders else None,
+        "server_and_projector_cpu_ms_per_order": round(
+            (server_cpu + projector_cpu) * 1000 / orders, 4) if orders else None,
         "server_cpu_share": round(server_share, 3),
+        "projector_cpu_share": round(projector_share, 3),
         "load_cpu_share": round(load_cpu, 3),
-        "other_cpu_share": round(max(0.0, machine / wall - server_share - load_cpu), 3)
+        "other_cpu_share": round(max(0.0, machine / wall - server_share - projector_share
+                                     - load_cpu), 3)
         if wall else 0.0,
         "load_average": {"start": first.load, "end": last.load},
         "outcomes": dict(outcomes),
@@ -574,7 +628,8 @@ def run(scenarios: list[Scenario], config: SustainedConfig, repeat: int = 1,
                           for name, rs in runs.items()}}
 
 
-HEADLINE = ("orders_per_sec", "server_cpu_ms_per_order", "latency.p50_ms", "latency.p90_ms",
+HEADLINE = ("orders_per_sec", "server_cpu_ms_per_order", "projector_cpu_ms_per_order",
+            "server_and_projector_cpu_ms_per_order", "latency.p50_ms", "latency.p90_ms",
             "latency.p99_ms", "latency.p999_ms", "latency.max_ms")
 
 

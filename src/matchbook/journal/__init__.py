@@ -1,8 +1,9 @@
 """Durable journal: framed, checksummed segment files with group commit, and snapshots.
 
 Payloads are opaque bytes here; recovery is the newest valid snapshot plus the journal
-records after it. See :mod:`matchbook.journal.segments` and
-:mod:`matchbook.journal.snapshot` for the on-disk formats.
+records after it; :mod:`matchbook.journal.tail` follows a journal being written. See
+:mod:`matchbook.journal.segments` and :mod:`matchbook.journal.snapshot` for the on-disk
+formats.
 """
 
 from matchbook.journal.segments import (

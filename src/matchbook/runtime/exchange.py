@@ -1,4 +1,4 @@
-"""The exchange in one process, on one page: what runs, in what order, on which thread.
+"""The exchange on one page: what runs, in what order, on which thread or process.
 
 ``await Exchange.start(settings)`` builds the pipeline in these steps; every gateway
 (REST, WebSocket, FIX, the demo bot, the simulator over the network) and every tool
@@ -20,12 +20,20 @@ to call back).
    copied on the loop and encoded and written on that thread.
 3. **Market data** (in the sequencer's turn): L2 books and their deltas, trades,
    tickers, candles; it leaves the batch's deltas and trades on ``batch.published``.
-4. **SQL projector** (the task ``matchbook-sql-projector`` on the loop; on a SQLite
-   file each write's rows are built and written on the thread ``matchbook-sql-writer``,
-   on PostgreSQL they are built on the loop and sent through the driver's sockets):
-   migrate, catch up from the journal, seed market data's history from the read model,
-   then follow: the consumer only queues the batch. A batch it cannot write is
-   dead-lettered, never retried forever (:mod:`matchbook.store.follow`).
+4. **SQL projector**: migrate, bring the read model up to the journal, seed market
+   data's history from it, then follow. By default (``Settings.projector = "process"``)
+   it is a process of its own (:mod:`matchbook.store.process`): it follows the journal
+   files with its own engine replica and writes the same database, so its work never
+   holds this process's GIL; the exchange waits until it has projected
+   ``engine.last_seq``, reads its figures from a shared array when asked, does nothing
+   per batch, and starts it again after a growing pause if it dies (it exits when
+   this process is gone). In journal mode
+   ``none`` (no journal files), with an in-memory database, or with ``projector =
+   "thread"``, it runs here: the task ``matchbook-sql-projector`` on the loop, fed by
+   the consumer, which only queues the batch (on a SQLite file each write's rows are
+   built and written on the thread ``matchbook-sql-writer``; on PostgreSQL they are
+   built on the loop). Either way a batch it cannot write is dead-lettered, never
+   retried forever (:mod:`matchbook.store.follow`).
 5. **Metrics** (in the sequencer's turn): counters and the ack latency of every
    command; gauges read at scrape time (:mod:`matchbook.runtime.metrics`).
 6. **Extra consumers** (in the sequencer's turn), in the order attached: the WebSocket
@@ -33,8 +41,8 @@ to call back).
 
 ``stop()`` undoes them in reverse: the extra consumers are stopped, the sequencer
 stops taking commands and drains what was queued through every consumer, metrics are
-unbound, the projector writes what it was offered, and the last snapshot is written
-before the journal is closed.
+unbound, the projector writes up to the last sequence number (the process is told it
+and exits), and the last snapshot is written before the journal is closed.
 
 A consumer must not block (see :mod:`matchbook.runtime.consumer`); one that fails is
 logged and the next one still runs.
@@ -49,6 +57,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 from prometheus_client.core import Metric
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from matchbook.config import read_config, risk_limits
@@ -63,6 +72,8 @@ from matchbook.runtime.sequencer import Completion, Result, Sequencer
 from matchbook.settings import Settings
 from matchbook.store.db import create_engine, database_url
 from matchbook.store.follow import ProjectorTask
+from matchbook.store.migrate import upgrade_async
+from matchbook.store.process import ChildConfig, ProjectorProcess
 from matchbook.store.projector import Projector
 
 logger = logging.getLogger(__name__)
@@ -85,7 +96,7 @@ class Exchange:
                                    max_batch=settings.max_batch)
         self.consumers: list[Consumer] = self.sequencer.consumers  # called in this order
         self.marketdata = MarketData(markets, durable.engine)
-        self.projector: ProjectorTask | None = None
+        self.projector: ProjectorProcess | ProjectorTask | None = None
         self.db: AsyncEngine | None = None  # the read model, for the API's history reads
         self.metrics = Metrics(durable, self.sequencer, self.consumers)
         # step 6: extra consumers and what stops them
@@ -140,23 +151,41 @@ class Exchange:
         if read_model:
             settings = self.settings
             url = settings.database_url or database_url(settings.data_dir)
-            projection = Projector(url, self.markets)  # migrates the schema first
-            await projection.start()
-            task = self.projector = ProjectorTask(
-                projection, data_dir=settings.data_dir,
-                interval=settings.projector_interval_seconds)
+            await upgrade_async(url)
+            start = self._projector_process if follows_journal(settings, url) else self._task
+            self.projector = await start(url)
             self.db = create_engine(url)
-            await task.catch_up_at_start(self.engine.last_seq)  # never fails for the read model
             try:
                 await seed_market_data(self.db, self.marketdata, time.time_ns())
             except Exception:  # history is a convenience: the exchange runs without it
                 logger.exception("could not seed market data's history from the read model")
-            await task.start()
-            task.offer(self.durable.opened)  # beyond the journal in mode "none"
-            consumers.append(_ProjectorStep(task))
         # 5. metrics
         self.metrics.start()
         consumers.append(self.metrics)
+
+    async def _projector_process(self, url: str) -> ProjectorProcess:
+        """4. in a process of its own, following the journal files."""
+        settings = self.settings
+        process = ProjectorProcess(
+            ChildConfig(str(settings.data_dir), url, self.markets,
+                        interval=settings.projector_interval_seconds),
+            lambda: self.engine.last_seq)
+        await process.start(self.engine.last_seq)
+        self.metrics.sources.append(_ProjectorGauges(process))
+        return process
+
+    async def _task(self, url: str) -> ProjectorTask:
+        """4. in this process, fed by the sequencer (the consumer queues each batch)."""
+        settings = self.settings
+        projection = Projector(url, self.markets, migrate=False)
+        await projection.start()
+        task = ProjectorTask(projection, data_dir=settings.data_dir,
+                             interval=settings.projector_interval_seconds)
+        await task.catch_up_at_start(self.engine.last_seq)  # never fails for the read model
+        await task.start()
+        task.offer(self.durable.opened)  # beyond the journal in mode "none"
+        self.consumers.append(_ProjectorStep(task))
+        return task
 
     def attach(self, consumer: Consumer,
                stop: Callable[[], Awaitable[None]] | None = None) -> None:
@@ -187,7 +216,9 @@ class Exchange:
 
     async def _close_read_model(self) -> None:
         task, self.projector = self.projector, None
-        if task is not None:
+        if isinstance(task, ProjectorProcess):
+            await task.stop(self.engine.last_seq)
+        elif task is not None:
             await task.stop()
             await task.projector.stop()
         db, self.db = self.db, None
@@ -224,15 +255,22 @@ class _MarketDataStep:
         batch.published = self.marketdata.on_batch(batch.records)
 
 
-class _ProjectorStep:
-    """4. Queue the batch for the SQL projector (never blocks: a full queue drops it and
-    the projector catches up from the journal)."""
+def follows_journal(settings: Settings, url: str) -> bool:
+    """Whether the SQL projector can run in a process of its own: it reads the journal
+    files (none in mode ``none``) and writes a database another process can open."""
+    if settings.projector not in ("process", "thread"):
+        raise ValueError(f"projector must be process or thread, got {settings.projector!r}")
+    parsed = make_url(url)
+    in_memory = parsed.get_backend_name() == "sqlite" and (
+        parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory")
+    return settings.projector == "process" and settings.journal_mode != "none" and not in_memory
 
-    def __init__(self, task: ProjectorTask) -> None:
+
+class _ProjectorGauges:
+    """4. The SQL projector's gauges, read at scrape time."""
+
+    def __init__(self, task: ProjectorProcess | ProjectorTask) -> None:
         self.task = task
-
-    def consume(self, batch: Batch) -> None:
-        self.task.offer(batch.records)
 
     def metrics(self) -> Iterator[Metric]:
         task = self.task
@@ -242,3 +280,14 @@ class _ProjectorStep:
                       "projection_dead_letters table)", task.dead_letters)
         yield counter("matchbook_projector_errors", "Failed projector writes", task.errors)
 
+
+class _ProjectorStep(_ProjectorGauges):
+    """4. Queue the batch for the SQL projector in this process (never blocks: a full
+    queue drops it and the projector catches up from the journal)."""
+
+    def __init__(self, task: ProjectorTask) -> None:
+        super().__init__(task)
+        self.queue = task
+
+    def consume(self, batch: Batch) -> None:
+        self.queue.offer(batch.records)

@@ -61,7 +61,7 @@ class _Scrape(Collector):
                                   value=durable.snapshots_written)
         yield CounterMetricFamily("matchbook_snapshot_failures", "Snapshots that failed",
                                   value=durable.snapshot_failures)
-        for consumer in metrics.consumers:
+        for consumer in [*metrics.consumers, *metrics.sources]:
             gauges = getattr(consumer, "metrics", None)
             if gauges is not None:
                 yield from gauges()
@@ -79,6 +79,7 @@ class Metrics:
         self.durable = durable
         self.sequencer = sequencer
         self.consumers = consumers  # those with a ``metrics()`` method add their gauges
+        self.sources: list[Any] = []  # and these (a component that is not a consumer)
 
     def start(self) -> None:
         """Serve this exchange's gauges at scrape time."""

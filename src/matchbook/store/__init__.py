@@ -12,6 +12,8 @@ read helpers.
   :mod:`~matchbook.store.replay` (records re-derived from the journal);
 * :mod:`~matchbook.store.follow` — ``ProjectorTask`` (bounded queue, never blocks the
   producer, never wedges on a bad batch);
+* :mod:`~matchbook.store.process` — ``ProjectorProcess``: the projector in a process of
+  its own, following the journal files with its own engine replica;
 * :mod:`~matchbook.store.queries` — what the API reads;
 * :mod:`~matchbook.store.bench` — projector throughput.
 

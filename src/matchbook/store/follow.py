@@ -241,6 +241,14 @@ class ProjectorTask:
                 for _ in range(taken):
                     queue.task_done()
 
+    async def write(self, records: list[Record]) -> None:
+        """Write ``records`` now, with the task's handling of failures (retries with a
+        growing pause, dead letters, a hole filled from the journal): what a reader of
+        the journal that is catching up calls instead of queuing them."""
+        if records and records[-1][0] > self.last_offered_seq:
+            self.last_offered_seq = records[-1][0]
+        await self._project(records)
+
     def spacing(self, rate: float) -> float:
         """Seconds from one write to the next at ``rate`` records offered per second:
         ``interval``, growing in proportion to the rate above ``busy_rate * interval /

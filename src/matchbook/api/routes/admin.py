@@ -44,6 +44,7 @@ from matchbook.core.events import (
     WithdrawalRejected,
 )
 from matchbook.store.follow import ProjectorTask
+from matchbook.store.process import ProjectorProcess
 
 router = APIRouter(prefix="/admin", tags=["administration"])
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -271,9 +272,11 @@ async def stats_view(state: ApiState) -> views.Stats:
         uptime_seconds=round(uptime, 1))
 
 
-def _projector(task: ProjectorTask | None) -> views.ProjectorHealth | None:
-    """The SQL projector's health: how far it is, its failures and its dead letters
-    (records it could not write and skipped: rebuild the read model once fixed)."""
+def _projector(task: ProjectorProcess | ProjectorTask | None) -> views.ProjectorHealth | None:
+    """The SQL projector's health, in its own process or in this one: how far it is, its
+    failures and its dead letters (records it could not write and skipped: rebuild the
+    read model once fixed). A process publishes these in shared memory: reading them
+    costs no message."""
     if task is None:
         return None
     stats = task.stats()
