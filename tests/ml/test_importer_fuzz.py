@@ -107,6 +107,21 @@ def test_a_damaged_lobster_message_file_imports_or_stops_with_a_data_error(
     _lobster(message, ORDERBOOK.encode())
 
 
+@pytest.mark.parametrize("field", [0, 2, 3, 4])
+@pytest.mark.parametrize("digits", ["\u0661\u0662\u0663", "\uff11\uff12", "\u0967"])
+def test_digits_of_other_scripts_are_refused_with_a_data_error(field: int,
+                                                               digits: str) -> None:
+    """Arabic-Indic, full-width and Devanagari digits match a regex's \\d but are no
+    LOBSTER number: a data error naming the line and field, not the cast's exception."""
+    lines = MESSAGES.splitlines(keepends=True)
+    fields = lines[1].rstrip("\n").split(",")
+    fields[field] = digits
+    lines[1] = ",".join(fields) + "\n"
+    result, _ = _lobster("".join(lines).encode(), ORDERBOOK.encode())
+    assert isinstance(result, DataError)
+    assert result.line == 2
+
+
 @FUZZ
 @given(orderbook=damaged(ORDERBOOK))
 def test_a_damaged_lobster_orderbook_file_imports_or_stops_with_a_data_error(

@@ -76,9 +76,11 @@ def read_columns(path: Path, names: list[str], kinds: list[str]) -> pl.DataFrame
     return frame.with_columns(pl.col(n).str.strip_chars() for n in names)
 
 
-INT_PATTERN = r"^[+-]?\d+$"
+# ASCII digits only: \d would take other scripts' digits (e.g. Arabic-Indic), which
+# the integer cast then refuses
+INT_PATTERN = r"^[+-]?[0-9]+$"
 # non-negative decimal seconds below 10^9 (LOBSTER's time: seconds after midnight)
-DECIMAL_PATTERN = r"^\d{1,9}(\.\d*)?$"
+DECIMAL_PATTERN = r"^[0-9]{1,9}(\.[0-9]*)?$"
 _INT64 = (-(2**63), 2**63 - 1)
 
 

@@ -87,7 +87,7 @@ def _units(text: str, step: Decimal, path: Path, line: int, name: str) -> int:
 def _timestamp(text: str, path: Path, line: int) -> int:
     if "." in text:
         whole, _, frac = text.partition(".")
-        if not (whole.isdigit() and (frac.isdigit() or not frac)):
+        if not (text.isascii() and whole.isdigit() and (frac.isdigit() or not frac)):
             raise DataError(path, line, "timestamp", f"{text!r} is not seconds or nanoseconds")
         return _in_range(int(whole) * 1_000_000_000 + int((frac + "000000000")[:9]), path,
                          line, "timestamp")
