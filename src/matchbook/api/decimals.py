@@ -59,15 +59,15 @@ def formatter(unit: Decimal) -> Callable[[int], str]:
     pattern = f"%d.%0{places}d"
     if mult == 1:
         def text(n: int) -> str:
-            if n < 0:
-                return "-" + pattern % divmod(-n, scale)
-            return pattern % divmod(n, scale)
+            written: str = ("-" + pattern % divmod(-n, scale) if n < 0
+                            else pattern % divmod(n, scale))
+            return written
     else:
         def text(n: int) -> str:
             n *= mult
-            if n < 0:
-                return "-" + pattern % divmod(-n, scale)
-            return pattern % divmod(n, scale)
+            written: str = ("-" + pattern % divmod(-n, scale) if n < 0
+                            else pattern % divmod(n, scale))
+            return written
     return text
 
 
