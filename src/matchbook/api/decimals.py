@@ -81,11 +81,27 @@ class Texts:
     def __init__(self, symbol: Symbol) -> None:
         self.name = symbol.name
         self.fee_asset = symbol.quote.code
-        self.price = formatter(symbol.tick_size)
-        self.qty = formatter(symbol.lot_size)
-        self.fee = asset_formatter(symbol.quote)
+        self.price = _remembering(formatter(symbol.tick_size))
+        self.qty = _remembering(formatter(symbol.lot_size))
+        self.fee = _remembering(asset_formatter(symbol.quote))
         self.zero_qty = self.qty(0)
         self.zero_fee = self.fee(0)
+
+
+def _remembering(write: Callable[[int], str]) -> Callable[[int], str]:
+    """``write``, remembering the last few thousand texts: a market answers the same
+    few prices, sizes and fees over and over, and a look-up costs half a formatting."""
+    known: dict[int, str] = {}
+
+    def text(n: int) -> str:
+        found = known.get(n)
+        if found is None:
+            found = write(n)
+            if len(known) >= MAX_REMEMBERED:
+                known.clear()
+            known[n] = found
+        return found
+    return text
 
 
 def asset_formatter(asset: Asset) -> Callable[[int], str]:
