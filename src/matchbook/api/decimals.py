@@ -14,10 +14,11 @@ one asked about. At most ``MAX_SYMBOLS`` symbols are remembered at once (forgott
 once when full): symbols of a markets file that was reloaded, or of a test's throw-away
 markets, are let go.
 
-Formatting needs no memory: ``Texts`` writes ticks, lots and minor units straight from
-the integer (one multiplication, one ``divmod`` by the grid's precomputed scale, one
-``%``), the same text as the ``Decimal`` way (``Symbol.format_price``, ``format_qty``,
-``Asset.format``) in a fifth to a tenth of its time.
+Answers are written by ``Texts``, one per symbol (filed in the same memory): ticks, lots
+and minor units straight from the integer (one multiplication, one ``divmod`` by the
+grid's precomputed scale, one ``%``), the same text as the ``Decimal`` way
+(``Symbol.format_price``, ``format_qty``, ``Asset.format``) in a fifth to a tenth of its
+time, and each writer remembers its last few thousand texts as well.
 """
 
 from __future__ import annotations
