@@ -29,7 +29,7 @@ import msgspec
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.responses import Response
 
-from matchbook.api.decimals import price_text, qty_text
+from matchbook.api.decimals import Texts, texts
 from matchbook.api.reads import Reads
 from matchbook.core import Asset, Symbol
 from matchbook.core.book import Order as LiveOrder
@@ -245,49 +245,44 @@ class OrderState:
 
     def view(self, sym: Symbol, fills: list[Fill] | None = None,
              priority_kept: bool | None = None) -> Order:
-        # the everyday order has nothing filled and no fee yet: those zeros are formatted
-        # once per symbol (a decimal formatting costs more than the rest of a field)
-        zero_qty, zero_fee = _zeros(sym)
+        # integers written straight as text (``decimals.Texts``); the everyday order has
+        # nothing filled and no fee yet: those zeros are written once per symbol
+        tx = texts(sym)
+        qty_text = tx.qty
+        zero_qty = tx.zero_qty
         qty, filled, leaves, fee, price, order_type = (
             self.qty, self.filled, self.leaves, self.fee, self.price, self.order_type)
         return Order(
             order_id=str(self.order_id), client_order_id=self.client_order_id or None,
-            symbol=sym.name, side=SIDE_NAMES[self.side],  # type: ignore[arg-type]
+            symbol=tx.name, side=SIDE_NAMES[self.side],  # type: ignore[arg-type]
             type=TYPE_NAMES[order_type],  # type: ignore[arg-type]
-            price=price_text(sym, price) if price and order_type != MARKET and (
+            price=tx.price(price) if price and order_type != MARKET and (
                 order_type != STOP_MARKET) else None,
-            quantity=qty_text(sym, qty if qty > filled else filled),
-            filled_quantity=qty_text(sym, filled) if filled else zero_qty,
-            remaining_quantity=qty_text(sym, leaves) if leaves else zero_qty,
+            quantity=qty_text(qty if qty > filled else filled),
+            filled_quantity=qty_text(filled) if filled else zero_qty,
+            remaining_quantity=qty_text(leaves) if leaves else zero_qty,
             status=self.status,  # type: ignore[arg-type]
             time_in_force=TIF_NAMES[self.tif],  # type: ignore[arg-type]
             post_only=self.post_only,
-            stop_price=sym.format_price(self.stop_price) if self.stop_price else None,
-            display_quantity=qty_text(sym, self.display) if self.display else None,
+            stop_price=tx.price(self.stop_price) if self.stop_price else None,
+            display_quantity=qty_text(self.display) if self.display else None,
             expire_time_ns=self.expire_ts or None, cancel_reason=self.reason,
             created_ns=self.created_ns, updated_ns=self.updated_ns,
-            fee=(sym.quote.format(fee) if fee else zero_fee) if fee is not None else None,
-            fee_asset=sym.quote.code, fills=fills if fills is not None else [],
+            fee=(tx.fee(fee) if fee else tx.zero_fee) if fee is not None else None,
+            fee_asset=tx.fee_asset, fills=fills if fills is not None else [],
             priority_kept=priority_kept)
 
 
-_ZEROS: dict[str, tuple[str, str]] = {}
-
-
-def _zeros(sym: Symbol) -> tuple[str, str]:
-    """``sym``'s zero quantity and zero fee as text (a decimal each, formatted once)."""
-    found = _ZEROS.get(sym.name)
-    if found is None:
-        found = _ZEROS[sym.name] = (sym.format_qty(0), sym.quote.format(0))
-    return found
-
-
 def fill_of(sym: Symbol, f: OrderFilled, ts_ns: int | None) -> Fill:
-    return Fill(trade_id=str(f.trade_id), order_id=str(f.order_id), symbol=sym.name,
+    return _fill(texts(sym), f, ts_ns)
+
+
+def _fill(tx: Texts, f: OrderFilled, ts_ns: int | None) -> Fill:
+    return Fill(trade_id=str(f.trade_id), order_id=str(f.order_id), symbol=tx.name,
                 side=SIDE_NAMES[f.side],  # type: ignore[arg-type]
-                price=price_text(sym, f.price_ticks), quantity=qty_text(sym, f.qty_lots),
-                is_maker=f.is_maker, fee=sym.quote.format(f.fee_minor),
-                fee_asset=sym.quote.code, timestamp_ns=ts_ns)
+                price=tx.price(f.price_ticks), quantity=tx.qty(f.qty_lots),
+                is_maker=f.is_maker, fee=tx.fee(f.fee_minor), fee_asset=tx.fee_asset,
+                timestamp_ns=ts_ns)
 
 
 def order_after(sym: Symbol, state: OrderState, events: Iterable[Event], ts_ns: int,
@@ -301,7 +296,7 @@ def order_after(sym: Symbol, state: OrderState, events: Iterable[Event], ts_ns: 
         if t is OrderFilled:
             if e.order_id == oid:  # type: ignore[attr-defined]
                 state.apply(e, ts_ns)
-                fills.append(fill_of(sym, e, ts_ns))  # type: ignore[arg-type]
+                fills.append(_fill(texts(sym), e, ts_ns))  # type: ignore[arg-type]
         elif t in _LATER and e.order_id == oid:  # type: ignore[attr-defined]
             state.apply(e, ts_ns)
     return state.view(sym, fills, priority_kept)

@@ -319,14 +319,11 @@ class Sequencer:
         stats.commands += len(applied)
         stats.batches += 1
         stats.last_batch_size = len(applied)
-        queued: list[int] = []
-        mark = queued.append
-        for (seq, ts_ns, _, events), (_, completion, enqueued) in zip(applied, batch.items,
-                                                                     strict=True):
+        items = batch.items
+        for (seq, ts_ns, _, events), (_, completion, _) in zip(applied, items, strict=True):
             if not completion.done():
                 completion.set_result(Result(seq, ts_ns, events))
-            mark(enqueued)
-        done = Batch(applied, queued, time.perf_counter_ns())
+        done = Batch(applied, [enqueued for _, _, enqueued in items], time.perf_counter_ns())
         for consumer in self.consumers:
             try:
                 consumer.consume(done)
