@@ -238,3 +238,16 @@ def running_server(tmp_path: Path, *, startup_timeout: float = 30.0,
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """``check()``'s result once it stops raising ``AssertionError`` (the read model lags
+    the engine by a few milliseconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)

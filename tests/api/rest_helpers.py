@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,7 +21,7 @@ import asyncpg
 import httpx
 import pytest
 
-from server import Account, RunningServer, running_server
+from server import Account, RunningServer, eventually, running_server
 
 T = TypeVar("T")
 BACKENDS = ("sqlite", "postgresql")
@@ -156,19 +155,6 @@ def assert_error(response: httpx.Response, status: int, code: int | None = None)
     if code is not None:
         assert body["code"] == code, body
     return body
-
-
-def eventually(check: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """``check()``'s result once it stops raising ``AssertionError`` (the read model lags
-    the engine by a few milliseconds)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(interval)
 
 
 def caught_up(server: RunningServer, admin: Api) -> None:

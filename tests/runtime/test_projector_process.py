@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,22 +18,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from server import Account, RunningServer, running_server
+from server import Account, RunningServer, eventually, running_server
 
 pytestmark = pytest.mark.slow  # a server and a child process
 
 T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 class Caller:
@@ -83,7 +71,7 @@ def test_the_history_routes_read_what_the_projector_process_wrote(tmp_path: Path
             assert stats["projector_lag"] == 0 and stats["projector"]["last_seq"] == last
             return stats
 
-        stats = eventually(history)
+        stats = eventually(history, timeout=15.0)
         health = stats["projector"]
         assert (health["lag"], health["errors"], health["dead_letters"]) == (0, 0, 0)
         orders = admin.ok("GET", "/admin/orders", params={"user_id": sid})["orders"]

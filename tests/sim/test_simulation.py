@@ -6,6 +6,7 @@ import itertools
 import math
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -194,13 +195,11 @@ def test_post_only_makers_never_take_and_crossing_makers_do() -> None:
     assert maker_taken_lots(False) > 0
 
 
-def test_execution_children_reach_at_most_their_limit_through_the_best() -> None:
-    limit_bp = 1.0
-    mix = _mix(execution={"limit_bp": limit_bp, "child_lots": 20, "child_lots_max": 60,
-                          "child_wait_s": 2.0})
-    sim = Simulation(mix, 6)
-    best: dict[int, int] = {}  # the best opposite price when each child was sent
+def _watch_children(sim: Simulation) -> tuple[dict[int, Any], dict[tuple[int, int], int]]:
+    """The execution agents by user id, and a map (user, time) -> the best opposite price
+    when that agent sent a child, filled in as ``sim`` runs."""
     agents = {a.user_id: a for a in sim.agents if a.kind == "execution"}
+    best: dict[tuple[int, int], int] = {}
     for agent in agents.values():
         wake = agent.wake
 
@@ -208,19 +207,29 @@ def test_execution_children_reach_at_most_their_limit_through_the_best() -> None
                     agent=agent):
             nxt = wake(now_ns, m, out)
             if out:
-                best[now_ns] = m.best_ask() if agent.side == 1 else m.best_bid()  # type: ignore[attr-defined]
+                best[agent.user_id, now_ns] = (m.best_ask() if agent.side == 1  # type: ignore[attr-defined]
+                                               else m.best_bid())  # type: ignore[attr-defined]
             return nxt
 
-        agent.wake = watched  # type: ignore[method-assign]
+        agent.wake = watched
+    return agents, best
+
+
+def test_execution_children_reach_at_most_their_limit_through_the_best() -> None:
+    limit_bp = 1.0
+    mix = _mix(execution={"limit_bp": limit_bp, "child_lots": 20, "child_lots_max": 60,
+                          "child_wait_s": 2.0})
+    sim = Simulation(mix, 6)
+    agents, best = _watch_children(sim)
     result = sim.run()
     reach = limit_bp * sim.view.bp_ticks()
     seen = 0
     for ts, px, sign, taker in zip(result.trade_ts_ns.tolist(), result.trade_price_ticks.tolist(),
                                    result.trade_sign.tolist(), result.trade_taker.tolist(),
                                    strict=True):
-        if taker in agents and ts in best and best[ts]:
+        if taker in agents and best.get((taker, ts)):
             seen += 1
-            assert sign * (px - best[ts]) <= reach
+            assert sign * (px - best[taker, ts]) <= reach
     assert seen > 100
 
 
@@ -395,21 +404,8 @@ def test_book_following_children_take_only_the_touch_and_fill_their_parent() -> 
                           "child_wait_s": 2.0, "idle_wait_s": 60.0,
                           "book_max_children": 100.0})
     sim = Simulation(mix, 6)
-    agents = {a.user_id: a for a in sim.agents if a.kind == "execution"}
-    best: dict[tuple[int, int], int] = {}  # (user, time) -> the touch the child was sent at
+    agents, best = _watch_children(sim)
     parents: list[tuple[int, int, int]] = []  # (user, lots, start) of each parent
-    for agent in agents.values():
-        wake = agent.wake
-
-        def watched(now_ns: int, m: object, out: list[object], wake=wake,  # type: ignore[no-untyped-def]
-                    agent=agent):
-            nxt = wake(now_ns, m, out)
-            if out:
-                best[agent.user_id, now_ns] = (m.best_ask() if agent.side == 1  # type: ignore[attr-defined]
-                                               else m.best_bid())  # type: ignore[attr-defined]
-            return nxt
-
-        agent.wake = watched  # type: ignore[method-assign]
     started = sim.view.parent_started
 
     def record(agent: object, side: int, lots: int, now_ns: int) -> int:
