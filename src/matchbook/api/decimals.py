@@ -79,20 +79,21 @@ class Texts:
 
     __slots__ = ("fee", "fee_asset", "name", "price", "qty", "zero_fee", "zero_qty")
 
-    def __init__(self, symbol: Symbol) -> None:
+    def __init__(self, symbol: Symbol, prices: dict[int, str] | None = None,
+                 sizes: dict[int, str] | None = None) -> None:
         self.name = symbol.name
         self.fee_asset = symbol.quote.code
-        self.price = _remembering(formatter(symbol.tick_size))
-        self.qty = _remembering(formatter(symbol.lot_size))
-        self.fee = _remembering(asset_formatter(symbol.quote))
+        self.price = _remembering(formatter(symbol.tick_size), {} if prices is None else prices)
+        self.qty = _remembering(formatter(symbol.lot_size), {} if sizes is None else sizes)
+        self.fee = _remembering(asset_formatter(symbol.quote), {})
         self.zero_qty = self.qty(0)
         self.zero_fee = self.fee(0)
 
 
-def _remembering(write: Callable[[int], str]) -> Callable[[int], str]:
-    """``write``, remembering the last few thousand texts: a market answers the same
-    few prices, sizes and fees over and over, and a look-up costs half a formatting."""
-    known: dict[int, str] = {}
+def _remembering(write: Callable[[int], str], known: dict[int, str]) -> Callable[[int], str]:
+    """``write``, remembering the last few thousand texts in ``known``: a market answers
+    the same few prices, sizes and fees over and over, and a look-up costs half a
+    formatting."""
 
     def text(n: int) -> str:
         found = known.get(n)
@@ -118,7 +119,8 @@ class _Memory:
     def __init__(self, symbol: Symbol) -> None:
         self.symbol = symbol  # held: its identity is never reused while it is filed
         self.tables: tuple[dict[Any, Any], ...] = ({}, {}, {}, {})
-        self.texts = Texts(symbol)
+        # the texts of prices and sizes are remembered in this memory's tables
+        self.texts = Texts(symbol, self.tables[_PRICE_TEXT], self.tables[_QTY_TEXT])
 
 
 _MEMORIES: dict[int, _Memory] = {}
@@ -167,17 +169,9 @@ def qty_lots(sym: Symbol, text: str) -> int:
 
 def price_text(sym: Symbol, ticks: int) -> str:
     """``sym.format_price(ticks)``."""
-    return _remembered(sym, _PRICE_TEXT, ticks, _price)
+    return texts(sym).price(ticks)
 
 
 def qty_text(sym: Symbol, lots: int) -> str:
     """``sym.format_qty(lots)``."""
-    return _remembered(sym, _QTY_TEXT, lots, _qty)
-
-
-def _price(sym: Symbol, ticks: int) -> str:
-    return texts(sym).price(ticks)
-
-
-def _qty(sym: Symbol, lots: int) -> str:
     return texts(sym).qty(lots)
