@@ -40,11 +40,10 @@ from typing import Any, Final
 
 from matchbook.core import Engine, Markets
 from matchbook.journal.codec import decode_command
-from matchbook.journal.durable import recover
 from matchbook.journal.tail import JournalTail
-from matchbook.store.errors import ProjectionError
 from matchbook.store.follow import ProjectorTask
 from matchbook.store.projector import Projector
+from matchbook.store.replay import restored_engine
 from matchbook.store.rows import Record
 
 logger = logging.getLogger(__name__)
@@ -343,7 +342,7 @@ class _Follower:
                              interval=config.interval)
         try:
             start = projector.last_seq
-            engine = await asyncio.to_thread(_replica, Path(config.data_dir),
+            engine = await asyncio.to_thread(restored_engine, Path(config.data_dir),
                                              config.markets, config.accounts, start)
             with JournalTail(Path(config.data_dir) / "journal", start + 1) as tail:
                 self.publish(task, engine)
@@ -413,18 +412,6 @@ class _Follower:
                 s[LETTER_FIRST], s[LETTER_LAST] = letter.first_seq, letter.last_seq
                 s[LETTER_NS] = letter.recorded_ns
             s[TEXT_VERSION] += 1
-
-
-def _replica(data_dir: Path, markets: Markets, accounts: bool, seq: int) -> Engine:
-    """An engine at ``seq``: the newest snapshot at or before it, then the journal."""
-    if seq == 0:
-        return Engine(markets, accounts=accounts)
-    engine, _ = recover(data_dir, markets, accounts=accounts, to_seq=seq, truncate=False)
-    if engine.last_seq != seq:
-        raise ProjectionError(
-            f"the read model is at seq {seq} but the journal in {data_dir} restores seq "
-            f"{engine.last_seq}: it is not the journal this read model was built from")
-    return engine
 
 
 __all__ = ["ChildConfig", "ProjectorProcess", "context", "run_child"]

@@ -47,16 +47,7 @@ class JournalReplay:
                 f"ends at seq {end}: it is not the journal this read model was built from")
         if end == self.after_seq:
             return
-        engine: Engine
-        if self.after_seq == 0:
-            engine = Engine(self.markets, accounts=self.accounts)
-        else:
-            engine, _ = recover(self.data_dir, self.markets, accounts=self.accounts,
-                                to_seq=self.after_seq, truncate=False)
-        if engine.last_seq != self.after_seq:
-            raise ProjectionError(
-                f"the journal in {self.data_dir} restores seq {engine.last_seq}, not "
-                f"{self.after_seq}")
+        engine = restored_engine(self.data_dir, self.markets, self.accounts, self.after_seq)
         expected = self.after_seq + 1
         apply = engine.apply
         for seq, ts_ns, payload in iter_records(journal, from_seq=expected):
@@ -69,6 +60,18 @@ class JournalReplay:
             if seq >= end:
                 return
             expected += 1
+
+
+def restored_engine(data_dir: Path, markets: Markets, accounts: bool, seq: int) -> Engine:
+    """An engine at ``seq``: the newest snapshot at or before it, then the journal."""
+    if seq == 0:
+        return Engine(markets, accounts=accounts)
+    engine, _ = recover(data_dir, markets, accounts=accounts, to_seq=seq, truncate=False)
+    if engine.last_seq != seq:
+        raise ProjectionError(
+            f"the read model is at seq {seq} but the journal in {data_dir} restores seq "
+            f"{engine.last_seq}: it is not the journal this read model was built from")
+    return engine
 
 
 def check_from_start(journal: Path) -> None:
