@@ -21,7 +21,7 @@ from matchbook.api.schemas import (
     NewOrderFields,
     decode_place,
     new_order_fields,
-    unstripped,
+    texts_as_given,
 )
 from server import RunningServer, running_server
 
@@ -99,6 +99,25 @@ def test_the_fast_decoder_takes_a_subset_of_new_order_with_the_same_values(
         except ValidationError as exc:
             raise AssertionError(f"the fast decoder took what NewOrder refuses: {exc}") from None
         assert msgspec.structs.asdict(fields) == model.model_dump()
+
+
+def test_a_text_remembered_valid_for_one_pattern_is_still_checked_against_another() -> None:
+    """The fast decoder remembers the texts it found valid, per pattern: a decimal taken
+    as a price is no symbol, and a symbol taken once is no price."""
+    assert new_order_fields({"side": "buy", "price": "12", "quantity": "1"}) is not None
+    assert new_order_fields({"side": "buy", "symbol": "12", "price": "1", "quantity": "1"}) is None
+    assert new_order_fields({"side": "buy", "symbol": "ETH-USD", "quantity": "1"}) is not None
+    assert new_order_fields({"side": "buy", "price": "ETH-USD", "quantity": "1"}) is None
+    again = {"side": "buy", "price": "12", "quantity": "1"}
+    assert new_order_fields(again) is not None  # taken again, from memory
+
+
+def test_the_remembered_texts_are_bounded() -> None:
+    from matchbook.api import schemas
+    for n in range(schemas._REMEMBERED + 10):
+        assert new_order_fields({"side": "buy", "price": f"{n + 1}.5", "quantity": "1"})
+    for _, (_, valid) in schemas._TEXT_CHECKS:
+        assert valid is None or len(valid) <= schemas._REMEMBERED
 
 
 @pytest.mark.parametrize("raw", [b"", b"[]", b"{", b'{"side": "buy"} x', b"\xff",
@@ -240,7 +259,7 @@ def test_the_one_step_place_decoder_takes_exactly_the_well_formed_places(
     except (msgspec.ValidationError, msgspec.DecodeError):
         assert not once, frame
         return
-    assert once == unstripped(place), frame
+    assert once == texts_as_given(place), frame
     if once:  # the order and request id decoded are the message's
         message = json.loads(frame)
         expected = new_order_fields({k: v for k, v in message.items()

@@ -38,6 +38,9 @@ SIGNED_DECIMAL_PATTERN = r"^\s*-?" + DECIMAL_PATTERN[4:]
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 """Free text: anything but control characters."""
 
+CLIENT_ORDER_ID_PATTERN = r"^[\x20-\x7e]+$"
+"""A client order id: printable ASCII."""
+
 SYMBOL_PATTERN = r"^[A-Za-z0-9]{1,10}[-/_][A-Za-z0-9]{1,10}$"
 ASSET_PATTERN = r"^[A-Za-z0-9]{1,10}$"
 Interval = Literal["1m", "5m", "15m", "1h", "4h", "1d"]
@@ -130,7 +133,9 @@ class NewOrder(Body):
                                    "decrement_and_cancel"] = "cancel_newest"
 
 
-_Decimal = Annotated[str, msgspec.Meta(pattern=DECIMAL_PATTERN, min_length=1, max_length=64)]
+# the fast decoder checks lengths; the patterns are checked, and remembered, by
+# ``texts_as_given`` (msgspec would run each field's regular expression on every order)
+_Decimal = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class NewOrderFields(msgspec.Struct, forbid_unknown_fields=True):
@@ -141,7 +146,7 @@ class NewOrderFields(msgspec.Struct, forbid_unknown_fields=True):
     whose error the client reads, so both paths answer alike (a test compares them)."""
 
     side: Literal["buy", "sell"]
-    symbol: Annotated[str, msgspec.Meta(pattern=SYMBOL_PATTERN, max_length=21)] = "BTC-USD"
+    symbol: Annotated[str, msgspec.Meta(max_length=21)] = "BTC-USD"
     type: Literal["limit", "market", "stop_limit", "stop_market"] = "limit"
     price: _Decimal | None = None
     quantity: _Decimal | None = None
@@ -151,15 +156,26 @@ class NewOrderFields(msgspec.Struct, forbid_unknown_fields=True):
     post_only: bool = False
     stop_price: _Decimal | None = None
     display_quantity: _Decimal | None = None
-    client_order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64,
-                                                 pattern=r"^[\x20-\x7e]+$")] | None = None
+    client_order_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     self_trade_prevention: Literal["cancel_newest", "cancel_oldest", "cancel_both",
                                    "decrement_and_cancel"] = "cancel_newest"
 
 
 _decode_new_order = msgspec.json.Decoder(NewOrderFields).decode
-_TEXT_FIELDS = ("symbol", "price", "quantity", "quote_quantity", "stop_price",
-                "display_quantity", "client_order_id")
+_REMEMBERED = 4096  # texts remembered valid per pattern (then forgotten all at once)
+
+
+def _checker(pattern: str, remember: bool) -> tuple[re.Pattern[str], set[str] | None]:
+    return re.compile(pattern), set() if remember else None
+
+
+_SYMBOL_TEXT = _checker(SYMBOL_PATTERN, True)
+_DECIMAL_TEXT = _checker(DECIMAL_PATTERN, True)
+_TEXT_CHECKS = (  # each text field: its pattern, the texts already found valid
+    ("symbol", _SYMBOL_TEXT), ("price", _DECIMAL_TEXT), ("quantity", _DECIMAL_TEXT),
+    ("quote_quantity", _DECIMAL_TEXT), ("stop_price", _DECIMAL_TEXT),
+    ("display_quantity", _DECIMAL_TEXT),
+    ("client_order_id", _checker(CLIENT_ORDER_ID_PATTERN, False)))  # one per order
 
 
 def new_order_fields(raw: bytes | dict[str, Any]) -> NewOrderFields | None:
@@ -170,15 +186,24 @@ def new_order_fields(raw: bytes | dict[str, Any]) -> NewOrderFields | None:
                   else msgspec.convert(raw, NewOrderFields))
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return fields if unstripped(fields) else None
+    return fields if texts_as_given(fields) else None
 
 
-def unstripped(fields: NewOrderFields) -> bool:
-    """Does no text field have the spaces around it that ``NewOrder`` strips first?"""
-    for name in _TEXT_FIELDS:
+def texts_as_given(fields: NewOrderFields) -> bool:
+    """Would ``NewOrder`` take every text field of ``fields`` as it is: nothing it strips
+    first, and the field's pattern matched (as msgspec matches one: ``search``)? A text
+    found valid is remembered per pattern, so the everyday order's symbol, price and
+    quantity are set lookups."""
+    for name, (pattern, valid) in _TEXT_CHECKS:
         value = getattr(fields, name)
-        if value is not None and value != value.strip():
+        if value is None or (valid is not None and value in valid):
+            continue
+        if value != value.strip() or pattern.search(value) is None:
             return False
+        if valid is not None:
+            if len(valid) >= _REMEMBERED:
+                valid.clear()
+            valid.add(value)
     return True
 
 

@@ -28,7 +28,7 @@ from matchbook.api.schemas import (
     PlaceMessage,
     decode_place,
     new_order_fields,
-    unstripped,
+    texts_as_given,
 )
 from matchbook.api.trading import Trading
 from matchbook.api.ws import frames
@@ -116,7 +116,7 @@ class _Session:
             place = decode_place(raw)
         except (msgspec.ValidationError, msgspec.DecodeError):
             return False
-        if not unstripped(place):
+        if not texts_as_given(place):
             return False
         self.hub.places_decoded_once += 1
         self._place_message(place)
