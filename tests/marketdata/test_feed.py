@@ -4,14 +4,26 @@ resume from the kept window exactly."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matchbook.config import default_markets
 from matchbook.core import Deposit, Engine, PlaceOrder
 from matchbook.core.commands import BUY, LIMIT, MARKET, SELL, CancelOrder
 from matchbook.core.events import OrderAccepted
-from matchbook.marketdata.feed import DAY_NS, MINUTE_NS, Delta, MarketData, Trade
+from matchbook.marketdata.feed import (
+    DAY_NS,
+    INTERVALS_NS,
+    MINUTE_NS,
+    Candle,
+    Delta,
+    MarketData,
+    Trade,
+)
 
 MARKETS = default_markets()
 SECOND = 10**9
@@ -145,3 +157,51 @@ def test_deltas_rebuild_the_engines_book_and_resume_from_the_kept_window() -> No
     # a feed started from the engine (after a recovery) has the same book
     loaded = MarketData(MARKETS, m.engine).feeds["BTC-USD"]
     assert (loaded.bids, loaded.asks) == (book[BUY], book[SELL])
+
+
+def _by_hand(trades: list[Trade], width: int) -> list[tuple[int, ...]]:
+    """The candles of ``width`` computed from the trades alone: ``ohlcv``'s fields."""
+    found: dict[int, list[int]] = {}
+    for t in trades:
+        start = t.ts_ns - t.ts_ns % width
+        c = found.get(start)
+        if c is None:
+            found[start] = [t.price_ticks] * 4 + [t.qty_lots, 1]
+        else:
+            c[1], c[2], c[3] = max(c[1], t.price_ticks), min(c[2], t.price_ticks), t.price_ticks
+            c[4] += t.qty_lots
+            c[5] += 1
+    return [(start - D, *c) for start, c in sorted(found.items())]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0, 1, SECOND, 59 * SECOND, MINUTE_NS, 61 * SECOND,
+                                           5 * MINUTE_NS, HOUR - SECOND, HOUR, 4 * HOUR,
+                                           DAY_NS - 1, DAY_NS]),
+                          st.integers(-50, 50), st.integers(1, 5)), min_size=1, max_size=40),
+       st.integers(0, 40))
+def test_every_intervals_candles_are_those_of_its_trades(
+        steps: list[tuple[int, int, int]], seed_at: int) -> None:
+    """Trades moving forward by steps that stay in a minute, cross a minute, an hour or a
+    day: every interval's candles equal those computed from the trades by hand, also
+    when a second feed is seeded, part way, with the first's trades and candles (as the
+    read model seeds one at start-up) and continues from there."""
+    feed, seeded = MarketData(MARKETS), MarketData(MARKETS)
+    trades: list[Trade] = []
+    ts = D
+    for n, (step, move, lots) in enumerate(steps):
+        ts += step
+        trade = Trade(n + 1, "BTC-USD", P + move, lots, BUY, ts, n + 1)
+        trades.append(trade)
+        feed._add_trade(trade)
+        if n == seed_at:
+            seeded.seed("BTC-USD", trades, {
+                interval: [Candle(*dataclasses.astuple(c)) for c in candles]
+                for interval, candles in feed.feeds["BTC-USD"].candles.items()})
+        elif n > seed_at:
+            seeded._add_trade(trade)
+    for interval, width in INTERVALS_NS.items():
+        expected = _by_hand(trades, width)
+        assert ohlcv(feed.candles("BTC-USD", interval)) == expected, interval
+        if seed_at < len(steps):
+            assert ohlcv(seeded.candles("BTC-USD", interval)) == expected, interval

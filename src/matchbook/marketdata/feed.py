@@ -131,6 +131,9 @@ class MarketData:
         self.markets = markets
         self.feeds = {name: SymbolFeed(name) for name in markets.symbols}
         self._series: dict[str, list[tuple[int, deque[Candle]]]] = {}  # with their widths
+        # per symbol, the minute of the last trade, whose candle is the last of every
+        # series (until ``seed`` changes the series)
+        self._minute: dict[str, int] = {}
         for name, feed in self.feeds.items():
             # the one-minute series is the day of minutes the ticker reads
             feed.candles = {interval: feed.minutes if interval == "1m" else deque(maxlen=1000)
@@ -198,12 +201,28 @@ class MarketData:
         feed = self.feeds[trade.symbol]
         feed.trades.append(trade)
         price, qty, ts = trade.price_ticks, trade.qty_lots, trade.ts_ns
-        for width, series in self._series[trade.symbol]:
+        every = self._series[trade.symbol]
+        if 0 <= ts - self._minute.get(trade.symbol, -MINUTE_NS) < MINUTE_NS:
+            # the minute the last trade added to every interval's candle: its candles
+            # are still the last of each series (intervals are whole minutes, aligned
+            # to the epoch as the minutes are)
+            for _, series in every:
+                candle = series[-1]
+                if price > candle.high:
+                    candle.high = price
+                elif price < candle.low:
+                    candle.low = price
+                candle.close = price
+                candle.volume_lots += qty
+                candle.trades += 1
+            return
+        for width, series in every:
             start = ts - ts % width
             if series and series[-1].start_ns == start:
                 series[-1].add(price, qty)
             else:
                 series.append(Candle(start, price, price, price, price, qty, 1))
+        self._minute[trade.symbol] = ts - ts % MINUTE_NS
 
     def seed(self, symbol: str, trades: Iterable[Trade],
              candles: Mapping[str, Sequence[Candle]]) -> None:
@@ -213,6 +232,7 @@ class MarketData:
         the 24-hour ticker."""
         feed = self.feeds[symbol]
         feed.trades.extend(trades)
+        self._minute.pop(symbol, None)
         for interval, series in feed.candles.items():
             series.extend(candles.get(interval, ()))
 
