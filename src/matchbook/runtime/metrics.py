@@ -81,6 +81,16 @@ class Metrics:
         self.sequencer = sequencer
         self.consumers = consumers  # those with a ``metrics()`` method add their gauges
         self.sources: list[Any] = []  # and these (a component that is not a consumer)
+        # the counters' children, by the keys ``_label`` files them under
+        self._labelled: dict[object, Any] = {}
+
+    def _label(self, counter: Counter, value: str | int) -> Any:
+        """``counter``'s child for ``value``, found once (``labels`` validates and locks
+        on every call) and remembered under the key ``consume`` looks it up by: a
+        command's name, a rejection's code (an int), ``("trades", symbol)``."""
+        child = counter.labels(str(value))
+        self._labelled[("trades", value) if counter is TRADES else value] = child
+        return child
 
     def start(self) -> None:
         """Serve this exchange's gauges at scrape time."""
@@ -106,12 +116,13 @@ class Metrics:
                     trades[ev.symbol] = trades.get(ev.symbol, 0) + 1
                 elif t is OrderRejected or t is CommandRejected:
                     rejects[ev.code] = rejects.get(ev.code, 0) + 1
+        labelled = self._labelled
         for name, n in commands.items():
-            COMMANDS.labels(name).inc(n)
+            (labelled.get(name) or self._label(COMMANDS, name)).inc(n)
         for symbol, n in trades.items():
-            TRADES.labels(symbol).inc(n)
+            (labelled.get(("trades", symbol)) or self._label(TRADES, symbol)).inc(n)
         for code, n in rejects.items():
-            REJECTS.labels(str(code)).inc(n)
+            (labelled.get(code) or self._label(REJECTS, code)).inc(n)
         observe_all(LATENCY, [(batch.acked_ns - q) / 1e9 for q in batch.queued_ns])
 
 
