@@ -24,7 +24,8 @@ extension:
   fragmented message, the ASGI queue empty and the session not waiting on a message.
 * **Out**: ``write_text`` frames a text message (server frames are not masked) and
   writes it; the frames written to one connection within one turn of the event loop
-  go out in one socket write. ``Connection`` uses it only while its writer task is idle
+  go out in one socket write, every connection's at the end of the turn (one callback
+  for all of them). ``Connection`` uses it only while its writer task is idle
   (its outbox empty) and the transport takes writes (``writable``); otherwise it
   queues as before, so a slow reader still fills its outbox and is resynced or dropped.
 
@@ -34,7 +35,9 @@ the same text.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from typing import Any, Protocol
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -76,6 +79,41 @@ class Lane(Protocol):
         ...
 
 
+class _TurnWrites:
+    """The connections with frames to write in this turn of one event loop: one callback
+    at the end of the turn writes each one's frames (rather than a callback each)."""
+
+    __slots__ = ("loop", "pending")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.pending: list[LeanWebSocket] = []
+
+    def add(self, protocol: LeanWebSocket) -> None:
+        if not self.pending:
+            self.loop.call_soon(self.write)
+        self.pending.append(protocol)
+
+    def write(self) -> None:
+        pending, self.pending = self.pending, []
+        for protocol in pending:
+            try:
+                protocol._flush()
+            except Exception:  # one broken connection must not keep the others' frames
+                logger.exception("websocket write failed")
+
+
+_TURN_WRITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TurnWrites] = (
+    weakref.WeakKeyDictionary())
+
+
+def _writes_of(loop: asyncio.AbstractEventLoop) -> _TurnWrites:
+    writes = _TURN_WRITES.get(loop)
+    if writes is None:
+        writes = _TURN_WRITES[loop] = _TurnWrites(loop)
+    return writes
+
+
 class LeanWebSocket(WebSocketsSansIOProtocol):
     """uvicorn's WebSocket protocol with the shortcuts of the module's docstring."""
 
@@ -85,6 +123,7 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
         self.writes = False  # ``write_text`` may be used (attached, no extension)
         self.taken = 0  # messages taken by the lane in ``data_received``
         self._out: list[bytes] = []
+        self._writes = _writes_of(self.loop)
         self._fed = False  # bytes went to websockets' parser since it was last idle
 
     @staticmethod
@@ -205,7 +244,7 @@ class LeanWebSocket(WebSocketsSansIOProtocol):
         the event loop; call only when ``writable_now()``."""
         out = self._out
         if not out:
-            self.loop.call_soon(self._flush)
+            self._writes.add(self)
         out.append(text_head(len(payload)))
         out.append(payload)
 
