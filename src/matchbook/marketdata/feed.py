@@ -174,10 +174,24 @@ class MarketData:
                     append(("book", symbol, self._apply_levels(symbol, levels, ts_ns)))
         return published
 
-    def _apply_levels(self, symbol: str, levels: Iterable[BookLevelChanged],
+    def _apply_levels(self, symbol: str, levels: Sequence[BookLevelChanged],
                       ts_ns: int) -> Delta:
         feed = self.feeds[symbol]
         book_bids, book_asks = feed.bids, feed.asks
+        if len(levels) == 1:  # the everyday command changes one level
+            ev = levels[0]
+            price, qty = ev.price_ticks, ev.qty_lots
+            book = book_bids if ev.side == BUY else book_asks
+            if qty:
+                book[price] = qty
+            else:
+                book.pop(price, None)
+            update_id = feed.update_id = feed.update_id + 1
+            change = ((price, qty),)
+            delta = (Delta(symbol, update_id, update_id, change, (), ts_ns) if ev.side == BUY
+                     else Delta(symbol, update_id, update_id, (), change, ts_ns))
+            feed.deltas.append(delta)
+            return delta
         bids: dict[int, int] = {}
         asks: dict[int, int] = {}
         for ev in levels:  # the last change of a level in a command wins
