@@ -22,6 +22,8 @@ from matchbook.core.events import Event, OrderAccepted, OrderAmended, OrderCance
 from matchbook.runtime.exchange import Exchange
 from matchbook.runtime.sequencer import Completion, Result
 
+MAX_SPELLINGS = 1024  # spellings of symbol names remembered (``BTC-USD``, ``btc/usd``...)
+
 
 class Trading:
     """Order entry on one running exchange."""
@@ -30,6 +32,7 @@ class Trading:
         self.exchange = exchange
         self.reads = reads
         self.symbols = exchange.markets.symbols
+        self._named: dict[str, Symbol] = {}  # symbols by the spellings orders used
 
     # -- place -----------------------------------------------------------------------
 
@@ -37,7 +40,11 @@ class Trading:
         """The engine command for an order request; raises ``ApiError`` on bad decimals,
         an unknown symbol or a GTD order without its expiry."""
         markets = self.exchange.markets
-        sym = symbol_of(markets, body.symbol)
+        sym = self._named.get(body.symbol)
+        if sym is None:
+            sym = symbol_of(markets, body.symbol)
+            if len(self._named) < MAX_SPELLINGS:
+                self._named[body.symbol] = sym
         quote_amount = 0
         if body.quote_quantity is not None:
             quote_amount = minor(markets, sym.quote.code, body.quote_quantity, "quote_quantity")
