@@ -221,14 +221,7 @@ class MarketData:
             # are still the last of each series (intervals are whole minutes, aligned
             # to the epoch as the minutes are)
             for _, series in every:
-                candle = series[-1]
-                if price > candle.high:
-                    candle.high = price
-                elif price < candle.low:
-                    candle.low = price
-                candle.close = price
-                candle.volume_lots += qty
-                candle.trades += 1
+                series[-1].add(price, qty)
             return
         for width, series in every:
             start = ts - ts % width
