@@ -6,6 +6,7 @@ writer tasks)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -283,3 +284,20 @@ def test_the_lean_path_takes_places_and_writes_answers(
         assert [conn.direct for conn in general.state.ws_hub.connections] == [None]
     finally:
         raw.close()
+
+
+def test_a_finished_loops_turn_writes_are_forgotten() -> None:
+    """The per-loop batch of connections to write holds no reference to its loop, so a
+    test's (or a restarted server's) finished loop is not kept alive by it."""
+    import gc
+
+    from matchbook.api.ws import lean
+
+    before = len(lean._TURN_WRITES)
+    for _ in range(3):
+        loop = asyncio.new_event_loop()
+        assert lean._writes_of(loop) is lean._writes_of(loop)
+        loop.close()
+        del loop
+    gc.collect()
+    assert len(lean._TURN_WRITES) == before

@@ -83,15 +83,14 @@ class _TurnWrites:
     """The connections with frames to write in this turn of one event loop: one callback
     at the end of the turn writes each one's frames (rather than a callback each)."""
 
-    __slots__ = ("loop", "pending")
+    __slots__ = ("pending",)  # not the loop: it is this one's key in ``_TURN_WRITES``
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
         self.pending: list[LeanWebSocket] = []
 
     def add(self, protocol: LeanWebSocket) -> None:
         if not self.pending:
-            self.loop.call_soon(self.write)
+            protocol.loop.call_soon(self.write)
         self.pending.append(protocol)
 
     def write(self) -> None:
@@ -110,7 +109,7 @@ _TURN_WRITES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _TurnWrites] 
 def _writes_of(loop: asyncio.AbstractEventLoop) -> _TurnWrites:
     writes = _TURN_WRITES.get(loop)
     if writes is None:
-        writes = _TURN_WRITES[loop] = _TurnWrites(loop)
+        writes = _TURN_WRITES[loop] = _TurnWrites()
     return writes
 
 
