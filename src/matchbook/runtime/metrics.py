@@ -81,16 +81,18 @@ class Metrics:
         self.sequencer = sequencer
         self.consumers = consumers  # those with a ``metrics()`` method add their gauges
         self.sources: list[Any] = []  # and these (a component that is not a consumer)
-        # the counters' children, by the keys ``_label`` files them under
-        self._labelled: dict[object, Any] = {}
+        # each counter's children by label value, found once (``labels`` validates and
+        # locks on every call)
+        self._children: dict[Counter, dict[str | int, Any]] = {
+            COMMANDS: {}, TRADES: {}, REJECTS: {}}
 
-    def _label(self, counter: Counter, value: str | int) -> Any:
-        """``counter``'s child for ``value``, found once (``labels`` validates and locks
-        on every call) and remembered under the key ``consume`` looks it up by: a
-        command's name, a rejection's code (an int), ``("trades", symbol)``."""
-        child = counter.labels(str(value))
-        self._labelled[("trades", value) if counter is TRADES else value] = child
-        return child
+    def _inc(self, counter: Counter, counts: dict[str, int] | dict[int, int]) -> None:
+        children = self._children[counter]
+        for value, n in counts.items():
+            child = children.get(value)
+            if child is None:
+                child = children[value] = counter.labels(str(value))
+            child.inc(n)
 
     def start(self) -> None:
         """Serve this exchange's gauges at scrape time."""
@@ -116,13 +118,9 @@ class Metrics:
                     trades[ev.symbol] = trades.get(ev.symbol, 0) + 1
                 elif t is OrderRejected or t is CommandRejected:
                     rejects[ev.code] = rejects.get(ev.code, 0) + 1
-        labelled = self._labelled
-        for name, n in commands.items():
-            (labelled.get(name) or self._label(COMMANDS, name)).inc(n)
-        for symbol, n in trades.items():
-            (labelled.get(("trades", symbol)) or self._label(TRADES, symbol)).inc(n)
-        for code, n in rejects.items():
-            (labelled.get(code) or self._label(REJECTS, code)).inc(n)
+        self._inc(COMMANDS, commands)
+        self._inc(TRADES, trades)
+        self._inc(REJECTS, rejects)
         observe_all(LATENCY, [(batch.acked_ns - q) / 1e9 for q in batch.queued_ns])
 
 
