@@ -386,6 +386,8 @@ def bench_api(
     fanout_interval: Annotated[float, typer.Option(help="Seconds between them.")] = 0.02,
     seconds: Annotated[float, typer.Option(help="The most any phase runs.")] = 15.0,
     journal_mode: Annotated[str, typer.Option(help="fsync, os or none.")] = "fsync",
+    journal_writes: Annotated[str, typer.Option(
+        help="Where the server writes batches: auto, loop or thread.")] = "auto",
     phase: Annotated[list[str] | None, typer.Option(
         help="rest, ws, fanout (repeat the option; default all three).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -419,7 +421,7 @@ def bench_api(
     processes, reporting orders/s, latency percentiles and server CPU per order."""
     if sustained:
         _bench_sustained(scenario, connections, window, duration, warmup, generators, repeat,
-                         journal_mode, max_issue_lag_ms, check, as_json, out)
+                         journal_mode, journal_writes, max_issue_lag_ms, check, as_json, out)
         return
     from matchbook.bench.api import BenchConfig, run
 
@@ -483,7 +485,8 @@ def _fail(message: str) -> None:
 
 def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
                      duration: float, warmup: float, generators: int, repeat: int,
-                     journal_mode: str, max_issue_lag_ms: float, check: bool, as_json: bool,
+                     journal_mode: str, journal_writes: str, max_issue_lag_ms: float,
+                     check: bool, as_json: bool,
                      out: Path | None) -> None:
     import time
 
@@ -500,7 +503,8 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
         parsed = [Scenario.parse(s) for s in (scenarios or DEFAULT_SCENARIOS)]
         config = SustainedConfig(connections=connections, window=window, duration=duration,
                                  warmup=warmup, generators=generators,
-                                 journal_mode=journal_mode, max_issue_lag_ms=max_issue_lag_ms,
+                                 journal_mode=journal_mode, journal_writes=journal_writes,
+                                 max_issue_lag_ms=max_issue_lag_ms,
                                  check=check)
         config.validate()
         if repeat < 1:
@@ -510,7 +514,8 @@ def _bench_sustained(scenarios: list[str] | None, connections: int, window: int,
     command = "matchbook bench api --sustained " + " ".join(
         f"--scenario {s.name}" for s in parsed) + (
         f" --connections {connections} --window {window} --duration {duration:g} "
-        f"--warmup {warmup:g} --generators {generators} --repeat {repeat}")
+        f"--warmup {warmup:g} --generators {generators} --repeat {repeat}") + (
+        f" --journal-writes {journal_writes}" if journal_writes != "auto" else "")
     result = new_result({"scenarios": [s.name for s in parsed], "seed": None}, command)
     started = time.perf_counter()
     with _stages(as_json or not console.is_terminal) as note:
@@ -537,7 +542,8 @@ def _sustained_table(result: dict[str, Any]) -> Table:
     meta = result["meta"]
     body = result["sections"]["server"]
     config = body["detail"]["config"]
-    table = Table(title=f"bench api --sustained: journal {config['journal_mode']}, "
+    table = Table(title=f"bench api --sustained: journal {config['journal_mode']} "
+                        f"(writes {config.get('journal_writes', 'thread')}), "
                         f"{config['connections']} connections, {config['duration']:g} s "
                         f"windows, {meta['cores']} CPUs, commit {meta['commit'][:10]}")
     for column in ("scenario", "run", "orders/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms",

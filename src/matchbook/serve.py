@@ -44,6 +44,8 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Demo users and a market-making bot.")] = False,
     config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
     journal_mode: Annotated[str | None, typer.Option(help="fsync, os or none.")] = None,
+    journal_writes: Annotated[str | None, typer.Option(
+        help="Where batches are written: auto, loop or thread.")] = None,
     json_logs: Annotated[bool | None, typer.Option("--json-logs/--text-logs")] = None,
 ) -> None:
     """Run the exchange: REST /api/v1, WebSocket /ws, /docs, /metrics."""
@@ -53,7 +55,8 @@ def serve(
     from matchbook.api.server import uvicorn_options
 
     settings = Settings.load(config, data_dir=data_dir, host=host, port=port,
-                             demo=demo or None, journal_mode=journal_mode, log_json=json_logs)
+                             demo=demo or None, journal_mode=journal_mode,
+                             journal_writes=journal_writes, log_json=json_logs)
     configure_logging(settings.log_json)
     app = create_app(settings)
     typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "

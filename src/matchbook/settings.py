@@ -22,6 +22,9 @@ class Settings:
     database_url: str = ""  # "" = SQLite in the data directory
     markets_file: str = ""  # "" = the shipped markets.toml
     journal_mode: str = "fsync"
+    # where the sequencer writes each batch: "auto" (on the event loop while writes are
+    # quick, else on a thread of its own), "loop" or "thread" (matchbook.runtime.sequencer)
+    journal_writes: str = "auto"
     snapshot_every_commands: int = 1_000_000
     snapshot_every_seconds: float = 3600.0
     queue_size: int = 10_000

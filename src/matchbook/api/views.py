@@ -618,6 +618,8 @@ class JournalStats(View, kw_only=True):
     fsyncs: int
     fsync_seconds: float
     lag: int  # commands applied but not yet written
+    writes: str  # where batches are written: auto, loop or thread
+    loop_writes: int  # batches written on the event loop (the others on the journal's thread)
 
 
 class DeadLetter(View, kw_only=True):

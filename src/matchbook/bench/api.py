@@ -83,6 +83,7 @@ class BenchConfig:
     fanout_interval: float = 0.02
     seconds: float = 15.0  # the most any phase runs
     journal_mode: str = "fsync"
+    journal_writes: str = "auto"  # the server's Settings.journal_writes
 
 
 # -- a small HTTP/1.1 client -------------------------------------------------------------
@@ -170,7 +171,8 @@ class ServerProcess:
         env.update(self.env)
         command = [sys.executable, "-m", "matchbook.cli", "serve", "--data-dir",
                    str(self.data_dir), "--host", HOST, "--port", str(self.port),
-                   "--journal-mode", self.config.journal_mode, "--json-logs"]
+                   "--journal-mode", self.config.journal_mode,
+                   "--journal-writes", self.config.journal_writes, "--json-logs"]
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                             env=env, start_new_session=True)

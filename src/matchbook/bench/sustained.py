@@ -61,6 +61,7 @@ from matchbook.bench.loadgen import (
     HttpConnection,
     Window,
 )
+from matchbook.runtime.sequencer import JOURNAL_WRITES
 
 Progress = Callable[[str, int, int], None]
 
@@ -129,6 +130,7 @@ class SustainedConfig:
     warmup: float = 5.0
     generators: int = 1  # load generator processes
     journal_mode: str = "fsync"
+    journal_writes: str = "auto"  # the server's Settings.journal_writes
     drain_seconds: float = 10.0  # open loop: how long the backlog may take after the end
     max_issue_lag_ms: float = 5.0  # open loop: void above this generator lag p99
     check: bool = True  # the correctness check after the run
@@ -147,6 +149,9 @@ class SustainedConfig:
         if self.journal_mode not in ("fsync", "os", "none"):
             raise ValueError(f"journal mode must be fsync, os or none, got "
                              f"{self.journal_mode!r}")
+        if self.journal_writes not in JOURNAL_WRITES:
+            raise ValueError(f"journal writes must be one of {', '.join(JOURNAL_WRITES)}, "
+                             f"got {self.journal_writes!r}")
 
 
 # -- measurements of the machine ---------------------------------------------------------
@@ -394,7 +399,8 @@ class Session:
         self.note = note or (lambda stage, done, total: None)
         self.pairs = _pairs(config.connections)
         self.names = _user_names(self.pairs)
-        self.server = ServerProcess(BenchConfig(journal_mode=config.journal_mode),
+        self.server = ServerProcess(BenchConfig(journal_mode=config.journal_mode,
+                                                journal_writes=config.journal_writes),
                                     users=self.names, env=SERVER_ENV)
         self.admin = ""
         self.traders: dict[str, tuple[int, str]] = {}
@@ -562,6 +568,7 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
         "window": config.window if scenario.transport == "ws" else 1,
         "generators": config.generators, "duration_seconds": round(wall, 3),
         "warmup_seconds": config.warmup, "journal_mode": config.journal_mode,
+        "journal_writes": config.journal_writes,
         "orders": orders, "orders_per_sec": round(orders / wall, 1) if wall else 0.0,
         "latency": latency.figures(),
         "server_cpu_ms_per_order": round(server_cpu * 1000 / orders, 4) if orders else None,
@@ -581,6 +588,7 @@ def _figures(scenario: Scenario, config: SustainedConfig, first: _Sample, last: 
             "commands": commands, "batches": batches,
             "mean_batch": round(commands / batches, 1) if commands and batches else None,
             "fsyncs": delta("journal", "fsyncs"),
+            "loop_writes": delta("journal", "loop_writes"),
             "busy_rejections": delta("busy_rejections"),
             "projector_lag_start": before_stats.get("projector_lag"),
             "projector_lag_end": end_stats.get("projector_lag"),

@@ -12,9 +12,10 @@ to call back).
    journaled as ``RecordOutage(last, now)`` before anything else, so every running P2P
    deadline moves later by it (nobody loses a trade while the exchange was off).
 2. **Sequencer** (the task ``sequencer`` on the event loop): takes queued commands in
-   batches, stamps them, has the journal write and fsync each batch on the thread
-   ``matchbook-journal``, applies it to the engine on the loop, answers the callers,
-   then hands the batch to the consumers below, in this order, on the loop. A periodic
+   batches, stamps them, writes and fsyncs each batch to the journal (on the loop while
+   writes are quick, else on the thread ``matchbook-journal``: ``Settings.journal_writes``),
+   applies it to the engine on the loop, answers the callers, then hands the batch to
+   the consumers below, in this order, on the loop. A periodic
    snapshot is copied by forking a child process that encodes, writes and fsyncs it
    (the thread ``matchbook-snapshot`` waits for it); without ``fork`` the state is
    copied on the loop and encoded and written on that thread.
@@ -93,7 +94,8 @@ class Exchange:
         self.durable = durable
         self.started_ns = time.time_ns()
         self.sequencer = Sequencer(durable, queue_size=settings.queue_size,
-                                   max_batch=settings.max_batch)
+                                   max_batch=settings.max_batch,
+                                   journal_writes=settings.journal_writes)  # type: ignore[arg-type]
         self.consumers: list[Consumer] = self.sequencer.consumers  # called in this order
         self.marketdata = MarketData(markets, durable.engine)
         self.projector: ProjectorProcess | ProjectorTask | None = None
