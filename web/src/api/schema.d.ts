@@ -1962,8 +1962,12 @@ export interface components {
             lag: number;
             /** Last Seq */
             last_seq: number | null;
+            /** Loop Writes */
+            loop_writes: number;
             /** Mode */
             mode: string;
+            /** Writes */
+            writes: string;
         };
         /** LatencyHistogram */
         LatencyHistogram: {
