@@ -57,6 +57,11 @@ def serve(
     settings = Settings.load(config, data_dir=data_dir, host=host, port=port,
                              demo=demo or None, journal_mode=journal_mode,
                              journal_writes=journal_writes, log_json=json_logs)
+    try:
+        settings.check()
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(settings.log_json)
     app = create_app(settings)
     typer.echo(f"Matchbook on http://{settings.host}:{settings.port}  (API docs: /docs, "

@@ -83,6 +83,14 @@ class Settings:
             converted[name] = _convert(value, default)
         return replace(settings, **converted)
 
+    def check(self) -> None:
+        """Raise ``ValueError`` naming the first setting whose value is not one of its
+        choices (before anything is started with them)."""
+        for name, choices in _CHOICES.items():
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
     def secret(self) -> str:
         """The token signing secret: configured, or created once in the data directory."""
         if self.jwt_secret:
@@ -96,6 +104,13 @@ class Settings:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(value + "\n")
         return value
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "journal_mode": ("fsync", "os", "none"),
+    "journal_writes": ("auto", "loop", "thread"),
+    "projector": ("process", "thread"),
+}
 
 
 def _convert(value: Any, default: Any) -> Any:
