@@ -433,7 +433,8 @@ def bench_api(
                          ws_connections=ws_connections, ws_window=ws_window,
                          ws_orders=ws_orders, subscribers=subscribers,
                          fanout_orders=fanout_orders, fanout_interval=fanout_interval,
-                         seconds=seconds, journal_mode=journal_mode)
+                         seconds=seconds, journal_mode=journal_mode,
+                         journal_writes=journal_writes)
     with _stages(as_json or not console.is_terminal) as note:
         result = run(config, phases, progress=note)
     if as_json:

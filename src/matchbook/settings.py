@@ -11,7 +11,13 @@ import secrets
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, get_args
+
+from matchbook.journal.segments import DurabilityMode
+
+JournalWrites = Literal["auto", "loop", "thread"]
+"""Where the sequencer writes each batch (``matchbook.runtime.sequencer``)."""
+JOURNAL_WRITES: Final[tuple[str, ...]] = get_args(JournalWrites)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +30,7 @@ class Settings:
     journal_mode: str = "fsync"
     # where the sequencer writes each batch: "auto" (on the event loop while writes are
     # quick, else on a thread of its own), "loop" or "thread" (matchbook.runtime.sequencer)
-    journal_writes: str = "auto"
+    journal_writes: JournalWrites = "auto"
     snapshot_every_commands: int = 1_000_000
     snapshot_every_seconds: float = 3600.0
     queue_size: int = 10_000
@@ -107,8 +113,8 @@ class Settings:
 
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "journal_mode": ("fsync", "os", "none"),
-    "journal_writes": ("auto", "loop", "thread"),
+    "journal_mode": get_args(DurabilityMode),
+    "journal_writes": JOURNAL_WRITES,
     "projector": ("process", "thread"),
 }
 

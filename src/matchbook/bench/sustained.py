@@ -61,7 +61,7 @@ from matchbook.bench.loadgen import (
     HttpConnection,
     Window,
 )
-from matchbook.runtime.sequencer import JOURNAL_WRITES
+from matchbook.settings import JOURNAL_WRITES
 
 Progress = Callable[[str, int, int], None]
 

@@ -375,6 +375,7 @@ class JournalStats(Model, frozen=True, kw_only=True):
     writes: str = "auto"  # where the server writes batches: auto, loop or thread
     loop_writes: int = 0  # batches written on the server's event loop
 
+
 class DeadLetter(Model, frozen=True, kw_only=True):
     """Records the SQL projector could not write and skipped."""
 

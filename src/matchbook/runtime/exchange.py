@@ -95,7 +95,7 @@ class Exchange:
         self.started_ns = time.time_ns()
         self.sequencer = Sequencer(durable, queue_size=settings.queue_size,
                                    max_batch=settings.max_batch,
-                                   journal_writes=settings.journal_writes)  # type: ignore[arg-type]
+                                   journal_writes=settings.journal_writes)
         self.consumers: list[Consumer] = self.sequencer.consumers  # called in this order
         self.marketdata = MarketData(markets, durable.engine)
         self.projector: ProjectorProcess | ProjectorTask | None = None

@@ -45,19 +45,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol, get_args
+from typing import Final, Protocol
 
 from matchbook.core.commands import AnyCommand
 from matchbook.core.events import Event
 from matchbook.journal.durable import DurableEngine, Stamped
 from matchbook.runtime.consumer import Batch, Consumer
+from matchbook.settings import JOURNAL_WRITES, JournalWrites
+
+__all__ = ["JOURNAL_WRITES", "LOOP_WRITE_SECONDS", "Busy", "Completion", "JournalWrites",
+           "Result", "Sequencer", "SequencerStats", "Stopped", "Unencodable"]
 
 logger = logging.getLogger(__name__)
 
-
-JournalWrites = Literal["auto", "loop", "thread"]
-"""Where the sequencer writes each batch: see the module's docstring."""
-JOURNAL_WRITES: Final[tuple[str, ...]] = get_args(JournalWrites)
 
 LOOP_WRITE_SECONDS: Final = 0.001
 """In ``auto``, batches are written on the event loop while the recent writes (write and
